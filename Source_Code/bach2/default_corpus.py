@@ -1,0 +1,85 @@
+"""The built-in default corpus: music21's Bach (≈ 410 chorales and BWV 846), as MIDI.
+
+music21 ships MusicXML / Humdrum scores offline; :func:`fill_default_corpus`
+converts each to ``<folder>/music21_bach/<name>.mid`` once (about 0.14 s a piece),
+writing every file atomically so an interrupted run leaves only whole files.
+"""
+import multiprocessing
+import os
+import pathlib
+import warnings
+
+from tqdm import tqdm
+
+from bach2.safe_io import atomic_path
+
+SUBFOLDER = 'music21_bach'
+SCORE_SUFFIXES = ('.mxl', '.xml', '.musicxml', '.krn')   # scores; music21's .rntxt are analyses
+
+
+def default_corpus_scores():
+    """Paths of music21's Bach scores (not its Roman-numeral analyses), one per name, sorted.
+
+    Where a piece exists in two formats (``bwv277.mxl`` and ``bwv277.krn``), the
+    earlier suffix of :data:`SCORE_SUFFIXES` wins.
+    """
+    from music21 import corpus
+    scores = {}
+    for path in sorted(map(pathlib.Path, corpus.getComposer('bach')),
+                       key=lambda p: SCORE_SUFFIXES.index(p.suffix) if p.suffix in SCORE_SUFFIXES else -1):
+        if path.suffix in SCORE_SUFFIXES:
+            scores.setdefault(path.stem, path)
+    return [scores[stem] for stem in sorted(scores)]
+
+
+def midi_name(score_path):
+    """music21 corpus path → MIDI file name: '.../bach/bwv10.7.mxl' → 'bwv10.7.mid'."""
+    return pathlib.Path(score_path).stem + '.mid'
+
+
+def convert_score(score_path, midi_path):
+    """Parse one music21 score and write it as MIDI at ``midi_path`` (atomic)."""
+    from music21 import converter
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        score = converter.parse(score_path)
+        with atomic_path(midi_path) as temporary:
+            score.write('midi', fp=temporary)
+    return midi_path
+
+
+def _convert(job):
+    """Worker: (score, midi path) → (midi path, None) or (midi path, one-line reason it failed)."""
+    try:
+        return convert_score(*job), None
+    except Exception as error:  # music21 raises many types; one bad score must not stop the corpus
+        return job[1], f'{pathlib.Path(job[0]).name}: {type(error).__name__}: {error}'
+
+
+def holds_midi(folder):
+    """True when ``folder`` (recursively) holds any ``.mid`` or ``.midi`` file."""
+    folder = pathlib.Path(folder)
+    return folder.is_dir() and any(p.suffix.lower() in ('.mid', '.midi') for p in folder.rglob('*'))
+
+
+def fill_default_corpus(folder, limit=None, processes=None, progress=True):
+    """Convert music21's Bach into ``folder/music21_bach/``, skipping files already there.
+
+    Returns (MIDI paths now present, [one-line reason per score music21 could not convert]).
+    """
+    target = pathlib.Path(folder) / SUBFOLDER
+    scores = default_corpus_scores()[:limit]
+    jobs = [(str(score), str(target / midi_name(score))) for score in scores
+            if not (target / midi_name(score)).exists()]
+    failures = []
+    if jobs:
+        target.mkdir(parents=True, exist_ok=True)
+        processes = processes or min(len(jobs), os.cpu_count() or 1)
+        bar = tqdm(total=len(jobs), desc='music21 Bach → MIDI', unit='piece', disable=not progress)
+        with multiprocessing.Pool(processes) as pool:
+            for _, failure in pool.imap_unordered(_convert, jobs, chunksize=4):
+                failures.append(failure)
+                bar.update()
+        bar.close()
+    present = [target / midi_name(score) for score in scores if (target / midi_name(score)).exists()]
+    return present, [failure for failure in failures if failure]

@@ -1,0 +1,197 @@
+"""Stage 0: MIDI file → time series, with the note pairing done here, not by a library.
+
+A *time series* is one list per voice of ``(time, pitch, duration)`` tuples in
+ticks (absolute onset, MIDI pitch 0–127, ticks > 0), sorted. A voice is one
+(track, channel) pair. mido reads the bytes; pairing follows these rules:
+
+* a NoteOn with velocity 0 is a NoteOff;
+* per (track, channel, pitch) the oldest open note closes first (FIFO);
+* a NoteOff with no open note is dropped (the journal's bwv733 had 849 NoteOn
+  against 850 NoteOff; paired naively, that gave negative durations);
+* a NoteOn never closed is closed at the end of its track;
+* overlapping notes of one pitch in one voice: the earlier one is cut where the
+  later one starts (a re-struck key), so the file can be written back exactly;
+* notes of zero duration (NoteOn and NoteOff on the same tick) are dropped.
+
+Each repair is counted in a :class:`RepairReport`. Any file that cannot be
+read raises :class:`MidiFileError`, whose message is one line naming the file.
+
+Inverse: :func:`bach2.time_series_to_midi.time_series_to_midi`.
+"""
+import collections
+import dataclasses
+import os
+
+import mido
+from mido.midifiles.meta import KeySignatureError
+
+#: Events past this tick are taken as corruption (2**28 ticks ≈ 8 days at 384 ticks per quarter, 120 bpm).
+MAX_TICKS = 2 ** 28
+DEFAULT_TEMPO = 500000  # microseconds per quarter note (120 bpm), the MIDI default
+
+
+class MidiFileError(Exception):
+    """A MIDI file that cannot be read; ``str()`` is one line: ``'<path>: <problem>'``."""
+
+    def __init__(self, path, problem):
+        self.path, self.problem = str(path), problem
+        super().__init__(f'{self.path}: {problem}')
+
+
+@dataclasses.dataclass
+class RepairReport:
+    """Counts of what :func:`midi_to_time_series` had to repair in one file."""
+    unmatched_note_offs: int = 0      # NoteOff with no open note: dropped
+    unclosed_note_ons: int = 0        # NoteOn never closed: closed at the end of its track
+    zero_or_negative_durations: int = 0  # dropped; FIFO pairing cannot make a negative one
+    overlapping_notes: int = 0        # same pitch re-struck while sounding: earlier one cut
+
+    @property
+    def total(self):
+        return sum(dataclasses.astuple(self))
+
+    def __str__(self):
+        if not self.total:
+            return 'no repairs'
+        return ', '.join(f'{count} {field.replace("_", " ")}' for field, count
+                         in dataclasses.asdict(self).items() if count)
+
+
+@dataclasses.dataclass
+class Voice:
+    """The notes of one (track, channel): ``notes`` is a sorted list of (time, pitch, duration) in ticks."""
+    track: int
+    channel: int
+    name: str
+    notes: list
+
+
+@dataclasses.dataclass
+class Piece:
+    """One MIDI file as time series. All times are absolute ticks.
+
+    ``resolution``: ticks per quarter note. ``tempi``: [(tick, microseconds per
+    quarter)]. ``time_signatures``: [(tick, numerator, denominator)].
+    ``key_signatures``: [(tick, mido key name such as 'C#m')]. ``markers``:
+    [(tick, text)]. ``end_tick``: the last tick of the longest track.
+    """
+    name: str
+    resolution: int
+    tempi: list
+    time_signatures: list
+    key_signatures: list
+    markers: list
+    voices: list
+    end_tick: int
+    repairs: RepairReport = dataclasses.field(default_factory=RepairReport)
+
+    @property
+    def n_notes(self):
+        return sum(len(voice.notes) for voice in self.voices)
+
+    def to_dict(self):
+        """Plain dicts, lists and ints only: what stage 0 pickles (loads anywhere, runs no code)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        fields = dict(data)
+        fields['voices'] = [Voice(**voice) for voice in data['voices']]
+        fields['repairs'] = RepairReport(**data['repairs'])
+        return cls(**fields)
+
+
+def read_midi(path):
+    """Parse ``path`` with mido; every failure becomes a one-line :class:`MidiFileError`."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as error:
+        raise MidiFileError(path, f'cannot open: {error.strerror or error}') from None
+    if size == 0:
+        raise MidiFileError(path, 'empty file (0 bytes)')
+    try:
+        midi = mido.MidiFile(path)
+    except EOFError:
+        raise MidiFileError(path, 'truncated: the file ends inside a chunk or an event '
+                                  '(wrong chunk length or cut-off download)') from None
+    except (OSError, ValueError, KeyError, IndexError, TypeError, KeySignatureError) as error:
+        text = str(error).strip() or type(error).__name__
+        if 'MThd not found' in text:
+            text = 'not a MIDI file (no MThd header)'
+        raise MidiFileError(path, f'malformed MIDI: {text}') from None
+    if midi.ticks_per_beat & 0x8000:
+        raise MidiFileError(path, 'SMPTE time division is not supported (needs ticks per quarter note)')
+    if midi.ticks_per_beat == 0:
+        raise MidiFileError(path, 'time division is 0 ticks per quarter note')
+    if not midi.tracks:
+        raise MidiFileError(path, 'no tracks')
+    return midi
+
+
+def midi_to_time_series(path, name=None):
+    """Read a MIDI file → :class:`Piece` (time series per voice + repair report)."""
+    midi = read_midi(path)
+    repairs = RepairReport()
+    tempi, time_signatures, key_signatures, markers, voices = [], [], [], [], []
+    end_tick = 0
+    for track_index, track in enumerate(midi.tracks):
+        tick = 0
+        track_name = ''
+        open_notes = collections.defaultdict(collections.deque)  # (channel, pitch) → onsets
+        notes = collections.defaultdict(list)                   # channel → [(time, pitch, end)]
+        for message in track:
+            tick += message.time
+            kind = message.type
+            if kind == 'note_on' and message.velocity > 0:
+                open_notes[message.channel, message.note].append(tick)
+            elif kind == 'note_off' or kind == 'note_on':
+                queue = open_notes.get((message.channel, message.note))
+                if queue:
+                    notes[message.channel].append((queue.popleft(), message.note, tick))
+                else:
+                    repairs.unmatched_note_offs += 1
+            elif kind == 'set_tempo':
+                tempi.append((tick, message.tempo))
+            elif kind == 'time_signature':
+                time_signatures.append((tick, message.numerator, message.denominator))
+            elif kind == 'key_signature':
+                key_signatures.append((tick, message.key))
+            elif kind == 'marker':
+                markers.append((tick, message.text))
+            elif kind == 'track_name' and not track_name:
+                track_name = message.name.strip()
+        if tick > MAX_TICKS:
+            raise MidiFileError(path, f'track {track_index} lasts {tick} ticks, more than the '
+                                      f'{MAX_TICKS} allowed (probably corrupt delta times)')
+        end_tick = max(end_tick, tick)
+        for (channel, pitch), onsets in open_notes.items():
+            repairs.unclosed_note_ons += len(onsets)
+            notes[channel].extend((onset, pitch, tick) for onset in onsets)
+        for channel in sorted(notes):
+            voices.append(Voice(track_index, channel, track_name,
+                                _repair_durations(notes[channel], repairs)))
+    if not tempi or tempi[0][0] > 0:
+        tempi.insert(0, (0, DEFAULT_TEMPO))
+    return Piece(name=name or os.path.splitext(os.path.basename(str(path)))[0],
+                 resolution=midi.ticks_per_beat, tempi=sorted(tempi),
+                 time_signatures=sorted(time_signatures), key_signatures=sorted(key_signatures),
+                 markers=sorted(markers), voices=[v for v in voices if v.notes],
+                 end_tick=end_tick, repairs=repairs)
+
+
+def _repair_durations(spans, repairs):
+    """[(start, pitch, end)] → sorted [(time, pitch, duration)] with overlaps cut and empty notes dropped."""
+    spans.sort(key=lambda span: (span[1], span[0], span[2]))
+    notes = []
+    for i, (start, pitch, end) in enumerate(spans):
+        if i + 1 < len(spans) and spans[i + 1][1] == pitch and spans[i + 1][0] < end:
+            repairs.overlapping_notes += 1
+            end = spans[i + 1][0]
+            if end == start:  # struck twice on one tick: keep one note
+                continue
+        elif end <= start:
+            repairs.zero_or_negative_durations += 1
+            continue
+        notes.append((start, pitch, end - start))
+    notes.sort()
+    return notes

@@ -1,0 +1,83 @@
+"""Files that are never half-written and pickles that never run code.
+
+* :func:`atomic_path`: write to a temporary file beside the target, then rename.
+* :func:`save_pickle` / :func:`load_pickle`: pickles of plain data (dicts,
+  lists, numbers, strings, NumPy arrays); loading goes through a restricted
+  unpickler that refuses any other global, so a ``__reduce__`` that would run
+  code raises :class:`UnsafePickleError` instead.
+* :func:`save_npz`: the same arrays as ``.npz``.
+"""
+import contextlib
+import io
+import os
+import pickle
+import tempfile
+
+import numpy as np
+
+#: The only globals a Bach2.0 pickle may name: what NumPy needs to rebuild arrays.
+ALLOWED_GLOBALS = {
+    ('numpy', 'ndarray'), ('numpy', 'dtype'),
+    ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
+    ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
+    ('numpy.core.numeric', '_frombuffer'), ('numpy._core.numeric', '_frombuffer'),
+    ('collections', 'OrderedDict'), ('builtins', 'set'), ('builtins', 'frozenset'),
+}
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class UnsafePickleError(Exception):
+    """A pickle that names a global outside :data:`ALLOWED_GLOBALS` (it could run code)."""
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.',
+                                         suffix='.tmp')
+    os.close(handle)
+    os.chmod(temporary, 0o666 & ~_UMASK)   # mkstemp makes 0600; give the file the usual mode
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def save_pickle(obj, path):
+    """Pickle ``obj`` (plain data only) to ``path`` atomically."""
+    with atomic_path(path) as temporary, open(temporary, 'wb') as handle:
+        pickle.dump(obj, handle, protocol=4)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise UnsafePickleError(f'{module}.{name}')
+        return super().find_class(module, name)
+
+
+def load_pickle(path):
+    """Load a pickle of plain data; refuses (one-line :class:`UnsafePickleError`) anything that could run code."""
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data)).load()
+    except UnsafePickleError as error:
+        raise UnsafePickleError(f'{path}: refused to load: the pickle calls {error}, '
+                                'which could run code (only plain data and NumPy arrays are allowed)') from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise UnsafePickleError(f'{path}: not a readable pickle ({error})') from None
+
+
+def save_npz(path, **arrays):
+    """``np.savez_compressed`` to ``path`` atomically."""
+    with atomic_path(path) as temporary, open(temporary, 'wb') as handle:
+        np.savez_compressed(handle, **arrays)

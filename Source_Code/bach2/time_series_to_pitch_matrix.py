@@ -1,0 +1,166 @@
+"""Stage 1: time series ⇄ pitch matrix (the journal's piano roll), transpositions, bass line.
+
+A *pitch matrix* is a ``T × P`` uint8 array (1 = pitch sounding): row ``t`` is
+time step ``t`` (one step = ``ticks_per_step`` ticks, a 16th note by default),
+column ``j`` is MIDI pitch ``lowest_pitch + j``. The journal kept P = 61 pitches
+and shifted the data down two octaves: column 0 is MIDI 24 (``C_2``) by default,
+and shifting back is adding ``lowest_pitch`` again.
+
+The journal named its step in ticks at 96 ticks per quarter note (``24ticks`` =
+a 16th); :func:`ticks_per_step` turns that into a file's own ticks.
+
+Onsets and ends are rounded to the nearest step and every note keeps at least
+one step, so no note vanishes between two samples. The inverse,
+:func:`pitch_matrix_to_time_series`, is *legato*: consecutive steps of one
+pitch become one note.
+"""
+import numpy as np
+
+N_PITCHES = 61
+LOWEST_PITCH = 24          # MIDI C_2: the journal's "shifted down two octaves"
+JOURNAL_RESOLUTION = 96    # ticks per quarter note in the journal's files
+JOURNAL_STEP_TICKS = 24    # a 16th note at 96 ticks per quarter
+
+
+def ticks_per_step(resolution, step_ticks=JOURNAL_STEP_TICKS):
+    """Ticks of one step in a file of ``resolution`` ticks per quarter (step given at 96 per quarter)."""
+    ticks = resolution * step_ticks / JOURNAL_RESOLUTION
+    if ticks < 1:
+        raise ValueError(f'a step of {step_ticks} ticks at 96 per quarter is under one tick '
+                         f'at {resolution} ticks per quarter')
+    return ticks
+
+
+def note_arrays(piece):
+    """All notes of all voices → (start, pitch, end) int64 arrays in ticks."""
+    notes = [note for voice in piece.voices for note in voice.notes]
+    if not notes:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    table = np.asarray(notes, dtype=np.int64)
+    return table[:, 0], table[:, 1], table[:, 0] + table[:, 2]
+
+
+def note_steps(piece, step):
+    """Notes → (first step, pitch, last step exclusive) int64 arrays; ``step`` in ticks."""
+    start, pitch, end = note_arrays(piece)
+    first = np.floor(start / step + 0.5).astype(np.int64)
+    last = np.maximum(np.floor(end / step + 0.5).astype(np.int64), first + 1)
+    return first, pitch, last
+
+
+def full_roll(piece, step):
+    """``T × 128`` bool roll of all MIDI pitches, one row per ``step`` ticks (T = last note end)."""
+    first, pitch, last = note_steps(piece, step)
+    n_steps = int(last.max()) if len(last) else 0
+    counts = np.zeros((n_steps + 1, 128), np.int32)
+    np.add.at(counts, (first, pitch), 1)
+    np.add.at(counts, (last, pitch), -1)
+    return np.cumsum(counts[:-1], axis=0) > 0
+
+
+def window(roll, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES, semitones=0):
+    """Columns of a ``T × 128`` roll transposed up ``semitones`` → ``T × n_pitches`` uint8 pitch matrix.
+
+    Column j holds MIDI pitch ``lowest_pitch + j`` after transposition; pitches
+    that land outside are not in the result (count them with :func:`notes_outside`).
+    """
+    matrix = np.zeros((roll.shape[0], n_pitches), np.uint8)
+    low = lowest_pitch - semitones                  # source column of matrix column 0
+    src_lo, src_hi = max(low, 0), min(low + n_pitches, 128)
+    if src_lo < src_hi:
+        matrix[:, src_lo - low:src_hi - low] = roll[:, src_lo:src_hi]
+    return matrix
+
+
+def notes_outside(pitches, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES, semitones=0):
+    """How many notes (MIDI ``pitches`` array) fall outside the window after transposing by ``semitones``."""
+    moved = np.asarray(pitches) + semitones
+    return int(np.count_nonzero((moved < lowest_pitch) | (moved >= lowest_pitch + n_pitches)))
+
+
+def time_series_to_pitch_matrix(piece, step_ticks=JOURNAL_STEP_TICKS, lowest_pitch=LOWEST_PITCH,
+                                n_pitches=N_PITCHES, semitones=0):
+    """:class:`Piece` → (``T × n_pitches`` uint8 pitch matrix, notes left outside the window).
+
+    ``semitones`` transposes first. Inverse: :func:`pitch_matrix_to_time_series`.
+    """
+    step = ticks_per_step(piece.resolution, step_ticks)
+    roll = full_roll(piece, step)
+    _, pitches, _ = note_arrays(piece)
+    return (window(roll, lowest_pitch, n_pitches, semitones),
+            notes_outside(pitches, lowest_pitch, n_pitches, semitones))
+
+
+def transpositions(piece, step_ticks=JOURNAL_STEP_TICKS, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES,
+                   shifts=range(12)):
+    """The piece in 12 keys: {k: (pitch matrix, notes outside)} with ``sh<k>`` = up k semitones.
+
+    For k > 6 the notes go down ``12 - k`` instead (same key, an octave lower),
+    which keeps more of them inside the window; :func:`shift_semitones` says which.
+    """
+    step = ticks_per_step(piece.resolution, step_ticks)
+    roll = full_roll(piece, step)
+    _, pitches, _ = note_arrays(piece)
+    result = {}
+    for k in shifts:
+        semitones = shift_semitones(k)
+        result[k] = (window(roll, lowest_pitch, n_pitches, semitones),
+                     notes_outside(pitches, lowest_pitch, n_pitches, semitones))
+    return result
+
+
+def shift_semitones(k):
+    """Transposition ``sh<k>`` (key k semitones up) → actual shift in −5 … +6 semitones."""
+    return k if k <= 6 else k - 12
+
+
+def pitch_matrix_to_time_series(pitch_matrix, step=JOURNAL_STEP_TICKS, lowest_pitch=LOWEST_PITCH):
+    """``T × P`` pitch matrix → sorted [(time, pitch, duration)] in ticks, legato.
+
+    ``step``: ticks per row. A run of consecutive steps of one pitch becomes one
+    note; ``lowest_pitch`` shifts the columns back to MIDI pitches. Inverse of :func:`time_series_to_pitch_matrix`.
+    """
+    active = np.asarray(pitch_matrix) > 0
+    padded = np.zeros((active.shape[0] + 2, active.shape[1]), np.int8)
+    padded[1:-1] = active
+    change = np.diff(padded, axis=0)               # (T + 1) × P: +1 at onsets, −1 after ends
+    on_step, on_col = np.nonzero(change == 1)
+    off_step, off_col = np.nonzero(change == -1)
+    on_order = np.lexsort((on_step, on_col))       # pair the k-th onset and end of each column
+    off_order = np.lexsort((off_step, off_col))
+    starts, columns, ends = on_step[on_order], on_col[on_order], off_step[off_order]
+    notes = [(int(s * step), int(c + lowest_pitch), int((e - s) * step))
+             for s, c, e in zip(starts, columns, ends)]
+    notes.sort()
+    return notes
+
+
+def pitch_span(piece):
+    """(lowest, highest) MIDI pitch of the piece, or None when it has no notes."""
+    _, pitches, _ = note_arrays(piece)
+    return (int(pitches.min()), int(pitches.max())) if len(pitches) else None
+
+
+def octave_shift(pitch_matrix, octaves):
+    """Move a pitch matrix ``octaves`` up (negative: down) → (shifted matrix, sounding cells lost at the edge)."""
+    semitones = 12 * octaves
+    matrix = np.asarray(pitch_matrix)
+    shifted = np.zeros_like(matrix)
+    n = matrix.shape[1]
+    if abs(semitones) < n:
+        if semitones >= 0:
+            shifted[:, semitones:] = matrix[:, :n - semitones]
+        else:
+            shifted[:, :n + semitones] = matrix[:, -semitones:]
+    lost = int(np.count_nonzero(matrix)) - int(np.count_nonzero(shifted))
+    return shifted, lost
+
+
+def bass_line(pitch_matrix):
+    """Monophonic bass line: ``T × P`` uint8 with only the lowest sounding pitch of each step (silent rows stay 0)."""
+    matrix = np.asarray(pitch_matrix) > 0
+    bass = np.zeros(matrix.shape, np.uint8)
+    sounding = matrix.any(axis=1)
+    bass[np.nonzero(sounding)[0], matrix.argmax(axis=1)[sounding]] = 1
+    return bass

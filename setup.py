@@ -1,0 +1,27 @@
+"""Install Bach2.0: the package ``bach2`` lives in ``Source_Code/``; ``bach2`` is its command."""
+import pathlib
+import re
+
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(r"__version__ = '([^']+)'", (HERE / 'Source_Code/bach2/__init__.py').read_text()).group(1)
+REQUIREMENTS = [line.strip() for line in (HERE / 'requirements.txt').read_text().splitlines()
+                if line.strip() and not line.startswith('#')]
+
+setup(
+    name='bach2',
+    version=VERSION,
+    description="Bach2.0: learn Bach's counterpoint from MIDI and write new fugues",
+    long_description=(HERE / 'README.md').read_text(),
+    long_description_content_type='text/markdown',
+    package_dir={'': 'Source_Code'},
+    packages=['bach2'],
+    python_requires='>=3.10',
+    install_requires=REQUIREMENTS,
+    extras_require={
+        'test': ['pytest>=7', 'hypothesis>=6'],
+        'bench': ['pretty_midi>=0.2.10'],
+    },
+    entry_points={'console_scripts': ['bach2 = bach2.cli:main']},
+)

@@ -1,0 +1,48 @@
+"""bach2.pitch_names: python-midi names ⇄ MIDI note numbers."""
+import pytest
+
+from bach2 import pitch_names
+from bach2.pitch_names import name_to_pitch, pitch_class_of, pitch_to_name
+
+
+def test_module_attributes_follow_python_midi():
+    assert pitch_names.C_0 == 0
+    assert pitch_names.Cs_0 == pitch_names.Db_0 == 1
+    assert pitch_names.C_1 == 12
+    assert pitch_names.Cs_4 == 49
+    assert pitch_names.G_10 == 127
+
+
+@pytest.mark.parametrize('flats', [False, True])
+def test_round_trip_every_pitch(flats):
+    for pitch in range(128):
+        assert name_to_pitch(pitch_to_name(pitch, flats=flats)) == pitch
+
+
+def test_spellings():
+    assert pitch_to_name(49) == 'Cs_4'
+    assert pitch_to_name(49, flats=True) == 'Db_4'
+    assert name_to_pitch('C#4') == name_to_pitch('Cs_4') == name_to_pitch('Db_4') == 49
+
+
+@pytest.mark.parametrize('name', ['H_2', 'C_11', '', 'Cs', 'C_-1'])
+def test_bad_names_raise_value_error(name):
+    with pytest.raises(ValueError):
+        name_to_pitch(name)
+
+
+@pytest.mark.parametrize('pitch', [-1, 128])
+def test_pitch_out_of_range_raises_value_error(pitch):
+    with pytest.raises(ValueError):
+        pitch_to_name(pitch)
+
+
+def test_pitch_class_of():
+    assert pitch_class_of('D#') == pitch_class_of('Eb') == pitch_class_of('Ds') == 3
+    assert pitch_class_of('C') == 0
+    assert pitch_class_of('B') == 11
+
+
+def test_pitch_class_of_cb_is_b():
+    """'Cb' is a key name mido writes (7 flats); its pitch class is 11 like B."""
+    assert pitch_class_of('Cb') == 11

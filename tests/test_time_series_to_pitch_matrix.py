@@ -1,0 +1,157 @@
+"""bach2.time_series_to_pitch_matrix: pitch matrices, transpositions, bass line.
+
+Pieces are at 96 ticks per quarter with step_ticks=24, so one row = 24 ticks (a 16th),
+and the window is 5 pitches from MIDI 60 (C4) unless a test says otherwise.
+"""
+import numpy as np
+import pytest
+
+from bach2.midi_to_time_series import Voice
+from bach2.time_series_to_midi import notes_to_piece
+from bach2.time_series_to_pitch_matrix import (bass_line, octave_shift, pitch_matrix_to_time_series,
+                                               pitch_span, shift_semitones, ticks_per_step,
+                                               time_series_to_pitch_matrix, transpositions)
+
+WINDOW = dict(step_ticks=24, lowest_pitch=60, n_pitches=5)
+# C4 for two steps, E4 from step 1 for three steps, D4 at step 2.
+THREE_NOTES = [(0, 60, 48), (24, 64, 72), (48, 62, 24)]
+THREE_NOTES_MATRIX = np.array([
+    # 60 61 62 63 64
+    [1, 0, 0, 0, 0],
+    [1, 0, 0, 0, 1],
+    [0, 0, 1, 0, 1],
+    [0, 0, 0, 0, 1],
+], np.uint8)
+
+
+def piece_of(notes, resolution=96):
+    return notes_to_piece(notes, resolution=resolution)
+
+
+def test_three_notes():
+    matrix, outside = time_series_to_pitch_matrix(piece_of(THREE_NOTES), **WINDOW)
+    assert matrix.dtype == np.uint8
+    np.testing.assert_array_equal(matrix, THREE_NOTES_MATRIX)
+    assert outside == 0
+
+
+def test_step_follows_the_file_resolution():
+    """The same music at 384 ticks per quarter gives the same matrix."""
+    notes = [(4 * time, pitch, 4 * duration) for time, pitch, duration in THREE_NOTES]
+    matrix, _ = time_series_to_pitch_matrix(piece_of(notes, resolution=384), **WINDOW)
+    np.testing.assert_array_equal(matrix, THREE_NOTES_MATRIX)
+
+
+def test_ticks_per_step():
+    assert ticks_per_step(96) == 24
+    assert ticks_per_step(384) == 96
+    with pytest.raises(ValueError):
+        ticks_per_step(2)
+
+
+def test_thirty_second_notes_keep_one_step():
+    # 12 ticks each: onset 0 rounds to step 0, onset 36 (1.5 steps) rounds to step 2.
+    matrix, _ = time_series_to_pitch_matrix(piece_of([(0, 60, 12), (36, 61, 12)]),
+                                            step_ticks=24, lowest_pitch=60, n_pitches=2)
+    np.testing.assert_array_equal(matrix, [[1, 0],
+                                           [0, 0],
+                                           [0, 1]])
+
+
+def test_unison_in_two_voices_is_one():
+    piece = piece_of([(0, 60, 48)])
+    piece.voices.append(Voice(track=2, channel=1, name='alto', notes=[(24, 60, 48)]))
+    matrix, _ = time_series_to_pitch_matrix(piece, step_ticks=24, lowest_pitch=60, n_pitches=1)
+    np.testing.assert_array_equal(matrix, [[1], [1], [1]])
+
+
+@pytest.mark.parametrize('semitones, expected', [
+    (2, [[0, 0, 1, 0, 0],     # 60 → 62, 62 → 64, 64 → 66 leaves the window
+         [0, 0, 1, 0, 0],
+         [0, 0, 0, 0, 1],
+         [0, 0, 0, 0, 0]]),
+    (-1, [[0, 0, 0, 0, 0],    # 60 → 59 leaves the window, 62 → 61, 64 → 63
+          [0, 0, 0, 1, 0],
+          [0, 1, 0, 1, 0],
+          [0, 0, 0, 1, 0]]),
+])
+def test_transposition_shifts_columns(semitones, expected):
+    matrix, outside = time_series_to_pitch_matrix(piece_of(THREE_NOTES), semitones=semitones, **WINDOW)
+    np.testing.assert_array_equal(matrix, expected)
+    assert outside == 1
+
+
+def test_transpositions_are_twelve_keys_from_minus_5_to_6():
+    assert [shift_semitones(k) for k in range(12)] == [0, 1, 2, 3, 4, 5, 6, -5, -4, -3, -2, -1]
+    piece = piece_of(THREE_NOTES)
+    keys = transpositions(piece, **WINDOW)
+    assert sorted(keys) == list(range(12))
+    for k, (matrix, outside) in keys.items():
+        expected, expected_outside = time_series_to_pitch_matrix(piece, semitones=shift_semitones(k), **WINDOW)
+        np.testing.assert_array_equal(matrix, expected)
+        assert outside == expected_outside
+    assert keys[0][1] == 0 and keys[11][1] == 1   # down 1: C4 leaves the window
+
+
+def test_pitch_matrix_to_time_series_is_legato():
+    matrix = np.array([
+        # 60 61
+        [1, 0],
+        [1, 1],
+        [0, 1],
+        [1, 0],
+    ], np.uint8)
+    assert pitch_matrix_to_time_series(matrix, step=24, lowest_pitch=60) == [
+        (0, 60, 48), (24, 61, 48), (72, 60, 24)]
+
+
+def test_repeated_note_merges_into_one():
+    """Legato: the inverse cannot tell a re-struck pitch from a held one."""
+    matrix, _ = time_series_to_pitch_matrix(piece_of([(0, 60, 24), (24, 60, 24)]), **WINDOW)
+    assert pitch_matrix_to_time_series(matrix, step=24, lowest_pitch=60) == [(0, 60, 48)]
+
+
+def test_inverse_on_a_grid_aligned_piece():
+    matrix, _ = time_series_to_pitch_matrix(piece_of(THREE_NOTES), **WINDOW)
+    assert pitch_matrix_to_time_series(matrix, step=24, lowest_pitch=60) == sorted(THREE_NOTES)
+
+
+def test_octave_shift_counts_lost_cells():
+    matrix = np.zeros((2, 14), np.uint8)
+    matrix[0, [0, 13]] = 1
+    matrix[1, [1, 5]] = 1
+    up, lost_up = octave_shift(matrix, 1)        # 0 → 12 and 1 → 13 stay; 13 and 5 fall off
+    expected_up = np.zeros((2, 14), np.uint8)
+    expected_up[0, 12] = expected_up[1, 13] = 1
+    np.testing.assert_array_equal(up, expected_up)
+    assert (lost_up, up.dtype) == (2, np.uint8)
+    down, lost_down = octave_shift(matrix, -1)   # 13 → 1 stays; 0, 1 and 5 fall off
+    expected_down = np.zeros((2, 14), np.uint8)
+    expected_down[0, 1] = 1
+    np.testing.assert_array_equal(down, expected_down)
+    assert lost_down == 3
+    assert octave_shift(matrix, 2)[1] == 4
+    same, lost = octave_shift(matrix, 0)
+    np.testing.assert_array_equal(same, matrix)
+    assert lost == 0
+
+
+def test_bass_line_keeps_lowest_pitch():
+    matrix = np.array([[0, 1, 0, 1],
+                       [0, 0, 0, 0],
+                       [1, 1, 1, 0]], np.uint8)
+    bass = bass_line(matrix)
+    assert bass.dtype == np.uint8
+    np.testing.assert_array_equal(bass, [[0, 1, 0, 0],
+                                         [0, 0, 0, 0],
+                                         [1, 0, 0, 0]])
+
+
+def test_pitch_span():
+    assert pitch_span(piece_of(THREE_NOTES)) == (60, 64)
+    assert pitch_span(piece_of([])) is None
+
+
+def test_empty_piece_gives_empty_matrix():
+    matrix, outside = time_series_to_pitch_matrix(piece_of([]), **WINDOW)
+    assert (matrix.shape, matrix.dtype, outside) == ((0, 5), np.uint8, 0)
