@@ -109,6 +109,9 @@ def read_midi(path):
         raise MidiFileError(path, f'cannot open: {error.strerror or error}') from None
     if size == 0:
         raise MidiFileError(path, 'empty file (0 bytes)')
+    with open(path, 'rb') as handle:
+        if handle.read(4) != b'MThd':
+            raise MidiFileError(path, 'not a MIDI file (it does not start with the MThd header)')
     try:
         midi = mido.MidiFile(path)
     except EOFError:
@@ -116,8 +119,6 @@ def read_midi(path):
                                   '(wrong chunk length or cut-off download)') from None
     except (OSError, ValueError, KeyError, IndexError, TypeError, KeySignatureError) as error:
         text = str(error).strip() or type(error).__name__
-        if 'MThd not found' in text:
-            text = 'not a MIDI file (no MThd header)'
         raise MidiFileError(path, f'malformed MIDI: {text}') from None
     if midi.ticks_per_beat & 0x8000:
         raise MidiFileError(path, 'SMPTE time division is not supported (needs ticks per quarter note)')

@@ -25,20 +25,36 @@ def skipped_for_time_signature(piece, skip):
     return next((name for name in sorted(time_signature_names(piece)) if name in set(skip)), None)
 
 
+_MAJOR_ACCIDENTALS = dict(zip('Cb Gb Db Ab Eb Bb F C G D A E B F# C#'.split(), range(-7, 8)))
+_MINOR_ACCIDENTALS = dict(zip('Ab Eb Bb F C G D A E B F# C# G# D# A#'.split(), range(-7, 8)))
+
+
+def accidentals(key):
+    """mido key name → sharps (> 0) or flats (< 0) of its signature: 'D' → 2, 'Bm' → 2, 'Eb' → −3."""
+    return _MINOR_ACCIDENTALS[key[:-1]] if key.endswith('m') else _MAJOR_ACCIDENTALS[key]
+
+
 def _changes(events):
-    """[(tick, value…)] → ticks > 0 where the value differs from the one before."""
+    """[(tick, value…)] → ticks > 0 where the values differ from those before.
+
+    Events on one tick (one per track, say) are taken together as one value.
+    """
+    by_tick = {}
+    for tick, *value in events:
+        by_tick.setdefault(tick, set()).add(tuple(value))
     ticks, previous = set(), None
-    for event in events:
-        if previous is not None and event[1:] != previous and event[0] > 0:
-            ticks.add(event[0])
-        previous = event[1:]
+    for tick in sorted(by_tick):
+        if previous is not None and by_tick[tick] != previous:
+            ticks.add(tick)
+        previous = by_tick[tick]
     return ticks
 
 
 def key_changes(piece):
-    """Key-signature changes after the start: [(tick, key)], empty when the key never changes."""
-    changed = _changes(piece.key_signatures)
-    return [(tick, key) for tick, key in piece.key_signatures if tick in changed]
+    """Key-signature changes (a different number of sharps or flats) after the start: [(tick, key)]."""
+    signatures = [(tick, accidentals(key)) for tick, key in piece.key_signatures]
+    changed = _changes(signatures)
+    return sorted({(tick, key) for tick, key in piece.key_signatures if tick in changed})
 
 
 def movement_boundaries(piece):
@@ -46,7 +62,7 @@ def movement_boundaries(piece):
     start, _, end = note_arrays(piece)
     if not len(start):
         return []
-    signature_changes = _changes(piece.time_signatures) | _changes(piece.key_signatures)
+    signature_changes = _changes(piece.time_signatures) | {tick for tick, _ in key_changes(piece)}
     tempo_changes = _changes(piece.tempi)
     titles = {tick for tick, text in piece.markers if tick > 0 and not text.startswith('scripts.')}
     boundaries = []

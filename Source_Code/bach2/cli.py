@@ -1,0 +1,152 @@
+"""The ``bach2`` command: ``bach2 prepare`` (stages 0–2), ``bach2 inspect`` (stage 0 on files).
+
+Every subcommand has ``--help``; bad input ends in one line on stderr naming
+the file and the problem, and a non-zero exit status.
+"""
+import argparse
+import os
+import pathlib
+import sys
+
+from bach2 import __version__
+from bach2.default_corpus import fill_default_corpus, holds_midi
+from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
+from bach2.key_finding import key_name
+from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
+                           prepare_training_data)
+from bach2.piece_filters import time_signature_names
+from bach2.safe_io import UnsafePickleError
+
+DEFAULT_DATA = 'training_data'
+
+
+def add_out_argument(parser):
+    parser.add_argument('--out', default=DEFAULT_DATA, help='training data folder (default: %(default)s)')
+
+
+def add_data_arguments(parser):
+    """--data, --limit, --jobs, --skip-time-signature, --no-split-movements (stage 0)."""
+    parser.add_argument('--data', help='folder of .mid/.midi files, searched recursively (default: '
+                        f'{DEFAULT_DATA}/, filled from music21\'s Bach corpus when it holds no MIDI)')
+    parser.add_argument('--limit', type=_positive, help='convert only the first N pieces of the default corpus')
+    parser.add_argument('--jobs', type=_positive, help='worker processes (default: all cores)')
+    parser.add_argument('--skip-time-signature', action='append', default=[], metavar='N/D',
+                        help='leave out pieces with this time signature, e.g. 3/4 (repeatable)')
+    parser.add_argument('--no-split-movements', action='store_true',
+                        help='keep files holding several movements whole')
+
+
+def add_matrix_arguments(parser):
+    """--step-ticks, --lowest-pitch, --n-pitches, --transpose (stages 1–2)."""
+    parser.add_argument('--step-ticks', type=_positive, default=24,
+                        help='one time step in ticks at 96 per quarter note (default: %(default)s = a 16th)')
+    parser.add_argument('--lowest-pitch', type=int, default=24, choices=range(0, 128), metavar='0-127',
+                        help='MIDI pitch of column 0 (default: %(default)s, the journal\'s two-octave shift)')
+    parser.add_argument('--n-pitches', type=_positive, default=61, help='pitches per step (default: %(default)s)')
+    parser.add_argument('--transpose', choices=('all', 'c'), default='all',
+                        help="'all': 12 keys sh0…sh11; 'c': each piece to C major / C minor (default: %(default)s)")
+
+
+def config_from(args):
+    return PrepareConfig(step_ticks=getattr(args, 'step_ticks', 24), lowest_pitch=getattr(args, 'lowest_pitch', 24),
+                         n_pitches=getattr(args, 'n_pitches', 61), transpose=getattr(args, 'transpose', 'all'),
+                         skip_time_signatures=tuple(getattr(args, 'skip_time_signature', ())),
+                         split_movements=not getattr(args, 'no_split_movements', False))
+
+
+def _positive(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, not {text}')
+    return value
+
+
+def resolve_data(args):
+    """The MIDI folder to read: --data, or training_data/ filled with the default corpus if empty."""
+    if args.data:
+        return args.data
+    if not holds_midi(args.out):
+        _, failed = fill_default_corpus(args.out, limit=args.limit, processes=args.jobs)
+        for reason in failed:
+            print(f'music21 could not convert {reason}', file=sys.stderr)
+    return args.out
+
+
+def report_failures(failures, skipped):
+    """Print bad files and skipped pieces at the end of a folder run; returns the exit status."""
+    for name, reason in skipped:
+        print(f'skipped {name}: {reason}')
+    if failures:
+        print(f'{len(failures)} file(s) could not be read:', file=sys.stderr)
+        for _, reason in failures:
+            print(f'  {reason}', file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_prepare(args):
+    """Stages 0–2: MIDI folder → time series, pitch matrices, chords, manifest."""
+    result = prepare_training_data(resolve_data(args), args.out, config_from(args), processes=args.jobs)
+    pieces = result['pieces']
+    print(f'{len(pieces)} pieces, {sum(p.n_notes for p in pieces)} notes → {args.out}/')
+    for path in result['written']:
+        print(f'  {path}  ({os.path.getsize(path) / 1e6:.2f} MB)')
+    return report_failures(result['failures'], result['skipped'])
+
+
+def cmd_inspect(args):
+    """Stage 0 on files or folders: voices, notes, key, time signatures and the repair report of each."""
+    paths = []
+    for target in args.paths:
+        target = pathlib.Path(target)
+        paths += find_midi_files(target) if target.is_dir() else [target]
+    failures = []
+    for path in paths:
+        try:
+            piece = midi_to_time_series(path)
+        except MidiFileError as error:
+            failures.append((str(path), str(error)))
+            continue
+        print(f'{path}: {len(piece.voices)} voices, {piece.n_notes} notes, {piece.resolution} ticks/quarter, '
+              f'{"/".join(sorted(time_signature_names(piece)))}, key {key_name(piece_key(piece)) if piece.n_notes else "-"}'
+              f'; repairs: {piece.repairs}')
+    return report_failures(failures, [])
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog='bach2', description="Bach2.0: learn Bach's counterpoint from MIDI "
+                                     'and write new fugues.')
+    parser.add_argument('--version', action='version', version=f'bach2 {__version__}')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    prepare = commands.add_parser('prepare', help='stages 0–2: MIDI → time series → pitch matrices → chords',
+                                  description=cmd_prepare.__doc__)
+    add_out_argument(prepare)
+    add_data_arguments(prepare)
+    add_matrix_arguments(prepare)
+    prepare.set_defaults(run=cmd_prepare)
+    inspect = commands.add_parser('inspect', help='stage 0 on MIDI files: notes, key and repair report',
+                                  description=cmd_inspect.__doc__)
+    inspect.add_argument('paths', nargs='+', metavar='PATH', help=f'MIDI files or folders ({", ".join(MIDI_SUFFIXES)})')
+    inspect.set_defaults(run=cmd_inspect)
+    return parser
+
+
+def run(function, args):
+    """Run a command; project errors become one line on stderr and exit status 2."""
+    try:
+        return function(args)
+    except (CorpusError, MidiFileError, UnsafePickleError, FileNotFoundError, ValueError) as error:
+        print(f'bach2: error: {error}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('bach2: interrupted; files already written are whole, the one being written was discarded',
+              file=sys.stderr)
+        return 130
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return run(args.run, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

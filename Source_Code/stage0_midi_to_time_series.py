@@ -1,0 +1,27 @@
+"""Stage 0: a folder of MIDI → training_data/time_series.p (time series per voice, repair reports).
+
+Run the stages in order: stage0 → stage1 → stage2 (``bach2 prepare`` runs all three).
+"""
+import argparse
+import sys
+
+from bach2.cli import add_data_arguments, add_out_argument, config_from, report_failures, resolve_data, run
+from bach2.prepare import find_midi_files, read_corpus, write_time_series
+
+
+def stage0(args):
+    pieces, failures, skipped = read_corpus(find_midi_files(resolve_data(args)), config_from(args),
+                                            processes=args.jobs)
+    path = write_time_series(pieces, args.out, failures, skipped)
+    repaired = [p for p in pieces if p.repairs.total]
+    print(f'{len(pieces)} pieces, {sum(p.n_notes for p in pieces)} notes, {len(repaired)} repaired → {path}')
+    for piece in repaired:
+        print(f'  {piece.name}: {piece.repairs}')
+    return report_failures(failures, skipped)
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_out_argument(parser)
+    add_data_arguments(parser)
+    sys.exit(run(stage0, parser.parse_args()))

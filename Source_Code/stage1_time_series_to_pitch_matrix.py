@@ -1,0 +1,23 @@
+"""Stage 1: training_data/time_series.p → pitch_matrix_<N>ticks_sh<k>.p/.npz in 12 keys (or toC).
+
+Needs stage 0's output; stage 2 comes next.
+"""
+import argparse
+import sys
+
+from bach2.cli import add_matrix_arguments, add_out_argument, config_from, run
+from bach2.prepare import load_time_series, write_pitch_matrices
+
+
+def stage1(args):
+    pieces, _, _ = load_time_series(args.out)
+    for label, (path, outside) in write_pitch_matrices(pieces, args.out, config_from(args)).items():
+        print(f'{label}: {path} ({sum(outside)} notes outside the {args.n_pitches}-pitch window)')
+    return 0
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_out_argument(parser)
+    add_matrix_arguments(parser)
+    sys.exit(run(stage1, parser.parse_args()))
