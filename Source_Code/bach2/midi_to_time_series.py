@@ -2,7 +2,8 @@
 
 A *time series* is one list per voice of ``(time, pitch, duration)`` tuples in
 ticks (absolute onset, MIDI pitch 0–127, ticks > 0), sorted. A voice is one
-(track, channel) pair. mido reads the bytes; pairing follows these rules:
+(track, channel) pair. :mod:`bach2.smf_reader` scans the bytes (mido decodes
+the meta events); pairing follows these rules:
 
 * a NoteOn with velocity 0 is a NoteOff;
 * per (track, channel, pitch) the oldest open note closes first (FIFO);
@@ -22,9 +23,9 @@ import collections
 import dataclasses
 import os
 
-import mido
-from mido.midifiles.meta import KeySignatureError
+from bach2.smf_reader import SmfError, read_smf
 
+MAX_FILE_BYTES = 64 * 2 ** 20   # a larger file is not a score
 #: Events past this tick are taken as corruption (2**28 ticks ≈ 8 days at 384 ticks per quarter, 120 bpm).
 MAX_TICKS = 2 ** 28
 DEFAULT_TEMPO = 500000  # microseconds per quarter note (120 bpm), the MIDI default
@@ -102,82 +103,73 @@ class Piece:
 
 
 def read_midi(path):
-    """Parse ``path`` with mido; every failure becomes a one-line :class:`MidiFileError`."""
+    """Scan ``path`` (:mod:`bach2.smf_reader`) → (ticks per quarter, [Track]); failures → :class:`MidiFileError`."""
     try:
-        size = os.path.getsize(path)
+        with open(path, 'rb') as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise MidiFileError(path, f'cannot open: {error.strerror or error}') from None
-    if size == 0:
+    if not data:
         raise MidiFileError(path, 'empty file (0 bytes)')
-    with open(path, 'rb') as handle:
-        if handle.read(4) != b'MThd':
-            raise MidiFileError(path, 'not a MIDI file (it does not start with the MThd header)')
+    if len(data) > MAX_FILE_BYTES:
+        raise MidiFileError(path, f'larger than {MAX_FILE_BYTES // 2**20} MiB: not a score')
     try:
-        midi = mido.MidiFile(path)
-    except EOFError:
-        raise MidiFileError(path, 'truncated: the file ends inside a chunk or an event '
-                                  '(wrong chunk length or cut-off download)') from None
-    except (OSError, ValueError, KeyError, IndexError, TypeError, KeySignatureError) as error:
-        text = str(error).strip() or type(error).__name__
-        raise MidiFileError(path, f'malformed MIDI: {text}') from None
-    if midi.ticks_per_beat & 0x8000:
-        raise MidiFileError(path, 'SMPTE time division is not supported (needs ticks per quarter note)')
-    if midi.ticks_per_beat == 0:
-        raise MidiFileError(path, 'time division is 0 ticks per quarter note')
-    if not midi.tracks:
-        raise MidiFileError(path, 'no tracks')
-    return midi
+        _, resolution, tracks = read_smf(data)
+    except SmfError as error:
+        raise MidiFileError(path, str(error)) from None
+    return resolution, tracks
 
 
 def midi_to_time_series(path, name=None):
     """Read a MIDI file → :class:`Piece` (time series per voice + repair report)."""
-    midi = read_midi(path)
+    resolution, tracks = read_midi(path)
     repairs = RepairReport()
     tempi, time_signatures, key_signatures, markers, voices = [], [], [], [], []
-    end_tick = 0
-    for track_index, track in enumerate(midi.tracks):
-        tick = 0
-        track_name = ''
-        open_notes = collections.defaultdict(collections.deque)  # (channel, pitch) → onsets
-        notes = collections.defaultdict(list)                   # channel → [(time, pitch, end)]
-        for message in track:
-            tick += message.time
-            kind = message.type
-            if kind == 'note_on' and message.velocity > 0:
-                open_notes[message.channel, message.note].append(tick)
-            elif kind == 'note_off' or kind == 'note_on':
-                queue = open_notes.get((message.channel, message.note))
-                if queue:
-                    notes[message.channel].append((queue.popleft(), message.note, tick))
-                else:
-                    repairs.unmatched_note_offs += 1
-            elif kind == 'set_tempo':
-                tempi.append((tick, message.tempo))
-            elif kind == 'time_signature':
-                time_signatures.append((tick, message.numerator, message.denominator))
-            elif kind == 'key_signature':
-                key_signatures.append((tick, message.key))
-            elif kind == 'marker':
-                markers.append((tick, message.text))
-            elif kind == 'track_name' and not track_name:
-                track_name = message.name.strip()
-        if tick > MAX_TICKS:
-            raise MidiFileError(path, f'track {track_index} lasts {tick} ticks, more than the '
+    for track_index, track in enumerate(tracks):
+        if track.end_tick > MAX_TICKS:
+            raise MidiFileError(path, f'track {track_index} lasts {track.end_tick} ticks, more than the '
                                       f'{MAX_TICKS} allowed (probably corrupt delta times)')
-        end_tick = max(end_tick, tick)
-        for (channel, pitch), onsets in open_notes.items():
-            repairs.unclosed_note_ons += len(onsets)
-            notes[channel].extend((onset, pitch, tick) for onset in onsets)
+        track_name = ''
+        for tick, message in track.metas:
+            if message.type == 'set_tempo':
+                tempi.append((tick, message.tempo))
+            elif message.type == 'time_signature':
+                time_signatures.append((tick, message.numerator, message.denominator))
+            elif message.type == 'key_signature':
+                key_signatures.append((tick, message.key))
+            elif message.type == 'marker':
+                markers.append((tick, message.text))
+            elif message.type == 'track_name' and not track_name:
+                track_name = message.name.strip()
+        notes = _pair_notes(track, repairs)
         for channel in sorted(notes):
-            voices.append(Voice(track_index, channel, track_name,
-                                _repair_durations(notes[channel], repairs)))
+            voices.append(Voice(track_index, channel, track_name, _repair_durations(notes[channel], repairs)))
     if not tempi or tempi[0][0] > 0:
         tempi.insert(0, (0, DEFAULT_TEMPO))
     return Piece(name=name or os.path.splitext(os.path.basename(str(path)))[0],
-                 resolution=midi.ticks_per_beat, tempi=sorted(tempi),
+                 resolution=resolution, tempi=sorted(tempi),
                  time_signatures=sorted(time_signatures), key_signatures=sorted(key_signatures),
                  markers=sorted(markers), voices=[v for v in voices if v.notes],
-                 end_tick=end_tick, repairs=repairs)
+                 end_tick=max(track.end_tick for track in tracks), repairs=repairs)
+
+
+def _pair_notes(track, repairs):
+    """NoteOn/NoteOff events of one track → {channel: [(start, pitch, end)]}, oldest open note first."""
+    open_notes = collections.defaultdict(collections.deque)  # (channel, pitch) → onsets
+    notes = collections.defaultdict(list)
+    for tick, channel, pitch, is_on in track.notes:
+        if is_on:
+            open_notes[channel, pitch].append(tick)
+            continue
+        queue = open_notes.get((channel, pitch))
+        if queue:
+            notes[channel].append((queue.popleft(), pitch, tick))
+        else:
+            repairs.unmatched_note_offs += 1
+    for (channel, pitch), onsets in open_notes.items():
+        repairs.unclosed_note_ons += len(onsets)
+        notes[channel].extend((onset, pitch, track.end_tick) for onset in onsets)
+    return notes
 
 
 def _repair_durations(spans, repairs):
