@@ -16,7 +16,7 @@ import tempfile
 import warnings
 
 from bach2.chord_sequence import CHORD_NAMES, FAMILY, NO_CHORD, chord_index_sequence, piece_roll
-from bach2.key_finding import DEFAULT_PROFILES, find_key, pitch_class_histogram
+from bach2.key_finding import PROFILES, find_key, find_key_by_pitch_count, pitch_class_histogram
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.pitch_names import PITCH_CLASS_NAMES
 
@@ -31,10 +31,11 @@ def music21_family(chord):
     return chord.quality
 
 
-def judge_score(score_path, profiles=DEFAULT_PROFILES):
-    """One music21 score → dict(key_agrees, our_key, music21_key, chord_beats, chord_agreements).
+def judge_score(score_path):
+    """One music21 score → dict(key_agrees, our_keys, music21_key, chord_beats, chord_agreements).
 
-    ``profiles``: the key profiles of :func:`bach2.key_finding.find_key`.
+    ``key_agrees`` and ``our_keys`` hold one entry per key method: each profile
+    set of :func:`bach2.key_finding.find_key` and 'pitch_count' (the journal's).
     """
     from music21 import converter
     with warnings.catch_warnings():
@@ -54,7 +55,9 @@ def judge_score(score_path, profiles=DEFAULT_PROFILES):
         their_key = score.analyze('key')
         chords = score.chordify().flatten().notes
     roll = piece_roll(piece)
-    our_key = find_key(pitch_class_histogram(roll), profiles)
+    histogram = pitch_class_histogram(roll)
+    our_keys = {profiles: find_key(histogram, profiles) for profiles in PROFILES}
+    our_keys['pitch_count'] = find_key_by_pitch_count(histogram)
     music21_key = (PITCH_CLASS_NAMES[their_key.tonic.pitchClass], their_key.mode)
     ours = chord_index_sequence(piece)
     beats = agreements = 0
@@ -68,5 +71,6 @@ def judge_score(score_path, profiles=DEFAULT_PROFILES):
             root, quality = CHORD_NAMES[index]
             agreements += (PITCH_CLASS_NAMES.index(root) == chord.root().pitchClass
                            and FAMILY[quality] == music21_family(chord))
-    return {'key_agrees': our_key == music21_key, 'our_key': our_key, 'music21_key': music21_key,
+    return {'key_agrees': {method: key == music21_key for method, key in our_keys.items()},
+            'our_keys': our_keys, 'music21_key': music21_key,
             'chord_beats': beats, 'chord_agreements': agreements}
