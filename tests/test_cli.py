@@ -3,6 +3,7 @@
 Exit status: 0 all good; 1 the run finished but some files could not be read;
 2 bad input (one ``bach2: error:`` line on stderr) or a bad option (argparse).
 """
+import json
 import os
 import pickle
 import subprocess
@@ -121,7 +122,8 @@ def test_prepare_every_file_bad(tmp_path):
     (data / 'a.mid').write_text('nope')
     result = bach2('prepare', '--data', data, '--out', tmp_path / 'out')
     assert result.returncode == 2
-    assert result.stderr.splitlines()[-1] == f'bach2: error: {data}: none of its 1 MIDI files gave a usable piece'
+    assert result.stderr.splitlines()[-1] == (f'bach2: error: {data}: none of its 1 MIDI files gave a usable '
+                                              'piece (1 unreadable, 0 skipped)')
     assert not (tmp_path / 'out').exists()
 
 
@@ -150,12 +152,12 @@ def test_inspect(tmp_path):
 
 
 def test_inspect_a_folder_reports_repairs(tmp_path):
-    # A NoteOff with nothing open and a NoteOn never closed.
-    path = write_midi(tmp_path / 'messy.mid', [[off(50), on(60), off(60, 96), on(62, 0)]])
+    # A NoteOff with nothing open, and D4 never closed (closed at the track's end, tick 96).
+    path = write_midi(tmp_path / 'messy.mid', [[off(50), on(60), on(62), off(60, 96)]])
     result = bach2('inspect', tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith('repairs: 1 unmatched note offs, 1 unclosed note ons')
-    assert str(path) in result.stdout
+    assert result.stdout.startswith(f'{path}: 1 voices, 2 notes, ')
 
 
 def test_stages_in_order_equal_prepare(tmp_path):
@@ -174,7 +176,6 @@ def test_stages_in_order_equal_prepare(tmp_path):
         key = 'pitch_matrices' if 'pitch' in name else 'chord_sequences'
         for x, y in zip(a[key], b[key], strict=True):
             np.testing.assert_array_equal(x, y)
-    import json
     staged_manifest = json.loads((staged / 'manifest.json').read_text())
     whole_manifest = json.loads((whole / 'manifest.json').read_text())
     assert staged_manifest['pieces'] == whole_manifest['pieces']
@@ -187,3 +188,15 @@ def test_stage1_without_stage0(tmp_path):
         assert result.returncode == 2
         [line] = result.stderr.splitlines()
         assert line.startswith('bach2: error: ') and 'time_series.p' in line and 'stage 0' in line
+
+
+def test_stage0_with_every_file_bad_keeps_the_old_time_series(tmp_path):
+    good, bad, out = write_good_files(tmp_path / 'good'), tmp_path / 'bad', tmp_path / 'out'
+    bad.mkdir()
+    (bad / 'broken.mid').write_text('not MIDI at all')
+    assert stage(0, '--data', good, '--out', out).returncode == 0
+    before = (out / 'time_series.p').read_bytes()
+    result = stage(0, '--data', bad, '--out', out)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(f'bach2: error: {bad}')
+    assert (out / 'time_series.p').read_bytes() == before

@@ -168,8 +168,6 @@ def test_piece_without_notes_is_one_movement():
     assert split_movements(piece) == [piece]
 
 
-@pytest.mark.xfail(strict=True, reason='bug: a first time signature at tick > 0 is not seen as a change from '
-                                       "MIDI's default 4/4 (piece_filters._changes has no 'previous' for it)")
 def test_first_time_signature_after_a_general_rest_splits(tmp_path):
     # No signature at tick 0 (MIDI's default: 4/4); 3/4 from 1152, after a bar of general rest.
     conductor = [meta('time_signature', 1152, numerator=3, denominator=4)]

@@ -25,14 +25,15 @@ from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, full_roll, ticks_per_step
 
 ROLE_WEIGHTS = {'root': 1.0, 'third': 0.8, 'fifth': 0.6, 'seventh': 0.5, 'colour': 0.3}
-QUALITIES = {  # quality → {semitones above the root: role}
+QUALITIES = {  # quality → {semitones above the root: role}; on a tie the earlier quality wins
+    'major': {0: 'root', 4: 'third', 7: 'fifth', 11: 'colour'},
     'minor': {0: 'root', 3: 'third', 7: 'fifth', 10: 'colour'},
     'minor_harmonic': {0: 'root', 3: 'third', 7: 'fifth', 11: 'seventh'},
     'minor_melodic': {0: 'root', 3: 'third', 7: 'fifth', 9: 'seventh', 11: 'colour'},
     'minor_diminished': {0: 'root', 3: 'third', 6: 'fifth', 9: 'seventh'},
     'minor_half_diminished': {0: 'root', 3: 'third', 6: 'fifth', 10: 'seventh'},
-    'major': {0: 'root', 4: 'third', 7: 'fifth', 11: 'colour'},
-    'major_augmented': {0: 'root', 4: 'third', 8: 'fifth'},
+    # the augmented 7ths as colour: without them a bare third (C–E) would score as augmented
+    'major_augmented': {0: 'root', 4: 'third', 8: 'fifth', 10: 'colour', 11: 'colour'},
     'dominant': {0: 'root', 4: 'third', 7: 'fifth', 10: 'seventh'},
     'dominant_altered': {0: 'root', 4: 'third', 10: 'seventh', 1: 'colour', 3: 'colour', 8: 'colour'},
     'dominant_sharp_11': {0: 'root', 4: 'third', 7: 'fifth', 10: 'seventh', 6: 'colour'},
@@ -62,9 +63,13 @@ CHORD_VECTORS = np.stack([chord_vector(root, quality) for root, quality in CHORD
 
 
 def chord_distance(a, b):
-    """The journal's chord cost: arccos(cosine similarity of two vectors) / π, in [0, 1]."""
+    """The journal's chord cost: arccos(cosine similarity of two vectors) / π, in [0, 1].
+
+    A zero vector (silence) has cosine 0 with anything: distance 0.5.
+    """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    cosine = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    norms = np.linalg.norm(a) * np.linalg.norm(b)
+    cosine = a @ b / norms if norms > 0 else 0.0
     return float(np.arccos(np.clip(cosine, -1.0, 1.0)) / np.pi)
 
 

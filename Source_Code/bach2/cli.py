@@ -28,7 +28,8 @@ def add_data_arguments(parser):
     """--data, --limit, --jobs, --skip-time-signature, --no-split-movements (stage 0)."""
     parser.add_argument('--data', help='folder of .mid/.midi files, searched recursively (default: '
                         f'{DEFAULT_DATA}/, filled from music21\'s Bach corpus when it holds no MIDI)')
-    parser.add_argument('--limit', type=_positive, help='convert only the first N pieces of the default corpus')
+    parser.add_argument('--limit', type=_positive, help='convert only the first N pieces of the default corpus (when it is '
+                        'converted, i.e. while the folder holds no MIDI)')
     parser.add_argument('--jobs', type=_positive, help='worker processes (default: all cores)')
     parser.add_argument('--skip-time-signature', action='append', default=[], metavar='N/D',
                         help='leave out pieces with this time signature, e.g. 3/4 (repeatable)')
@@ -134,7 +135,7 @@ def run(function, args):
     """Run a command; project errors become one line on stderr and exit status 2."""
     try:
         return function(args)
-    except (CorpusError, MidiFileError, UnsafePickleError, FileNotFoundError, ValueError) as error:
+    except (CorpusError, MidiFileError, UnsafePickleError) as error:
         print(f'bach2: error: {error}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -50,9 +50,17 @@ def _changes(events):
     return ticks
 
 
+def _from_start(events, default):
+    """Events with ``default`` in force at tick 0 when the file sets nothing there."""
+    return events if events and events[0][0] == 0 else [(0, *default)] + list(events)
+
+
 def key_changes(piece):
-    """Key-signature changes (a different number of sharps or flats) after the start: [(tick, key)]."""
-    signatures = [(tick, accidentals(key)) for tick, key in piece.key_signatures]
+    """Key-signature changes (a different number of sharps or flats) after the start: [(tick, key)].
+
+    A first key signature after tick 0 counts as a change from C major (no accidentals).
+    """
+    signatures = _from_start([(tick, accidentals(key)) for tick, key in piece.key_signatures], (0,))
     changed = _changes(signatures)
     return sorted({(tick, key) for tick, key in piece.key_signatures if tick in changed})
 
@@ -62,7 +70,8 @@ def movement_boundaries(piece):
     start, _, end = note_arrays(piece)
     if not len(start):
         return []
-    signature_changes = _changes(piece.time_signatures) | {tick for tick, _ in key_changes(piece)}
+    signature_changes = (_changes(_from_start(piece.time_signatures, (4, 4)))   # MIDI's default meter
+                         | {tick for tick, _ in key_changes(piece)})
     tempo_changes = _changes(piece.tempi)
     titles = {tick for tick, text in piece.markers if tick > 0 and not text.startswith('scripts.')}
     boundaries = []

@@ -9,7 +9,7 @@
   ``.npz`` (rows of all pieces concatenated, ``piece_starts`` marks where each begins).
 * stage 2 — :func:`write_chord_sequences`: ``chord_sequence_sh<k>.p`` / ``.npz``
   (one chord index per quarter note, into ``chord_names``) and
-  ``manifest.json`` (piece, file, key, time signatures, key changes, repairs,
+  ``manifest.json`` (piece, key, time signatures, key changes, repairs,
   steps, notes left outside the pitch window).
 
 Every file is written atomically; the pickles hold only dicts, lists, strings,
@@ -74,7 +74,8 @@ def _read(path):
 def read_corpus(paths, config=PrepareConfig(), processes=None, progress=True):
     """Stage 0 on many files → (pieces, failures [(path, reason)], skipped [(name, reason)]).
 
-    Bad files do not stop the run; movements are split and time signatures
+    Bad files do not stop the run, but :class:`CorpusError` is raised when no
+    file gives a usable piece; movements are split and time signatures
     filtered as ``config`` says. Uses ``processes`` worker processes (default: all cores).
     """
     paths = [str(p) for p in paths]
@@ -105,6 +106,10 @@ def read_corpus(paths, config=PrepareConfig(), processes=None, progress=True):
             else:
                 movement.name = _unique(movement.name, {p.name for p in pieces})
                 pieces.append(movement)
+    if not pieces:
+        folder = os.path.commonpath([os.path.dirname(path) for path in paths]) if paths else 'no files'
+        raise CorpusError(f'{folder}: none of its {len(paths)} MIDI files gave a usable piece '
+                          f'({len(failures)} unreadable, {len(skipped)} skipped)')
     return pieces, failures, skipped
 
 
@@ -163,6 +168,7 @@ def _save_sequences(out_dir, stem, key, sequences, names, **extra):
                                          'names': np.array(names)},
              **{name: np.asarray(value) for name, value in extra.items()})
     return out_dir / f'{stem}.p'
+
 
 
 def write_pitch_matrices(pieces, out_dir, config=PrepareConfig(), keys=None, progress=True):
@@ -234,10 +240,11 @@ def prepare_training_data(data_dir, out_dir, config=PrepareConfig(), processes=N
     """
     paths = find_midi_files(data_dir)
     pieces, failures, skipped = read_corpus(paths, config, processes, progress)
-    if not pieces:
-        raise CorpusError(f'{data_dir}: none of its {len(paths)} MIDI files gave a usable piece')
     written = [write_time_series(pieces, out_dir, failures, skipped)]
     keys = [piece_key(piece) for piece in pieces]
-    written += [path for path, _ in write_pitch_matrices(pieces, out_dir, config, keys, progress).values()]
-    written.append(write_chord_sequences(pieces, out_dir, config, keys, failures, skipped, progress))
+    for path, _ in write_pitch_matrices(pieces, out_dir, config, keys, progress).values():
+        written += [path, path.with_suffix('.npz')]
+    manifest = write_chord_sequences(pieces, out_dir, config, keys, failures, skipped, progress)
+    written += [manifest.parent / f'chord_sequence_{label}{suffix}'
+                for label in transposition_shifts(config, keys) for suffix in ('.p', '.npz')] + [manifest]
     return {'pieces': pieces, 'failures': failures, 'skipped': skipped, 'written': written}
