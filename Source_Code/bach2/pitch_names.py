@@ -36,11 +36,6 @@ def pitch_to_name(pitch, flats=False):
     return f'{names[pitch % 12]}_{pitch // 12}'
 
 
-def pitch_class_name(pitch_class):
-    """0–11 (or any MIDI pitch) → 'C', 'C#', … 'B'."""
-    return PITCH_CLASS_NAMES[int(pitch_class) % 12]
-
-
 def pitch_class_of(name):
     """'D#', 'Eb', 'Ds' → 3; 'Cb' → 11."""
     return name_to_pitch(name.strip() + '_1') % 12
