@@ -6,8 +6,8 @@ from setuptools import setup
 
 HERE = pathlib.Path(__file__).parent
 VERSION = re.search(r"__version__ = '([^']+)'", (HERE / 'Source_Code/bach2/__init__.py').read_text()).group(1)
-REQUIREMENTS = [line.strip() for line in (HERE / 'requirements.txt').read_text().splitlines()
-                if line.strip() and not line.startswith('#')]
+REQUIREMENTS = [line.split('#')[0].strip() for line in (HERE / 'requirements.txt').read_text().splitlines()
+                if line.split('#')[0].strip()]
 
 setup(
     name='bach2',
@@ -21,7 +21,7 @@ setup(
     install_requires=REQUIREMENTS,
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6'],
-        'bench': ['pretty_midi>=0.2.10'],
+        'bench': ['pretty_midi>=0.2.10', 'torch==2.13.0'],
     },
     entry_points={'console_scripts': ['bach2 = bach2.cli:main']},
 )

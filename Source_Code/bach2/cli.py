@@ -11,6 +11,7 @@ import sys
 from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
+from bach2.model_config import OPTIMIZER_NAMES, CheckpointError, ModelConfig
 from bach2.key_finding import key_name
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
                            prepare_training_data)
@@ -113,6 +114,75 @@ def cmd_inspect(args):
     return report_failures(failures, [])
 
 
+def add_train_arguments(parser):
+    """Hyper-parameters (the journal's names in capitals) and the run settings of stage 3."""
+    defaults = ModelConfig()
+    parser.add_argument('--data', default=DEFAULT_DATA, help='prepared training data (default: %(default)s)')
+    parser.add_argument('--out', default='checkpoints', help='checkpoints, CSV log, curve (default: %(default)s)')
+    parser.add_argument('--epochs', type=_positive, default=10, help='default: %(default)s')
+    parser.add_argument('--layers', type=int, choices=(1, 2), default=defaults.n_layers, help='LSTM layers')
+    parser.add_argument('--hidden', type=_positive, default=defaults.n_hidden, help='N units per layer')
+    parser.add_argument('--sequence-length', type=_positive, default=defaults.sequence_length,
+                        help='SEQUENCE_LENGTH in steps (default: %(default)s)')
+    parser.add_argument('--batch-size', type=_positive, default=defaults.batch_size, help='BATCH_SIZE')
+    parser.add_argument('--grad-clipping', type=float, default=defaults.grad_clipping,
+                        help='GRAD_CLIPPING on the gate pre-activations; 0 = off (default: %(default)s)')
+    parser.add_argument('--optimizer', choices=OPTIMIZER_NAMES, default=defaults.optimizer)
+    parser.add_argument('--learning-rate', type=float, default=defaults.learning_rate)
+    parser.add_argument('--chord-weight', type=float, default=defaults.chord_weight,
+                        help='λ of the chord cost; 0 = the plain model (default: %(default)s)')
+    parser.add_argument('--mode', choices=('polyphonic', 'monophonic'), default=defaults.mode,
+                        help='polyphonic: sigmoid per pitch; monophonic: the bass line, softmax')
+    parser.add_argument('--transpositions', default='all',
+                        help="'all' (sh0…sh11) or a comma list such as 0,5,7 (default: %(default)s)")
+    parser.add_argument('--valid-fraction', type=float, default=0.1,
+                        help='share of BWV numbers held out for validation (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--backend', choices=('jax', 'c'), default='jax',
+                        help="PyTensor backend: 'jax' (XLA) or 'c' (default: %(default)s)")
+    parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
+                        help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
+    parser.add_argument('--max-batches', type=int, default=0, help='batches per epoch, 0 = all (quick runs)')
+    parser.add_argument('--max-valid-windows', type=int, default=0, help='validation windows, 0 = all')
+    parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
+
+
+def _transpositions(text):
+    if text == 'all':
+        return tuple(range(12))
+    try:
+        shifts = tuple(int(k) for k in text.split(','))
+    except ValueError:
+        raise CorpusError(f"--transpositions: expected 'all' or numbers 0-11 separated by commas, not {text!r}")
+    if not all(0 <= k < 12 for k in shifts):
+        raise CorpusError(f'--transpositions: {text!r} has a number outside 0-11')
+    return shifts
+
+
+def cmd_train(args):
+    """Stage 3: train the LSTM on the prepared data; checkpoints, CSV log and curve go to --out."""
+    os.environ['JAX_PLATFORMS'] = 'cuda' if args.device == 'gpu' else 'cpu'   # before JAX is imported
+    from bach2.train import TrainConfig, TrainingDiverged, baseline_report, train
+    model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
+                               batch_size=args.batch_size, grad_clipping=args.grad_clipping,
+                               optimizer=args.optimizer, learning_rate=args.learning_rate,
+                               chord_weight=args.chord_weight, mode=args.mode)
+    train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
+                               valid_fraction=args.valid_fraction, transpositions=_transpositions(args.transpositions),
+                               backend=args.backend, max_batches=args.max_batches,
+                               max_valid_windows=args.max_valid_windows)
+    try:
+        trainer, history = train(model_config, train_config, resume=args.resume)
+    except TrainingDiverged as error:
+        print(f'bach2: training stopped: {error}', file=sys.stderr)
+        return 3
+    if trainer.valid_windows and args.mode == 'polyphonic' and history:
+        baselines = baseline_report(trainer)
+        print(f'validation NLL per frame: model {history[-1]["valid_nll_per_frame"]:.3f}, '
+              f'unigram baseline {baselines["unigram"]:.3f}, repeat baseline {baselines["repeat"]:.3f}')
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='bach2', description="Bach2.0: learn Bach's counterpoint from MIDI "
                                      'and write new fugues.')
@@ -128,6 +198,10 @@ def build_parser():
                                   description=cmd_inspect.__doc__)
     inspect.add_argument('paths', nargs='+', metavar='PATH', help=f'MIDI files or folders ({", ".join(MIDI_SUFFIXES)})')
     inspect.set_defaults(run=cmd_inspect)
+    train = commands.add_parser('train', help='stage 3: train the LSTM on prepared data',
+                                description=cmd_train.__doc__)
+    add_train_arguments(train)
+    train.set_defaults(run=cmd_train)
     return parser
 
 
@@ -135,7 +209,7 @@ def run(function, args):
     """Run a command; project errors become one line on stderr and exit status 2."""
     try:
         return function(args)
-    except (CorpusError, MidiFileError, UnsafePickleError) as error:
+    except (CorpusError, MidiFileError, UnsafePickleError, CheckpointError) as error:
         print(f'bach2: error: {error}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

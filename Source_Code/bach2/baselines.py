@@ -1,0 +1,40 @@
+"""Two baselines a trained model must beat, on the same validation frames (NLL per frame, nats).
+
+* unigram: each pitch sounds with its frequency in the training frames, independently;
+* repeat: each pitch repeats the previous step, with the probabilities of
+  staying on and of switching on measured on the training frames.
+
+NLL per frame = binary cross-entropy summed over pitches, averaged over frames.
+"""
+import numpy as np
+
+EPSILON = 1e-7
+
+
+def _nll(probabilities, targets):
+    p = np.clip(probabilities, EPSILON, 1 - EPSILON)
+    return float(-(targets * np.log(p) + (1 - targets) * np.log(1 - p)).sum(axis=-1).mean())
+
+
+def unigram_nll(train_targets, valid_targets):
+    """``N × P`` training frames, ``M × P`` validation frames → NLL per validation frame."""
+    frequency = np.asarray(train_targets, np.float64).mean(axis=0)
+    return _nll(frequency[None, :], np.asarray(valid_targets, np.float64))
+
+
+def repeat_rates(train_frames, piece_starts):
+    """(P(on | on before), P(on | off before)) over consecutive steps inside the pieces."""
+    frames = np.asarray(train_frames, bool)
+    inside = np.ones(len(frames) - 1, bool)
+    inside[np.asarray(piece_starts[1:-1]) - 1] = False          # pairs that cross into the next piece
+    before, after = frames[:-1][inside], frames[1:][inside]
+    stay = (before & after).sum() / max(before.sum(), 1)
+    start = (~before & after).sum() / max((~before).sum(), 1)
+    return float(stay), float(start)
+
+
+def repeat_nll(rates, previous_frames, valid_targets):
+    """NLL per frame of "repeat the previous step" with ``rates`` from :func:`repeat_rates`."""
+    stay, start = rates
+    previous = np.asarray(previous_frames, np.float64)
+    return _nll(previous * stay + (1 - previous) * start, np.asarray(valid_targets, np.float64))

@@ -1,0 +1,40 @@
+"""Stage 3 hyper-parameters (no PyTensor import: the CLI reads the defaults from here)."""
+import dataclasses
+
+OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
+MODES = ('polyphonic', 'monophonic')
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing or does not fit the model; the message names the file and the problem."""
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Hyper-parameters, saved in every checkpoint; defaults follow the journal where it says."""
+    n_layers: int = 2               # the journal tried 1 and 2
+    n_hidden: int = 256             # N; the journal's named runs used 768 (fugue_N768epoch180)
+    sequence_length: int = 64       # SEQUENCE_LENGTH, in steps (16th notes)
+    batch_size: int = 64            # BATCH_SIZE
+    grad_clipping: float = 10.0     # GRAD_CLIPPING: 1000 gave one repeated pitch, 10 (2 layers) a melody
+    optimizer: str = 'adagrad'
+    learning_rate: float = 0.05
+    chord_weight: float = 0.0       # λ; 0 is the plain model
+    mode: str = 'polyphonic'        # or 'monophonic' (bass line, softmax)
+    n_pitches: int = 61
+    lowest_pitch: int = 24
+
+    def __post_init__(self):
+        if self.n_layers not in (1, 2):
+            raise ValueError(f'n_layers must be 1 or 2, not {self.n_layers}')
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise ValueError(f'optimizer must be one of {OPTIMIZER_NAMES}, not {self.optimizer!r}')
+        if self.mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, not {self.mode!r}')
+        for name in ('n_hidden', 'sequence_length', 'batch_size', 'n_pitches'):
+            if getattr(self, name) <= 0:
+                raise ValueError(f'{name} must be positive, not {getattr(self, name)}')
+
+    @property
+    def n_outputs(self):
+        return self.n_pitches + 1 if self.mode == 'monophonic' else self.n_pitches

@@ -1,0 +1,236 @@
+"""Stage 3 training loop: epochs of shuffled batches, validation, checkpoints, resume.
+
+* Split by piece — by BWV number, so one work never sits on both sides — then
+  all chosen transpositions of each side.
+* Every epoch: a progress bar with the running loss, the validation cost and
+  NLL per frame (the journal's cross-validation error), a CSV row, the
+  training-curve PNG, and a checkpoint (atomic ``.npz`` + a ``.p`` of the same
+  plain values: parameters, optimizer state, hyper-parameters, epoch, history).
+* ``resume=True`` continues from the checkpoint so that, with the same seed,
+  the loss sequence equals an uninterrupted run's (batch order depends only on
+  seed and epoch). Ctrl-C saves a checkpoint at the current batch first.
+* A NaN or infinite loss stops training with :class:`TrainingDiverged`; the
+  last good checkpoint stays on disk.
+"""
+import csv
+import dataclasses
+import json
+import math
+import pathlib
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from bach2.model_config import CheckpointError, ModelConfig
+from bach2.rnn_model import RNNModel
+from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
+from bach2.training_set import load_training_set, piece_names
+from bach2.training_windows import iterate_batches, make_batch, make_X_Y, split_by_bwv
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    data_dir: str = 'training_data'
+    out_dir: str = 'checkpoints'
+    epochs: int = 10
+    seed: int = 0
+    valid_fraction: float = 0.1
+    transpositions: tuple = tuple(range(12))   # sh<k> used for both sides
+    step_ticks: int = 24
+    backend: str = 'jax'
+    max_batches: int = 0            # per epoch; 0 = all (quick runs use a few)
+    max_valid_windows: int = 0      # validation windows (a fixed random subset); 0 = all
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite; the message names the epoch, batch and the checkpoint kept."""
+
+
+def run_name(model_config):
+    """'lstm_polyphonic_N256_2layers' — the stem of the checkpoint, log and curve files."""
+    return f'lstm_{model_config.mode}_N{model_config.n_hidden}_{model_config.n_layers}layers'
+
+
+def checkpoint_path(train_config, model_config):
+    return pathlib.Path(train_config.out_dir) / f'{run_name(model_config)}.npz'
+
+
+def save_checkpoint(path, model, train_config, epoch, batch, history):
+    """Write ``path`` (.npz) and ``path.with_suffix('.p')`` atomically: values only, never objects."""
+    meta = {'model_config': dataclasses.asdict(model.config), 'train_config': dataclasses.asdict(train_config),
+            'epoch': epoch, 'batch': batch, 'history': history}
+    state = model.get_state()
+    save_npz(path, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()})
+    save_pickle({**meta, 'state': state}, path.with_suffix('.p'))
+
+
+def load_checkpoint(path):
+    """→ (meta dict, state {name: array}); reads the ``.npz`` (no pickle runs)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        meta = json.loads(str(arrays['meta']))
+        state = {key.split(':', 1)[1]: arrays[key] for key in arrays.files if key.startswith('param:')}
+    return meta, state
+
+
+def read_checkpoint_pickle(path):
+    """The ``.p`` twin of a checkpoint through the restricted unpickler (for IPython users)."""
+    return load_pickle(path)
+
+
+class Trainer:
+    """Holds the model, the two data sets and their windows; :meth:`run` trains."""
+
+    def __init__(self, model_config, train_config, state=None):
+        self.model_config, self.config = model_config, train_config
+        names = piece_names(train_config.data_dir, train_config.step_ticks)
+        train_idx, valid_idx = split_by_bwv(names, train_config.valid_fraction, train_config.seed)
+        monophonic = model_config.mode == 'monophonic'
+        load = dict(transpositions=train_config.transpositions, step_ticks=train_config.step_ticks,
+                    monophonic=monophonic)
+        self.train_set = load_training_set(train_config.data_dir, train_idx, **load)
+        self.valid_set = load_training_set(train_config.data_dir, valid_idx, **load) if valid_idx else None
+        self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed)
+        if state is not None:
+            self.model.set_state(state)
+        L = model_config.sequence_length
+        self.train_windows = self._windows(self.train_set, L)
+        self.valid_windows = self._windows(self.valid_set, L) if self.valid_set else None
+        if self.valid_windows and train_config.max_valid_windows:
+            X, Y, starts = self.valid_windows
+            chosen = np.random.default_rng(train_config.seed).permutation(starts)[:train_config.max_valid_windows]
+            self.valid_windows = (X, Y, np.sort(chosen))
+
+    @staticmethod
+    def _windows(data, sequence_length):
+        X, _, starts = make_X_Y(data.inputs, data.piece_starts, sequence_length)
+        return X, data.targets[sequence_length:], starts
+
+    def _feed(self, data, windows, batch_starts, weights):
+        X, Y, _ = windows
+        inputs, targets = make_batch(X, Y, batch_starts)
+        return inputs, targets, data.chord_vectors(batch_starts + self.model_config.sequence_length), weights
+
+    def validate(self):
+        """→ (validation cost, NLL per frame in nats) over the validation windows."""
+        X, Y, starts = self.valid_windows
+        batch = self.model_config.batch_size
+        cost_sum = nll_sum = weight_sum = 0.0
+        for b in range(0, len(starts), batch):
+            chunk = starts[b:b + batch]
+            weights = np.zeros(batch, np.float32)
+            weights[:len(chunk)] = 1.0
+            chunk = np.resize(chunk, batch)
+            cost, nll, weight = self.model.validate(*self._feed(self.valid_set, self.valid_windows, chunk, weights))
+            cost_sum += float(cost) * float(weight)
+            nll_sum += float(nll)
+            weight_sum += float(weight)
+        return cost_sum / weight_sum, nll_sum / weight_sum
+
+    def run(self, start_epoch=0, start_batch=0, history=(), progress=True, log=print):
+        """Train epochs ``start_epoch`` … ``epochs − 1``; → history (one dict per epoch)."""
+        config, history = self.config, list(history)
+        path = checkpoint_path(config, self.model_config)
+        for epoch in range(start_epoch, config.epochs):
+            batches = iterate_batches(self.train_windows[2], self.model_config.batch_size, config.seed, epoch)
+            if config.max_batches:
+                batches = batches[:config.max_batches]
+            first = start_batch if epoch == start_epoch else 0
+            costs = history[-1]['batch_costs'] if first and history and history[-1]['epoch'] == epoch else []
+            if first and history and history[-1]['epoch'] == epoch:
+                history.pop()
+            bar = tqdm(range(first, len(batches)), desc=f'epoch {epoch + 1}/{config.epochs}', unit='batch',
+                       disable=not progress)
+            started = time.perf_counter()
+            b = first
+            try:
+                for b in bar:
+                    starts, weights = batches[b]
+                    cost, _, _ = self.model.train(*self._feed(self.train_set, self.train_windows, starts, weights))
+                    cost = float(cost)
+                    if not math.isfinite(cost):
+                        raise TrainingDiverged(f'loss became {cost} at epoch {epoch + 1}, batch {b + 1}; '
+                                               f'last good checkpoint kept: {path}')
+                    costs.append(cost)
+                    bar.set_postfix(loss=f'{np.mean(costs[-50:]):.4f}')
+            except KeyboardInterrupt:
+                history.append({'epoch': epoch, 'batch_costs': costs})
+                save_checkpoint(path, self.model, config, epoch, b, history)
+                log(f'interrupted: checkpoint at epoch {epoch + 1}, batch {b + 1} saved to {path} '
+                    '(continue with --resume)')
+                raise
+            seconds = time.perf_counter() - started
+            row = {'epoch': epoch, 'batch_costs': costs, 'train_cost': float(np.mean(costs)), 'seconds': seconds,
+                   'frames_per_second': (len(batches) - first) * self.model_config.batch_size / max(seconds, 1e-9)}
+            if self.valid_windows:
+                row['valid_cost'], row['valid_nll_per_frame'] = self.validate()
+            history.append(row)
+            save_checkpoint(path, self.model, config, epoch + 1, 0, history)
+            write_log(path.with_suffix('.csv'), history)
+            plot_history(path.with_suffix('.png'), history, run_name(self.model_config))
+            log(f'epoch {epoch + 1}: train cost {row["train_cost"]:.4f}'
+                + (f', valid cost {row["valid_cost"]:.4f}, valid NLL/frame {row["valid_nll_per_frame"]:.3f}'
+                   if self.valid_windows else '') + f', {row["frames_per_second"]:.0f} frames/s → {path}')
+        return history
+
+
+LOG_COLUMNS = ('epoch', 'train_cost', 'valid_cost', 'valid_nll_per_frame', 'seconds', 'frames_per_second')
+
+
+def write_log(path, history):
+    """The CSV log: one row per finished epoch (columns :data:`LOG_COLUMNS`), written atomically."""
+    with atomic_path(path) as temporary, open(temporary, 'w', newline='') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(LOG_COLUMNS)
+        for row in history:
+            if 'train_cost' in row:
+                writer.writerow([row['epoch'] + 1] + [row.get(column, '') for column in LOG_COLUMNS[1:]])
+
+
+def plot_history(path, history, title):
+    """Training curve PNG: train and validation cost per epoch."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = [row for row in history if 'train_cost' in row]
+    epochs = [row['epoch'] + 1 for row in rows]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(epochs, [row['train_cost'] for row in rows], 'o-', label='train cost')
+    if rows and 'valid_cost' in rows[0]:
+        axis.plot(epochs, [row['valid_cost'] for row in rows], 's-', label='validation cost')
+    axis.set_xlabel('epoch')
+    axis.set_ylabel('cost (BCE mean + λ · chord cost)')
+    axis.set_title(title)
+    axis.legend()
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format='png', dpi=100)
+    plt.close(figure)
+
+
+def train(model_config, train_config, resume=False, progress=True, log=print):
+    """Build (or resume) and train → (trainer, history)."""
+    path = checkpoint_path(train_config, model_config)
+    if resume:
+        if not path.exists():
+            raise CheckpointError(f'{path}: no checkpoint to resume from (same --out, --mode, --hidden, --layers?)')
+        meta, state = load_checkpoint(path)
+        model_config = ModelConfig(**meta['model_config'])
+        try:
+            trainer = Trainer(model_config, train_config, state=state)
+        except ValueError as error:
+            raise CheckpointError(f'{path}: {error}') from None
+        return trainer, trainer.run(meta['epoch'], meta['batch'], meta['history'], progress, log)
+    trainer = Trainer(model_config, train_config)
+    return trainer, trainer.run(progress=progress, log=log)
+
+
+def baseline_report(trainer):
+    """NLL per frame of the unigram and repeat baselines on the trainer's validation frames."""
+    from bach2.baselines import repeat_nll, repeat_rates, unigram_nll
+    X, Y, starts = trainer.valid_windows
+    targets = Y[starts].astype(np.float32)
+    previous = X[starts][:, -1, :].astype(np.float32)
+    train = trainer.train_set
+    return {'unigram': unigram_nll(train.targets, targets),
+            'repeat': repeat_nll(repeat_rates(train.targets, train.piece_starts), previous, targets)}

@@ -1,0 +1,13 @@
+"""Stage 3: train the journal's LSTM on training_data/ (run stages 0–2 first) → checkpoints/.
+
+Same options as `bach2 train`; --help lists them.
+"""
+import argparse
+import sys
+
+from bach2.cli import add_train_arguments, cmd_train, run
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_train_arguments(parser)
+    sys.exit(run(cmd_train, parser.parse_args()))
