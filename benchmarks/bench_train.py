@@ -1,0 +1,86 @@
+"""Benchmark: training speed of the journal's LSTM (2 layers, batch 64 × 64 steps, 61 pitches, Adagrad).
+
+Ours — PyTensor graph with peepholes and GRAD_CLIPPING, compiled through JAX
+(default) and through the C backend — against PyTorch's ``nn.LSTM`` of the same
+size (no peepholes, cuDNN-style gates) with the same output layer, binary
+cross-entropy and Adagrad, measured in the same run. Frames/s counts the time
+steps pushed through the network: batch × SEQUENCE_LENGTH per training step.
+PyTorch is a benchmark-only extra (``pip install -e '.[bench]'``).
+
+    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10]
+"""
+import argparse
+import time
+
+import numpy as np
+
+BATCH, STEPS, PITCHES = 64, 64, 61
+
+
+def batch_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    X = (rng.random((BATCH, STEPS, PITCHES)) < 0.1).astype(np.float32)
+    Y = (rng.random((BATCH, PITCHES)) < 0.1).astype(np.float32)
+    return X, Y
+
+
+def time_steps(step, n_steps):
+    """Seconds per call of ``step`` (after two warm-up calls), best of ``n_steps``."""
+    step()
+    step()
+    times = []
+    for _ in range(n_steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def ours(n_hidden, backend, n_steps):
+    from bach2.rnn_model import ModelConfig, RNNModel
+    model = RNNModel(ModelConfig(n_layers=2, n_hidden=n_hidden, sequence_length=STEPS, batch_size=BATCH,
+                                 optimizer='adagrad', grad_clipping=10.0), backend=backend)
+    X, Y = batch_arrays()
+    chords, weights = np.zeros((BATCH, 12), np.float32), np.ones(BATCH, np.float32)
+    # float() waits for the result: JAX dispatches asynchronously
+    return time_steps(lambda: float(model.train(X, Y, chords, weights)[0]), n_steps)
+
+
+def pytorch(n_hidden, n_steps):
+    import torch
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(PITCHES, n_hidden, num_layers=2, batch_first=True)
+    dense = torch.nn.Linear(n_hidden, PITCHES)
+    parameters = list(lstm.parameters()) + list(dense.parameters())
+    optimizer = torch.optim.Adagrad(parameters, lr=0.05)
+    X, Y = (torch.from_numpy(a) for a in batch_arrays())
+
+    def step():
+        optimizer.zero_grad()
+        output, _ = lstm(X)                                       # batch × time × units
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(dense(output[:, -1]), Y)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(parameters, 10.0)
+        optimizer.step()
+    return time_steps(step, n_steps)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--sizes', type=int, nargs='+', default=[256, 768], help='hidden units N per layer')
+    parser.add_argument('--steps', type=int, default=10, help='timed training steps per setting (median)')
+    args = parser.parse_args()
+    frames = BATCH * STEPS
+    print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad')
+    print(f'{"N":>5s} {"implementation":32s} {"ms/step":>8s} {"frames/s":>9s} {"vs PyTorch":>10s}')
+    for n_hidden in args.sizes:
+        reference = pytorch(n_hidden, args.steps)
+        rows = [('PyTorch nn.LSTM (reference)', reference),
+                ('bach2 PyTensor → JAX', ours(n_hidden, 'jax', args.steps)),
+                ('bach2 PyTensor → C', ours(n_hidden, 'c', max(2, args.steps // 3)))]
+        for name, seconds in rows:
+            print(f'{n_hidden:5d} {name:32s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} {reference / seconds:9.2f}x')
+
+
+if __name__ == '__main__':
+    main()

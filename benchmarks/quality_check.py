@@ -1,0 +1,45 @@
+"""Quality of a trained faithful model on the shared corpus, against two baselines, and the collapse check.
+
+Trains (or, with ``--resume``, continues) the model of ``bach2 train`` on
+prepared data — by default the shared Bach keyboard corpus in all 12
+transpositions, split by BWV — then prints, on the same validation frames:
+the model's NLL per frame, the unigram and "repeat the previous step"
+baselines; and samples 200 steps from a validation primer (Bernoulli and the
+journal's 0.5 threshold), reporting distinct pitches and whether the journal's
+failure — one repeated pitch — appears.
+
+    bach2 prepare --data ../shared/data/bach_keyboard --out /tmp/kb
+    python benchmarks/quality_check.py --data /tmp/kb --out /tmp/ck_kb
+"""
+import argparse
+import json
+
+from bach2.model_config import ModelConfig
+from bach2.sampling import continue_piece, repetition_report
+from bach2.train import TrainConfig, baseline_report, train
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data', required=True, help='folder written by bach2 prepare')
+    parser.add_argument('--out', required=True, help='checkpoint folder')
+    parser.add_argument('--hidden', type=int, default=128)
+    parser.add_argument('--epochs', type=int, default=6)
+    parser.add_argument('--max-batches', type=int, default=300)
+    parser.add_argument('--max-valid-windows', type=int, default=20000)
+    parser.add_argument('--resume', action='store_true')
+    args = parser.parse_args()
+    model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=0.002)
+    train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs,
+                               max_batches=args.max_batches, max_valid_windows=args.max_valid_windows)
+    trainer, history = train(model_config, train_config, resume=args.resume)
+    report = {'valid_nll_per_frame': history[-1]['valid_nll_per_frame'], **baseline_report(trainer)}
+    X, _, starts = trainer.valid_windows
+    primer = X[starts[len(starts) // 2]]
+    for name, threshold in (('bernoulli', None), ('threshold_0.5', 0.5)):
+        report[f'sample_{name}'] = repetition_report(continue_piece(trainer.model, primer, 200, threshold=threshold))
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == '__main__':
+    main()
