@@ -26,7 +26,8 @@ def repeat_rates(train_frames, piece_starts):
     """(P(on | on before), P(on | off before)) over consecutive steps inside the pieces."""
     frames = np.asarray(train_frames, bool)
     inside = np.ones(len(frames) - 1, bool)
-    inside[np.asarray(piece_starts[1:-1]) - 1] = False          # pairs that cross into the next piece
+    starts = np.asarray(piece_starts)
+    inside[starts[(starts > 0) & (starts < len(frames))] - 1] = False   # pair (s − 1, s) crosses into a piece
     before, after = frames[:-1][inside], frames[1:][inside]
     stay = (before & after).sum() / max(before.sum(), 1)
     start = (~before & after).sum() / max((~before).sum(), 1)

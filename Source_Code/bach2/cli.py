@@ -56,6 +56,30 @@ def config_from(args):
                          split_movements=not getattr(args, 'no_split_movements', False))
 
 
+def _rate(text):
+    """A positive finite float (learning rate)."""
+    value = float(text)
+    if not 0 < value < float('inf'):
+        raise argparse.ArgumentTypeError(f'must be a positive finite number, not {text}')
+    return value
+
+
+def _fraction(text):
+    """A float in [0, 1)."""
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 0 and below 1, not {text}')
+    return value
+
+
+def _count(text):
+    """An integer ≥ 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be 0 or more, not {text}')
+    return value
+
+
 def _positive(text):
     value = int(text)
     if value <= 0:
@@ -128,22 +152,22 @@ def add_train_arguments(parser):
     parser.add_argument('--grad-clipping', type=float, default=defaults.grad_clipping,
                         help='GRAD_CLIPPING on the gate pre-activations; 0 = off (default: %(default)s)')
     parser.add_argument('--optimizer', choices=OPTIMIZER_NAMES, default=defaults.optimizer)
-    parser.add_argument('--learning-rate', type=float, default=defaults.learning_rate)
+    parser.add_argument('--learning-rate', type=_rate, default=defaults.learning_rate)
     parser.add_argument('--chord-weight', type=float, default=defaults.chord_weight,
                         help='λ of the chord cost; 0 = the plain model (default: %(default)s)')
     parser.add_argument('--mode', choices=('polyphonic', 'monophonic'), default=defaults.mode,
                         help='polyphonic: sigmoid per pitch; monophonic: the bass line, softmax')
     parser.add_argument('--transpositions', default='all',
                         help="'all' (sh0…sh11) or a comma list such as 0,5,7 (default: %(default)s)")
-    parser.add_argument('--valid-fraction', type=float, default=0.1,
+    parser.add_argument('--valid-fraction', type=_fraction, default=0.1,
                         help='share of BWV numbers held out for validation (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--backend', choices=('jax', 'c'), default='jax',
                         help="PyTensor backend: 'jax' (XLA) or 'c' (default: %(default)s)")
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
-    parser.add_argument('--max-batches', type=int, default=0, help='batches per epoch, 0 = all (quick runs)')
-    parser.add_argument('--max-valid-windows', type=int, default=0, help='validation windows, 0 = all')
+    parser.add_argument('--max-batches', type=_count, default=0, help='batches per epoch, 0 = all (quick runs)')
+    parser.add_argument('--max-valid-windows', type=_count, default=0, help='validation windows, 0 = all')
     parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
 
 

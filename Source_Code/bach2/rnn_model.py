@@ -27,7 +27,7 @@ import pytensor.link.jax.dispatch  # noqa: F401 (switches JAX to 64 bits when fl
 import pytensor.tensor as pt
 
 from bach2 import layers, objectives, updates
-from bach2.model_config import ModelConfig  # noqa: F401 (re-exported: the model's hyper-parameters)
+from bach2.model_config import CheckpointError, ModelConfig  # noqa: F401 (ModelConfig re-exported)
 
 # … which turns float32 sums float64 and breaks scan's carry types: the model is float32 throughout.
 pytensor.config.floatX = 'float32'
@@ -118,18 +118,18 @@ class RNNModel:
 
     def get_state(self):
         """{name: value} of every parameter and optimizer accumulator (float32 arrays)."""
-        return {variable.name: variable.get_value() for variable in self.params + self.optimizer_state}
+        return {variable.name: np.asarray(variable.get_value()) for variable in self.params + self.optimizer_state}
 
     def set_state(self, state):
-        """Load :meth:`get_state` values; a missing or extra name, or a wrong shape, is a ValueError naming it."""
+        """Load :meth:`get_state` values; a missing or extra name, or a wrong shape, is a CheckpointError naming it."""
         variables = {variable.name: variable for variable in self.params + self.optimizer_state}
         missing, extra = sorted(set(variables) - set(state)), sorted(set(state) - set(variables))
         if missing or extra:
-            raise ValueError(f'checkpoint does not match the model: missing {missing or "nothing"}, '
+            raise CheckpointError(f'checkpoint does not match the model: missing {missing or "nothing"}, '
                              f'unexpected {extra or "nothing"}')
         for name, variable in variables.items():
             value = np.asarray(state[name])
             if value.shape != variable.get_value().shape:
-                raise ValueError(f'checkpoint parameter {name} has shape {value.shape}, '
+                raise CheckpointError(f'checkpoint parameter {name} has shape {value.shape}, '
                                  f'the model needs {variable.get_value().shape}')
             variable.set_value(value.astype(np.float32))

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.model_config import CheckpointError, ModelConfig
+from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
 from bach2.training_set import load_training_set, piece_names
@@ -58,8 +59,9 @@ def checkpoint_path(train_config, model_config):
 
 def save_checkpoint(path, model, train_config, epoch, batch, history):
     """Write ``path`` (.npz) and ``path.with_suffix('.p')`` atomically: values only, never objects."""
+    nlls = [row['valid_nll_per_frame'] for row in history if 'valid_nll_per_frame' in row]
     meta = {'model_config': dataclasses.asdict(model.config), 'train_config': dataclasses.asdict(train_config),
-            'epoch': epoch, 'batch': batch, 'history': history}
+            'epoch': epoch, 'batch': batch, 'history': history, 'best_valid_nll_per_frame': min(nlls, default=None)}
     state = model.get_state()
     save_npz(path, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()})
     save_pickle({**meta, 'state': state}, path.with_suffix('.p'))
@@ -85,6 +87,9 @@ class Trainer:
         self.model_config, self.config = model_config, train_config
         names = piece_names(train_config.data_dir, train_config.step_ticks)
         train_idx, valid_idx = split_by_bwv(names, train_config.valid_fraction, train_config.seed)
+        if not train_idx:
+            raise CorpusError(f'{train_config.data_dir}: no piece left for training '
+                              f'(valid_fraction {train_config.valid_fraction} holds out all {len(names)})')
         monophonic = model_config.mode == 'monophonic'
         load = dict(transpositions=train_config.transpositions, step_ticks=train_config.step_ticks,
                     monophonic=monophonic)
@@ -95,7 +100,12 @@ class Trainer:
             self.model.set_state(state)
         L = model_config.sequence_length
         self.train_windows = self._windows(self.train_set, L)
+        if not len(self.train_windows[2]):
+            raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
+                              f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
         self.valid_windows = self._windows(self.valid_set, L) if self.valid_set else None
+        if self.valid_windows and not len(self.valid_windows[2]):
+            self.valid_windows = None      # every validation piece is shorter than a window
         if self.valid_windows and train_config.max_valid_windows:
             X, Y, starts = self.valid_windows
             chosen = np.random.default_rng(train_config.seed).permutation(starts)[:train_config.max_valid_windows]
@@ -103,6 +113,8 @@ class Trainer:
 
     @staticmethod
     def _windows(data, sequence_length):
+        if data.n_steps <= sequence_length:
+            return None, None, np.zeros(0, np.int64)
         X, _, starts = make_X_Y(data.inputs, data.piece_starts, sequence_length)
         return X, data.targets[sequence_length:], starts
 
@@ -129,34 +141,34 @@ class Trainer:
 
     def run(self, start_epoch=0, start_batch=0, history=(), progress=True, log=print):
         """Train epochs ``start_epoch`` … ``epochs − 1``; → history (one dict per epoch)."""
-        config, history = self.config, list(history)
+        config = self.config
+        history = [{**row, 'batch_costs': list(row.get('batch_costs', []))} for row in history]
         path = checkpoint_path(config, self.model_config)
         for epoch in range(start_epoch, config.epochs):
             batches = iterate_batches(self.train_windows[2], self.model_config.batch_size, config.seed, epoch)
             if config.max_batches:
                 batches = batches[:config.max_batches]
             first = start_batch if epoch == start_epoch else 0
-            costs = history[-1]['batch_costs'] if first and history and history[-1]['epoch'] == epoch else []
-            if first and history and history[-1]['epoch'] == epoch:
-                history.pop()
+            # costs of this epoch so far: len(costs) is always the index of the next batch to train
+            costs = history.pop()['batch_costs'] if first and history and history[-1]['epoch'] == epoch else []
             bar = tqdm(range(first, len(batches)), desc=f'epoch {epoch + 1}/{config.epochs}', unit='batch',
                        disable=not progress)
             started = time.perf_counter()
-            b = first
             try:
                 for b in bar:
                     starts, weights = batches[b]
-                    cost, _, _ = self.model.train(*self._feed(self.train_set, self.train_windows, starts, weights))
-                    cost = float(cost)
-                    if not math.isfinite(cost):
-                        raise TrainingDiverged(f'loss became {cost} at epoch {epoch + 1}, batch {b + 1}; '
+                    # one statement: a Ctrl-C lands before the step or after its cost is counted
+                    costs.append(float(self.model.train(*self._feed(self.train_set, self.train_windows,
+                                                                    starts, weights))[0]))
+                    if not math.isfinite(costs[-1]):
+                        raise TrainingDiverged(f'loss became {costs[-1]} at epoch {epoch + 1}, batch {b + 1}; '
                                                f'last good checkpoint kept: {path}')
-                    costs.append(cost)
                     bar.set_postfix(loss=f'{np.mean(costs[-50:]):.4f}')
             except KeyboardInterrupt:
                 history.append({'epoch': epoch, 'batch_costs': costs})
-                save_checkpoint(path, self.model, config, epoch, b, history)
-                log(f'interrupted: checkpoint at epoch {epoch + 1}, batch {b + 1} saved to {path} '
+                self._check_finite(epoch, len(costs), path)
+                save_checkpoint(path, self.model, config, epoch, len(costs), history)
+                log(f'interrupted: checkpoint at epoch {epoch + 1}, after {len(costs)} batches, saved to {path} '
                     '(continue with --resume)')
                 raise
             seconds = time.perf_counter() - started
@@ -164,6 +176,7 @@ class Trainer:
                    'frames_per_second': (len(batches) - first) * self.model_config.batch_size / max(seconds, 1e-9)}
             if self.valid_windows:
                 row['valid_cost'], row['valid_nll_per_frame'] = self.validate()
+            self._check_finite(epoch, len(costs), path)
             history.append(row)
             save_checkpoint(path, self.model, config, epoch + 1, 0, history)
             write_log(path.with_suffix('.csv'), history)
@@ -172,6 +185,13 @@ class Trainer:
                 + (f', valid cost {row["valid_cost"]:.4f}, valid NLL/frame {row["valid_nll_per_frame"]:.3f}'
                    if self.valid_windows else '') + f', {row["frames_per_second"]:.0f} frames/s → {path}')
         return history
+
+    def _check_finite(self, epoch, batch, path):
+        """TrainingDiverged unless every parameter is finite (a step after the last cost may have broken them)."""
+        broken = [name for name, value in self.model.get_state().items() if not np.isfinite(value).all()]
+        if broken:
+            raise TrainingDiverged(f'parameters {", ".join(broken[:3])} became NaN or infinite by epoch {epoch + 1}, '
+                                   f'batch {batch}; last good checkpoint kept: {path}')
 
 
 LOG_COLUMNS = ('epoch', 'train_cost', 'valid_cost', 'valid_nll_per_frame', 'seconds', 'frames_per_second')
@@ -218,7 +238,7 @@ def train(model_config, train_config, resume=False, progress=True, log=print):
         model_config = ModelConfig(**meta['model_config'])
         try:
             trainer = Trainer(model_config, train_config, state=state)
-        except ValueError as error:
+        except CheckpointError as error:
             raise CheckpointError(f'{path}: {error}') from None
         return trainer, trainer.run(meta['epoch'], meta['batch'], meta['history'], progress, log)
     trainer = Trainer(model_config, train_config)
@@ -230,7 +250,7 @@ def baseline_report(trainer):
     from bach2.baselines import repeat_nll, repeat_rates, unigram_nll
     X, Y, starts = trainer.valid_windows
     targets = Y[starts].astype(np.float32)
-    previous = X[starts][:, -1, :].astype(np.float32)
+    previous = X[starts, -1].astype(np.float32)                 # last step of each window: windows × P
     train = trainer.train_set
     return {'unigram': unigram_nll(train.targets, targets),
             'repeat': repeat_nll(repeat_rates(train.targets, train.piece_starts), previous, targets)}
