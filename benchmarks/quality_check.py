@@ -15,7 +15,7 @@ import argparse
 import json
 
 from bach2.model_config import ModelConfig
-from bach2.sampling import continue_piece, repetition_report
+from bach2.sampling import Sampler, repetition_report
 from bach2.train import TrainConfig, baseline_report, train
 
 
@@ -36,8 +36,9 @@ def main():
     report = {'valid_nll_per_frame': history[-1]['valid_nll_per_frame'], **baseline_report(trainer)}
     X, _, starts = trainer.valid_windows
     primer = X[starts[len(starts) // 2]]
-    for name, threshold in (('bernoulli', None), ('threshold_0.5', 0.5)):
-        report[f'sample_{name}'] = repetition_report(continue_piece(trainer.model, primer, 200, threshold=threshold))
+    sampler = Sampler(trainer.model.config, trainer.model.get_state())
+    for name, rule in (('bernoulli', 'sample'), ('threshold_0.5', 'threshold')):
+        report[f'sample_{name}'] = repetition_report(sampler.continue_piece(primer, 200, rule=rule)[0])
     print(json.dumps(report, indent=1))
 
 

@@ -5,7 +5,7 @@ from conftest import SHARED_DATA
 
 from bach2.model_config import ModelConfig
 from bach2.prepare import prepare_training_data
-from bach2.sampling import continue_piece, repetition_report
+from bach2.sampling import Sampler, repetition_report
 from bach2.train import TrainConfig, baseline_report, train
 
 
@@ -26,7 +26,9 @@ def trained(tmp_path_factory):
 def test_sampled_200_steps_are_not_one_repeated_pitch(trained):
     trainer, _ = trained
     X, _, starts = trainer.valid_windows
-    report = repetition_report(continue_piece(trainer.model, X[starts[len(starts) // 2]], 200, seed=1))
+    sampler = Sampler(trainer.model.config, trainer.model.get_state())
+    steps, _ = sampler.continue_piece(X[starts[len(starts) // 2]], 200, seed=1)
+    report = repetition_report(steps)
     assert not report['single_repeated_pitch']
     assert report['distinct_pitches'] >= 5 and report['onsets'] >= 10, report
 

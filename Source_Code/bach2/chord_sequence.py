@@ -60,6 +60,15 @@ def chord_vector(root, quality):
 #: Index i of a chord: root = i // 10 … in this order; CHORD_VECTORS[i] is its vector (120 × 12).
 CHORD_NAMES = [(root, quality) for root in PITCH_CLASS_NAMES for quality in QUALITIES]
 CHORD_VECTORS = np.stack([chord_vector(root, quality) for root, quality in CHORD_NAMES])
+CHORD_TONES = np.stack([np.isin(np.arange(12), [(PITCH_CLASS_NAMES.index(root) + interval) % 12
+                                                for interval, role in QUALITIES[quality].items() if role != 'colour'])
+                        for root, quality in CHORD_NAMES]).astype(np.uint8)    # 120 × 12
+
+
+def chord_tones(indices):
+    """Chord indices → ``n × 12`` uint8: 1 on root, third, fifth and seventh (not colour tones); NO_CHORD → 0s."""
+    indices = np.asarray(indices, np.int64)
+    return np.where((indices == NO_CHORD)[:, None], 0, CHORD_TONES[np.maximum(indices, 0)]).astype(np.uint8)
 
 
 def chord_distance(a, b):

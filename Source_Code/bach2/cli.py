@@ -1,4 +1,5 @@
-"""The ``bach2`` command: ``bach2 prepare`` (stages 0–2), ``bach2 inspect`` (stage 0 on files).
+"""The ``bach2`` command: ``prepare`` (stages 0–2), ``inspect`` (stage 0 on files), ``train`` (stage 3),
+``generate`` (stage 4) and ``journey`` (all of them on the built-in corpus, small and quick).
 
 Every subcommand has ``--help``; bad input ends in one line on stderr naming
 the file and the problem, and a non-zero exit status.
@@ -11,7 +12,7 @@ import sys
 from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.model_config import OPTIMIZER_NAMES, CheckpointError, ModelConfig
+from bach2.model_config import OPTIMIZER_NAMES, SAMPLING_RULES, CheckpointError, ModelConfig
 from bach2.key_finding import key_name
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
                            prepare_training_data)
@@ -207,6 +208,111 @@ def cmd_train(args):
     return 0
 
 
+def add_generate_arguments(parser):
+    """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4)."""
+    parser.add_argument('checkpoint', nargs='?', help='a .npz checkpoint of `bach2 train` '
+                        '(default: the newest in checkpoints/)')
+    parser.add_argument('--data', default=DEFAULT_DATA, help='prepared data for primers and progressions '
+                        '(default: %(default)s)')
+    parser.add_argument('--out', default='Synthesized_Fugues', help='default: %(default)s')
+    parser.add_argument('--primer', default='random', help="a prepared piece's name (e.g. bwv1.6), a MIDI "
+                        "file, 'random' or 'silence' (default: %(default)s)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument('--steps', type=_positive, default=256, help='sixteenths to generate (default: %(default)s)')
+    length.add_argument('--bars', type=_positive, help='bars of 4/4 to generate (16 steps each)')
+    parser.add_argument('--count', type=_positive, default=1, help='pieces, with seeds seed … seed + count − 1')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--rule', choices=SAMPLING_RULES, default='sample',
+                        help="'sample' (Bernoulli / softmax), 'threshold' (polyphonic: the journal's p > 0.5), "
+                        "'argmax' (monophonic: the journal's) (default: %(default)s)")
+    parser.add_argument('--temperature', type=_rate, default=1.0, help='divides the logits (default: %(default)s)')
+    parser.add_argument('--context', choices=('window', 'carry'), default='window',
+                        help="'window': every step reads the last SEQUENCE_LENGTH steps, as trained; 'carry': "
+                        'the LSTM state is carried, SEQUENCE_LENGTH× faster (default: %(default)s)')
+    parser.add_argument('--key', type=_key, help="e.g. 'D minor' or 'Bb major': transpose the result "
+                        'there; with --progression, the key of the progression')
+    parser.add_argument('--progression', default='', help="models trained with --chord-input: Roman numerals "
+                        "such as 'i iv V7 i' (cycled) or 'piece:<name>' (a prepared piece's chords)")
+    parser.add_argument('--beats-per-chord', type=_positive, default=4, help='quarter notes per chord (default: 4)')
+    parser.add_argument('--tempo', type=_rate, default=100.0, help='quarter notes per minute (default: %(default)s)')
+    parser.add_argument('--backend', choices=('jax', 'c'), default='jax')
+    parser.add_argument('--name', default='', help='file stem (default: fugue_N<hidden>epoch<epoch>[_seed<k>])')
+
+
+def _key(text):
+    from bach2.progressions import parse_key
+    try:
+        parse_key(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
+    return text
+
+
+def newest_checkpoint(folder='checkpoints'):
+    """The most recently written ``.npz`` in ``folder``; CheckpointError when there is none."""
+    found = sorted(pathlib.Path(folder).glob('*.npz'), key=lambda path: path.stat().st_mtime)
+    if not found:
+        raise CheckpointError(f'{folder}/: no checkpoint; train one with `bach2 train` or name one')
+    return str(found[-1])
+
+
+def generate_configs(args):
+    """One :class:`GenerateConfig` per piece asked for (``--count``)."""
+    from bach2.generate import GenerateConfig
+    from bach2.progressions import parse_progression
+    if args.progression and not args.progression.startswith('piece:'):
+        try:
+            parse_progression(args.progression, args.key or 'C major')
+        except ValueError as error:
+            raise CorpusError(f'--progression: {error}') from None
+    checkpoint = args.checkpoint or newest_checkpoint()
+    n_steps = args.bars * 16 if args.bars else args.steps
+    return [GenerateConfig(checkpoint=checkpoint, data_dir=args.data, out_dir=args.out, primer=args.primer,
+                           n_steps=n_steps, seed=args.seed + k, rule=args.rule, temperature=args.temperature,
+                           context=args.context, key=args.key or '', progression=args.progression,
+                           beats_per_chord=args.beats_per_chord, tempo_bpm=args.tempo, backend=args.backend,
+                           name=f'{args.name}_{k}' if args.name and args.count > 1 else args.name)
+            for k in range(args.count)]
+
+
+def cmd_generate(args):
+    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix) and .png in --out."""
+    from bach2.generate import generate_a_fugue
+    sampler = None
+    for config in generate_configs(args):
+        try:
+            result = generate_a_fugue(config, sampler=sampler)
+        except ValueError as error:                 # a rule that does not fit the model, a bad primer …
+            raise CorpusError(f'{config.checkpoint}: {error}') from None
+        sampler = result['sampler']
+        for path in result['files'].values():
+            print(f'  {path}')
+    return 0
+
+
+def cmd_journey(args):
+    """The whole journey on the built-in corpus: prepare → train a small model → generate → MIDI and PNG."""
+    from bach2.generate import GenerateConfig, generate_a_fugue
+    from bach2.train import TrainConfig, train
+    print('stages 0–2: prepare the training data')
+    status = cmd_prepare(args)
+    print('stage 3: train a small model (2 × 128 units)')
+    model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
+    train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
+                               max_batches=args.max_batches, max_valid_windows=4000)
+    trainer, history = train(model_config, train_config)
+    print('stage 4: generate')
+    from bach2.train import checkpoint_path
+    for seed in range(2):
+        result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint_path(train_config, model_config)),
+                                                 data_dir=args.out, out_dir=args.fugues, n_steps=256, seed=seed,
+                                                 temperature=args.temperature),
+                                  sampler=None if seed == 0 else result['sampler'])
+        for path in result['files'].values():
+            print(f'  {path}')
+    return status
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='bach2', description="Bach2.0: learn Bach's counterpoint from MIDI "
                                      'and write new fugues.')
@@ -226,6 +332,21 @@ def build_parser():
                                 description=cmd_train.__doc__)
     add_train_arguments(train)
     train.set_defaults(run=cmd_train)
+    generate = commands.add_parser('generate', help='stage 4: write new pieces with a trained model',
+                                   description=cmd_generate.__doc__)
+    add_generate_arguments(generate)
+    generate.set_defaults(run=cmd_generate)
+    journey = commands.add_parser('journey', help='the main job: prepare, train a small model, generate',
+                                  description=cmd_journey.__doc__)
+    add_out_argument(journey)
+    add_data_arguments(journey)
+    add_matrix_arguments(journey)
+    journey.add_argument('--checkpoints', default='checkpoints', help='default: %(default)s')
+    journey.add_argument('--fugues', default='Synthesized_Fugues', help='default: %(default)s')
+    journey.add_argument('--epochs', type=_positive, default=3, help='default: %(default)s')
+    journey.add_argument('--max-batches', type=_count, default=150, help='per epoch (default: %(default)s)')
+    journey.add_argument('--temperature', type=_rate, default=0.7, help='of the samples (default: %(default)s)')
+    journey.set_defaults(run=cmd_journey)
     return parser
 
 

@@ -355,22 +355,43 @@ class LSTMLayer(Layer):
             return input_shape[0], self.num_units
         return input_shape[0], input_shape[1], self.num_units
 
-    def get_output_for(self, input, mask=None, **kwargs):
-        n = self.num_units
-        def stacked(prefix, axis):  # the four gates side by side: [in, forget, cell, out]
+    def stacked_params(self):
+        """(W_in (features, 4n), W_hid (n, 4n), b (4n,), peepholes [w_ci, w_cf, w_co] or []).
+
+        The four gates sit side by side: [in, forget, cell, out].
+        """
+        def stacked(prefix, axis):
             return pt.concatenate([getattr(self, f'{prefix}{g}') for g in GATE_NAMES], axis=axis)
-        W_in = stacked('W_in_to_', axis=1)  # (features, 4n)
-        W_hid = stacked('W_hid_to_', axis=1)  # (n, 4n)
-        b = stacked('b_', axis=0)  # (4n,)
         peep = ([self.W_cell_to_ingate, self.W_cell_to_forgetgate, self.W_cell_to_outgate]
                 if self.peepholes else [])
+        return stacked('W_in_to_', axis=1), stacked('W_hid_to_', axis=1), stacked('b_', axis=0), peep
+
+    def advance(self, gates, cell_prev, peep):
+        """Gate pre-activations (batch, 4n) and c_{t-1} (batch, n) → (c_t, h_t), each (batch, n)."""
+        n = self.num_units
+        act_i, act_f, act_c, act_o = self.gate_nonlinearities
+        ingate, forgetgate, cell_in, outgate = (gates[:, k * n:(k + 1) * n] for k in range(4))
+        if self.peepholes:
+            ingate = ingate + cell_prev * peep[0]
+            forgetgate = forgetgate + cell_prev * peep[1]
+        cell = act_f(forgetgate) * cell_prev + act_i(ingate) * act_c(cell_in)
+        if self.peepholes:
+            outgate = outgate + cell * peep[2]  # the output peephole sees the new cell
+        return cell, act_o(outgate) * self.nonlinearity(cell)
+
+    def get_step_output(self, input_n, cell_prev, hid_prev):
+        """One step for a sampler that carries the state: x_t (batch, features), c_{t-1}, h_{t-1} → (c_t, h_t)."""
+        W_in, W_hid, b, peep = self.stacked_params()
+        return self.advance(pt.dot(input_n, W_in) + b + pt.dot(hid_prev, W_hid), cell_prev, peep)
+
+    def get_output_for(self, input, mask=None, **kwargs):
+        W_in, W_hid, b, peep = self.stacked_params()
         # (batch, time, features) -> (time, batch, features): scan iterates over axis 0
         input = input.dimshuffle(1, 0, 2)
         n_batch = input.shape[1]
         if self.precompute_input:
             input = pt.dot(input, W_in) + b  # (time, batch, 4n)
         clip = np.float32(self.grad_clipping)
-        act_i, act_f, act_c, act_o = self.gate_nonlinearities
 
         def step(input_n, cell_prev, hid_prev, W_hid, *rest):
             if self.precompute_input:
@@ -381,15 +402,7 @@ class LSTMLayer(Layer):
             gates = input_n + pt.dot(hid_prev, W_hid)  # (batch, 4n) pre-activations
             if self.grad_clipping:
                 gates = pytensor.gradient.grad_clip(gates, -clip, clip)
-            ingate, forgetgate, cell_in, outgate = (gates[:, k * n:(k + 1) * n] for k in range(4))
-            if self.peepholes:
-                ingate = ingate + cell_prev * peep_n[0]
-                forgetgate = forgetgate + cell_prev * peep_n[1]
-            cell = act_f(forgetgate) * cell_prev + act_i(ingate) * act_c(cell_in)
-            if self.peepholes:
-                outgate = outgate + cell * peep_n[2]  # the output peephole sees the new cell
-            hid = act_o(outgate) * self.nonlinearity(cell)
-            return cell, hid
+            return self.advance(gates, cell_prev, peep_n)
 
         def step_masked(input_n, mask_n, cell_prev, hid_prev, *rest):
             cell, hid = step(input_n, cell_prev, hid_prev, *rest)

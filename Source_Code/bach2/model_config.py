@@ -3,6 +3,7 @@ import dataclasses
 
 OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
 MODES = ('polyphonic', 'monophonic')
+SAMPLING_RULES = ('sample', 'threshold', 'argmax')   # see bach2.sampling.decision_noise
 
 
 class CheckpointError(Exception):
@@ -21,6 +22,7 @@ class ModelConfig:
     learning_rate: float = 0.05
     chord_weight: float = 0.0       # λ; 0 is the plain model
     mode: str = 'polyphonic'        # or 'monophonic' (bass line, softmax)
+    chord_input: bool = False       # the journal's plan: the next step's chord (12 pitch classes) as extra input
     n_pitches: int = 61
     lowest_pitch: int = 24
 
@@ -34,6 +36,10 @@ class ModelConfig:
         for name in ('n_hidden', 'sequence_length', 'batch_size', 'n_pitches'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be positive, not {getattr(self, name)}')
+
+    @property
+    def n_inputs(self):
+        return self.n_pitches + 12 if self.chord_input else self.n_pitches
 
     @property
     def n_outputs(self):

@@ -1,7 +1,9 @@
 """Stage 3: the journal's model — LSTM layers over pitch-matrix windows, compiled by PyTensor.
 
 Input: a batch of windows, ``B × L × P`` float32 (L = SEQUENCE_LENGTH steps,
-P = 61 pitches). One or two :class:`~bach2.layers.LSTMLayer` (N units, Lasagne
+P = 61 pitches; ``B × L × (P + 12)`` with ``chord_input``: each step also holds
+the pitch classes of the chord of the step after it, so a prescribed chord
+progression can steer generation). One or two :class:`~bach2.layers.LSTMLayer` (N units, Lasagne
 semantics, GRAD_CLIPPING on the gate pre-activations), the last returning only
 its final step, then a :class:`~bach2.layers.DenseLayer` to the next step:
 
@@ -55,7 +57,7 @@ def chord_cost(probabilities, chord_targets, fold):
 
 def build_network(config, batch_size):
     """Layers for ``config`` with a ``batch_size × L × P`` input → output layer (``B × n_outputs``)."""
-    network = layers.InputLayer((batch_size, config.sequence_length, config.n_pitches), name='input')
+    network = layers.InputLayer((batch_size, config.sequence_length, config.n_inputs), name='input')
     for i in range(config.n_layers):
         network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping,
                                    only_return_final=i == config.n_layers - 1, name=f'lstm{i + 1}')
@@ -69,7 +71,7 @@ class RNNModel:
     ``train(X, Y, chords, weights)`` → (cost, note cost, chord cost) and one optimizer step;
     ``validate(...)`` → (cost, NLL summed over frames, weight of the frames);
     ``predict(X)`` → ``B × n_outputs`` probabilities of the next step.
-    X: ``B × L × P``, Y: ``B × n_outputs``, chords: ``B × 12`` (zeros: no chord), weights: ``B``; all float32.
+    X: ``B × L × n_inputs``, Y: ``B × n_outputs``, chords: ``B × 12`` (zeros: no chord), weights: ``B``; all float32.
     """
 
     def __init__(self, config, backend='jax', seed=0):

@@ -1,30 +1,182 @@
-"""Continue a piece with a trained model, one step at a time (polyphonic mode).
+"""Stage 4 sampler: continue a primer with a trained model, compiled as one PyTensor scan.
 
-Each step feeds the last SEQUENCE_LENGTH steps to the compiled ``predict`` and
-draws the next step: Bernoulli per pitch (``p > uniform``), or the journal's
-threshold (``p > 0.5``). The window is copied into every row of the model's
-static batch; row 0 is used.
+Stage 3 trains on windows of SEQUENCE_LENGTH steps, each read from a zero
+state. Two ways to continue a primer, each one compiled PyTensor scan run by
+JAX (or PyTensor's C backend):
+
+* ``context='window'`` (the default, and the journal's): every new step runs
+  the network over the last SEQUENCE_LENGTH steps from a zero state — exactly
+  the model that was trained;
+* ``context='carry'``: the primer is read once and the LSTM state carried, so
+  a new step costs one LSTM step (not a window) — SEQUENCE_LENGTH× less work,
+  but a window-trained model has never seen a state older than its window
+  and drifts after it.
+
+Each input row is the primer's, then the step sampled before (with
+``chord_input``, the chord tones of the step after it are appended). The
+output layer's logits z become:
+
+* polyphonic: ``p = σ(z / temperature)``; a pitch sounds where ``p > cutoff``:
+  cutoffs drawn uniform in (0, 1) are Bernoulli sampling, cutoffs of 0.5 the
+  journal's threshold rule;
+* monophonic: ``argmax(z / temperature + g)`` over P pitches and a rest; Gumbel
+  noise g is sampling from the softmax, g = 0 the journal's argmax.
 """
 import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from bach2 import layers
+from bach2.rnn_model import BACKENDS, build_network
 
 
-def continue_piece(model, primer, n_steps, seed=0, threshold=None):
-    """``L × P`` primer → ``n_steps × P`` uint8 continuation; ``threshold=0.5`` is the journal's rule."""
-    config = model.config
-    window = np.asarray(primer, np.float32)[-config.sequence_length:]
-    if window.shape != (config.sequence_length, config.n_pitches):
-        raise ValueError(f'primer must be at least {config.sequence_length} × {config.n_pitches}, '
-                         f'got {np.shape(primer)}')
-    rng = np.random.default_rng(seed)
-    steps = []
-    for _ in range(n_steps):
-        batch = np.broadcast_to(window, (config.batch_size,) + window.shape)   # B × L × P
-        probabilities = np.asarray(model.predict(np.ascontiguousarray(batch)))[0]
-        cutoffs = np.full(config.n_pitches, threshold) if threshold is not None else rng.random(config.n_pitches)
-        step = (probabilities > cutoffs).astype(np.uint8)
-        steps.append(step)
-        window = np.concatenate([window[1:], step[None].astype(np.float32)])
-    return np.stack(steps)
+def decision_noise(mode, rule, n_rows, n_outputs, rng):
+    """``n_rows × n_outputs`` float32 noise that makes :class:`Sampler` follow ``rule``.
+
+    'sample' (polyphonic: uniform cutoffs; monophonic: Gumbel noise), 'threshold' (polyphonic, cutoffs 0.5),
+    'argmax' (monophonic, no noise).
+    """
+    if rule == 'sample':
+        uniform = rng.uniform(1e-7, 1 - 1e-7, size=(n_rows, n_outputs))
+        return (uniform if mode == 'polyphonic' else -np.log(-np.log(uniform))).astype(np.float32)
+    if (rule, mode) == ('threshold', 'polyphonic'):
+        return np.full((n_rows, n_outputs), 0.5, np.float32)
+    if (rule, mode) == ('argmax', 'monophonic'):
+        return np.zeros((n_rows, n_outputs), np.float32)
+    raise ValueError(f"rule {rule!r} does not apply to the {mode} model (polyphonic: 'sample' or 'threshold'; "
+                     f"monophonic: 'sample' or 'argmax')")
+
+
+class Sampler:
+    """A compiled sampler for the parameters ``state`` ({name: array}, from a checkpoint) of ``config``.
+
+    :meth:`continue_piece` → (``n_steps × P`` uint8 steps, ``n_steps × n_outputs`` probabilities).
+    """
+
+    def __init__(self, config, state, backend='jax'):
+        self.config, self.backend = config, backend
+        self.network = build_network(config, batch_size=1)
+        params = layers.get_all_params(self.network, trainable=True)   # initial states stay at their constants
+        missing = sorted(p.name for p in params if p.name not in state)
+        if missing:
+            raise ValueError(f'the checkpoint lacks parameters {missing}')
+        for param in params:
+            param.set_value(np.asarray(state[param.name], np.float32))
+        self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
+        self._compiled = {}       # (context, scan length) → compiled function (JAX needs static shapes)
+
+    def _decide(self, hidden, noise_t, temperature):
+        """Last LSTM layer's output (1 × n) → (chosen step P float32, probabilities n_outputs)."""
+        logits = (pt.dot(hidden, self.network.W) + self.network.b)[0] / temperature
+        if self.config.mode == 'monophonic':
+            perturbed = logits + noise_t
+            chosen = pt.ge(perturbed, perturbed.max())[:self.config.n_pitches]      # the rest (index P): silence
+            return chosen.astype('float32'), pt.special.softmax(logits)
+        probabilities = pt.sigmoid(logits)
+        return pt.gt(probabilities, noise_t).astype('float32'), probabilities
+
+    def _input_row(self, step, chord_t):
+        """Chosen step (P) → the 1 × n_inputs input row (chord tones appended with chord_input)."""
+        row = step[None, :]
+        return pt.concatenate([row, chord_t[None, :]], axis=1) if self.config.chord_input else row
+
+    def _build_carry(self, total):
+        """Scan over ``total`` rows (primer, then sampled) carrying every LSTM layer's (cell, hidden)."""
+        config = self.config
+        primer = pt.tensor('primer', dtype='float32', shape=(total, config.n_pitches))   # read while is_primer
+        is_primer = pt.tensor('is_primer', dtype='float32', shape=(total,))
+        chords = pt.tensor('chords', dtype='float32', shape=(total, 12))
+        noise = pt.tensor('noise', dtype='float32', shape=(total, config.n_outputs))
+        temperature = pt.scalar('temperature', dtype='float32')
+
+        def step(primer_t, is_primer_t, chord_t, noise_t, previous, *state_t):
+            row = self._input_row(pt.switch(is_primer_t, primer_t, previous), chord_t)
+            new_state = []
+            for k, lstm in enumerate(self.lstms):
+                cell, row = lstm.get_step_output(row, state_t[2 * k], state_t[2 * k + 1])
+                new_state += [cell, row]
+            chosen, probabilities = self._decide(row, noise_t, temperature)
+            return [chosen] + new_state + [probabilities]
+
+        initial = [pt.zeros((config.n_pitches,), dtype='float32')]
+        for lstm in self.lstms:
+            initial += [lstm.cell_init, lstm.hid_init]                                   # (1, n) each
+        outputs = pytensor.scan(step, sequences=[primer, is_primer, chords, noise],
+                                outputs_info=initial + [None], n_steps=total, return_updates=False)
+        return pytensor.function([primer, is_primer, chords, noise, temperature], [outputs[0], outputs[-1]],
+                                 mode=BACKENDS[self.backend])
+
+    def _build_window(self, n_steps):
+        """Scan over ``n_steps``, each running the network over the last SEQUENCE_LENGTH rows from a zero state."""
+        config = self.config
+        window = pt.tensor('window', dtype='float32', shape=(config.sequence_length, config.n_inputs))
+        chords = pt.tensor('chords', dtype='float32', shape=(n_steps, 12))   # tones of the step after each
+        noise = pt.tensor('noise', dtype='float32', shape=(n_steps, config.n_outputs))
+        temperature = pt.scalar('temperature', dtype='float32')
+        last_lstm = self.lstms[-1]
+
+        def step(chord_t, noise_t, window_t):
+            hidden = layers.get_output(last_lstm, window_t[None])                       # 1 × n (final step)
+            chosen, probabilities = self._decide(hidden, noise_t, temperature)
+            return pt.concatenate([window_t[1:], self._input_row(chosen, chord_t)]), chosen, probabilities
+
+        outputs = pytensor.scan(step, sequences=[chords, noise], outputs_info=[window, None, None],
+                                n_steps=n_steps, return_updates=False)
+        return pytensor.function([window, chords, noise, temperature], outputs[1:], mode=BACKENDS[self.backend])
+
+    def _function(self, context, length):
+        if (context, length) not in self._compiled:
+            build = self._build_window if context == 'window' else self._build_carry
+            self._compiled[context, length] = build(length)
+        return self._compiled[context, length]
+
+    def continue_piece(self, primer, n_steps, rule='sample', seed=0, temperature=1.0, chords=None,
+                       context='window'):
+        """Primer ``L × P`` (L ≥ 1) → the next ``n_steps`` steps and their probabilities.
+
+        ``rule``: see :func:`decision_noise`; ``seed`` seeds its noise. ``chords``:
+        ``(L + n_steps − 1) × 12`` chord tones of the step after each input row
+        (only read with ``chord_input``; None = no chord). ``context``:
+        'window' — every step reads the last SEQUENCE_LENGTH steps from a zero
+        state, exactly as the model was trained (and as the journal sampled);
+        'carry' — the state is carried, one LSTM step per new step (≈ SEQUENCE_LENGTH×
+        faster, but a window-trained model drifts once the context outgrows its windows).
+        """
+        primer = np.asarray(primer, np.float32)
+        config = self.config
+        if primer.ndim != 2 or primer.shape[1] != config.n_pitches or len(primer) < 1:
+            raise ValueError(f'primer must be L × {config.n_pitches} with L ≥ 1, got {primer.shape}')
+        if n_steps < 1:
+            raise ValueError(f'n_steps must be positive, not {n_steps}')
+        if not temperature > 0:
+            raise ValueError(f'temperature must be positive, not {temperature}')
+        if context not in ('window', 'carry'):
+            raise ValueError(f"context must be 'window' or 'carry', not {context!r}")
+        n_primer = len(primer)
+        total = n_primer + n_steps - 1
+        chords = np.zeros((total, 12), np.float32) if chords is None else np.asarray(chords, np.float32)
+        if chords.shape != (total, 12):
+            raise ValueError(f'chords must be {total} × 12 (primer + n_steps − 1 rows), got {chords.shape}')
+        rng = np.random.default_rng(seed)
+        if context == 'carry':
+            noise = decision_noise(config.mode, rule, total, config.n_outputs, rng)
+            rows = np.zeros((total, config.n_pitches), np.float32)
+            rows[:n_primer] = primer
+            is_primer = (np.arange(total) < n_primer).astype(np.float32)
+            steps, probabilities = self._function('carry', total)(rows, is_primer, chords, noise,
+                                                                  np.float32(temperature))
+            first = n_primer - 1            # the prediction made after reading the primer's last row
+            steps, probabilities = steps[first:], probabilities[first:]
+        else:
+            L = config.sequence_length
+            inputs = np.concatenate([primer, chords[:n_primer]], axis=1) if config.chord_input else primer
+            window = np.zeros((L, config.n_inputs), np.float32)        # silence before a short primer
+            window[-min(L, n_primer):] = inputs[-L:]
+            later_chords = np.concatenate([chords[n_primer:], np.zeros((1, 12), np.float32)])
+            noise = decision_noise(config.mode, rule, n_steps, config.n_outputs, rng)
+            steps, probabilities = self._function('window', n_steps)(window, later_chords, noise,
+                                                                     np.float32(temperature))
+        return np.asarray(steps, np.uint8), np.asarray(probabilities)
 
 
 def repetition_report(steps):

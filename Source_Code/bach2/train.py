@@ -92,7 +92,7 @@ class Trainer:
                               f'(valid_fraction {train_config.valid_fraction} holds out all {len(names)})')
         monophonic = model_config.mode == 'monophonic'
         load = dict(transpositions=train_config.transpositions, step_ticks=train_config.step_ticks,
-                    monophonic=monophonic)
+                    monophonic=monophonic, chord_input=model_config.chord_input)
         self.train_set = load_training_set(train_config.data_dir, train_idx, **load)
         self.valid_set = load_training_set(train_config.data_dir, valid_idx, **load) if valid_idx else None
         self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed)

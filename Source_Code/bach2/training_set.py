@@ -4,7 +4,9 @@
 ``chord_sequence_sh<k>.npz`` (no pickle is executed: ``.npz`` without object
 arrays) for the chosen transpositions and keeps the chosen pieces:
 
-* ``inputs``: ``N × P`` uint8, all pieces of all transpositions concatenated;
+* ``inputs``: ``N × P`` uint8, all pieces of all transpositions concatenated
+  (``N × (P + 12)`` with ``chord_input``: the chord tones of the *next* step's
+  chord appended, see :func:`bach2.chord_sequence.chord_tones`);
 * ``targets``: ``N × P`` (polyphonic) or ``N × (P + 1)`` (monophonic: the
   bass line one-hot, last column = rest) uint8;
 * ``step_chords``: ``N`` int16 chord index per step (the chord of its quarter note);
@@ -15,7 +17,7 @@ import pathlib
 
 import numpy as np
 
-from bach2.chord_sequence import CHORD_VECTORS, NO_CHORD
+from bach2.chord_sequence import CHORD_VECTORS, NO_CHORD, chord_tones
 from bach2.prepare import CorpusError
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, bass_line
 from bach2.training_windows import concatenate_pieces
@@ -61,7 +63,33 @@ def _pieces(npz_path, key):
     return [data[a:b] for a, b in zip(starts[:-1], starts[1:])], names
 
 
-def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=24, monophonic=False):
+def next_step_chord_tones(step_chords):
+    """``T`` chord indices per step → ``T × 12`` chord tones of the step after each (the last keeps its own)."""
+    return chord_tones(np.append(step_chords[1:], step_chords[-1:]))
+
+
+def step_chord_indices(chord_sequence, n_steps, steps_per_quarter=4):
+    """One chord per quarter note → ``n_steps`` int16 chord per step (NO_CHORD when there is none)."""
+    if not len(chord_sequence):
+        return np.full(n_steps, NO_CHORD, np.int16)
+    quarter = np.minimum(np.arange(n_steps) // steps_per_quarter, len(chord_sequence) - 1)
+    return np.asarray(chord_sequence, np.int16)[quarter]
+
+
+def load_piece(data_dir, name, transposition=0, step_ticks=24):
+    """One prepared piece by name → (``T × P`` uint8 pitch matrix, ``T`` int16 chord per step)."""
+    matrices, names = _pieces(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{transposition}.npz'),
+                              'pitch_matrices')
+    if name not in names:
+        raise CorpusError(f'{data_dir}: no prepared piece named {name!r} (there are {len(names)}, '
+                          f'e.g. {", ".join(names[:3])})')
+    chord_sequences, _ = _pieces(_path(data_dir, f'chord_sequence_sh{transposition}.npz'), 'chord_sequences')
+    i = names.index(name)
+    return matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), JOURNAL_RESOLUTION // step_ticks)
+
+
+def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=24, monophonic=False,
+                      chord_input=False):
     """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet`."""
     steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
     inputs, targets, chords, names = [], [], [], []
@@ -71,6 +99,7 @@ def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ti
         chord_sequences, _ = _pieces(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
         for i in piece_indices:
             matrix = matrices[i]
+            step_chords = step_chord_indices(chord_sequences[i], len(matrix), steps_per_quarter)
             if monophonic:
                 bass = bass_line(matrix)
                 rest = (bass.sum(axis=1) == 0).astype(np.uint8)[:, None]
@@ -79,10 +108,11 @@ def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ti
             else:
                 inputs.append(matrix)
                 targets.append(matrix)
-            quarter = np.minimum(np.arange(len(matrix)) // steps_per_quarter, len(chord_sequences[i]) - 1)
-            chords.append(chord_sequences[i][quarter] if len(chord_sequences[i]) else
-                          np.full(len(matrix), NO_CHORD, np.int16))
+            if chord_input:
+                inputs[-1] = np.concatenate([inputs[-1], next_step_chord_tones(step_chords)], axis=1)
+            chords.append(step_chords)
             names.append(f'{piece_names_k[i]}_sh{k}')
     data, starts = concatenate_pieces(inputs)
-    return TrainingSet(inputs=data, targets=concatenate_pieces(targets)[0] if monophonic else data,
+    separate_targets = monophonic or chord_input
+    return TrainingSet(inputs=data, targets=concatenate_pieces(targets)[0] if separate_targets else data,
                        step_chords=np.concatenate(chords).astype(np.int16), piece_starts=starts, names=names)

@@ -1,0 +1,176 @@
+"""Stage 4: write a new piece with a trained model → Synthesized_Fugues/.
+
+:func:`generate_a_fugue` loads a checkpoint, takes a primer (the first
+SEQUENCE_LENGTH steps of a prepared piece chosen by name or at random, of a
+MIDI file, or silence), continues it with the compiled :class:`~bach2.sampling.Sampler`,
+then post-processes as the journal did — legato notes, the octave shift of the
+training data undone (column j is MIDI ``lowest_pitch + j``), and a transposition
+to a chosen key — and writes, named after the model as the journal did
+(``fugue_N768epoch180``; ``_seed<k>`` added for seeds other than 0):
+
+* ``.p``: the pickled pitch matrix (plain dict, loads in IPython);
+* ``.mid``: the piece, one track;
+* ``.png``: its piano roll, the primer shaded.
+
+A model trained with ``chord_input`` follows a prescribed progression
+(``progression='i iv V i'`` in ``key``, one chord per bar, cycled; or
+``'piece:<name>'``, the chords of a prepared piece).
+"""
+import dataclasses
+import pathlib
+
+import numpy as np
+
+from bach2.chord_sequence import NO_CHORD, chord_index_sequence, chord_tones
+from bach2.key_finding import find_key, key_name, pitch_class_histogram
+from bach2.midi_to_time_series import midi_to_time_series
+from bach2.model_config import CheckpointError, ModelConfig
+from bach2.piano_roll import plot_piano_roll
+from bach2.pitch_names import PITCH_CLASS_NAMES
+from bach2.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.progressions import chord_agreement, parse_key, parse_progression, progression_steps
+from bach2.safe_io import save_pickle
+from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
+from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, bass_line,
+                                               pitch_matrix_to_time_series, time_series_to_pitch_matrix)
+from bach2.training_set import load_piece, piece_names, step_chord_indices
+
+STEPS_PER_BAR = 16      # 4/4 in sixteenths
+
+
+@dataclasses.dataclass
+class GenerateConfig:
+    checkpoint: str
+    data_dir: str = 'training_data'    # prepared data: primers by name, progressions of real pieces
+    out_dir: str = 'Synthesized_Fugues'
+    primer: str = 'random'             # a prepared piece's name, a MIDI file, 'random' or 'silence'
+    n_steps: int = 256                 # sixteenths to generate after the primer
+    seed: int = 0
+    rule: str = 'sample'               # 'sample'; 'threshold' (polyphonic, the journal's 0.5); 'argmax' (monophonic)
+    temperature: float = 1.0
+    context: str = 'window'            # 'window' (as trained, the journal's) or 'carry' (state carried: fast)
+    key: str = ''                      # e.g. 'D minor': transpose the result there ('' = as generated)
+    progression: str = ''              # with chord_input: 'i iv V i' (in key) or 'piece:<name>'
+    beats_per_chord: int = 4
+    tempo_bpm: float = 100.0
+    backend: str = 'jax'
+    name: str = ''                     # file stem; '' = fugue_N<hidden>epoch<epoch>[_seed<k>]
+
+
+def load_model(checkpoint):
+    """Checkpoint ``.npz`` → (ModelConfig, parameter values, meta); CheckpointError naming the file otherwise."""
+    from bach2.train import load_checkpoint
+    path = pathlib.Path(checkpoint)
+    if not path.is_file():
+        raise CheckpointError(f'{path}: no such checkpoint (train one with `bach2 train`)')
+    try:
+        meta, state = load_checkpoint(path)
+        return ModelConfig(**meta['model_config']), state, meta
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
+
+
+def choose_primer(spec, data_dir, length, n_pitches, rng):
+    """→ (name, ``≤ length × P`` uint8 primer, chord per step of the primer and the piece after it).
+
+    ``spec``: 'silence', 'random' (a prepared piece), a prepared piece's name, or a MIDI file.
+    """
+    if spec == 'silence':
+        return 'silence', np.zeros((length, n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16)
+    if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
+        piece = midi_to_time_series(spec)
+        matrix, _ = time_series_to_pitch_matrix(piece)
+        chords = step_chord_indices(chord_index_sequence(piece), len(matrix))
+        name = pathlib.Path(spec).stem
+    else:
+        name = str(rng.choice(piece_names(data_dir))) if spec == 'random' else spec
+        matrix, chords = load_piece(data_dir, name)
+    if not np.asarray(matrix).any():
+        raise CorpusError(f'{spec}: the primer piece has no notes')
+    return name, np.asarray(matrix[:length], np.uint8), chords
+
+
+def prescribed_chords(config, model_config, primer_chords, n_primer):
+    """Chord per step for primer + generated steps (``n_primer + n_steps``), or None without chord input."""
+    if not model_config.chord_input:
+        return None
+    total = n_primer + config.n_steps
+    if not config.progression:                         # the primer piece's own chords, then its last one held
+        return step_chord_indices(primer_chords[::4], total)
+    if config.progression.startswith('piece:'):
+        _, chords = load_piece(config.data_dir, config.progression[len('piece:'):])
+        return step_chord_indices(chords[::4], total)
+    key = parse_key(config.key or 'C major')
+    generated = progression_steps(parse_progression(config.progression, key), config.n_steps,
+                                  config.beats_per_chord)
+    return np.concatenate([primer_chords[:n_primer], generated]).astype(np.int16)
+
+
+def found_key(pitch_matrix, lowest_pitch):
+    """Krumhansl–Schmuckler key of a ``T × P`` pitch matrix (column j = MIDI ``lowest_pitch + j``)."""
+    roll = np.zeros((len(pitch_matrix), 128))
+    roll[:, lowest_pitch:lowest_pitch + pitch_matrix.shape[1]] = pitch_matrix
+    return find_key(pitch_class_histogram(roll))
+
+
+def tonic_shift(key, target):
+    """Semitones (−5 … +6) moving the tonic of ``key`` (('G', 'minor')) to that of ``target`` ('D minor')."""
+    shift = (PITCH_CLASS_NAMES.index(parse_key(target)[0]) - PITCH_CLASS_NAMES.index(key[0])) % 12
+    return shift - 12 if shift > 6 else shift
+
+
+def output_stem(config, model_config, meta):
+    if config.name:
+        return config.name
+    return f'fugue_N{model_config.n_hidden}epoch{meta["epoch"]}' + (f'_seed{config.seed}' if config.seed else '')
+
+
+def generate_a_fugue(config, sampler=None, log=print):
+    """Generate one piece → dict of the files written and its statistics (see module docstring).
+
+    ``sampler``: a :class:`~bach2.sampling.Sampler` to reuse (else built from the checkpoint).
+    """
+    from bach2.sampling import Sampler, repetition_report
+    model_config, state, meta = load_model(config.checkpoint)
+    if config.n_steps < 1:
+        raise ValueError(f'n_steps must be positive, not {config.n_steps}')
+    rng = np.random.default_rng(config.seed)
+    primer_name, primer, primer_chords = choose_primer(config.primer, config.data_dir,
+                                                       model_config.sequence_length, model_config.n_pitches, rng)
+    if model_config.mode == 'monophonic':
+        primer = bass_line(primer)
+    chords = prescribed_chords(config, model_config, primer_chords, len(primer))
+    tones = None if chords is None else chord_tones(chords[1:])          # the chord of the step after each row
+    sampler = sampler or Sampler(model_config, state, backend=config.backend)
+    steps, probabilities = sampler.continue_piece(primer, config.n_steps, rule=config.rule, seed=config.seed,
+                                                  context=config.context,
+                                                  temperature=config.temperature, chords=tones)
+    lowest = model_config.lowest_pitch
+    key = found_key(steps, lowest)
+    shift = tonic_shift(key, config.key) if config.key and chords is None else 0   # a progression sets the key
+    out = pathlib.Path(config.out_dir)
+    stem = output_stem(config, model_config, meta)
+    step_ticks = JOURNAL_STEP_TICKS
+    notes = pitch_matrix_to_time_series(steps, step=step_ticks, lowest_pitch=lowest + shift)
+    piece = notes_to_piece(notes, JOURNAL_RESOLUTION, name=stem, tempo=int(round(60e6 / config.tempo_bpm)))
+    files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
+    report = {**repetition_report(steps), 'notes': len(notes), 'steps': int(len(steps)),
+              'key_generated': key_name(key), 'transposed_semitones': shift,
+              'key_written': key_name(found_key(steps, lowest + shift))}
+    if chords is not None:
+        report['chord_agreement'] = chord_agreement(steps, chords[len(primer):], lowest)
+    record = {'pitch_matrix': steps, 'lowest_pitch': lowest + shift, 'step_ticks': step_ticks,
+              'resolution': JOURNAL_RESOLUTION, 'primer': primer, 'primer_name': primer_name,
+              'probabilities': probabilities.astype(np.float32),
+              'prescribed_chords': None if chords is None else chords[len(primer):],
+              'checkpoint': str(config.checkpoint), 'model_config': dataclasses.asdict(model_config),
+              'epoch': meta['epoch'], 'generate_config': dataclasses.asdict(config), 'report': report}
+    files['p'] = out / f'{stem}.p'
+    save_pickle(record, files['p'])
+    files['png'] = plot_piano_roll(np.concatenate([primer, steps]), out / f'{stem}.png',
+                                   title=f'{stem} (primer {primer_name}, {config.rule}, T={config.temperature:g})',
+                                   lowest_pitch=lowest + shift, primer_steps=len(primer))
+    log(f'{stem}: {report["notes"]} notes, {report["distinct_pitches"]} pitches, key {report["key_written"]}'
+        + (f', chord agreement {report["chord_agreement"]["agreement"]:.2f}' if chords is not None else ''))
+    return {'files': files, 'report': report, 'sampler': sampler}
+

@@ -1,0 +1,13 @@
+"""Stage 4: continue a primer with a checkpoint of stage 3 → Synthesized_Fugues/ (.mid, .p pitch matrix, .png).
+
+Same options as `bach2 generate`; --help lists them.
+"""
+import argparse
+import sys
+
+from bach2.cli import add_generate_arguments, cmd_generate, run
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_generate_arguments(parser)
+    sys.exit(run(cmd_generate, parser.parse_args()))
