@@ -34,7 +34,7 @@ from bach2.prepare import CorpusError, prepare_training_data
 from bach2.safe_io import UnsafePickleError, save_npz
 from bach2.train import (LOG_COLUMNS, TrainConfig, Trainer, TrainingDiverged, baseline_report, checkpoint_path,
                          load_checkpoint, read_checkpoint_pickle, train)
-from midi_builders import off, on, write_midi
+from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
@@ -42,30 +42,11 @@ PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 CHECKPOINT_STEM = 'lstm_polyphonic_N8_1layers'
 
 
-def random_voice(rng, low, high, n_ticks, channel):
-    """Notes of 8th, quarter or half length (96 ticks per quarter) with random pitches in [low, high)."""
-    messages, tick = [], 0
-    while tick < n_ticks:
-        ticks = min(int(rng.choice([48, 96, 192])), n_ticks - tick)
-        pitch = int(rng.integers(low, high))
-        messages += [on(pitch, 0, channel), off(pitch, ticks, channel)]
-        tick += ticks
-    return messages
-
-
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp('train')
-    midi = root / 'midi'
-    midi.mkdir()
-    rng = np.random.default_rng(0)
-    ranges = [(60, 76), (48, 64), (36, 52)]
-    for i in range(1, 7):
-        voices = ranges[:2 + i % 2]
-        write_midi(midi / f'bwv{i}_x.mid', [random_voice(rng, low, high, 16 * 96, channel)
-                                            for channel, (low, high) in enumerate(voices)])
     data = root / 'data'
-    result = prepare_training_data(midi, data, progress=False, processes=1)
+    result = prepare_training_data(write_random_corpus(root / 'midi'), data, progress=False, processes=1)
     assert len(result['pieces']) == 6 and not result['failures']
     return data
 

@@ -122,7 +122,8 @@ class Sampler:
 
         outputs = pytensor.scan(step, sequences=[chords, noise], outputs_info=[window, None, None],
                                 n_steps=n_steps, return_updates=False)
-        return pytensor.function([window, chords, noise, temperature], outputs[1:], mode=BACKENDS[self.backend])
+        return pytensor.function([window, chords, noise, temperature], outputs[1:], mode=BACKENDS[self.backend],
+                                 on_unused_input='ignore')     # a 1-step run never reads the next chords
 
     def _function(self, context, length):
         if (context, length) not in self._compiled:
