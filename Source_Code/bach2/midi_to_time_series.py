@@ -14,20 +14,31 @@ the meta events); pairing follows these rules:
   later one starts (a re-struck key), so the file can be written back exactly;
 * notes of zero duration (NoteOn and NoteOff on the same tick) are dropped.
 
-Each repair is counted in a :class:`RepairReport`. Any file that cannot be
-read raises :class:`MidiFileError`, whose message is one line naming the file.
+Two defects of the file itself are repaired too: MTrk chunks past the
+header's track count are read as tracks, and bytes after an early end-of-track
+event are skipped. Each repair is counted in a :class:`RepairReport`. Any file
+that cannot be read raises :class:`MidiFileError`, whose message is one line
+naming the file; so do files under :data:`MIN_RESOLUTION` ticks per quarter
+note and tracks longer than :data:`MAX_QUARTERS` (corrupt delta times), which
+would make stage 1 fail or build a giant roll.
 
 Inverse: :func:`bach2.time_series_to_midi.time_series_to_midi`.
 """
 import collections
 import dataclasses
+import functools
+import itertools
 import os
 
 from bach2.smf_reader import SmfError, read_smf
 
-MAX_FILE_BYTES = 64 * 2 ** 20   # a larger file is not a score
-#: Events past this tick are taken as corruption (2**28 ticks ≈ 8 days at 384 ticks per quarter, 120 bpm).
-MAX_TICKS = 2 ** 28
+MAX_FILE_BYTES = 4 * 2 ** 20    # a larger file is not a score (the largest shared file: 30 KB); see the README
+READ_BLOCK_BYTES = 2 ** 16      # read in blocks: one read(MAX_FILE_BYTES + 1) would reserve it all per file
+#: A longer track is taken as corrupt delta times (2**15 quarter notes ≈ 4.5 hours at 120 bpm; the longest
+#: shared file has 956). It bounds stage 1 too: a 16th-note roll of at most 2**17 steps.
+MAX_QUARTERS = 2 ** 15
+#: Fewer ticks per quarter note cannot place a 16th note (stage 1's step) on a tick.
+MIN_RESOLUTION = 4
 DEFAULT_TEMPO = 500000  # microseconds per quarter note (120 bpm), the MIDI default
 
 
@@ -46,6 +57,8 @@ class RepairReport:
     unclosed_note_ons: int = 0        # NoteOn never closed: closed at the end of its track
     zero_or_negative_durations: int = 0  # dropped; FIFO pairing cannot make a negative one
     overlapping_notes: int = 0        # same pitch re-struck while sounding: earlier one cut
+    undeclared_tracks: int = 0        # MTrk chunks past the header's track count: read too
+    early_ends_of_track: int = 0      # end-of-track event before its chunk ends: the bytes after it skipped
 
     @property
     def total(self):
@@ -106,7 +119,8 @@ def read_midi(path):
     """Scan ``path`` (:mod:`bach2.smf_reader`) → (ticks per quarter, [Track]); failures → :class:`MidiFileError`."""
     try:
         with open(path, 'rb') as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            blocks = iter(functools.partial(handle.read, READ_BLOCK_BYTES), b'')
+            data = b''.join(itertools.islice(blocks, MAX_FILE_BYTES // READ_BLOCK_BYTES + 1))
     except OSError as error:
         raise MidiFileError(path, f'cannot open: {error.strerror or error}') from None
     if not data:
@@ -123,12 +137,18 @@ def read_midi(path):
 def midi_to_time_series(path, name=None):
     """Read a MIDI file → :class:`Piece` (time series per voice + repair report)."""
     resolution, tracks = read_midi(path)
+    if resolution < MIN_RESOLUTION:
+        raise MidiFileError(path, f'{resolution} ticks per quarter note is too coarse for 16th notes '
+                                  f'(at least {MIN_RESOLUTION} needed)')
     repairs = RepairReport()
     tempi, time_signatures, key_signatures, markers, voices = [], [], [], [], []
     for track_index, track in enumerate(tracks):
-        if track.end_tick > MAX_TICKS:
-            raise MidiFileError(path, f'track {track_index} lasts {track.end_tick} ticks, more than the '
-                                      f'{MAX_TICKS} allowed (probably corrupt delta times)')
+        if track.end_tick > MAX_QUARTERS * resolution:
+            raise MidiFileError(path, f'track {track_index} lasts {track.end_tick // resolution} quarter notes '
+                                      f'({track.end_tick} ticks), more than the {MAX_QUARTERS} allowed '
+                                      f'(probably corrupt delta times)')
+        repairs.undeclared_tracks += not track.declared
+        repairs.early_ends_of_track += track.bytes_after_end > 0
         track_name = ''
         for tick, message in track.metas:
             if message.type == 'set_tempo':

@@ -8,7 +8,11 @@ names, tempo and text rules) and writes every file.
 
 Handled per the SMF 1.0 spec: variable-length delta times, running status
 (meta and SysEx events do not change it), SysEx and unknown chunks skipped.
-Every defect raises :class:`SmfError` with a short problem text; the caller
+Two defects are tolerated and marked on the :class:`Track` so that the caller
+can count them: MTrk chunks past the header's track count are read too
+(``declared=False``), and bytes after an early end-of-track event are skipped
+(``bytes_after_end``). Bytes after the last whole chunk are ignored. Every
+other defect raises :class:`SmfError` with a short problem text; the caller
 adds the file name.
 """
 import dataclasses
@@ -18,6 +22,7 @@ from mido.midifiles.meta import KeySignatureError, build_meta_message
 #: Meta events kept: tempo, time signature, key signature, marker, track name.
 KEPT_META_TYPES = {0x51, 0x58, 0x59, 0x06, 0x03}
 END_OF_TRACK = 0x2F
+MAX_TRACKS = 0xFFFF   # the most a header can declare; MTrk chunks past it are not read
 _DATA_BYTES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 
 
@@ -28,10 +33,16 @@ class SmfError(Exception):
 @dataclasses.dataclass
 class Track:
     """One MTrk chunk. ``notes``: [(tick, channel, pitch, is_on)] in file order (velocity-0
-    NoteOn has ``is_on=False``); ``metas``: [(tick, mido.MetaMessage)]; ticks are absolute."""
+    NoteOn has ``is_on=False``); ``metas``: [(tick, mido.MetaMessage)]; ticks are absolute.
+
+    ``declared``: False for a chunk past the header's track count. ``bytes_after_end``:
+    bytes of the chunk after its end-of-track event, skipped unread (0 in a sound file).
+    """
     notes: list
     metas: list
     end_tick: int
+    declared: bool = True
+    bytes_after_end: int = 0
 
 
 def _varlen(data, pos, end):
@@ -66,24 +77,34 @@ def read_smf(data):
         raise SmfError('time division is 0 ticks per quarter note')
     if midi_format > 2:
         raise SmfError(f'unknown MIDI file format {midi_format}')
-    pos = 8 + header_length
     tracks = []
-    while len(tracks) < n_tracks:
-        if pos + 8 > len(data):
-            raise SmfError(f'truncated: the header declares {n_tracks} tracks, the file holds {len(tracks)}')
-        chunk_id, length = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], 'big')
-        start, pos = pos + 8, pos + 8 + length
-        if pos > len(data):
-            raise SmfError(f'truncated: chunk {len(tracks) + 1} declares {length} bytes, '
+    for chunk_id, start, end in _chunks(data, 8 + header_length):
+        if end > len(data):
+            if len(tracks) >= n_tracks:
+                break   # bytes after the declared tracks that are no whole chunk: ignored
+            raise SmfError(f'truncated: chunk {len(tracks) + 1} declares {end - start} bytes, '
                            f'{len(data) - start} remain (wrong chunk length or cut-off file)')
         if chunk_id == b'MTrk':
             try:
-                tracks.append(_read_track(data, start, pos))
+                track = _read_track(data, start, end)
             except SmfError as error:
                 raise SmfError(f'track {len(tracks)}: {error}') from None
+            tracks.append(dataclasses.replace(track, declared=len(tracks) < n_tracks))
+            if len(tracks) == MAX_TRACKS:
+                break
+    if len(tracks) < n_tracks:
+        raise SmfError(f'truncated: the header declares {n_tracks} tracks, the file holds {len(tracks)}')
     if not tracks:
         raise SmfError('no tracks')
     return midi_format, division, tracks
+
+
+def _chunks(data, pos):
+    """Chunks from byte ``pos`` on → (4-byte id, first byte, end byte); ``end`` may lie past the data."""
+    while pos + 8 <= len(data):
+        start = pos + 8
+        pos = start + int.from_bytes(data[pos + 4:pos + 8], 'big')
+        yield data[start - 8:start - 4], start, pos
 
 
 def _read_track(data, pos, end):
@@ -106,7 +127,7 @@ def _read_track(data, pos, end):
                 if pos + length > end:
                     raise SmfError(f'meta event 0x{meta_type:02X} runs past the end of its chunk')
                 if meta_type == END_OF_TRACK:
-                    break
+                    return Track(notes, metas, tick, bytes_after_end=end - pos - length)
                 if meta_type in KEPT_META_TYPES:
                     try:
                         metas.append((tick, build_meta_message(meta_type, list(data[pos:pos + length]))))
