@@ -147,7 +147,7 @@ def generate_a_fugue(config, sampler=None, log=print):
                                                   temperature=config.temperature, chords=tones)
     lowest = model_config.lowest_pitch
     key = found_key(steps, lowest)
-    shift = tonic_shift(key, config.key) if config.key and chords is None else 0   # a progression sets the key
+    shift = tonic_shift(key, config.key) if config.key and not config.progression else 0   # a progression sets it
     out = pathlib.Path(config.out_dir)
     stem = output_stem(config, model_config, meta)
     step_ticks = JOURNAL_STEP_TICKS
