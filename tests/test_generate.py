@@ -134,3 +134,18 @@ def test_stage4_script_has_help():
     run = subprocess.run([sys.executable, str(ROOT / 'Source_Code' / 'stage4_generate.py'), '--help'],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and '--primer' in run.stdout and '--progression' in run.stdout
+
+
+def test_journey_runs_every_stage_and_lists_the_pieces(tmp_path, capsys):
+    midi = write_random_corpus(tmp_path / 'midi', bars=8)
+    status = main(['journey', '--data', str(midi), '--out', str(tmp_path / 'data'), '--checkpoints',
+                   str(tmp_path / 'ck'), '--fugues', str(tmp_path / 'fugues'), '--epochs', '1', '--max-batches', '2',
+                   '--jobs', '1'])
+    out = capsys.readouterr().out
+    assert status == 0
+    for line in ('stages 0–2', 'stage 3', 'stage 4'):
+        assert line in out
+    assert (tmp_path / 'ck' / 'lstm_polyphonic_N128_2layers.npz').is_file()
+    for stem in ('fugue_N128epoch1', 'fugue_N128epoch1_seed1'):
+        assert str(tmp_path / 'fugues' / f'{stem}.mid') in out
+        assert load_pickle(tmp_path / 'fugues' / f'{stem}.p')['pitch_matrix'].shape == (256, 61)

@@ -293,16 +293,15 @@ def cmd_generate(args):
 def cmd_journey(args):
     """The whole journey on the built-in corpus: prepare → train a small model → generate → MIDI and PNG."""
     from bach2.generate import GenerateConfig, generate_a_fugue
-    from bach2.train import TrainConfig, train
+    from bach2.train import TrainConfig, checkpoint_path, train
     print('stages 0–2: prepare the training data')
     status = cmd_prepare(args)
     print('stage 3: train a small model (2 × 128 units)')
     model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
     train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
                                max_batches=args.max_batches, max_valid_windows=4000)
-    trainer, history = train(model_config, train_config)
+    train(model_config, train_config)
     print('stage 4: generate')
-    from bach2.train import checkpoint_path
     for seed in range(2):
         result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint_path(train_config, model_config)),
                                                  data_dir=args.out, out_dir=args.fugues, n_steps=256, seed=seed,
