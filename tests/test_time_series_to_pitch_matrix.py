@@ -8,9 +8,9 @@ import pytest
 
 from bach2.midi_to_time_series import Voice
 from bach2.time_series_to_midi import notes_to_piece
-from bach2.time_series_to_pitch_matrix import (bass_line, octave_shift, pitch_matrix_to_time_series,
+from bach2.time_series_to_pitch_matrix import (bass_line, octave_shift, pitch_matrix_to_roll, pitch_matrix_to_time_series,
                                                pitch_span, shift_semitones, ticks_per_step,
-                                               time_series_to_pitch_matrix, transpositions)
+                                               time_series_to_pitch_matrix, transpositions, window)
 
 WINDOW = dict(step_ticks=24, lowest_pitch=60, n_pitches=5)
 # C4 for two steps, E4 from step 1 for three steps, D4 at step 2.
@@ -155,3 +155,10 @@ def test_pitch_span():
 def test_empty_piece_gives_empty_matrix():
     matrix, outside = time_series_to_pitch_matrix(piece_of([]), **WINDOW)
     assert (matrix.shape, matrix.dtype, outside) == ((0, 5), np.uint8, 0)
+
+
+def test_pitch_matrix_to_roll_is_the_inverse_of_window():
+    matrix = (np.random.default_rng(0).random((20, 61)) < 0.2).astype(np.uint8)
+    roll = pitch_matrix_to_roll(matrix, lowest_pitch=24)
+    assert roll.shape == (20, 128) and not roll[:, :24].any() and not roll[:, 85:].any()
+    np.testing.assert_array_equal(window(roll, lowest_pitch=24, n_pitches=61), matrix)

@@ -32,11 +32,9 @@ from bach2.progressions import chord_agreement, parse_key, parse_progression, pr
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, bass_line,
-                                               pitch_matrix_to_time_series, time_series_to_pitch_matrix)
+                                               pitch_matrix_to_roll, pitch_matrix_to_time_series,
+                                               time_series_to_pitch_matrix)
 from bach2.training_set import load_piece, piece_names, step_chord_indices
-
-STEPS_PER_BAR = 16      # 4/4 in sixteenths
-
 
 @dataclasses.dataclass
 class GenerateConfig:
@@ -108,9 +106,7 @@ def prescribed_chords(config, model_config, primer_chords, n_primer):
 
 def found_key(pitch_matrix, lowest_pitch):
     """Krumhansl–Schmuckler key of a ``T × P`` pitch matrix (column j = MIDI ``lowest_pitch + j``)."""
-    roll = np.zeros((len(pitch_matrix), 128))
-    roll[:, lowest_pitch:lowest_pitch + pitch_matrix.shape[1]] = pitch_matrix
-    return find_key(pitch_class_histogram(roll))
+    return find_key(pitch_class_histogram(pitch_matrix_to_roll(pitch_matrix, lowest_pitch)))
 
 
 def tonic_shift(key, target):

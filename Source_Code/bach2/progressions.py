@@ -19,7 +19,7 @@ import numpy as np
 from bach2.chord_sequence import (CHORD_NAMES, CHORD_VECTORS, FAMILY, NO_CHORD, QUALITIES, beat_profiles,
                                   chord_indices)
 from bach2.pitch_names import PITCH_CLASS_NAMES
-from bach2.time_series_to_pitch_matrix import LOWEST_PITCH
+from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, pitch_matrix_to_roll
 
 NUMERALS = ('i', 'ii', 'iii', 'iv', 'v', 'vi', 'vii')
 MAJOR_DEGREES = (0, 2, 4, 5, 7, 9, 11)
@@ -90,10 +90,7 @@ def chord_agreement(pitch_matrix, step_chords, lowest_pitch=LOWEST_PITCH, steps_
     chord of a quarter is that of its first step). Silent quarters count as disagreeing.
     → {'agreement': fraction, 'quarters': counted, 'mean_chord_distance': journal's cost of profile vs chord}.
     """
-    matrix = np.asarray(pitch_matrix) > 0
-    roll = np.zeros((len(matrix), 128), bool)
-    roll[:, lowest_pitch:lowest_pitch + matrix.shape[1]] = matrix
-    profiles = beat_profiles(roll, steps_per_beat)
+    profiles = beat_profiles(pitch_matrix_to_roll(pitch_matrix, lowest_pitch), steps_per_beat)
     found = chord_indices(profiles)
     prescribed = np.asarray(step_chords)[::steps_per_beat][:len(found)]
     counted = prescribed != NO_CHORD

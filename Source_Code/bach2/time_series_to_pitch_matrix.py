@@ -73,6 +73,14 @@ def window(roll, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES, semitones=0):
     return matrix
 
 
+def pitch_matrix_to_roll(pitch_matrix, lowest_pitch=LOWEST_PITCH):
+    """``T × P`` pitch matrix (column j = MIDI ``lowest_pitch + j``) → ``T × 128`` bool roll (inverse of window)."""
+    matrix = np.asarray(pitch_matrix) > 0
+    roll = np.zeros((len(matrix), 128), bool)
+    roll[:, lowest_pitch:lowest_pitch + matrix.shape[1]] = matrix
+    return roll
+
+
 def notes_outside(pitches, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES, semitones=0):
     """How many notes (MIDI ``pitches`` array) fall outside the window after transposing by ``semitones``."""
     moved = np.asarray(pitches) + semitones
