@@ -1,10 +1,12 @@
 """The ``bach2`` command: ``prepare`` (stages 0–2), ``inspect`` (stage 0 on files), ``train`` (stage 3),
-``generate`` (stage 4) and ``journey`` (all of them on the built-in corpus, small and quick).
+``generate`` (stage 4), ``evaluate`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark) and ``journey``
+(all of them on the built-in corpus, small and quick).
 
 Every subcommand has ``--help``; bad input ends in one line on stderr naming
 the file and the problem, and a non-zero exit status.
 """
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -17,7 +19,7 @@ from bach2.key_finding import key_name
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
                            prepare_training_data)
 from bach2.piece_filters import time_signature_names
-from bach2.safe_io import UnsafePickleError
+from bach2.safe_io import UnsafePickleError, atomic_path
 
 DEFAULT_DATA = 'training_data'
 
@@ -158,8 +160,15 @@ def add_train_arguments(parser):
                         help='λ of the chord cost; 0 = the plain model (default: %(default)s)')
     parser.add_argument('--mode', choices=('polyphonic', 'monophonic'), default=defaults.mode,
                         help='polyphonic: sigmoid per pitch; monophonic: the bass line, softmax')
+    parser.add_argument('--chord-input', action='store_true',
+                        help="append the next step's chord tones to each input step (steer with generate --progression)")
+    parser.add_argument('--pad-start', action='store_true',
+                        help='SEQUENCE_LENGTH silent steps before each piece, so every step is a target '
+                        '(the JSB Chorales convention: every frame is predicted)')
     parser.add_argument('--transpositions', default='all',
                         help="'all' (sh0…sh11) or a comma list such as 0,5,7 (default: %(default)s)")
+    parser.add_argument('--valid-transpositions', default='',
+                        help="validate on these instead (e.g. 0: the original keys) (default: as --transpositions)")
     parser.add_argument('--valid-fraction', type=_fraction, default=0.1,
                         help='share of BWV numbers held out for validation (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
@@ -188,12 +197,17 @@ def cmd_train(args):
     """Stage 3: train the LSTM on the prepared data; checkpoints, CSV log and curve go to --out."""
     os.environ['JAX_PLATFORMS'] = 'cuda' if args.device == 'gpu' else 'cpu'   # before JAX is imported
     from bach2.train import TrainConfig, TrainingDiverged, baseline_report, train
+    from bach2.training_set import prepared_geometry
+    step_ticks, n_pitches, lowest_pitch = prepared_geometry(args.data)
     model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
                                batch_size=args.batch_size, grad_clipping=args.grad_clipping,
                                optimizer=args.optimizer, learning_rate=args.learning_rate,
-                               chord_weight=args.chord_weight, mode=args.mode)
+                               chord_weight=args.chord_weight, mode=args.mode, chord_input=args.chord_input,
+                               n_pitches=n_pitches, lowest_pitch=lowest_pitch)
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
                                valid_fraction=args.valid_fraction, transpositions=_transpositions(args.transpositions),
+                               valid_transpositions=_transpositions(args.valid_transpositions)
+                               if args.valid_transpositions else (), step_ticks=step_ticks, pad_start=args.pad_start,
                                backend=args.backend, max_batches=args.max_batches,
                                max_valid_windows=args.max_valid_windows)
     try:
@@ -290,6 +304,48 @@ def cmd_generate(args):
     return 0
 
 
+def cmd_prepare_jsb(args):
+    """The JSB Chorales benchmark (JSON, quarter-note steps) → a prepared folder: 88 keys, split.json."""
+    from bach2.jsb_chorales import prepare_jsb_chorales
+    for path in prepare_jsb_chorales(args.json, args.out, _transpositions(args.transpositions)):
+        print(f'  {path}')
+    return 0
+
+
+def cmd_evaluate(args):
+    """Stage 5: NLL per frame of a checkpoint on held-out pieces; musical statistics against a corpus."""
+    from bach2.evaluate import checkpoint_geometry, checkpoint_nll, is_prepared, load_pieces
+    from bach2.generate import load_model
+    from bach2.music_statistics import compare, format_table, music_statistics
+    geometry = corpus = None
+    if args.checkpoint:
+        geometry = checkpoint_geometry(load_model(args.checkpoint)[2])
+    if args.corpus and is_prepared(args.corpus):
+        geometry, corpus_pieces, _ = load_pieces(args.corpus, geometry, progress=False)
+        corpus = music_statistics([m for m, _, _ in corpus_pieces], geometry.lowest_pitch, geometry.steps_per_quarter)
+    elif args.corpus != DEFAULT_DATA:
+        raise CorpusError(f'{args.corpus}: not a prepared folder (run `bach2 prepare --out {args.corpus}` first)')
+    geometry, pieces, failures = load_pieces(args.folder, geometry, args.split)
+    result = {'folder': str(args.folder), 'split': args.split, 'pieces': len(pieces),
+              'unreadable': [{'file': path, 'reason': reason} for path, reason in failures]}
+    if args.checkpoint:
+        result['checkpoint'] = args.checkpoint
+        result.update(checkpoint_nll(args.checkpoint, pieces, args.backend))
+        print(f'NLL per frame {result["nll_per_frame"]:.3f} nats over {result["frames"]} frames of '
+              f'{result["pieces"]} pieces ({len(result["too_short"])} too short to evaluate)')
+    result['statistics'] = music_statistics([m for m, _, _ in pieces], geometry.lowest_pitch,
+                                            geometry.steps_per_quarter)
+    if corpus is not None:
+        result['corpus'], result['corpus_statistics'] = args.corpus, corpus
+        rows = compare(result['statistics'], corpus)
+        result['comparison'] = {name: distance for name, _, _, distance in rows}
+        print(format_table(rows))
+    with atomic_path(args.json) as temporary, open(temporary, 'w') as handle:
+        json.dump(result, handle, indent=1)
+    print(f'  {args.json}')
+    return report_failures(failures, [])
+
+
 def cmd_journey(args):
     """The whole journey on the built-in corpus: prepare → train a small model → generate → MIDI and PNG."""
     from bach2.generate import GenerateConfig, generate_a_fugue
@@ -335,6 +391,23 @@ def build_parser():
                                    description=cmd_generate.__doc__)
     add_generate_arguments(generate)
     generate.set_defaults(run=cmd_generate)
+    prepare_jsb = commands.add_parser('prepare-jsb', help='the JSB Chorales benchmark as a prepared folder',
+                                      description=cmd_prepare_jsb.__doc__)
+    prepare_jsb.add_argument('json', help='jsb-chorales-quarter.json (the Boulanger-Lewandowski split)')
+    prepare_jsb.add_argument('--out', default='jsb_chorales_data', help='default: %(default)s')
+    prepare_jsb.add_argument('--transpositions', default='all', help="'all' or a comma list such as 0,5,7 "
+                             '(default: %(default)s)')
+    prepare_jsb.set_defaults(run=cmd_prepare_jsb)
+    evaluate = commands.add_parser('evaluate', help='stage 5: NLL on held-out pieces, statistics against a corpus',
+                                   description=cmd_evaluate.__doc__)
+    evaluate.add_argument('folder', help='MIDI files (e.g. Synthesized_Fugues, held-out Bach) or a prepared folder')
+    evaluate.add_argument('--checkpoint', help='a .npz of `bach2 train`: report its NLL per frame on the pieces')
+    evaluate.add_argument('--split', default='', help="one split of a prepared folder's split.json, e.g. test")
+    evaluate.add_argument('--corpus', default=DEFAULT_DATA, help='prepared folder to compare the statistics '
+                          'with (default: %(default)s, skipped when it is not prepared)')
+    evaluate.add_argument('--json', default='evaluation.json', help='where the results go (default: %(default)s)')
+    evaluate.add_argument('--backend', choices=('jax', 'c'), default='jax')
+    evaluate.set_defaults(run=cmd_evaluate)
     journey = commands.add_parser('journey', help='the main job: prepare, train a small model, generate',
                                   description=cmd_journey.__doc__)
     add_out_argument(journey)

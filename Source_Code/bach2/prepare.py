@@ -159,7 +159,7 @@ def pitch_matrix_name(config, label):
     return f'pitch_matrix_{config.step_ticks}ticks_{label}'
 
 
-def _save_sequences(out_dir, stem, key, sequences, names, **extra):
+def save_sequences(out_dir, stem, key, sequences, names, **extra):
     """Write ``stem.p`` ({'names', key: [arrays], **extra}) and ``stem.npz`` (concatenated + piece_starts)."""
     out_dir = pathlib.Path(out_dir)
     save_pickle({'names': list(names), key: sequences, **extra}, out_dir / f'{stem}.p')
@@ -183,7 +183,7 @@ def write_pitch_matrices(pieces, out_dir, config=PrepareConfig(), keys=None, pro
                     for roll, shift in zip(rolls, semitones)]
         outside = [notes_outside(note_arrays(piece)[1], config.lowest_pitch, config.n_pitches, shift)
                    for piece, shift in zip(pieces, semitones)]
-        path = _save_sequences(out_dir, pitch_matrix_name(config, label), 'pitch_matrices', matrices,
+        path = save_sequences(out_dir, pitch_matrix_name(config, label), 'pitch_matrices', matrices,
                                [p.name for p in pieces], semitones=semitones, step_ticks=config.step_ticks,
                                lowest_pitch=config.lowest_pitch, notes_outside=outside)
         written[label] = (path, outside)
@@ -199,7 +199,7 @@ def write_chord_sequences(pieces, out_dir, config=PrepareConfig(), keys=None, fa
                                                                     disable=not progress)]
     shifts = transposition_shifts(config, keys)
     for label, semitones in shifts.items():
-        _save_sequences(out_dir, f'chord_sequence_{label}', 'chord_sequences',
+        save_sequences(out_dir, f'chord_sequence_{label}', 'chord_sequences',
                         [transpose_chord_indices(c, s) for c, s in zip(chords, semitones)],
                         [p.name for p in pieces], semitones=semitones,
                         chord_names=[f'{root} {quality}' for root, quality in CHORD_NAMES])

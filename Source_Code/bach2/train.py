@@ -1,11 +1,13 @@
 """Stage 3 training loop: epochs of shuffled batches, validation, checkpoints, resume.
 
-* Split by piece — by BWV number, so one work never sits on both sides — then
-  all chosen transpositions of each side.
+* Split by piece — by BWV number, so one work never sits on both sides, or as
+  the folder's ``split.json`` says (the JSB Chorales benchmark) — then the
+  chosen transpositions of each side.
 * Every epoch: a progress bar with the running loss, the validation cost and
   NLL per frame (the journal's cross-validation error), a CSV row, the
   training-curve PNG, and a checkpoint (atomic ``.npz`` + a ``.p`` of the same
-  plain values: parameters, optimizer state, hyper-parameters, epoch, history).
+  plain values: parameters, optimizer state, hyper-parameters, epoch, history);
+  ``…_best.npz`` / ``.p`` keep the epoch of lowest validation NLL so far.
 * ``resume=True`` continues from the checkpoint so that, with the same seed,
   the loss sequence equals an uninterrupted run's (batch order depends only on
   seed and epoch). Ctrl-C saves a checkpoint at the current batch first.
@@ -26,7 +28,7 @@ from bach2.model_config import CheckpointError, ModelConfig
 from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
-from bach2.training_set import load_training_set, piece_names
+from bach2.training_set import load_training_set, piece_names, read_split, split_indices
 from bach2.training_windows import iterate_batches, make_batch, make_X_Y, split_by_bwv
 
 
@@ -37,8 +39,10 @@ class TrainConfig:
     epochs: int = 10
     seed: int = 0
     valid_fraction: float = 0.1
-    transpositions: tuple = tuple(range(12))   # sh<k> used for both sides
+    transpositions: tuple = tuple(range(12))   # sh<k> used for training (and validation, unless …)
+    valid_transpositions: tuple = ()           # … these are given, e.g. (0,): validate in the original keys
     step_ticks: int = 24
+    pad_start: bool = False         # SEQUENCE_LENGTH silent steps before each piece: every step is a target
     backend: str = 'jax'
     max_batches: int = 0            # per epoch; 0 = all (quick runs use a few)
     max_valid_windows: int = 0      # validation windows (a fixed random subset); 0 = all
@@ -48,6 +52,17 @@ class TrainingDiverged(Exception):
     """The loss became NaN or infinite; the message names the epoch, batch and the checkpoint kept."""
 
 
+def training_split(train_config):
+    """(train, valid) piece indices: the folder's ``split.json`` if it has one, else by BWV number."""
+    data_dir = train_config.data_dir
+    names = piece_names(data_dir, train_config.step_ticks)
+    split = read_split(data_dir)
+    if split is None:
+        return split_by_bwv(names, train_config.valid_fraction, train_config.seed)
+    return (split_indices(names, split, 'train', data_dir),
+            split_indices(names, split, 'valid', data_dir) if 'valid' in split else [])
+
+
 def run_name(model_config):
     """'lstm_polyphonic_N256_2layers' — the stem of the checkpoint, log and curve files."""
     return f'lstm_{model_config.mode}_N{model_config.n_hidden}_{model_config.n_layers}layers'
@@ -55,6 +70,12 @@ def run_name(model_config):
 
 def checkpoint_path(train_config, model_config):
     return pathlib.Path(train_config.out_dir) / f'{run_name(model_config)}.npz'
+
+
+def best_checkpoint_path(path):
+    """The twin of checkpoint ``path`` that keeps the epoch of lowest validation NLL (model selection)."""
+    path = pathlib.Path(path)
+    return path.with_name(f'{path.stem}_best{path.suffix}')
 
 
 def save_checkpoint(path, model, train_config, epoch, batch, history):
@@ -80,30 +101,63 @@ def read_checkpoint_pickle(path):
     return load_pickle(path)
 
 
+def data_windows(data, sequence_length):
+    """:class:`TrainingSet` → (X views, Y views, valid window starts) — see :func:`make_X_Y`."""
+    if data.n_steps <= sequence_length:
+        return None, None, np.zeros(0, np.int64)
+    X, _, starts = make_X_Y(data.inputs, data.piece_starts, sequence_length)
+    return X, data.targets[sequence_length:], starts
+
+
+def feed(data, windows, batch_starts, weights, sequence_length):
+    """The arguments of ``model.train`` / ``model.validate`` for one batch of window starts."""
+    X, Y, _ = windows
+    inputs, targets = make_batch(X, Y, batch_starts)
+    return inputs, targets, data.chord_vectors(batch_starts + sequence_length), weights
+
+
+def window_nll(model, data, windows, progress=False):
+    """→ (cost, NLL per frame in nats, frames) of ``model`` over every window of ``windows`` (from :func:`data_windows`)."""
+    starts = windows[2]
+    batch = model.config.batch_size
+    cost_sum = nll_sum = weight_sum = 0.0
+    for b in tqdm(range(0, len(starts), batch), desc='NLL', unit='batch', disable=not progress):
+        chunk = starts[b:b + batch]
+        weights = np.zeros(batch, np.float32)
+        weights[:len(chunk)] = 1.0
+        chunk = np.resize(chunk, batch)
+        cost, nll, weight = model.validate(*feed(data, windows, chunk, weights, model.config.sequence_length))
+        cost_sum += float(cost) * float(weight)
+        nll_sum += float(nll)
+        weight_sum += float(weight)
+    return cost_sum / weight_sum, nll_sum / weight_sum, int(weight_sum)
+
+
 class Trainer:
     """Holds the model, the two data sets and their windows; :meth:`run` trains."""
 
     def __init__(self, model_config, train_config, state=None):
         self.model_config, self.config = model_config, train_config
-        names = piece_names(train_config.data_dir, train_config.step_ticks)
-        train_idx, valid_idx = split_by_bwv(names, train_config.valid_fraction, train_config.seed)
+        train_idx, valid_idx = training_split(train_config)
         if not train_idx:
             raise CorpusError(f'{train_config.data_dir}: no piece left for training '
                               f'(valid_fraction {train_config.valid_fraction} holds out all {len(names)})')
-        monophonic = model_config.mode == 'monophonic'
-        load = dict(transpositions=train_config.transpositions, step_ticks=train_config.step_ticks,
-                    monophonic=monophonic, chord_input=model_config.chord_input)
-        self.train_set = load_training_set(train_config.data_dir, train_idx, **load)
-        self.valid_set = load_training_set(train_config.data_dir, valid_idx, **load) if valid_idx else None
+        load = dict(step_ticks=train_config.step_ticks, monophonic=model_config.mode == 'monophonic',
+                    chord_input=model_config.chord_input,
+                    pad=model_config.sequence_length if train_config.pad_start else 0)
+        self.train_set = load_training_set(train_config.data_dir, train_idx,
+                                           transpositions=train_config.transpositions, **load)
+        self.valid_set = load_training_set(train_config.data_dir, valid_idx, transpositions=(
+            train_config.valid_transpositions or train_config.transpositions), **load) if valid_idx else None
         self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed)
         if state is not None:
             self.model.set_state(state)
         L = model_config.sequence_length
-        self.train_windows = self._windows(self.train_set, L)
+        self.train_windows = data_windows(self.train_set, L)
         if not len(self.train_windows[2]):
             raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
                               f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
-        self.valid_windows = self._windows(self.valid_set, L) if self.valid_set else None
+        self.valid_windows = data_windows(self.valid_set, L) if self.valid_set else None
         if self.valid_windows and not len(self.valid_windows[2]):
             self.valid_windows = None      # every validation piece is shorter than a window
         if self.valid_windows and train_config.max_valid_windows:
@@ -111,33 +165,13 @@ class Trainer:
             chosen = np.random.default_rng(train_config.seed).permutation(starts)[:train_config.max_valid_windows]
             self.valid_windows = (X, Y, np.sort(chosen))
 
-    @staticmethod
-    def _windows(data, sequence_length):
-        if data.n_steps <= sequence_length:
-            return None, None, np.zeros(0, np.int64)
-        X, _, starts = make_X_Y(data.inputs, data.piece_starts, sequence_length)
-        return X, data.targets[sequence_length:], starts
-
     def _feed(self, data, windows, batch_starts, weights):
-        X, Y, _ = windows
-        inputs, targets = make_batch(X, Y, batch_starts)
-        return inputs, targets, data.chord_vectors(batch_starts + self.model_config.sequence_length), weights
+        return feed(data, windows, batch_starts, weights, self.model_config.sequence_length)
 
     def validate(self):
         """→ (validation cost, NLL per frame in nats) over the validation windows."""
-        X, Y, starts = self.valid_windows
-        batch = self.model_config.batch_size
-        cost_sum = nll_sum = weight_sum = 0.0
-        for b in range(0, len(starts), batch):
-            chunk = starts[b:b + batch]
-            weights = np.zeros(batch, np.float32)
-            weights[:len(chunk)] = 1.0
-            chunk = np.resize(chunk, batch)
-            cost, nll, weight = self.model.validate(*self._feed(self.valid_set, self.valid_windows, chunk, weights))
-            cost_sum += float(cost) * float(weight)
-            nll_sum += float(nll)
-            weight_sum += float(weight)
-        return cost_sum / weight_sum, nll_sum / weight_sum
+        cost, nll, _ = window_nll(self.model, self.valid_set, self.valid_windows)
+        return cost, nll
 
     def run(self, start_epoch=0, start_batch=0, history=(), progress=True, log=print):
         """Train epochs ``start_epoch`` … ``epochs − 1``; → history (one dict per epoch)."""
@@ -179,6 +213,9 @@ class Trainer:
             self._check_finite(epoch, len(costs), path)
             history.append(row)
             save_checkpoint(path, self.model, config, epoch + 1, 0, history)
+            nlls = [r['valid_nll_per_frame'] for r in history if 'valid_nll_per_frame' in r]
+            if nlls and nlls[-1] == min(nlls):
+                save_checkpoint(best_checkpoint_path(path), self.model, config, epoch + 1, 0, history)
             write_log(path.with_suffix('.csv'), history)
             plot_history(path.with_suffix('.png'), history, run_name(self.model_config))
             log(f'epoch {epoch + 1}: train cost {row["train_cost"]:.4f}'

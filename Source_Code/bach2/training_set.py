@@ -11,8 +11,16 @@ arrays) for the chosen transpositions and keeps the chosen pieces:
   bass line one-hot, last column = rest) uint8;
 * ``step_chords``: ``N`` int16 chord index per step (the chord of its quarter note);
 * ``piece_starts``: ``n + 1`` int64; ``names``: one per piece and transposition.
+
+With ``pad`` > 0 every piece starts with that many silent steps, so that with
+``pad`` = SEQUENCE_LENGTH every real step, the first included, is the target of
+a window (the convention of the JSB Chorales benchmark: every frame is predicted).
+
+A prepared folder may hold ``split.json`` (``{'train': [names], 'valid': [...],
+…}``): a fixed split by piece name, used instead of the split by BWV number.
 """
 import dataclasses
+import json
 import pathlib
 
 import numpy as np
@@ -49,6 +57,49 @@ def piece_names(data_dir, step_ticks=24):
         return [str(name) for name in arrays['names']]
 
 
+SPLIT_FILE = 'split.json'
+
+
+def read_split(data_dir):
+    """``split.json`` of a prepared folder → {split name: [piece names]}, or None when there is none."""
+    path = pathlib.Path(data_dir) / SPLIT_FILE
+    if not path.exists():
+        return None
+    try:
+        split = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorpusError(f'{path}: not a readable split file ({error})') from None
+    if not isinstance(split, dict) or not all(isinstance(names, list) for names in split.values()):
+        raise CorpusError(f'{path}: expected {{"train": [piece names], "valid": [...]}}')
+    return split
+
+
+def split_indices(names, split, split_name, data_dir):
+    """Indices into ``names`` of the pieces of ``split[split_name]``; CorpusError naming what is missing."""
+    if split_name not in split:
+        raise CorpusError(f'{data_dir}/{SPLIT_FILE}: no split named {split_name!r} (there are {", ".join(split)})')
+    position = {name: i for i, name in enumerate(names)}
+    missing = [name for name in split[split_name] if name not in position]
+    if missing:
+        raise CorpusError(f'{data_dir}/{SPLIT_FILE}: {len(missing)} piece(s) of {split_name!r} are not prepared, '
+                          f'e.g. {missing[0]!r}')
+    return [position[name] for name in split[split_name]]
+
+
+def prepared_geometry(data_dir):
+    """→ (step_ticks, n_pitches, lowest_pitch) of the ``sh0`` pitch matrices of a prepared folder."""
+    found = sorted(pathlib.Path(data_dir).glob('pitch_matrix_*ticks_sh0.npz'))
+    if not found:
+        raise CorpusError(f'{data_dir}: no pitch_matrix_<N>ticks_sh0.npz; run `bach2 prepare` first')
+    if len(found) > 1:
+        raise CorpusError(f'{data_dir}: pitch matrices of several step sizes ({", ".join(p.name for p in found)}); '
+                          'keep one per folder')
+    with np.load(found[0], allow_pickle=False) as arrays:
+        n_pitches = arrays['pitch_matrices'].shape[1]
+        lowest_pitch = int(arrays['lowest_pitch']) if 'lowest_pitch' in arrays.files else 24
+    return int(found[0].name.split('_')[2][:-len('ticks')]), int(n_pitches), lowest_pitch
+
+
 def _path(data_dir, name):
     path = pathlib.Path(data_dir) / name
     if not path.exists():
@@ -56,7 +107,8 @@ def _path(data_dir, name):
     return path
 
 
-def _pieces(npz_path, key):
+def read_sequences(npz_path, key):
+    """A ``.npz`` of concatenated sequences → ([one array per piece], [piece names])."""
     with np.load(npz_path, allow_pickle=False) as arrays:
         data, starts = arrays[key], arrays['piece_starts']
         names = [str(name) for name in arrays['names']]
@@ -78,40 +130,52 @@ def step_chord_indices(chord_sequence, n_steps, steps_per_quarter=4):
 
 def load_piece(data_dir, name, transposition=0, step_ticks=24):
     """One prepared piece by name → (``T × P`` uint8 pitch matrix, ``T`` int16 chord per step)."""
-    matrices, names = _pieces(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{transposition}.npz'),
+    matrices, names = read_sequences(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{transposition}.npz'),
                               'pitch_matrices')
     if name not in names:
         raise CorpusError(f'{data_dir}: no prepared piece named {name!r} (there are {len(names)}, '
                           f'e.g. {", ".join(names[:3])})')
-    chord_sequences, _ = _pieces(_path(data_dir, f'chord_sequence_sh{transposition}.npz'), 'chord_sequences')
+    chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{transposition}.npz'), 'chord_sequences')
     i = names.index(name)
     return matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), JOURNAL_RESOLUTION // step_ticks)
 
 
+def pad_start(array, pad, fill=0):
+    """``array`` with ``pad`` rows of ``fill`` before its first row."""
+    return np.concatenate([np.full((pad,) + array.shape[1:], fill, array.dtype), array]) if pad else array
+
+
 def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=24, monophonic=False,
-                      chord_input=False):
-    """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet`."""
+                      chord_input=False, pad=0):
+    """The pieces ``piece_indices`` in the transpositions ``sh<k>`` (``pad`` silent steps first) → :class:`TrainingSet`."""
     steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
-    inputs, targets, chords, names = [], [], [], []
+    pieces = []
     for k in transpositions:
-        matrices, piece_names_k = _pieces(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz'),
+        matrices, piece_names_k = read_sequences(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz'),
                                           'pitch_matrices')
-        chord_sequences, _ = _pieces(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
-        for i in piece_indices:
-            matrix = matrices[i]
-            step_chords = step_chord_indices(chord_sequences[i], len(matrix), steps_per_quarter)
-            if monophonic:
-                bass = bass_line(matrix)
-                rest = (bass.sum(axis=1) == 0).astype(np.uint8)[:, None]
-                inputs.append(bass)
-                targets.append(np.concatenate([bass, rest], axis=1))
-            else:
-                inputs.append(matrix)
-                targets.append(matrix)
-            if chord_input:
-                inputs[-1] = np.concatenate([inputs[-1], next_step_chord_tones(step_chords)], axis=1)
-            chords.append(step_chords)
-            names.append(f'{piece_names_k[i]}_sh{k}')
+        chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
+        pieces += [(matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), steps_per_quarter),
+                    f'{piece_names_k[i]}_sh{k}') for i in piece_indices]
+    return build_training_set(pieces, monophonic, chord_input, pad)
+
+
+def build_training_set(pieces, monophonic=False, chord_input=False, pad=0):
+    """[(``T × P`` pitch matrix, ``T`` chord per step, name)] → :class:`TrainingSet` (``pad`` silent steps first)."""
+    inputs, targets, chords, names = [], [], [], []
+    for matrix, step_chords, name in pieces:
+        matrix, step_chords = pad_start(matrix, pad), pad_start(np.asarray(step_chords, np.int16), pad, NO_CHORD)
+        if monophonic:
+            bass = bass_line(matrix)
+            rest = (bass.sum(axis=1) == 0).astype(np.uint8)[:, None]
+            inputs.append(bass)
+            targets.append(np.concatenate([bass, rest], axis=1))
+        else:
+            inputs.append(matrix)
+            targets.append(matrix)
+        if chord_input:
+            inputs[-1] = np.concatenate([inputs[-1], next_step_chord_tones(step_chords)], axis=1)
+        chords.append(step_chords)
+        names.append(name)
     data, starts = concatenate_pieces(inputs)
     separate_targets = monophonic or chord_input
     return TrainingSet(inputs=data, targets=concatenate_pieces(targets)[0] if separate_targets else data,

@@ -1,0 +1,119 @@
+"""Stage 5: how good is a model, how Bach-like is its music.
+
+* :func:`checkpoint_nll`: NLL per frame (nats; binary cross-entropy summed over
+  pitches, averaged over frames — the literature's convention) of a checkpoint
+  on pieces it never saw, windowed exactly as in training (same step, pitch
+  window, SEQUENCE_LENGTH, and the silent start when it was trained with one).
+* :func:`load_pieces`: the pieces of a folder of MIDI files (stages 0–2 in the
+  original key, ``sh0``) or of a prepared folder (``bach2 prepare`` output, or
+  one split of its ``split.json``, e.g. the JSB Chorales ``test`` split).
+* Musical statistics against a corpus: :mod:`bach2.music_statistics`.
+"""
+import dataclasses
+import pathlib
+
+from bach2.chord_sequence import beat_profiles, chord_indices
+from bach2.model_config import CheckpointError
+from bach2.prepare import CorpusError, PrepareConfig, find_midi_files, read_corpus
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, ticks_per_step, window
+from bach2.training_set import (read_sequences, build_training_set, piece_names, prepared_geometry, read_split,
+                                split_indices, step_chord_indices)
+
+
+@dataclasses.dataclass
+class Geometry:
+    """What one row and one column of a pitch matrix mean."""
+    step_ticks: int = 24        # ticks of a step at 96 per quarter
+    n_pitches: int = 61
+    lowest_pitch: int = 24
+
+    @property
+    def steps_per_quarter(self):
+        return JOURNAL_RESOLUTION // self.step_ticks
+
+
+def is_prepared(folder):
+    """True when ``folder`` holds ``bach2 prepare`` output (pitch matrices in ``sh0``)."""
+    return any(pathlib.Path(folder).glob('pitch_matrix_*ticks_sh0.npz'))
+
+
+def load_pieces(folder, geometry=None, split='', progress=True):
+    """→ (Geometry, [(``T × P`` uint8 pitch matrix, ``T`` int16 chord per step, name)], [(file, reason)]).
+
+    A prepared folder keeps its own geometry (which must equal ``geometry`` when
+    given) and may be narrowed to one ``split``; a MIDI folder is read with ``geometry``.
+    """
+    if is_prepared(folder):
+        found = Geometry(*prepared_geometry(folder))
+        if geometry is not None and found != geometry:
+            raise CheckpointError(f'{folder}: prepared with {found}, the model needs {geometry}')
+        return found, prepared_pieces(folder, found, split), []
+    if split:
+        raise CorpusError(f'{folder}: --split needs a prepared folder with split.json, this one holds MIDI files')
+    geometry = geometry or Geometry()
+    return geometry, *midi_pieces(folder, geometry, progress)
+
+
+def prepared_pieces(folder, geometry, split=''):
+    """The ``sh0`` pieces of a prepared folder (only those of ``split`` when given)."""
+    names = piece_names(folder, geometry.step_ticks)
+    chosen = range(len(names))
+    if split:
+        splits = read_split(folder)
+        if splits is None:
+            raise CorpusError(f'{folder}: no split.json, so no split named {split!r}')
+        chosen = split_indices(names, splits, split, folder)
+    matrices, _ = read_sequences(pathlib.Path(folder) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz', 'pitch_matrices')
+    chords, _ = read_sequences(pathlib.Path(folder) / 'chord_sequence_sh0.npz', 'chord_sequences')
+    return [(matrices[i], step_chord_indices(chords[i], len(matrices[i]), geometry.steps_per_quarter), names[i])
+            for i in chosen]
+
+
+def midi_pieces(folder, geometry, progress=True):
+    """Stages 0–2 of every MIDI file under ``folder`` in its own key → (pieces as :func:`load_pieces`, failures)."""
+    config = PrepareConfig(step_ticks=geometry.step_ticks, lowest_pitch=geometry.lowest_pitch,
+                           n_pitches=geometry.n_pitches)
+    read, failures, _ = read_corpus(find_midi_files(folder), config, processes=1, progress=progress)
+    pieces = []
+    for piece in read:
+        matrix = window(full_roll(piece, ticks_per_step(piece.resolution, geometry.step_ticks)),
+                        geometry.lowest_pitch, geometry.n_pitches)
+        chords = chord_indices(beat_profiles(full_roll(piece, ticks_per_step(piece.resolution))))  # from 16ths
+        pieces.append((matrix, step_chord_indices(chords, len(matrix), geometry.steps_per_quarter), piece.name))
+    return pieces, failures
+
+
+def checkpoint_geometry(meta):
+    """Checkpoint metadata → the :class:`Geometry` its model was trained on."""
+    model, train = meta['model_config'], meta['train_config']
+    return Geometry(train.get('step_ticks', 24), model['n_pitches'], model['lowest_pitch'])
+
+
+def checkpoint_nll(checkpoint, pieces, backend='jax', progress=True):
+    """NLL per frame of ``checkpoint`` on ``pieces`` (as :func:`load_pieces`) → dict.
+
+    Keys: ``nll_per_frame`` (nats), ``frames``, ``pieces`` (evaluated), ``too_short``
+    (names of pieces with no window: at most SEQUENCE_LENGTH steps, and no silent start).
+    """
+    from bach2.generate import load_model
+    from bach2.rnn_model import RNNModel
+    from bach2.train import data_windows, window_nll
+    model_config, state, meta = load_model(checkpoint)
+    length = model_config.sequence_length
+    pad = length if meta['train_config'].get('pad_start', False) else 0
+    usable = [piece for piece in pieces if len(piece[0]) + pad > length]
+    too_short = [name for matrix, _, name in pieces if len(matrix) + pad <= length]
+    if not usable:
+        raise CorpusError(f'no piece to evaluate: all {len(pieces)} are not longer than SEQUENCE_LENGTH = {length} '
+                          'steps')
+    data = build_training_set(usable, monophonic=model_config.mode == 'monophonic',
+                              chord_input=model_config.chord_input, pad=pad)
+    model = RNNModel(model_config, backend=backend)
+    try:
+        model.set_state(state)
+    except CheckpointError as error:
+        raise CheckpointError(f'{checkpoint}: {error}') from None
+    _, nll, frames = window_nll(model, data, data_windows(data, length), progress=progress)
+    return {'nll_per_frame': nll, 'frames': frames, 'pieces': len(usable), 'too_short': too_short,
+            'epoch': meta['epoch']}
+

@@ -1,0 +1,120 @@
+"""Musical statistics of a set of pieces, and how far one set is from another (stage 5).
+
+A piece is a ``T × P`` pitch matrix (column j = MIDI ``lowest_pitch + j``,
+one row per step, ``steps_per_quarter`` rows per quarter note). Statistics of a
+set pool its pieces:
+
+* ``pitch_class_histogram``: share of sounding steps per pitch class (12, sums to 1);
+* ``in_key``: share of sounding steps whose pitch is in the scale of the piece's detected key;
+* ``chord_transitions``: distribution of consecutive chord changes as (quality, quality,
+  root interval) — key-free, from stage 2's chord finder;
+* ``polyphony``: mean pitches sounding per non-silent step;
+* ``note_density``: note onsets per quarter note (a pitch that turns on);
+* ``pitch_range``: mean over pieces of highest − lowest pitch, in semitones;
+* ``repetition``: share of steps equal to the step before (held chords, repeated notes);
+* ``empty_beats``: share of quarter notes in which nothing sounds.
+
+:func:`compare` sets the statistics of generated pieces beside the corpus's:
+total-variation distance for the two distributions, the difference for the rest.
+"""
+import collections
+
+import numpy as np
+
+from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
+from bach2.key_finding import HARMONIC_MINOR_SCALE, MAJOR_SCALE, find_key, pitch_class_histogram
+from bach2.pitch_names import PITCH_CLASS_NAMES
+from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll
+
+SCALAR_STATISTICS = ('in_key', 'polyphony', 'note_density', 'pitch_range', 'repetition', 'empty_beats')
+DISTRIBUTIONS = ('pitch_class_histogram', 'chord_transitions')
+
+
+def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter):
+    """One piece → the raw counts that :func:`music_statistics` pools (dict of numbers and Counters)."""
+    roll = pitch_matrix_to_roll(pitch_matrix, lowest_pitch).astype(bool)     # T × 128
+    sounding = roll.any(axis=1)
+    histogram = pitch_class_histogram(roll)
+    tonic_name, mode = find_key(histogram) if histogram.sum() else ('C', 'major')
+    tonic = PITCH_CLASS_NAMES.index(tonic_name)
+    scale = {(tonic + degree) % 12 for degree in (MAJOR_SCALE if mode == 'major' else HARMONIC_MINOR_SCALE)}
+    pitch_classes = np.nonzero(roll)[1] % 12
+    onsets = roll & ~np.vstack([np.zeros((1, 128), bool), roll[:-1]])
+    pitches = np.nonzero(roll.any(axis=0))[0]
+    chords = chord_indices(beat_profiles(roll, steps_per_quarter)) if len(roll) else np.zeros(0, int)
+    return {
+        'pitch_classes': np.bincount(pitch_classes, minlength=12),
+        'in_key': int(np.isin(pitch_classes, list(scale)).sum()), 'notes_sounding': len(pitch_classes),
+        'sounding_steps': int(sounding.sum()), 'steps': len(roll),
+        'onsets': int(onsets.sum()), 'quarters': -(-len(roll) // steps_per_quarter),
+        'range': int(pitches[-1] - pitches[0]) if len(pitches) else 0,
+        'repeats': int((roll[1:] == roll[:-1]).all(axis=1).sum()),
+        'empty_beats': int(sum(chord == NO_CHORD for chord in chords)),
+        'transitions': chord_transitions(chords),
+    }
+
+
+def chord_transitions(chords):
+    """Chord indices per quarter note → Counter of changes ``'major→minor +9'`` (quality, quality, root interval)."""
+    changes = collections.Counter()
+    previous = None
+    for chord in chords:
+        if chord == NO_CHORD:
+            continue
+        if previous is not None and chord != previous:
+            (root_a, quality_a), (root_b, quality_b) = CHORD_NAMES[previous], CHORD_NAMES[chord]
+            interval = (PITCH_CLASS_NAMES.index(root_b) - PITCH_CLASS_NAMES.index(root_a)) % 12
+            changes[f'{quality_a}→{quality_b} +{interval}'] += 1
+        previous = chord
+    return changes
+
+
+def music_statistics(pitch_matrices, lowest_pitch, steps_per_quarter=4):
+    """Pieces (``T × P`` each) → dict of the statistics in the module docstring, pooled over the pieces."""
+    counts = [piece_counts(matrix, lowest_pitch, steps_per_quarter) for matrix in pitch_matrices]
+    total = collections.Counter()
+    transitions = collections.Counter()
+    histogram = np.zeros(12)
+    for piece in counts:
+        histogram += piece['pitch_classes']
+        transitions.update(piece['transitions'])
+        total.update({key: value for key, value in piece.items() if isinstance(value, int)})
+    n_transitions = sum(transitions.values())
+    return {
+        'pieces': len(counts), 'steps': total['steps'],
+        'pitch_class_histogram': (histogram / max(histogram.sum(), 1)).tolist(),
+        'in_key': total['in_key'] / max(total['notes_sounding'], 1),
+        'polyphony': total['notes_sounding'] / max(total['sounding_steps'], 1),
+        'note_density': total['onsets'] / max(total['quarters'], 1),
+        'pitch_range': total['range'] / max(len(counts), 1),
+        'repetition': total['repeats'] / max(total['steps'] - len(counts), 1),
+        'empty_beats': total['empty_beats'] / max(total['quarters'], 1),
+        'chord_transitions': {change: n / n_transitions for change, n in transitions.most_common()},
+    }
+
+
+def total_variation(p, q):
+    """Half the L1 distance of two distributions given as lists (aligned) or dicts (by key): 0 … 1."""
+    if isinstance(p, dict):
+        keys = set(p) | set(q)
+        return 0.5 * sum(abs(p.get(key, 0.0) - q.get(key, 0.0)) for key in keys)
+    return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
+
+
+def compare(generated, corpus):
+    """Two :func:`music_statistics` dicts → rows ``(name, generated, corpus, distance)``.
+
+    Distributions: total-variation distance; scalars: generated − corpus.
+    """
+    rows = [(name, None, None, total_variation(generated[name], corpus[name])) for name in DISTRIBUTIONS]
+    rows += [(name, generated[name], corpus[name], generated[name] - corpus[name]) for name in SCALAR_STATISTICS]
+    return rows
+
+
+def format_table(rows):
+    """Rows of :func:`compare` → a plain-text table."""
+    lines = [f'{"statistic":<24}{"generated":>11}{"corpus":>11}{"distance":>11}']
+    for name, ours, theirs, distance in rows:
+        cells = ['' if value is None else f'{value:.3f}' for value in (ours, theirs)]
+        lines.append(f'{name:<24}{cells[0]:>11}{cells[1]:>11}{distance:>+11.3f}')
+    return '\n'.join(lines)

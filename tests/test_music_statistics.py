@@ -1,0 +1,70 @@
+"""bach2.music_statistics: statistics of hand-made pieces whose true values are known, and distances."""
+import numpy as np
+import pytest
+
+from bach2.music_statistics import chord_transitions, compare, format_table, music_statistics, total_variation
+from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
+
+LOW = 24          # column j = MIDI 24 + j
+C4, E4, G4, F4, A4, C5 = 60, 64, 67, 65, 69, 72
+
+
+def matrix(steps):
+    """[[MIDI pitches] per 16th] → ``T × 61`` pitch matrix."""
+    m = np.zeros((len(steps), 61), np.uint8)
+    for t, pitches in enumerate(steps):
+        m[t, [p - LOW for p in pitches]] = 1
+    return m
+
+
+def test_a_held_c_major_triad():
+    stats = music_statistics([matrix([[C4, E4, G4]] * 8)], LOW)           # two quarter notes
+    assert stats['polyphony'] == 3.0
+    assert stats['note_density'] == 3 / 2                                  # three onsets in two quarters
+    assert stats['repetition'] == 1.0                                      # every step equals the one before
+    assert stats['in_key'] == 1.0 and stats['empty_beats'] == 0.0
+    assert stats['pitch_range'] == 7
+    assert stats['chord_transitions'] == {}                                # the chord never changes
+    histogram = np.array(stats['pitch_class_histogram'])
+    np.testing.assert_allclose(histogram[[0, 4, 7]], 1 / 3)
+    assert histogram.sum() == pytest.approx(1.0)
+
+
+def test_silence_repeated_notes_and_a_chord_change():
+    steps = [[C4, E4, G4]] * 4 + [[]] * 4 + [[F4, A4, C5]] * 2 + [[C4]] + [[C4]]   # I, silence, IV, C
+    stats = music_statistics([matrix(steps)], LOW)
+    assert stats['empty_beats'] == pytest.approx(1 / 3)                    # quarter 2 of 3 is silent
+    assert stats['note_density'] == pytest.approx((3 + 3 + 1) / 3)
+    assert stats['polyphony'] == pytest.approx((12 + 6 + 2) / 8)
+    assert stats['repetition'] == pytest.approx(8 / 11)                  # 3 + 3 + 1 + 1 equal neighbours
+    assert stats['chord_transitions'] == {'major→major +5': 1.0}           # C major → F major across the silence
+
+
+def test_pieces_are_pooled_not_concatenated():
+    a, b = matrix([[C4]] * 4), matrix([[G4]] * 4)
+    stats = music_statistics([a, b], LOW)
+    assert stats['pieces'] == 2 and stats['steps'] == 8
+    assert stats['repetition'] == 1.0                                      # no pair crosses from a into b
+    assert stats['pitch_range'] == 0
+
+
+def test_chord_transitions_skip_silence_and_repeats():
+    c_major, f_major = CHORD_NAMES.index(('C', 'major')), CHORD_NAMES.index(('F', 'major'))
+    changes = chord_transitions([c_major, c_major, NO_CHORD, f_major, c_major])
+    assert changes == {'major→major +5': 1, 'major→major +7': 1}
+
+
+def test_total_variation_of_lists_and_dicts():
+    assert total_variation([0.5, 0.5, 0], [0, 0.5, 0.5]) == pytest.approx(0.5)
+    assert total_variation({'a': 1.0}, {'b': 1.0}) == pytest.approx(1.0)
+    assert total_variation({'a': 0.3, 'b': 0.7}, {'a': 0.3, 'b': 0.7}) == 0.0
+
+
+def test_compare_a_set_with_itself_gives_zero_distances_and_a_table():
+    stats = music_statistics([matrix([[C4, E4, G4]] * 4 + [[F4, A4, C5]] * 4)], LOW)
+    rows = compare(stats, stats)
+    assert {name for name, *_ in rows} >= {'pitch_class_histogram', 'chord_transitions', 'polyphony', 'in_key'}
+    assert all(distance == 0 for *_, distance in rows)
+    table = format_table(rows)
+    assert table.splitlines()[0].split() == ['statistic', 'generated', 'corpus', 'distance']
+    assert len(table.splitlines()) == len(rows) + 1
