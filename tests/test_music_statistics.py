@@ -66,5 +66,5 @@ def test_compare_a_set_with_itself_gives_zero_distances_and_a_table():
     assert {name for name, *_ in rows} >= {'pitch_class_histogram', 'chord_transitions', 'polyphony', 'in_key'}
     assert all(distance == 0 for *_, distance in rows)
     table = format_table(rows)
-    assert table.splitlines()[0].split() == ['statistic', 'generated', 'corpus', 'distance']
+    assert table.splitlines()[0].split() == ['statistic', 'pieces', 'corpus', 'distance']
     assert len(table.splitlines()) == len(rows) + 1

@@ -101,19 +101,19 @@ def total_variation(p, q):
     return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
 
 
-def compare(generated, corpus):
-    """Two :func:`music_statistics` dicts → rows ``(name, generated, corpus, distance)``.
+def compare(pieces, corpus):
+    """Two :func:`music_statistics` dicts → rows ``(name, pieces, corpus, distance)``.
 
-    Distributions: total-variation distance; scalars: generated − corpus.
+    Distributions: total-variation distance; scalars: pieces − corpus.
     """
-    rows = [(name, None, None, total_variation(generated[name], corpus[name])) for name in DISTRIBUTIONS]
-    rows += [(name, generated[name], corpus[name], generated[name] - corpus[name]) for name in SCALAR_STATISTICS]
+    rows = [(name, None, None, total_variation(pieces[name], corpus[name])) for name in DISTRIBUTIONS]
+    rows += [(name, pieces[name], corpus[name], pieces[name] - corpus[name]) for name in SCALAR_STATISTICS]
     return rows
 
 
 def format_table(rows):
     """Rows of :func:`compare` → a plain-text table."""
-    lines = [f'{"statistic":<24}{"generated":>11}{"corpus":>11}{"distance":>11}']
+    lines = [f'{"statistic":<24}{"pieces":>11}{"corpus":>11}{"distance":>11}']
     for name, ours, theirs, distance in rows:
         cells = ['' if value is None else f'{value:.3f}' for value in (ours, theirs)]
         lines.append(f'{name:<24}{cells[0]:>11}{cells[1]:>11}{distance:>+11.3f}')
