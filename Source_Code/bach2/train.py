@@ -18,6 +18,7 @@ import json
 import math
 import pathlib
 import time
+import zipfile
 
 import numpy as np
 from tqdm import tqdm
@@ -68,10 +69,16 @@ def save_checkpoint(path, model, train_config, epoch, batch, history):
 
 
 def load_checkpoint(path):
-    """→ (meta dict, state {name: array}); reads the ``.npz`` (no pickle runs)."""
-    with np.load(path, allow_pickle=False) as arrays:
-        meta = json.loads(str(arrays['meta']))
-        state = {key.split(':', 1)[1]: arrays[key] for key in arrays.files if key.startswith('param:')}
+    """→ (meta dict, state {name: array}); reads the ``.npz`` (no pickle runs); CheckpointError if unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            meta = json.loads(str(arrays['meta']))
+            state = {key.split(':', 1)[1]: arrays[key] for key in arrays.files if key.startswith('param:')}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
+    missing = [key for key in ('model_config', 'epoch', 'batch', 'history') if key not in meta]
+    if missing or not state:
+        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint (no {", ".join(missing) or "parameters"})')
     return meta, state
 
 
@@ -95,14 +102,14 @@ class Trainer:
                     monophonic=monophonic, chord_input=model_config.chord_input)
         self.train_set = load_training_set(train_config.data_dir, train_idx, **load)
         self.valid_set = load_training_set(train_config.data_dir, valid_idx, **load) if valid_idx else None
+        L = model_config.sequence_length
+        self.train_windows = self._windows(self.train_set, L)
+        if not len(self.train_windows[2]):          # checked before the model is compiled: fails fast
+            raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
+                              f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
         self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed)
         if state is not None:
             self.model.set_state(state)
-        L = model_config.sequence_length
-        self.train_windows = self._windows(self.train_set, L)
-        if not len(self.train_windows[2]):
-            raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
-                              f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
         self.valid_windows = self._windows(self.valid_set, L) if self.valid_set else None
         if self.valid_windows and not len(self.valid_windows[2]):
             self.valid_windows = None      # every validation piece is shorter than a window
@@ -235,7 +242,10 @@ def train(model_config, train_config, resume=False, progress=True, log=print):
         if not path.exists():
             raise CheckpointError(f'{path}: no checkpoint to resume from (same --out, --mode, --hidden, --layers?)')
         meta, state = load_checkpoint(path)
-        model_config = ModelConfig(**meta['model_config'])
+        try:
+            model_config = ModelConfig(**meta['model_config'])
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f'{path}: its hyper-parameters are not a ModelConfig ({error})') from None
         try:
             trainer = Trainer(model_config, train_config, state=state)
         except CheckpointError as error:

@@ -14,6 +14,7 @@ arrays) for the chosen transpositions and keeps the chosen pieces:
 """
 import dataclasses
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -45,21 +46,28 @@ class TrainingSet:
 
 def piece_names(data_dir, step_ticks=24):
     """Names of the prepared pieces (from ``sh0``)."""
-    with np.load(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh0.npz')) as arrays:
-        return [str(name) for name in arrays['names']]
+    return _pieces(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh0.npz'), 'pitch_matrices')[1]
 
 
 def _path(data_dir, name):
-    path = pathlib.Path(data_dir) / name
+    folder = pathlib.Path(data_dir)
+    if not folder.is_dir():
+        problem = 'not a folder' if folder.exists() else 'no such folder'
+        raise CorpusError(f'{folder}: {problem}; prepared training data goes there with `bach2 prepare --out {folder}`')
+    path = folder / name
     if not path.exists():
         raise CorpusError(f'{path}: no such file; run `bach2 prepare` first')
     return path
 
 
 def _pieces(npz_path, key):
-    with np.load(npz_path, allow_pickle=False) as arrays:
-        data, starts = arrays[key], arrays['piece_starts']
-        names = [str(name) for name in arrays['names']]
+    """``.npz`` of stage 1 or 2 → (list of per-piece arrays, names); CorpusError naming the file if unreadable."""
+    try:
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            data, starts = arrays[key], arrays['piece_starts']
+            names = [str(name) for name in arrays['names']]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise CorpusError(f'{npz_path}: not readable prepared data ({error}); run `bach2 prepare` again') from None
     return [data[a:b] for a, b in zip(starts[:-1], starts[1:])], names
 
 
