@@ -23,7 +23,7 @@ temporary file ``.<name>.bach2-<pid>-<random>.tmp`` behind; the next run's
 first write into that folder must remove it (its process has ended), and no
 reader may take it for data.
 
-    python benchmarks/sigkill_faults.py [--train-kills 40] [--prepare-kills 40] [--generate-kills 20] [--seed 0]
+    python benchmarks/sigkill_faults.py [--train-kills 30] [--prepare-kills 30] [--generate-kills 10] [--chains 2] [--seed 0]
 
 Prints the counts; exit status 1 if any check failed. ``tests/test_sigkill_faults.py`` runs it smaller.
 """
@@ -356,11 +356,11 @@ def run_all(work, train_kills, prepare_kills, generate_kills, seed=0, progress=T
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--train-kills', type=int, default=40)
-    parser.add_argument('--prepare-kills', type=int, default=40)
-    parser.add_argument('--generate-kills', type=int, default=20)
+    parser.add_argument('--train-kills', type=int, default=30)
+    parser.add_argument('--prepare-kills', type=int, default=30)
+    parser.add_argument('--generate-kills', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--chains', type=int, default=1, help='train chains run side by side (default: 1)')
+    parser.add_argument('--chains', type=int, default=2, help='train chains run side by side (default: 2)')
     parser.add_argument('--work', help='folder for the corpus and outputs (default: a temporary one, removed)')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='sigkill_') as temporary:

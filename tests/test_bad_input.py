@@ -99,6 +99,8 @@ CASES = {
     'prepare-not-midi': (['prepare', '--data', '{not_midi_folder}', *OUTS],
                          f'gave a usable piece (1 unreadable, 0 skipped; first: {{not_midi}}: {NOT_MIDI})'),
     'prepare-file-as-folder': (['prepare', '--data', '{not_midi}', *OUTS], '{not_midi}: not a folder'),
+    'prepare-out-is-a-file': (['prepare', '--data', '{midi}', '--out', '{not_midi}/out', '--jobs', '1'],
+                              '{not_midi}/out: Not a directory'),
     'prepare-nonsense-option': (['prepare', '--frobnicate', *OUTS],
                                 'bach2 prepare: error: unrecognized arguments: --frobnicate (see bach2 prepare --help)'),
     'prepare-nonsense-value': (['prepare', '--transpose', 'd', *OUTS], "argument --transpose: invalid choice: 'd'"),

@@ -366,8 +366,8 @@ def run(function, args):
         print(f'bach2: error: {error}', file=sys.stderr)
         return 2
     except OSError as error:                    # e.g. --out is a file, or a folder we may not write
-        where = error.filename if error.filename is not None else ''
-        print(f'bach2: error: {where}: {error.strerror or error}', file=sys.stderr)
+        where = f'{error.filename}: ' if error.filename is not None else ''
+        print(f'bach2: error: {where}{error.strerror or error}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('bach2: interrupted; files already written are whole, the one being written was discarded',
