@@ -2,10 +2,10 @@
 
 Run the stages in order: stage0 → stage1 → stage2 (``bach2 prepare`` runs all three).
 """
-import argparse
 import sys
 
-from bach2.cli import add_data_arguments, add_out_argument, config_from, report_failures, resolve_data, run
+from bach2.cli import (OneLineParser, add_data_arguments, add_out_argument, config_from, report_failures,
+                       resolve_data, run)
 from bach2.prepare import find_midi_files, read_corpus, write_time_series
 
 
@@ -21,7 +21,7 @@ def stage0(args):
 
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(description=__doc__)
     add_out_argument(parser)
     add_data_arguments(parser)
     sys.exit(run(stage0, parser.parse_args()))

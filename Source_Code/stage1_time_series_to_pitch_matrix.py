@@ -2,10 +2,9 @@
 
 Needs stage 0's output; stage 2 comes next.
 """
-import argparse
 import sys
 
-from bach2.cli import add_matrix_arguments, add_out_argument, config_from, run
+from bach2.cli import OneLineParser, add_matrix_arguments, add_out_argument, config_from, run
 from bach2.prepare import load_time_series, write_pitch_matrices
 
 
@@ -17,7 +16,7 @@ def stage1(args):
 
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(description=__doc__)
     add_out_argument(parser)
     add_matrix_arguments(parser)
     sys.exit(run(stage1, parser.parse_args()))

@@ -2,12 +2,11 @@
 
 Same options as `bach2 train`; --help lists them.
 """
-import argparse
 import sys
 
-from bach2.cli import add_train_arguments, cmd_train, run
+from bach2.cli import OneLineParser, add_train_arguments, cmd_train, run
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(description=__doc__)
     add_train_arguments(parser)
     sys.exit(run(cmd_train, parser.parse_args()))

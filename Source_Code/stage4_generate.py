@@ -2,12 +2,11 @@
 
 Same options as `bach2 generate`; --help lists them.
 """
-import argparse
 import sys
 
-from bach2.cli import add_generate_arguments, cmd_generate, run
+from bach2.cli import OneLineParser, add_generate_arguments, cmd_generate, run
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(description=__doc__)
     add_generate_arguments(parser)
     sys.exit(run(cmd_generate, parser.parse_args()))

@@ -6,6 +6,7 @@ Exit status: 0 all good; 1 the run finished but some files could not be read;
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,8 +76,8 @@ def test_prepare_with_a_bad_file(tmp_path):
     out = tmp_path / 'out'
     result = bach2('prepare', '--data', data, '--out', out)
     assert result.returncode == 1, result.stderr
-    tail = result.stderr.rstrip('\n').splitlines()[-2:]          # after the progress bars
-    assert tail == ['1 file(s) could not be read:', f'  {data / "broken.mid"}: {BAD_REASON}']
+    last = result.stderr.rstrip('\n').splitlines()[-1]          # after the progress bars
+    assert last == f'bach2: error: {data / "broken.mid"}: {BAD_REASON}'
     assert '2 pieces, 6 notes' in result.stdout
     assert (out / 'manifest.json').exists()
     assert (out / 'pitch_matrix_24ticks_sh11.npz').exists()
@@ -123,17 +124,18 @@ def test_prepare_every_file_bad(tmp_path):
     result = bach2('prepare', '--data', data, '--out', tmp_path / 'out')
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (f'bach2: error: {data}: none of its 1 MIDI files gave a usable '
-                                              'piece (1 unreadable, 0 skipped)')
+                                              f'piece (1 unreadable, 0 skipped; first: {data / "a.mid"}: {BAD_REASON})')
     assert not (tmp_path / 'out').exists()
 
 
 @pytest.mark.parametrize('args', [['prepare', '--frobnicate'], ['frobnicate'], [],
                                   ['prepare', '--transpose', 'd'], ['prepare', '--limit', '0']])
-def test_bad_options_are_argparse_errors(args):
+def test_bad_options_are_one_line_argparse_errors(args):
     result = bach2(*args)
     assert result.returncode == 2
-    assert 'usage: bach2' in result.stderr
-    assert 'error:' in result.stderr.splitlines()[-1]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert re.fullmatch(r'(bach2|bach2 prepare): error: .+ \(see \1 --help\)', lines[0]), lines[0]
 
 
 def test_version():
@@ -148,7 +150,7 @@ def test_inspect(tmp_path):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         f'{data / "one.mid"}: 1 voices, 3 notes, 96 ticks/quarter, 4/4, key C major; repairs: no repairs']
-    assert result.stderr.splitlines() == ['1 file(s) could not be read:', f'  {data / "broken.mid"}: {BAD_REASON}']
+    assert result.stderr.splitlines() == [f'bach2: error: {data / "broken.mid"}: {BAD_REASON}']
 
 
 def test_inspect_a_folder_reports_repairs(tmp_path):

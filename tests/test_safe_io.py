@@ -1,11 +1,14 @@
 """bach2.safe_io: atomic writes and pickles that never run code."""
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from bach2.safe_io import UnsafePickleError, atomic_path, load_pickle, save_npz, save_pickle
+from bach2.safe_io import (TEMPORARY_NAME, UnsafePickleError, atomic_path, load_pickle, remove_stale_temporaries,
+                           save_npz, save_pickle)
 
 DATA = {
     'matrix': np.array([[0, 1], [1, 0]], np.uint8),
@@ -103,3 +106,32 @@ def test_save_npz_is_readable_with_np_load(tmp_path):
         np.testing.assert_array_equal(loaded['matrix'], DATA['matrix'])
         np.testing.assert_array_equal(loaded['shifts'], np.arange(-5, 7))
     assert os.listdir(tmp_path) == ['matrices.npz']
+
+
+def test_temporary_name_is_hidden_recognisable_and_never_a_data_name(tmp_path):
+    with atomic_path(tmp_path / 'ck.npz') as temporary:
+        name = os.path.basename(temporary)
+        assert name.startswith('.ck.npz.bach2-') and name.endswith('.tmp')
+        assert int(TEMPORARY_NAME.match(name).group(1)) == os.getpid()
+        open(temporary, 'wb').close()
+        assert list(tmp_path.glob('*.npz')) == [] and list(tmp_path.glob('*.p')) == []
+
+
+def ended_process_id():
+    process = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
+    return int(process.stdout)
+
+
+def test_next_write_removes_temporaries_of_ended_processes_only(tmp_path):
+    ended, alive = ended_process_id(), os.getppid()
+    stale = tmp_path / f'.ck.npz.bach2-{ended}-k1ll3d_x.tmp'
+    other = tmp_path / f'.curve.png.bach2-{ended}-abc_1234.tmp'         # any file of that folder
+    in_progress = tmp_path / f'.ck.npz.bach2-{alive}-w0rk1ng.tmp'         # a live writer's file
+    mine = tmp_path / f'.ck.npz.bach2-{os.getpid()}-m1n3.tmp'
+    unrelated = tmp_path / '.notes.tmp'
+    for path in (stale, other, in_progress, mine, unrelated):
+        path.write_bytes(b'half a file')
+    save_pickle(DATA, tmp_path / 'data.pkl')
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([in_progress.name, mine.name, unrelated.name,
+                                                                 'data.pkl'])
+    assert remove_stale_temporaries(tmp_path) == []

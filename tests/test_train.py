@@ -201,6 +201,58 @@ def test_resume_with_mismatched_parameter_shapes(two_epochs, data_dir, tmp_path)
     assert 'checkpoint parameter lstm1.W_in_to_ingate has shape (61, 8), the model needs (61, 16)' in message
 
 
+def test_resume_with_mismatched_parameter_names(two_epochs, data_dir, tmp_path):
+    """A checkpoint whose parameter is renamed: the error names the file, the missing and the unexpected name."""
+    meta, state = load_checkpoint(two_epochs[3] / f'{CHECKPOINT_STEM}.npz')
+    state['lstm1.W_in_to_gate'] = state.pop('lstm1.W_in_to_ingate')
+    model_config, train_config = configs(data_dir, tmp_path)
+    path = checkpoint_path(train_config, model_config)
+    save_npz(path, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()})
+    with pytest.raises(CheckpointError) as raised:
+        train(model_config, train_config, resume=True, progress=False)
+    assert str(raised.value) == (f"{path}: checkpoint does not match the model: missing ['lstm1.W_in_to_ingate'], "
+                                 "unexpected ['lstm1.W_in_to_gate']")
+
+
+@pytest.mark.parametrize('content', [b'', b'PK\x03\x04 cut short', b'not a zip at all'])
+def test_unreadable_checkpoint_is_refused_in_one_line(content, tmp_path):
+    path = tmp_path / f'{CHECKPOINT_STEM}.npz'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=f'^{path}: not a Bach2.0 checkpoint') as raised:
+        load_checkpoint(path)
+    assert '\n' not in str(raised.value)
+
+
+def test_checkpoint_without_parameters_is_refused(tmp_path):
+    path = tmp_path / 'plain.npz'
+    save_npz(path, meta=np.array(json.dumps({'model_config': {}, 'epoch': 1, 'batch': 0, 'history': []})))
+    with pytest.raises(CheckpointError, match='plain.npz: not a Bach2.0 checkpoint \\(no parameters\\)'):
+        load_checkpoint(path)
+
+
+class RunsACommand:
+    """Unpickling this with plain pickle would run a shell command."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def test_checkpoint_pickle_with_a_malicious_reduce_is_refused(two_epochs, tmp_path):
+    """The ``.p`` twin of a real checkpoint with one parameter replaced by code: refused, nothing runs."""
+    evidence = tmp_path / 'pwned.txt'
+    saved = read_checkpoint_pickle(two_epochs[3] / f'{CHECKPOINT_STEM}.p')
+    saved['state']['lstm1.W_in_to_ingate'] = RunsACommand(f"echo pwned > '{evidence}'")
+    path = tmp_path / f'{CHECKPOINT_STEM}.p'
+    path.write_bytes(pickle.dumps(saved))
+    with pytest.raises(UnsafePickleError) as raised:
+        read_checkpoint_pickle(path)
+    assert str(raised.value).startswith(f'{path}: refused to load: the pickle calls posix.system')
+    assert not evidence.exists()
+
+
 # --------------------------------------------------------------------------- Ctrl-C in the middle of an epoch
 
 def run_line(text):

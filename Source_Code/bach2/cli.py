@@ -24,6 +24,13 @@ from bach2.safe_io import UnsafePickleError, atomic_path
 DEFAULT_DATA = 'training_data'
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with errors in one line: ``bach2 train: error: … (see bach2 train --help)``, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def add_out_argument(parser):
     parser.add_argument('--out', default=DEFAULT_DATA, help='training data folder (default: %(default)s)')
 
@@ -105,16 +112,15 @@ def report_failures(failures, skipped):
     """Print bad files and skipped pieces at the end of a folder run; returns the exit status."""
     for name, reason in skipped:
         print(f'skipped {name}: {reason}')
-    if failures:
-        print(f'{len(failures)} file(s) could not be read:', file=sys.stderr)
-        for _, reason in failures:
-            print(f'  {reason}', file=sys.stderr)
+    for _, reason in failures:                  # one line per unreadable file: 'path: problem'
+        print(f'bach2: error: {reason}', file=sys.stderr)
     return 1 if failures else 0
 
 
-def cmd_prepare(args):
+def cmd_prepare(args, min_steps=0):
     """Stages 0–2: MIDI folder → time series, pitch matrices, chords, manifest."""
-    result = prepare_training_data(resolve_data(args), args.out, config_from(args), processes=args.jobs)
+    result = prepare_training_data(resolve_data(args), args.out, config_from(args), processes=args.jobs,
+                                   min_steps=min_steps)
     pieces = result['pieces']
     print(f'{len(pieces)} pieces, {sum(p.n_notes for p in pieces)} notes → {args.out}/')
     for path in result['written']:
@@ -224,7 +230,7 @@ def cmd_train(args):
 
 def add_generate_arguments(parser):
     """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4)."""
-    parser.add_argument('checkpoint', nargs='?', help='a .npz checkpoint of `bach2 train` '
+    parser.add_argument('checkpoint', nargs='?', help='a .npz checkpoint of `bach2 train`, or a folder: its newest '
                         '(default: the newest in checkpoints/)')
     parser.add_argument('--data', default=DEFAULT_DATA, help='prepared data for primers and progressions '
                         '(default: %(default)s)')
@@ -280,6 +286,8 @@ def generate_configs(args):
         except ValueError as error:
             raise CorpusError(f'--progression: {error}') from None
     checkpoint = args.checkpoint or newest_checkpoint()
+    if os.path.isdir(checkpoint):
+        checkpoint = newest_checkpoint(checkpoint)
     n_steps = args.bars * 16 if args.bars else args.steps
     return [GenerateConfig(checkpoint=checkpoint, data_dir=args.data, out_dir=args.out, primer=args.primer,
                            n_steps=n_steps, seed=args.seed + k, rule=args.rule, temperature=args.temperature,
@@ -350,10 +358,10 @@ def cmd_journey(args):
     """The whole journey on the built-in corpus: prepare → train a small model → generate → MIDI and PNG."""
     from bach2.generate import GenerateConfig, generate_a_fugue
     from bach2.train import TrainConfig, checkpoint_path, train
-    print('stages 0–2: prepare the training data')
-    status = cmd_prepare(args)
-    print('stage 3: train a small model (2 × 128 units)')
     model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
+    print('stages 0–2: prepare the training data')
+    status = cmd_prepare(args, min_steps=model_config.sequence_length + 1)   # pieces that give a window
+    print('stage 3: train a small model (2 × 128 units)')
     train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
                                max_batches=args.max_batches, max_valid_windows=4000)
     train(model_config, train_config)
@@ -369,7 +377,7 @@ def cmd_journey(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog='bach2', description="Bach2.0: learn Bach's counterpoint from MIDI "
+    parser = OneLineParser(prog='bach2', description="Bach2.0: learn Bach's counterpoint from MIDI "
                                      'and write new fugues.')
     parser.add_argument('--version', action='version', version=f'bach2 {__version__}')
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
@@ -419,15 +427,20 @@ def build_parser():
     journey.add_argument('--max-batches', type=_count, default=150, help='per epoch (default: %(default)s)')
     journey.add_argument('--temperature', type=_rate, default=0.7, help='of the samples (default: %(default)s)')
     journey.set_defaults(run=cmd_journey)
+    parser.command_parsers = commands.choices
     return parser
 
 
 def run(function, args):
-    """Run a command; project errors become one line on stderr and exit status 2."""
+    """Run a command; project errors and refused file operations become one line on stderr, exit status 2."""
     try:
         return function(args)
     except (CorpusError, MidiFileError, UnsafePickleError, CheckpointError) as error:
         print(f'bach2: error: {error}', file=sys.stderr)
+        return 2
+    except OSError as error:                    # e.g. --out is a file, or a folder we may not write
+        where = f'{error.filename}: ' if error.filename is not None else ''
+        print(f'bach2: error: {where}{error.strerror or error}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('bach2: interrupted; files already written are whole, the one being written was discarded',
@@ -436,7 +449,10 @@ def run(function, args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:                                 # the error names the command they were given to
+        parser.command_parsers[args.command].error(f'unrecognized arguments: {" ".join(unknown)}')
     return run(args.run, args)
 
 

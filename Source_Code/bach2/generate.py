@@ -61,10 +61,10 @@ def load_model(checkpoint):
     path = pathlib.Path(checkpoint)
     if not path.is_file():
         raise CheckpointError(f'{path}: no such checkpoint (train one with `bach2 train`)')
+    meta, state = load_checkpoint(path)
     try:
-        meta, state = load_checkpoint(path)
         return ModelConfig(**meta['model_config']), state, meta
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (ValueError, TypeError) as error:
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
 
 

@@ -56,7 +56,7 @@ def find_midi_files(folder):
     """All ``.mid`` / ``.midi`` files under ``folder``, sorted; CorpusError if there is none."""
     folder = pathlib.Path(folder)
     if not folder.is_dir():
-        raise CorpusError(f'{folder}: no such folder')
+        raise CorpusError(f'{folder}: {"not a folder" if folder.exists() else "no such folder"}')
     files = sorted(p for p in folder.rglob('*') if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
     if not files:
         raise CorpusError(f'{folder}: no .mid or .midi files in this folder')
@@ -71,12 +71,13 @@ def _read(path):
         return path, None, str(error)
 
 
-def read_corpus(paths, config=PrepareConfig(), processes=None, progress=True):
+def read_corpus(paths, config=PrepareConfig(), processes=None, progress=True, min_steps=0):
     """Stage 0 on many files → (pieces, failures [(path, reason)], skipped [(name, reason)]).
 
     Bad files do not stop the run, but :class:`CorpusError` is raised when no
     file gives a usable piece; movements are split and time signatures
-    filtered as ``config`` says. Uses ``processes`` worker processes (default: all cores).
+    filtered as ``config`` says; pieces shorter than ``min_steps`` steps are
+    skipped. Uses ``processes`` worker processes (default: all cores).
     """
     paths = [str(p) for p in paths]
     processes = processes or min(os.cpu_count() or 1, max(1, len(paths) // 8))
@@ -103,14 +104,24 @@ def read_corpus(paths, config=PrepareConfig(), processes=None, progress=True):
                 skipped.append((movement.name, f'time signature {reason}'))
             elif movement.n_notes == 0:
                 skipped.append((movement.name, 'no notes'))
+            elif min_steps and piece_steps(movement, config.step_ticks) < min_steps:
+                skipped.append((movement.name, f'{piece_steps(movement, config.step_ticks)} steps, shorter than '
+                                               f'SEQUENCE_LENGTH + 1 = {min_steps}'))
             else:
                 movement.name = _unique(movement.name, {p.name for p in pieces})
                 pieces.append(movement)
     if not pieces:
         folder = os.path.commonpath([os.path.dirname(path) for path in paths]) if paths else 'no files'
+        reasons = [reason for _, reason in failures] + [f'{name}: {reason}' for name, reason in skipped]
+        first = f'; first: {reasons[0]}' if reasons else ''
         raise CorpusError(f'{folder}: none of its {len(paths)} MIDI files gave a usable piece '
-                          f'({len(failures)} unreadable, {len(skipped)} skipped)')
+                          f'({len(failures)} unreadable, {len(skipped)} skipped{first})')
     return pieces, failures, skipped
+
+
+def piece_steps(piece, step_ticks=JOURNAL_STEP_TICKS):
+    """Length of a piece in steps of ``step_ticks`` (at 96 ticks per quarter): rows of its pitch matrix."""
+    return int(note_steps(piece, ticks_per_step(piece.resolution, step_ticks))[2].max())
 
 
 def _unique(name, taken):
@@ -233,13 +244,14 @@ def _manifest_entry(piece, roll, key, config, shifts):
     }
 
 
-def prepare_training_data(data_dir, out_dir, config=PrepareConfig(), processes=None, progress=True):
+def prepare_training_data(data_dir, out_dir, config=PrepareConfig(), processes=None, progress=True, min_steps=0):
     """Stages 0–2 on a folder of MIDI → dict(pieces, failures, skipped, files written).
 
-    Raises :class:`CorpusError` when the folder holds no MIDI or no usable piece.
+    Raises :class:`CorpusError`, before writing anything, when the folder holds
+    no MIDI or no usable piece (``min_steps``: pieces shorter are skipped).
     """
     paths = find_midi_files(data_dir)
-    pieces, failures, skipped = read_corpus(paths, config, processes, progress)
+    pieces, failures, skipped = read_corpus(paths, config, processes, progress, min_steps)
     written = [write_time_series(pieces, out_dir, failures, skipped)]
     keys = [piece_key(piece) for piece in pieces]
     for path, _ in write_pitch_matrices(pieces, out_dir, config, keys, progress).values():

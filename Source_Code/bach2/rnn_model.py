@@ -22,6 +22,8 @@ Every example carries a weight (0 for the padding of a last, short batch). The
 reported NLL per frame is the cross-entropy *summed* over pitches, averaged
 over frames (the literature's convention), in nats.
 """
+import functools
+
 import jax
 import numpy as np
 import pytensor
@@ -113,7 +115,13 @@ class RNNModel:
         self.validate = pytensor.function([inputs, targets, chords, weights],
                                           [cost, (weights * frame_nll).sum(), total_weight], mode=mode,
                                           on_unused_input='ignore')
-        self.predict = pytensor.function([inputs], probabilities, mode=mode)
+        self._predict_graph = inputs, probabilities, mode
+
+    @functools.cached_property
+    def predict(self):
+        """Compiled on first use: training never calls it, so ``bach2 train`` starts sooner."""
+        inputs, probabilities, mode = self._predict_graph
+        return pytensor.function([inputs], probabilities, mode=mode)
 
     def network_input(self):
         return layers.get_all_layers(self.network)[0].input_var

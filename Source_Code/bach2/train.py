@@ -20,6 +20,7 @@ import json
 import math
 import pathlib
 import time
+import zipfile
 
 import numpy as np
 from tqdm import tqdm
@@ -89,10 +90,16 @@ def save_checkpoint(path, model, train_config, epoch, batch, history):
 
 
 def load_checkpoint(path):
-    """→ (meta dict, state {name: array}); reads the ``.npz`` (no pickle runs)."""
-    with np.load(path, allow_pickle=False) as arrays:
-        meta = json.loads(str(arrays['meta']))
-        state = {key.split(':', 1)[1]: arrays[key] for key in arrays.files if key.startswith('param:')}
+    """→ (meta dict, state {name: array}); reads the ``.npz`` (no pickle runs); CheckpointError if unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            meta = json.loads(str(arrays['meta']))
+            state = {key.split(':', 1)[1]: arrays[key] for key in arrays.files if key.startswith('param:')}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
+    missing = [key for key in ('model_config', 'epoch', 'batch', 'history') if key not in meta]
+    if missing or not state:
+        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint (no {", ".join(missing) or "parameters"})')
     return meta, state
 
 
@@ -141,7 +148,7 @@ class Trainer:
         train_idx, valid_idx = training_split(train_config)
         if not train_idx:
             raise CorpusError(f'{train_config.data_dir}: no piece left for training '
-                              f'(valid_fraction {train_config.valid_fraction} holds out all {len(names)})')
+                              f'(valid_fraction {train_config.valid_fraction} or split.json holds out all {len(valid_idx)})')
         load = dict(step_ticks=train_config.step_ticks, monophonic=model_config.mode == 'monophonic',
                     chord_input=model_config.chord_input,
                     pad=model_config.sequence_length if train_config.pad_start else 0)
@@ -149,14 +156,14 @@ class Trainer:
                                            transpositions=train_config.transpositions, **load)
         self.valid_set = load_training_set(train_config.data_dir, valid_idx, transpositions=(
             train_config.valid_transpositions or train_config.transpositions), **load) if valid_idx else None
+        L = model_config.sequence_length
+        self.train_windows = data_windows(self.train_set, L)
+        if not len(self.train_windows[2]):          # checked before the model is compiled: fails fast
+            raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
+                              f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
         self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed)
         if state is not None:
             self.model.set_state(state)
-        L = model_config.sequence_length
-        self.train_windows = data_windows(self.train_set, L)
-        if not len(self.train_windows[2]):
-            raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
-                              f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
         self.valid_windows = data_windows(self.valid_set, L) if self.valid_set else None
         if self.valid_windows and not len(self.valid_windows[2]):
             self.valid_windows = None      # every validation piece is shorter than a window
@@ -272,7 +279,10 @@ def train(model_config, train_config, resume=False, progress=True, log=print):
         if not path.exists():
             raise CheckpointError(f'{path}: no checkpoint to resume from (same --out, --mode, --hidden, --layers?)')
         meta, state = load_checkpoint(path)
-        model_config = ModelConfig(**meta['model_config'])
+        try:
+            model_config = ModelConfig(**meta['model_config'])
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f'{path}: its hyper-parameters are not a ModelConfig ({error})') from None
         try:
             trainer = Trainer(model_config, train_config, state=state)
         except CheckpointError as error:

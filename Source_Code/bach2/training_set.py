@@ -22,6 +22,7 @@ A prepared folder may hold ``split.json`` (``{'train': [names], 'valid': [...],
 import dataclasses
 import json
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -53,8 +54,7 @@ class TrainingSet:
 
 def piece_names(data_dir, step_ticks=24):
     """Names of the prepared pieces (from ``sh0``)."""
-    with np.load(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh0.npz')) as arrays:
-        return [str(name) for name in arrays['names']]
+    return read_sequences(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh0.npz'), 'pitch_matrices')[1]
 
 
 SPLIT_FILE = 'split.json'
@@ -101,17 +101,24 @@ def prepared_geometry(data_dir):
 
 
 def _path(data_dir, name):
-    path = pathlib.Path(data_dir) / name
+    folder = pathlib.Path(data_dir)
+    if not folder.is_dir():
+        problem = 'not a folder' if folder.exists() else 'no such folder'
+        raise CorpusError(f'{folder}: {problem}; prepared training data goes there with `bach2 prepare --out {folder}`')
+    path = folder / name
     if not path.exists():
         raise CorpusError(f'{path}: no such file; run `bach2 prepare` first')
     return path
 
 
 def read_sequences(npz_path, key):
-    """A ``.npz`` of concatenated sequences → ([one array per piece], [piece names])."""
-    with np.load(npz_path, allow_pickle=False) as arrays:
-        data, starts = arrays[key], arrays['piece_starts']
-        names = [str(name) for name in arrays['names']]
+    """``.npz`` of stage 1 or 2 → (list of per-piece arrays, names); CorpusError naming the file if unreadable."""
+    try:
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            data, starts = arrays[key], arrays['piece_starts']
+            names = [str(name) for name in arrays['names']]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise CorpusError(f'{npz_path}: not readable prepared data ({error}); run `bach2 prepare` again') from None
     return [data[a:b] for a, b in zip(starts[:-1], starts[1:])], names
 
 

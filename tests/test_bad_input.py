@@ -1,0 +1,169 @@
+"""Every ``bach2`` command on bad input: one line on stderr, non-zero exit, no traceback, nothing overwritten.
+
+The bad inputs: a missing path, an empty folder, a file that is not MIDI (or
+not prepared data, or not a checkpoint), a piece shorter than SEQUENCE_LENGTH,
+a nonsense option. Each run is a real ``python -m bach2.cli`` subprocess in a
+folder that already holds files where the command would write (training data,
+a checkpoint, a generated piece): afterwards every file there keeps its bytes
+and modification time, and no file was added (no temporary file either).
+
+Progress bars (tqdm, on stderr) are not answers: lines that are bar updates are
+left out before counting. Pieces shorter than SEQUENCE_LENGTH are bad input only
+where a window is needed (train, journey); ``prepare`` and ``inspect`` know no
+SEQUENCE_LENGTH, and ``generate`` puts silence before a short primer, as the
+sampler documents — :func:`test_short_pieces_are_fine_where_no_window_is_needed`.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bach2.model_config import ModelConfig
+from bach2.prepare import prepare_training_data
+from bach2.train import TrainConfig, checkpoint_path, train
+from midi_builders import write_random_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRESS_BAR = re.compile(r'^[^|]*: *\d+%\|')          # 'stage 0: MIDI → time series:  50%|█████ …'
+NOT_MIDI = 'not a MIDI file (it does not start with the MThd header)'
+CHECKPOINT = 'lstm_polyphonic_N8_1layers.npz'
+TINY = ['--layers', '1', '--hidden', '8', '--sequence-length', '8', '--batch-size', '4', '--transpositions', '0']
+
+
+@pytest.fixture(scope='module')
+def inputs(tmp_path_factory):
+    """{name: path} of the good and bad inputs, built once (read-only for the tests)."""
+    root = tmp_path_factory.mktemp('inputs')
+    paths = {'missing': root / 'missing', 'empty': root / 'empty', 'not_midi_folder': root / 'not_midi',
+             'short_midi': write_random_corpus(root / 'short_midi', n_pieces=2, bars=1),   # 16 steps each
+             'midi': write_random_corpus(root / 'midi')}                                  # 64 steps each
+    paths['empty'].mkdir()
+    paths['not_midi_folder'].mkdir()
+    paths['not_midi'] = paths['not_midi_folder'] / 'notes.mid'
+    paths['not_midi'].write_text('not MIDI at all\n')
+    paths['short_piece'] = paths['short_midi'] / 'bwv1_x.mid'
+    for name, source in (('prepared', 'midi'), ('short_prepared', 'short_midi')):
+        paths[name] = root / name
+        prepare_training_data(paths[source], paths[name], progress=False, processes=1)
+    paths['corrupt_prepared'] = root / 'corrupt_prepared'
+    shutil.copytree(paths['prepared'], paths['corrupt_prepared'])
+    (paths['corrupt_prepared'] / 'pitch_matrix_24ticks_sh0.npz').write_bytes(b'PK\x03\x04 cut short')
+    model_config = ModelConfig(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
+    train_config = TrainConfig(str(paths['prepared']), str(root / 'ck'), epochs=1, transpositions=(0,),
+                               max_batches=2, valid_fraction=0.3)
+    train(model_config, train_config, progress=False, log=lambda line: None)
+    paths['ck'] = checkpoint_path(train_config, model_config)
+    return paths
+
+
+def existing_outputs(folder):
+    """Files where the commands write, already there: {name: path} (fugue_N8epoch1 is generate's stem)."""
+    files = {'out': folder / 'out' / 'manifest.json', 'checkpoints': folder / 'checkpoints' / CHECKPOINT,
+             'fugues': folder / 'fugues' / 'fugue_N8epoch1.mid'}
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b'written earlier: must survive\n')
+    return {name: path.parent for name, path in files.items()}
+
+
+def snapshot(*folders):
+    """{path: (bytes, mtime in ns)} of every file under ``folders``."""
+    return {path: (path.read_bytes(), path.stat().st_mtime_ns)
+            for folder in folders for path in sorted(Path(folder).rglob('*')) if path.is_file()}
+
+
+def bach2(args, cwd):
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT / 'Source_Code'), os.environ.get('PYTHONPATH', '')])}
+    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def answer_lines(stderr):
+    return [line for line in re.split(r'[\r\n]', stderr) if line.strip() and not PROGRESS_BAR.match(line)]
+
+
+OUTS = ['--out', '{out}']
+JOURNEY = ['journey', '--out', '{out}', '--checkpoints', '{checkpoints}', '--fugues', '{fugues}', '--jobs', '1',
+           '--epochs', '1', '--max-batches', '1']
+GENERATE = ['generate', '{ck}', '--data', '{prepared}', '--out', '{fugues}', '--steps', '4']
+TRAIN = ['train', *TINY, '--out', '{checkpoints}', '--epochs', '1', '--max-batches', '1']
+
+# (command line with {placeholders}, what the one line must say ({…} filled in the same way))
+CASES = {
+    'prepare-missing': (['prepare', '--data', '{missing}', *OUTS], '{missing}: no such folder'),
+    'prepare-empty': (['prepare', '--data', '{empty}', *OUTS], '{empty}: no .mid or .midi files in this folder'),
+    'prepare-not-midi': (['prepare', '--data', '{not_midi_folder}', *OUTS],
+                         f'gave a usable piece (1 unreadable, 0 skipped; first: {{not_midi}}: {NOT_MIDI})'),
+    'prepare-file-as-folder': (['prepare', '--data', '{not_midi}', *OUTS], '{not_midi}: not a folder'),
+    'prepare-out-is-a-file': (['prepare', '--data', '{midi}', '--out', '{not_midi}/out', '--jobs', '1'],
+                              '{not_midi}/out: Not a directory'),
+    'prepare-nonsense-option': (['prepare', '--frobnicate', *OUTS],
+                                'bach2 prepare: error: unrecognized arguments: --frobnicate (see bach2 prepare --help)'),
+    'prepare-nonsense-value': (['prepare', '--transpose', 'd', *OUTS], "argument --transpose: invalid choice: 'd'"),
+    'inspect-missing': (['inspect', '{missing}'], '{missing}: cannot open: No such file or directory'),
+    'inspect-empty': (['inspect', '{empty}'], '{empty}: no .mid or .midi files in this folder'),
+    'inspect-not-midi': (['inspect', '{not_midi}'], f'{{not_midi}}: {NOT_MIDI}'),
+    'inspect-no-path': (['inspect'], 'bach2 inspect: error: the following arguments are required: PATH'),
+    'inspect-nonsense-option': (['inspect', '--frobnicate', '{short_piece}'], 'unrecognized arguments: --frobnicate'),
+    'train-missing': ([*TRAIN, '--data', '{missing}'], '{missing}: no such folder'),
+    'train-empty': ([*TRAIN, '--data', '{empty}'], '{empty}/pitch_matrix_24ticks_sh0.npz: no such file'),
+    'train-file-as-folder': ([*TRAIN, '--data', '{not_midi}'], '{not_midi}: not a folder'),
+    'train-not-prepared-data': ([*TRAIN, '--data', '{corrupt_prepared}'],
+                                '{corrupt_prepared}/pitch_matrix_24ticks_sh0.npz: not readable prepared data'),
+    'train-not-a-checkpoint': ([*TRAIN, '--data', '{prepared}', '--resume'],
+                               f'{{checkpoints}}/{CHECKPOINT}: not a Bach2.0 checkpoint'),
+    'train-short': ([*TRAIN, '--data', '{short_prepared}', '--sequence-length', '64'],
+                    '{short_prepared}: no training window: every training piece is shorter than SEQUENCE_LENGTH + 1'),
+    'train-nonsense-option': ([*TRAIN, '--frobnicate'], 'bach2 train: error: unrecognized arguments: --frobnicate'),
+    'train-nonsense-value': ([*TRAIN, '--epochs', '0'], 'argument --epochs: must be a positive integer, not 0'),
+    'train-nonsense-transpositions': ([*TRAIN, '--transpositions', '13'], "--transpositions: '13' has a number"),
+    'generate-missing-checkpoint': (['generate', '{missing}.npz', '--out', '{fugues}'],
+                                    '{missing}.npz: no such checkpoint'),
+    'generate-missing-data': ([*GENERATE, '--data', '{missing}'], '{missing}: no such folder'),
+    'generate-empty-checkpoints': (['generate', '{empty}', '--out', '{fugues}'], '{empty}/: no checkpoint'),
+    'generate-empty-data': ([*GENERATE, '--data', '{empty}'], '{empty}/pitch_matrix_24ticks_sh0.npz: no such file'),
+    'generate-not-a-checkpoint': (['generate', '{not_midi}', '--out', '{fugues}'],
+                                  '{not_midi}: not a Bach2.0 checkpoint'),
+    'generate-not-midi-primer': ([*GENERATE, '--primer', '{not_midi}'], f'{{not_midi}}: {NOT_MIDI}'),
+    'generate-nonsense-option': ([*GENERATE, '--frobnicate'], 'bach2 generate: error: unrecognized arguments'),
+    'generate-nonsense-value': ([*GENERATE, '--bars', '2'], 'argument --bars: not allowed with argument --steps'),
+    'journey-missing': ([*JOURNEY, '--data', '{missing}'], '{missing}: no such folder'),
+    'journey-empty': ([*JOURNEY, '--data', '{empty}'], '{empty}: no .mid or .midi files in this folder'),
+    'journey-not-midi': ([*JOURNEY, '--data', '{not_midi_folder}'], f'first: {{not_midi}}: {NOT_MIDI})'),
+    'journey-short': ([*JOURNEY, '--data', '{short_midi}'],
+                      '(0 unreadable, 2 skipped; first: bwv1_x: 16 steps, shorter than SEQUENCE_LENGTH + 1 = 65)'),
+    'journey-nonsense-option': ([*JOURNEY, '--frobnicate'], 'bach2 journey: error: unrecognized arguments'),
+    'journey-nonsense-value': ([*JOURNEY, '--temperature', 'hot'], "argument --temperature: invalid _rate value"),
+    'no-command': ([], 'bach2: error: the following arguments are required: COMMAND (see bach2 --help)'),
+    'unknown-command': (['frobnicate'], "bach2: error: argument COMMAND: invalid choice: 'frobnicate'"),
+}
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_bad_input_is_one_line_and_overwrites_nothing(case, inputs, tmp_path):
+    outputs = existing_outputs(tmp_path)
+    names = {**inputs, **outputs}
+    args, message = CASES[case]
+    before = snapshot(tmp_path, *inputs.values())
+    result = bach2([arg.format(**names) for arg in args], cwd=tmp_path)
+    lines = answer_lines(result.stderr)
+    assert result.returncode != 0, result.stdout
+    assert 'Traceback' not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert message.format(**names) in lines[0]
+    assert lines[0].startswith('bach2'), lines[0]
+    assert snapshot(tmp_path, *inputs.values()) == before
+
+
+@pytest.mark.parametrize('args', [['prepare', '--data', '{short_midi}', '--out', '{new}', '--jobs', '1'],
+                                  ['inspect', '{short_piece}'],
+                                  [*GENERATE, '--primer', '{short_piece}', '--out', '{new}']])
+def test_short_pieces_are_fine_where_no_window_is_needed(args, inputs, tmp_path):
+    result = bach2([arg.format(**inputs, new=tmp_path / 'new', fugues=tmp_path / 'new') for arg in args],
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not answer_lines(result.stderr), result.stderr
