@@ -90,6 +90,7 @@ OUTS = ['--out', '{out}']
 JOURNEY = ['journey', '--out', '{out}', '--checkpoints', '{checkpoints}', '--fugues', '{fugues}', '--jobs', '1',
            '--epochs', '1', '--max-batches', '1']
 GENERATE = ['generate', '{ck}', '--data', '{prepared}', '--out', '{fugues}', '--steps', '4']
+EVALUATE = ['--json', '{out}/manifest.json']            # a file that must survive
 TRAIN = ['train', *TINY, '--out', '{checkpoints}', '--epochs', '1', '--max-batches', '1']
 
 # (command line with {placeholders}, what the one line must say ({…} filled in the same way))
@@ -138,6 +139,23 @@ CASES = {
                       '(0 unreadable, 2 skipped; first: bwv1_x: 16 steps, shorter than SEQUENCE_LENGTH + 1 = 65)'),
     'journey-nonsense-option': ([*JOURNEY, '--frobnicate'], 'bach2 journey: error: unrecognized arguments'),
     'journey-nonsense-value': ([*JOURNEY, '--temperature', 'hot'], "argument --temperature: invalid _rate value"),
+    'evaluate-missing': (['evaluate', '{missing}', *EVALUATE], '{missing}: no such folder'),
+    'evaluate-empty': (['evaluate', '{empty}', *EVALUATE], '{empty}: no .mid or .midi files in this folder'),
+    'evaluate-not-midi': (['evaluate', '{not_midi_folder}', *EVALUATE], f'first: {{not_midi}}: {NOT_MIDI})'),
+    'evaluate-not-a-checkpoint': (['evaluate', '{midi}', '--checkpoint', '{not_midi}', *EVALUATE],
+                                  '{not_midi}: not a Bach2.0 checkpoint'),
+    'evaluate-corpus-not-prepared': (['evaluate', '{midi}', *EVALUATE, '--corpus', '{empty}'],
+                                     '{empty}: not a prepared folder'),
+    'evaluate-split-of-midi': (['evaluate', '{midi}', '--split', 'test', *EVALUATE],
+                               '{midi}: --split needs a prepared folder with split.json'),
+    'evaluate-nonsense-option': (['evaluate', '{midi}', '--frobnicate', *EVALUATE],
+                                 'bach2 evaluate: error: unrecognized arguments'),
+    'prepare-jsb-missing': (['prepare-jsb', '{missing}.json', '--out', '{out}'],
+                            '{missing}.json: not a readable JSB Chorales JSON file'),
+    'prepare-jsb-not-json': (['prepare-jsb', '{not_midi}', '--out', '{out}'],
+                             '{not_midi}: not a readable JSB Chorales JSON file'),
+    'prepare-jsb-nonsense-option': (['prepare-jsb', '{not_midi}', '--frobnicate'],
+                                    'bach2 prepare-jsb: error: unrecognized arguments'),
     'no-command': ([], 'bach2: error: the following arguments are required: COMMAND (see bach2 --help)'),
     'unknown-command': (['frobnicate'], "bach2: error: argument COMMAND: invalid choice: 'frobnicate'"),
 }
