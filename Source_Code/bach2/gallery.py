@@ -20,7 +20,7 @@ import numpy as np
 
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.pitch_class_plot import (corpus_matrices, pitch_class_distribution, plot_pitch_class_histograms)
-from bach2.pitch_names import pitch_to_name
+from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.prepare import CorpusError
 from bach2.safe_io import UnsafePickleError, atomic_path, load_pickle
 from bach2.time_series_to_pitch_matrix import full_roll, pitch_span, ticks_per_step
@@ -43,7 +43,12 @@ def midi_statistics(path):
             'seconds': float(mido.MidiFile(path).length),
             'polyphony_mean': float(sounding[sounding > 0].mean()) if sounding.any() else 0.0,
             'polyphony_max': int(sounding.max()) if len(sounding) else 0,
-            'range': f'{pitch_to_name(span[0])} – {pitch_to_name(span[1])}' if span else '–'}
+            'range': f'{scientific_name(span[0])} – {scientific_name(span[1])}' if span else '–'}
+
+
+def scientific_name(pitch):
+    """MIDI pitch → 'C4' (middle C = 60), as the piano rolls label it."""
+    return f'{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}'
 
 
 def _natural_key(path):

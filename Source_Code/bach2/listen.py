@@ -3,7 +3,8 @@
 FluidSynth's output is linear in its gain (``-g``), so :func:`render_midi`
 renders twice: once at :data:`REFERENCE_GAIN` into a temporary WAV to measure
 the peak, then at the gain that puts the peak at :data:`TARGET_PEAK` (−1 dBFS),
-so a solo line and a dense five-voice fugue are equally loud and never clip.
+so a solo line and a dense five-voice fugue are equally loud and never clip
+(up to FluidSynth's largest gain, 10: a lone soft note may peak lower).
 FluidSynth's default gain (0.2) leaves a Bach fugue at a peak of 0.07 (−23 dBFS).
 
 Needs the Debian packages ``fluidsynth`` and ``timgm6mb-soundfont`` (or
@@ -28,7 +29,7 @@ AUDIO_TYPES = {'.wav': 'wav', '.ogg': 'oga', '.oga': 'oga'}   # file suffix → 
 SAMPLE_RATE = 44100
 REFERENCE_GAIN = 1.0     # the measuring pass: no clipping below ~30 simultaneous notes
 TARGET_PEAK = 0.89       # −1 dBFS
-MAX_GAIN = 5.0           # FluidSynth allows 0–10; a near-silent piece stays near-silent
+MAX_GAIN = 10.0          # FluidSynth's largest: a lone soft note may stay below TARGET_PEAK
 RENDER_TIMEOUT_S = 600
 
 
