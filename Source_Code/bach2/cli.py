@@ -13,8 +13,6 @@ import pathlib
 import sys
 import time
 
-import numpy as np
-
 from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
@@ -248,7 +246,7 @@ def add_generate_arguments(parser):
     audio.add_argument('--audio', nargs='?', const='wav', choices=('wav', 'ogg'), default='',
                        help='also render each piece to audio beside its MIDI (FluidSynth; default: wav)')
     audio.add_argument('--wav', dest='audio', action='store_const', const='wav', help='same as --audio wav')
-    parser.add_argument('--no-gallery', action='store_true', help=f'do not refresh OUT/index.html')
+    parser.add_argument('--no-gallery', action='store_true', help='do not refresh OUT/index.html (the gallery)')
 
 
 def _key(text):
@@ -289,7 +287,8 @@ def generate_configs(args):
 
 
 def cmd_generate(args):
-    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix) and .png in --out."""
+    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out;
+    then refresh the gallery, --out/index.html."""
     from bach2.generate import generate_a_fugue
     sampler = None
     configs = generate_configs(args)
@@ -378,26 +377,8 @@ def cmd_look(args):
 
 
 def _look_windows(args):
-    from bach2.look import load_pitch_matrix
-    from bach2.safe_io import load_pickle
-    from bach2.windows_figure import plot_windows
-    length = args.sequence_length
-    if len(args.files) == 1 and args.files[0].endswith('.p') and not args.piece:
-        data = load_pickle(args.files[0])
-        names = list(data.get('names', [])) if isinstance(data, dict) else []
-        found = [load_pitch_matrix(args.files[0], name) for name in names[:2]] or [load_pitch_matrix(args.files[0])]
-    else:
-        found = [load_pitch_matrix(path, args.piece) for path in args.files]
-    matrices = [f['matrix'][:3 * length] for f in found]
-    if any(len(m) <= length for m in matrices):
-        raise CorpusError(f'{args.files[0]}: a piece is not longer than --sequence-length {length} steps')
-    lowest = min(f['lowest_pitch'] for f in found)
-    widened = [np.pad(m, ((0, 0), (f['lowest_pitch'] - lowest, 0))) for m, f in zip(matrices, found)]
-    width = max(m.shape[1] for m in widened)
-    widened = [np.pad(m, ((0, 0), (0, width - m.shape[1]))) for m in widened]
-    out = args.output or 'pitch_matrix_windows.png'
-    print(plot_windows(widened, out, sequence_length=length, lowest_pitch=lowest,
-                       names=[f['title'] for f in found]))
+    from bach2.look import look_windows
+    print(look_windows(args.files, args.output or 'pitch_matrix_windows.png', args.sequence_length, args.piece))
     return 0
 
 

@@ -68,6 +68,28 @@ def load_pitch_matrix(path, piece=None):
             'step_ticks': step_ticks, 'primer_steps': len(primer), 'title': path.stem}
 
 
+def look_windows(paths, out, sequence_length=16, piece=None):
+    """The X/Y windows figure (:mod:`bach2.windows_figure`) of the first ``3 × sequence_length`` steps of
+    each file of ``paths`` (a lone stage-1 pickle without ``piece``: its first two pieces) → ``out``."""
+    from bach2.windows_figure import plot_windows
+    paths = [pathlib.Path(path) for path in paths]
+    if len(paths) == 1 and paths[0].suffix == '.p' and piece is None and paths[0].is_file():
+        data = load_pickle(paths[0])
+        names = list(data.get('names', []))[:2] if isinstance(data, dict) else []
+        found = [load_pitch_matrix(paths[0], name) for name in names] or [load_pitch_matrix(paths[0])]
+    else:
+        found = [load_pitch_matrix(path, piece) for path in paths]
+    if any(len(f['matrix']) <= sequence_length for f in found):
+        raise CorpusError(f'{paths[0]}: a piece is not longer than SEQUENCE_LENGTH = {sequence_length} steps')
+    lowest = min(f['lowest_pitch'] for f in found)
+    highest = max(f['lowest_pitch'] + f['matrix'].shape[1] for f in found)
+    matrices = [np.pad(f['matrix'][:3 * sequence_length],                 # one pitch axis for all pieces
+                       ((0, 0), (f['lowest_pitch'] - lowest, highest - f['lowest_pitch'] - f['matrix'].shape[1])))
+                for f in found]
+    return plot_windows(matrices, out, sequence_length=sequence_length, lowest_pitch=lowest,
+                        names=[f['title'] for f in found])
+
+
 def look(path, out=None, piece=None):
     """Draw ``path`` (see module docstring) → PNG at ``out`` (default: ``<path stem>_roll.png`` beside it)."""
     found = load_pitch_matrix(path, piece)
