@@ -1,8 +1,28 @@
 #!/usr/bin/env bash
 # Set up Bach2.0 in ./.venv: a virtual environment with the package, its command
-# `bach2` and the test tools. Stages 0–2 need no Debian packages.
+# `bach2` and the test tools. Stages 0–4 need no Debian packages; listening
+# (`bach2 listen`, `generate --wav`) needs FluidSynth and a General MIDI soundfont,
+# and the gallery's browser test needs Chromium: installed here when run as root.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+install_debian_packages() {
+    local missing=()
+    command -v fluidsynth >/dev/null || missing+=(fluidsynth)
+    [ -e /usr/share/sounds/sf2/TimGM6mb.sf2 ] || [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+        || missing+=(timgm6mb-soundfont)
+    command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        echo "optional, for listening and the gallery test: apt-get install ${missing[*]}"
+        return 0
+    fi
+    echo "installing ${missing[*]} (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null; } || echo "warning: apt-get could not install ${missing[*]}; listening is off"
+}
+
+install_debian_packages
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

@@ -4,6 +4,7 @@ A tiny model (1 layer of 8 units, L = 8) is trained for one short epoch on the
 random six-piece corpus of ``midi_builders.write_random_corpus``; generation
 does not need a good model to show that the files are right.
 """
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from bach2.cli import main
 from bach2.generate import GenerateConfig, generate_a_fugue
+from bach2.listen import INSTALL_HINT, audio_levels, renderer_available
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.model_config import ModelConfig
 from bach2.prepare import prepare_training_data
@@ -149,3 +151,34 @@ def test_journey_runs_every_stage_and_lists_the_pieces(tmp_path, capsys):
     for stem in ('fugue_N128epoch1', 'fugue_N128epoch1_seed1'):
         assert str(tmp_path / 'fugues' / f'{stem}.mid') in out
         assert load_pickle(tmp_path / 'fugues' / f'{stem}.p')['pitch_matrix'].shape == (256, 61)
+        assert (tmp_path / 'fugues' / f'{stem}.wav').is_file() == renderer_available()
+    assert f'gallery: {tmp_path / "fugues" / "index.html"}' in out
+
+
+@pytest.mark.skipif(not renderer_available(), reason=f'FluidSynth or a soundfont is missing ({INSTALL_HINT})')
+def test_cli_generate_wav_renders_each_piece_and_refreshes_the_gallery(data_dir, checkpoint, tmp_path, capsys):
+    status = main(['generate', checkpoint, '--data', str(data_dir), '--out', str(tmp_path), '--bars', '2',
+                   '--count', '2', '--wav'])
+    out = capsys.readouterr().out
+    assert status == 0
+    for stem in ('fugue_N8epoch1', 'fugue_N8epoch1_seed1'):
+        assert str(tmp_path / f'{stem}.wav') in out
+        assert audio_levels(tmp_path / f'{stem}.wav')['seconds'] > 2                 # 2 bars at 100 bpm: 4.8 s
+    page = (tmp_path / 'index.html').read_text()
+    assert f'gallery: {tmp_path / "index.html"}' in out
+    assert page.count('<audio') == 2 and 'fugue_N8epoch1_seed1.mid' in page
+
+
+def test_cli_generate_wav_without_fluidsynth_says_so_once_and_writes_the_rest(data_dir, checkpoint, tmp_path):
+    empty = tmp_path / 'bin'
+    empty.mkdir()
+    env = {**os.environ, 'PATH': str(empty),
+           'PYTHONPATH': os.pathsep.join(filter(None, [str(ROOT / 'Source_Code'), os.environ.get('PYTHONPATH')]))}
+    out = tmp_path / 'out'
+    run = subprocess.run([sys.executable, '-m', 'bach2.cli', 'generate', checkpoint, '--data', str(data_dir),
+                          '--out', str(out), '--steps', '8', '--count', '2', '--wav'],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count(INSTALL_HINT) == 1 and run.stdout.count('no audio') == 1
+    assert sorted(path.suffix for path in out.iterdir() if path.is_file()) == ['.html', '.mid', '.mid', '.p', '.p',
+                                                                                '.png', '.png', '.png']

@@ -1,21 +1,26 @@
 """The ``bach2`` command: ``prepare`` (stages 0–2), ``inspect`` (stage 0 on files), ``train`` (stage 3),
-``generate`` (stage 4), ``evaluate`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark) and ``journey``
-(all of them on the built-in corpus, small and quick).
+``generate`` (stage 4), ``evaluate`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark),
+``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces) and
+``journey`` (all of them on the built-in corpus, small and quick).
 
 Every subcommand has ``--help``; bad input ends in one line on stderr naming
 the file and the problem, and a non-zero exit status.
 """
 import argparse
+import dataclasses
 import json
+import math
 import os
 import pathlib
 import sys
+import time
 
 from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.model_config import OPTIMIZER_NAMES, SAMPLING_RULES, CheckpointError, ModelConfig
 from bach2.key_finding import key_name
+from bach2.listen import RenderError, RendererMissing
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
                            prepare_training_data)
 from bach2.piece_filters import time_signature_names
@@ -257,6 +262,11 @@ def add_generate_arguments(parser):
     parser.add_argument('--tempo', type=_rate, default=100.0, help='quarter notes per minute (default: %(default)s)')
     parser.add_argument('--backend', choices=('jax', 'c'), default='jax')
     parser.add_argument('--name', default='', help='file stem (default: fugue_N<hidden>epoch<epoch>[_seed<k>])')
+    audio = parser.add_mutually_exclusive_group()
+    audio.add_argument('--audio', nargs='?', const='wav', choices=('wav', 'ogg'), default='',
+                       help='also render each piece to audio beside its MIDI (FluidSynth; default: wav)')
+    audio.add_argument('--wav', dest='audio', action='store_const', const='wav', help='same as --audio wav')
+    parser.add_argument('--no-gallery', action='store_true', help='do not refresh OUT/index.html (the gallery)')
 
 
 def _key(text):
@@ -293,15 +303,20 @@ def generate_configs(args):
                            n_steps=n_steps, seed=args.seed + k, rule=args.rule, temperature=args.temperature,
                            context=args.context, key=args.key or '', progression=args.progression,
                            beats_per_chord=args.beats_per_chord, tempo_bpm=args.tempo, backend=args.backend,
-                           name=f'{args.name}_{k}' if args.name and args.count > 1 else args.name)
+                           name=f'{args.name}_{k}' if args.name and args.count > 1 else args.name,
+                           audio=args.audio)
             for k in range(args.count)]
 
 
 def cmd_generate(args):
-    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix) and .png in --out."""
+    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out;
+    then refresh the gallery, --out/index.html."""
     from bach2.generate import generate_a_fugue
     sampler = None
-    for config in generate_configs(args):
+    configs = generate_configs(args)
+    if args.audio and not _renderer_or_say_so():
+        configs = [dataclasses.replace(config, audio='') for config in configs]
+    for config in configs:
         try:
             result = generate_a_fugue(config, sampler=sampler)
         except ValueError as error:                 # a rule that does not fit the model, a bad primer …
@@ -309,6 +324,8 @@ def cmd_generate(args):
         sampler = result['sampler']
         for path in result['files'].values():
             print(f'  {path}')
+    if not args.no_gallery:
+        refresh_gallery(args.out, args.data)
     return 0
 
 
@@ -354,6 +371,23 @@ def cmd_evaluate(args):
     return report_failures(failures, [])
 
 
+def _renderer_or_say_so():
+    """True when FluidSynth and a soundfont are installed; else print once what to install."""
+    from bach2.listen import find_renderer
+    try:
+        find_renderer()
+        return True
+    except RendererMissing as error:
+        print(f'no audio: {error}')
+        return False
+
+
+def refresh_gallery(folder, corpus_dir):
+    """Rewrite ``folder/index.html`` and say where it is."""
+    from bach2.gallery import write_gallery
+    print(f'gallery: {write_gallery(folder, corpus_dir)}')
+
+
 def cmd_journey(args):
     """The whole journey on the built-in corpus: prepare → train a small model → generate → MIDI and PNG."""
     from bach2.generate import GenerateConfig, generate_a_fugue
@@ -366,14 +400,60 @@ def cmd_journey(args):
                                max_batches=args.max_batches, max_valid_windows=4000)
     train(model_config, train_config)
     print('stage 4: generate')
+    audio = 'wav' if _renderer_or_say_so() else ''
     for seed in range(2):
         result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint_path(train_config, model_config)),
                                                  data_dir=args.out, out_dir=args.fugues, n_steps=256, seed=seed,
-                                                 temperature=args.temperature),
+                                                 temperature=args.temperature, audio=audio),
                                   sampler=None if seed == 0 else result['sampler'])
         for path in result['files'].values():
             print(f'  {path}')
+    refresh_gallery(args.fugues, args.out)
     return status
+
+
+def cmd_listen(args):
+    """Render a MIDI file to WAV or OGG with FluidSynth (peak at −1 dBFS) beside it or at -o."""
+    from bach2.listen import audio_levels, render_midi
+    start = time.perf_counter()
+    result = render_midi(args.file, args.output, soundfont=args.soundfont)
+    seconds = time.perf_counter() - start
+    levels = ''
+    if result['path'].lower().endswith('.wav'):
+        found = audio_levels(result['path'])
+        levels = (f'{found["seconds"]:.1f} s of audio, peak {_dbfs(found["peak"]):.1f} dBFS, '
+                  f'RMS {_dbfs(found["rms"]):.1f} dBFS, ')
+    print(f'{result["path"]}  ({levels}gain {result["gain"]:.2f}, {os.path.basename(result["soundfont"])}, '
+          f'rendered in {seconds:.1f} s)')
+    return 0
+
+
+def cmd_look(args):
+    """Draw a MIDI file or pickled pitch matrix as a piano roll with its stage-2 chords (PNG);
+    with --windows, the journal's figure of how X windows and Y targets are cut from pitch matrices."""
+    if args.windows:
+        return _look_windows(args)
+    from bach2.look import look
+    for path in args.files:
+        out = args.output if args.output and len(args.files) == 1 else None
+        print(look(path, out, piece=args.piece))
+    return 0
+
+
+def _look_windows(args):
+    from bach2.look import look_windows
+    print(look_windows(args.files, args.output or 'pitch_matrix_windows.png', args.sequence_length, args.piece))
+    return 0
+
+
+def cmd_gallery(args):
+    """Write FOLDER/index.html: every generated piece's piano roll, audio player, statistics and MIDI link."""
+    refresh_gallery(args.folder, args.corpus)
+    return 0
+
+
+def _dbfs(level):
+    return 20 * math.log10(level) if level > 0 else float('-inf')
 
 
 def build_parser():
@@ -427,6 +507,33 @@ def build_parser():
     journey.add_argument('--max-batches', type=_count, default=150, help='per epoch (default: %(default)s)')
     journey.add_argument('--temperature', type=_rate, default=0.7, help='of the samples (default: %(default)s)')
     journey.set_defaults(run=cmd_journey)
+    listen = commands.add_parser('listen', help='render a MIDI file to WAV or OGG (FluidSynth)',
+                                 description=cmd_listen.__doc__)
+    listen.add_argument('file', metavar='FILE.mid', help='a MIDI file')
+    listen.add_argument('-o', '--output', metavar='OUT.wav|OUT.ogg',
+                        help='audio file to write (default: FILE.wav beside FILE.mid)')
+    listen.add_argument('--soundfont', metavar='SF2', help='a General MIDI .sf2 (default: the first of '
+                        '/usr/share/sounds/sf2/TimGM6mb.sf2, FluidR3_GM.sf2, default-GM.sf2)')
+    listen.set_defaults(run=cmd_listen)
+    look = commands.add_parser('look', help='piano roll with chords (PNG) of a MIDI file or pitch matrix',
+                               description=cmd_look.__doc__)
+    look.add_argument('files', nargs='+', metavar='FILE', help='.mid/.midi, a .p of `bach2 generate`, or a '
+                      'stage-1 pitch_matrix_*.p')
+    look.add_argument('-o', '--output', metavar='OUT.png', help='default: FILE_roll.png beside FILE '
+                      '(--windows: pitch_matrix_windows.png)')
+    look.add_argument('--piece', help='the piece to draw from a stage-1 pickle (default: its first)')
+    look.add_argument('--windows', action='store_true', help='draw how X windows and Y targets are cut from '
+                      'the pieces (a stage-1 pickle: its first two)')
+    look.add_argument('--sequence-length', type=_positive, default=16,
+                      help='SEQUENCE_LENGTH of the --windows figure (default: %(default)s)')
+    look.set_defaults(run=cmd_look)
+    gallery = commands.add_parser('gallery', help='write FOLDER/index.html of the generated pieces',
+                                  description=cmd_gallery.__doc__)
+    gallery.add_argument('folder', nargs='?', default='Synthesized_Fugues', metavar='FOLDER',
+                         help='default: %(default)s')
+    gallery.add_argument('--corpus', default=DEFAULT_DATA, help='prepared data to compare pitch classes with '
+                         '(default: %(default)s; skipped when absent)')
+    gallery.set_defaults(run=cmd_gallery)
     parser.command_parsers = commands.choices
     return parser
 
@@ -435,7 +542,7 @@ def run(function, args):
     """Run a command; project errors and refused file operations become one line on stderr, exit status 2."""
     try:
         return function(args)
-    except (CorpusError, MidiFileError, UnsafePickleError, CheckpointError) as error:
+    except (CorpusError, MidiFileError, UnsafePickleError, CheckpointError, RendererMissing, RenderError) as error:
         print(f'bach2: error: {error}', file=sys.stderr)
         return 2
     except OSError as error:                    # e.g. --out is a file, or a folder we may not write

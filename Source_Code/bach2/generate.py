@@ -10,7 +10,9 @@ to a chosen key — and writes, named after the model as the journal did
 
 * ``.p``: the pickled pitch matrix (plain dict, loads in IPython);
 * ``.mid``: the piece, one track;
-* ``.png``: its piano roll, the primer shaded.
+* ``.png``: its piano roll, the primer shaded, the stage-2 chords under it;
+* ``.wav`` or ``.ogg`` (``audio``): the MIDI rendered by FluidSynth (:mod:`bach2.listen`),
+  when it is installed.
 
 A model trained with ``chord_input`` follows a prescribed progression
 (``progression='i iv V i'`` in ``key``, one chord per bar, cycled; or
@@ -23,6 +25,7 @@ import numpy as np
 
 from bach2.chord_sequence import NO_CHORD, chord_index_sequence, chord_tones
 from bach2.key_finding import find_key, key_name, pitch_class_histogram
+from bach2.listen import RendererMissing, render_midi
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.model_config import CheckpointError, ModelConfig
 from bach2.piano_roll import plot_piano_roll
@@ -53,6 +56,7 @@ class GenerateConfig:
     tempo_bpm: float = 100.0
     backend: str = 'jax'
     name: str = ''                     # file stem; '' = fugue_N<hidden>epoch<epoch>[_seed<k>]
+    audio: str = ''                    # 'wav' or 'ogg': render the MIDI too (needs FluidSynth); '' = no audio
 
 
 def load_model(checkpoint):
@@ -165,7 +169,12 @@ def generate_a_fugue(config, sampler=None, log=print):
     save_pickle(record, files['p'])
     files['png'] = plot_piano_roll(np.concatenate([primer, steps]), out / f'{stem}.png',
                                    title=f'{stem} (primer {primer_name}, {config.rule}, T={config.temperature:g})',
-                                   lowest_pitch=lowest + shift, primer_steps=len(primer))
+                                   lowest_pitch=lowest + shift, primer_steps=len(primer), chords='auto')
+    if config.audio:
+        try:
+            files[config.audio] = render_midi(files['mid'], out / f'{stem}.{config.audio}')['path']
+        except RendererMissing as error:
+            log(f'no audio: {error}')
     log(f'{stem}: {report["notes"]} notes, {report["distinct_pitches"]} pitches, key {report["key_written"]}'
         + (f', chord agreement {report["chord_agreement"]["agreement"]:.2f}' if chords is not None else ''))
     return {'files': files, 'report': report, 'sampler': sampler}
