@@ -209,6 +209,8 @@ def cmd_train(args):
     os.environ['JAX_PLATFORMS'] = 'cuda' if args.device == 'gpu' else 'cpu'   # before JAX is imported
     from bach2.train import TrainConfig, TrainingDiverged, baseline_report, train
     from bach2.training_set import prepared_geometry
+    transpositions = _transpositions(args.transpositions)
+    valid_transpositions = _transpositions(args.valid_transpositions) if args.valid_transpositions else ()
     step_ticks, n_pitches, lowest_pitch = prepared_geometry(args.data)
     model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
                                batch_size=args.batch_size, grad_clipping=args.grad_clipping,
@@ -216,9 +218,8 @@ def cmd_train(args):
                                chord_weight=args.chord_weight, mode=args.mode, chord_input=args.chord_input,
                                n_pitches=n_pitches, lowest_pitch=lowest_pitch)
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
-                               valid_fraction=args.valid_fraction, transpositions=_transpositions(args.transpositions),
-                               valid_transpositions=_transpositions(args.valid_transpositions)
-                               if args.valid_transpositions else (), step_ticks=step_ticks, pad_start=args.pad_start,
+                               valid_fraction=args.valid_fraction, transpositions=transpositions,
+                               valid_transpositions=valid_transpositions, step_ticks=step_ticks, pad_start=args.pad_start,
                                backend=args.backend, max_batches=args.max_batches,
                                max_valid_windows=args.max_valid_windows)
     try:

@@ -58,6 +58,12 @@ def piece_names(data_dir, step_ticks=24):
 
 
 SPLIT_FILE = 'split.json'
+NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)   # what a damaged .npz raises
+
+
+def unreadable(path, error):
+    """The CorpusError for a damaged prepared file."""
+    return CorpusError(f'{path}: not readable prepared data ({error}); run `bach2 prepare` again')
 
 
 def read_split(data_dir):
@@ -88,24 +94,32 @@ def split_indices(names, split, split_name, data_dir):
 
 def prepared_geometry(data_dir):
     """→ (step_ticks, n_pitches, lowest_pitch) of the ``sh0`` pitch matrices of a prepared folder."""
-    found = sorted(pathlib.Path(data_dir).glob('pitch_matrix_*ticks_sh0.npz'))
+    found = sorted(_folder(data_dir).glob('pitch_matrix_*ticks_sh0.npz'))
     if not found:
         raise CorpusError(f'{data_dir}: no pitch_matrix_<N>ticks_sh0.npz; run `bach2 prepare` first')
     if len(found) > 1:
         raise CorpusError(f'{data_dir}: pitch matrices of several step sizes ({", ".join(p.name for p in found)}); '
                           'keep one per folder')
-    with np.load(found[0], allow_pickle=False) as arrays:
-        n_pitches = arrays['pitch_matrices'].shape[1]
-        lowest_pitch = int(arrays['lowest_pitch']) if 'lowest_pitch' in arrays.files else 24
+    try:
+        with np.load(found[0], allow_pickle=False) as arrays:
+            n_pitches = arrays['pitch_matrices'].shape[1]
+            lowest_pitch = int(arrays['lowest_pitch']) if 'lowest_pitch' in arrays.files else 24
+    except NPZ_ERRORS as error:
+        raise unreadable(found[0], error) from None
     return int(found[0].name.split('_')[2][:-len('ticks')]), int(n_pitches), lowest_pitch
 
 
-def _path(data_dir, name):
+def _folder(data_dir):
+    """``data_dir`` as a Path; CorpusError when it is not a folder."""
     folder = pathlib.Path(data_dir)
     if not folder.is_dir():
         problem = 'not a folder' if folder.exists() else 'no such folder'
         raise CorpusError(f'{folder}: {problem}; prepared training data goes there with `bach2 prepare --out {folder}`')
-    path = folder / name
+    return folder
+
+
+def _path(data_dir, name):
+    path = _folder(data_dir) / name
     if not path.exists():
         raise CorpusError(f'{path}: no such file; run `bach2 prepare` first')
     return path
@@ -117,8 +131,8 @@ def read_sequences(npz_path, key):
         with np.load(npz_path, allow_pickle=False) as arrays:
             data, starts = arrays[key], arrays['piece_starts']
             names = [str(name) for name in arrays['names']]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise CorpusError(f'{npz_path}: not readable prepared data ({error}); run `bach2 prepare` again') from None
+    except NPZ_ERRORS as error:
+        raise unreadable(npz_path, error) from None
     return [data[a:b] for a, b in zip(starts[:-1], starts[1:])], names
 
 
