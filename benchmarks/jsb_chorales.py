@@ -45,6 +45,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--json', default=str(JSB_JSON), help='the benchmark file (default: ../shared/data/…)')
     parser.add_argument('--out', required=True, help='prepared data, checkpoints and results.json go here')
+    parser.add_argument('--model', choices=('lstm', 'lstm-nade'), default='lstm',
+                        help="'lstm': the faithful model; 'lstm-nade': a NADE over each step (issue 8)")
+    parser.add_argument('--nade-hidden', type=int, default=150)
     parser.add_argument('--layers', type=int, default=2)
     parser.add_argument('--hidden', type=int, default=256)
     parser.add_argument('--sequence-length', type=int, default=32, help='quarter notes of context (default: 32)')
@@ -59,7 +62,8 @@ def main():
     data_dir = out / 'data'
     prepare_jsb_chorales(args.json, data_dir, shifts if 0 in shifts else (0,) + shifts)
     model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
-                               optimizer='adam', learning_rate=args.learning_rate, n_pitches=88, lowest_pitch=21)
+                               optimizer='adam', learning_rate=args.learning_rate, n_pitches=88, lowest_pitch=21,
+                               model=args.model, nade_hidden=args.nade_hidden)
     train_config = TrainConfig(str(data_dir), str(out / 'checkpoints'), epochs=args.epochs, seed=args.seed,
                                transpositions=shifts, valid_transpositions=(0,), step_ticks=STEP_TICKS,
                                pad_start=True, max_batches=args.max_batches)
@@ -74,7 +78,8 @@ def main():
                'test_nll_per_frame': test['nll_per_frame'], 'test_frames': test['frames'],
                'baselines': baselines(data_dir), 'published': PUBLISHED_TEST_NLL, 'checkpoint': str(best)}
     print(f'\nJSB Chorales, test NLL per frame (88 keys, summed over keys, mean over {test["frames"]} frames):')
-    rows = [(f'faithful LSTM {args.layers}×{args.hidden} (ours, epoch {test["epoch"]})', test['nll_per_frame'])]
+    label = 'faithful LSTM' if args.model == 'lstm' else f'LSTM-NADE (H = {args.nade_hidden})'
+    rows = [(f'{label} {args.layers}×{args.hidden} (ours, epoch {test["epoch"]})', test['nll_per_frame'])]
     rows += [(f'{name} baseline (ours)', value) for name, value in results['baselines'].items()]
     rows += [(f'{name} (Bai et al. 2018)', value) for name, value in PUBLISHED_TEST_NLL.items()]
     for name, value in rows:

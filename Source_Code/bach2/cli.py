@@ -18,7 +18,7 @@ import time
 from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.model_config import OPTIMIZER_NAMES, SAMPLING_RULES, CheckpointError, ModelConfig
+from bach2.model_config import MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, CheckpointError, ModelConfig
 from bach2.key_finding import key_name
 from bach2.listen import RenderError, RendererMissing
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
@@ -171,6 +171,11 @@ def add_train_arguments(parser):
                         help='λ of the chord cost; 0 = the plain model (default: %(default)s)')
     parser.add_argument('--mode', choices=('polyphonic', 'monophonic'), default=defaults.mode,
                         help='polyphonic: sigmoid per pitch; monophonic: the bass line, softmax')
+    parser.add_argument('--model', choices=MODELS, default=defaults.model,
+                        help="'lstm': the journal's independent sigmoid per pitch; 'lstm-nade': a NADE over the "
+                        'pitches of each step, their joint distribution (default: %(default)s)')
+    parser.add_argument('--nade-hidden', type=_positive, default=defaults.nade_hidden,
+                        help='hidden units of the NADE (default: %(default)s)')
     parser.add_argument('--chord-input', action='store_true',
                         help="append the next step's chord tones to each input step (steer with generate --progression)")
     parser.add_argument('--pad-start', action='store_true',
@@ -212,11 +217,16 @@ def cmd_train(args):
     transpositions = _transpositions(args.transpositions)
     valid_transpositions = _transpositions(args.valid_transpositions) if args.valid_transpositions else ()
     step_ticks, n_pitches, lowest_pitch = prepared_geometry(args.data)
-    model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
-                               batch_size=args.batch_size, grad_clipping=args.grad_clipping,
-                               optimizer=args.optimizer, learning_rate=args.learning_rate,
-                               chord_weight=args.chord_weight, mode=args.mode, chord_input=args.chord_input,
-                               n_pitches=n_pitches, lowest_pitch=lowest_pitch)
+    try:
+        model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
+                                   batch_size=args.batch_size, grad_clipping=args.grad_clipping,
+                                   optimizer=args.optimizer, learning_rate=args.learning_rate,
+                                   chord_weight=args.chord_weight, mode=args.mode, chord_input=args.chord_input,
+                                   model=args.model, nade_hidden=args.nade_hidden,
+                                   n_pitches=n_pitches, lowest_pitch=lowest_pitch)
+    except ValueError as error:          # options that do not go together, e.g. a monophonic NADE
+        print(f'bach2 train: error: {error} (see bach2 train --help)', file=sys.stderr)
+        return 2
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
                                valid_fraction=args.valid_fraction, transpositions=transpositions,
                                valid_transpositions=valid_transpositions, step_ticks=step_ticks, pad_start=args.pad_start,

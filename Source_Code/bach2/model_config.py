@@ -3,6 +3,7 @@ import dataclasses
 
 OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
 MODES = ('polyphonic', 'monophonic')
+MODELS = ('lstm', 'lstm-nade')       # output: independent sigmoids (the journal's) or a NADE over the step
 SAMPLING_RULES = ('sample', 'threshold', 'argmax')   # see bach2.sampling.decision_noise
 
 
@@ -23,6 +24,8 @@ class ModelConfig:
     chord_weight: float = 0.0       # λ; 0 is the plain model
     mode: str = 'polyphonic'        # or 'monophonic' (bass line, softmax)
     chord_input: bool = False       # the journal's plan: the next step's chord (12 pitch classes) as extra input
+    model: str = 'lstm'             # 'lstm-nade': the joint distribution of a step (bach2.nade), polyphonic only
+    nade_hidden: int = 150          # H, hidden units of the NADE
     n_pitches: int = 61
     lowest_pitch: int = 24
 
@@ -33,7 +36,11 @@ class ModelConfig:
             raise ValueError(f'optimizer must be one of {OPTIMIZER_NAMES}, not {self.optimizer!r}')
         if self.mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, not {self.mode!r}')
-        for name in ('n_hidden', 'sequence_length', 'batch_size', 'n_pitches'):
+        if self.model not in MODELS:
+            raise ValueError(f'model must be one of {MODELS}, not {self.model!r}')
+        if self.model == 'lstm-nade' and self.mode != 'polyphonic':
+            raise ValueError('the lstm-nade model is polyphonic (a monophonic step is already one softmax)')
+        for name in ('n_hidden', 'sequence_length', 'batch_size', 'n_pitches', 'nade_hidden'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be positive, not {getattr(self, name)}')
 

@@ -8,7 +8,10 @@ semantics, GRAD_CLIPPING on the gate pre-activations), the last returning only
 its final step, then a :class:`~bach2.layers.DenseLayer` to the next step:
 
 * polyphonic: P sigmoid outputs, one independent probability per pitch;
-* monophonic (the bass line): P + 1 softmax outputs (the last = rest).
+* monophonic (the bass line): P + 1 softmax outputs (the last = rest);
+* ``model='lstm-nade'`` (beyond the journal): a :class:`~bach2.nade.NADELayer`
+  instead, the joint distribution of the step's pitches; its "probabilities"
+  are the conditionals p(y_i | y_<i), so the same cross-entropy is its exact NLL.
 
 Cost = note cost + λ · chord cost:
 
@@ -32,6 +35,7 @@ import pytensor.tensor as pt
 
 from bach2 import layers, objectives, updates
 from bach2.model_config import CheckpointError, ModelConfig  # noqa: F401 (ModelConfig re-exported)
+from bach2.nade import NADELayer
 
 # … which turns float32 sums float64 and breaks scan's carry types: the model is float32 throughout.
 pytensor.config.floatX = 'float32'
@@ -63,6 +67,8 @@ def build_network(config, batch_size):
     for i in range(config.n_layers):
         network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping,
                                    only_return_final=i == config.n_layers - 1, name=f'lstm{i + 1}')
+    if config.model == 'lstm-nade':
+        return NADELayer(network, config.n_outputs, config.nade_hidden, name='output')
     nonlinearity = layers.softmax if config.mode == 'monophonic' else layers.sigmoid
     return layers.DenseLayer(network, config.n_outputs, nonlinearity=nonlinearity, name='output')
 
@@ -72,7 +78,8 @@ class RNNModel:
 
     ``train(X, Y, chords, weights)`` → (cost, note cost, chord cost) and one optimizer step;
     ``validate(...)`` → (cost, NLL summed over frames, weight of the frames);
-    ``predict(X)`` → ``B × n_outputs`` probabilities of the next step.
+    ``predict(X)`` → ``B × n_outputs`` probabilities of the next step; for the ``lstm-nade`` model
+    ``predict(X, Y)`` → the conditionals p(y_i = 1 | y_<i, X) of the step Y.
     X: ``B × L × n_inputs``, Y: ``B × n_outputs``, chords: ``B × 12`` (zeros: no chord), weights: ``B``; all float32.
     """
 
@@ -88,7 +95,7 @@ class RNNModel:
         targets = pt.tensor('targets', dtype='float32', shape=(batch, config.n_outputs))
         chords = pt.tensor('chords', dtype='float32', shape=(batch, 12))
         weights = pt.tensor('weights', dtype='float32', shape=(batch,))
-        probabilities = layers.get_output(self.network)
+        probabilities = layers.get_output(self.network, targets=targets)   # a DenseLayer ignores targets
         if config.mode == 'monophonic':
             note_loss = objectives.categorical_crossentropy(probabilities, targets)        # B
             frame_nll = note_loss
@@ -115,13 +122,14 @@ class RNNModel:
         self.validate = pytensor.function([inputs, targets, chords, weights],
                                           [cost, (weights * frame_nll).sum(), total_weight], mode=mode,
                                           on_unused_input='ignore')
-        self._predict_graph = inputs, probabilities, mode
+        given = [inputs, targets] if config.model == 'lstm-nade' else [inputs]
+        self._predict_graph = given, probabilities, mode
 
     @functools.cached_property
     def predict(self):
         """Compiled on first use: training never calls it, so ``bach2 train`` starts sooner."""
-        inputs, probabilities, mode = self._predict_graph
-        return pytensor.function([inputs], probabilities, mode=mode)
+        given, probabilities, mode = self._predict_graph
+        return pytensor.function(given, probabilities, mode=mode)
 
     def network_input(self):
         return layers.get_all_layers(self.network)[0].input_var

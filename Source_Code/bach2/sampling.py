@@ -20,7 +20,9 @@ output layer's logits z become:
   cutoffs drawn uniform in (0, 1) are Bernoulli sampling, cutoffs of 0.5 the
   journal's threshold rule;
 * monophonic: ``argmax(z / temperature + g)`` over P pitches and a rest; Gumbel
-  noise g is sampling from the softmax, g = 0 the journal's argmax.
+  noise g is sampling from the softmax, g = 0 the journal's argmax;
+* ``lstm-nade``: pitch after pitch, low to high, each conditional compared
+  with its cutoff (see :meth:`bach2.nade.NADELayer.sample`).
 """
 import numpy as np
 import pytensor
@@ -67,6 +69,8 @@ class Sampler:
 
     def _decide(self, hidden, noise_t, temperature):
         """Last LSTM layer's output (1 × n) → (chosen step P float32, probabilities n_outputs)."""
+        if self.config.model == 'lstm-nade':
+            return self.network.sample(hidden, noise_t, temperature)
         logits = (pt.dot(hidden, self.network.W) + self.network.b)[0] / temperature
         if self.config.mode == 'monophonic':
             perturbed = logits + noise_t

@@ -65,8 +65,9 @@ def training_split(train_config):
 
 
 def run_name(model_config):
-    """'lstm_polyphonic_N256_2layers' — the stem of the checkpoint, log and curve files."""
-    return f'lstm_{model_config.mode}_N{model_config.n_hidden}_{model_config.n_layers}layers'
+    """'lstm_polyphonic_N256_2layers' ('lstmnade_…' for the NADE model) — the stem of the checkpoint, log and curve files."""
+    model = 'lstmnade' if model_config.model == 'lstm-nade' else 'lstm'
+    return f'{model}_{model_config.mode}_N{model_config.n_hidden}_{model_config.n_layers}layers'
 
 
 def checkpoint_path(train_config, model_config):

@@ -1,0 +1,101 @@
+"""bach2.nade and the ``lstm-nade`` model: an exact distribution over the pitches of a step.
+
+* the conditionals equal a pitch-by-pitch NumPy NADE written here;
+* the probabilities of all 2^P steps of a tiny model sum to one (the NLL is exact);
+* the sampler's conditionals are the model's on the steps it drew;
+* it trains, saves and reloads through the same loop and checkpoints as the faithful model.
+"""
+import itertools
+
+import numpy as np
+import pytensor
+import pytest
+
+from bach2 import layers
+from bach2.model_config import ModelConfig
+from bach2.nade import NADELayer
+from bach2.rnn_model import RNNModel
+from bach2.sampling import Sampler, decision_noise
+
+P = 4
+TINY = dict(n_layers=1, n_hidden=6, sequence_length=3, n_pitches=P, lowest_pitch=60, model='lstm-nade',
+            nade_hidden=5)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def numpy_conditionals(h, v, state):
+    """p(v_i = 1 | v_<i, h) pitch by pitch, from the equations of bach2.nade's docstring."""
+    W, V, b, c = (state[f'output.{name}'] for name in 'WVbc')
+    visible, activation = b + h @ state['output.U_v'], c + h @ state['output.U_h']
+    conditionals = []
+    for i in range(len(v)):
+        conditionals.append(sigmoid(visible[i] + V[i] @ sigmoid(activation)))
+        activation = activation + v[i] * W[i]
+    return np.array(conditionals)
+
+
+@pytest.fixture(scope='module')
+def model():
+    model = RNNModel(ModelConfig(batch_size=2 ** P, **TINY))
+    rng = np.random.default_rng(0)
+    model.set_state({name: (rng.normal(0, 0.8, value.shape) if name.startswith(('output', 'lstm'))
+                            else value).astype(np.float32) for name, value in model.get_state().items()})
+    return model
+
+
+def all_steps():
+    return np.array(list(itertools.product([0, 1], repeat=P)), np.float32)        # 16 × 4
+
+
+def test_the_probabilities_of_every_possible_step_sum_to_one(model):
+    X = np.repeat(np.random.default_rng(1).integers(0, 2, (1, 3, P)), 2 ** P, axis=0).astype(np.float32)
+    weights = np.ones(2 ** P, np.float32)
+    _, nll_sum, _ = model.validate(X, all_steps(), np.zeros((2 ** P, 12), np.float32), weights)
+    conditionals = np.asarray(model.predict(X, all_steps()))
+    steps = all_steps()
+    likelihoods = np.prod(np.where(steps > 0, conditionals, 1 - conditionals), axis=1)
+    assert likelihoods.sum() == pytest.approx(1.0, abs=1e-5)
+    assert float(nll_sum) == pytest.approx(-np.log(likelihoods).sum(), rel=1e-4)
+
+
+def test_conditionals_equal_a_pitch_by_pitch_numpy_nade(model):
+    state = model.get_state()
+    X = np.random.default_rng(2).integers(0, 2, (2 ** P, 3, P)).astype(np.float32)
+    conditionals = np.asarray(model.predict(X, all_steps()))
+    lstm = model.network.input_layer                    # its output h is checked in test_layers.py
+    h = pytensor.function([model.network_input()], layers.get_output(lstm))(X)
+    for row in range(2 ** P):
+        np.testing.assert_allclose(conditionals[row], numpy_conditionals(h[row], all_steps()[row], state), atol=1e-5)
+
+
+def test_the_nade_output_refuses_to_run_without_the_step():
+    network = NADELayer(layers.InputLayer((1, 6)), P, 5)
+    with pytest.raises(ValueError, match='need the step itself'):
+        layers.get_output(network)
+
+
+def test_a_monophonic_nade_is_refused():
+    with pytest.raises(ValueError, match='lstm-nade model is polyphonic'):
+        ModelConfig(mode='monophonic', model='lstm-nade')
+
+
+@pytest.mark.parametrize('context', ['window', 'carry'])
+def test_sampled_conditionals_are_the_models_on_the_drawn_steps(model, context):
+    config = ModelConfig(batch_size=1, **TINY)
+    sampler = Sampler(config, model.get_state())
+    primer = np.random.default_rng(3).integers(0, 2, (3, P)).astype(np.float32)
+    steps, probabilities = sampler.continue_piece(primer, 6, seed=4, context=context)
+    assert steps.shape == (6, P) and probabilities.shape == (6, P)
+    single = RNNModel(ModelConfig(batch_size=1, **TINY))
+    single.set_state(model.get_state())
+    piece = np.concatenate([primer, steps]).astype(np.float32)
+    rows = 6 if context == 'window' else 3 + 6 - 1          # carry draws noise for the primer rows too
+    noise = decision_noise('polyphonic', 'sample', rows, P, np.random.default_rng(4))[-6:]
+    for t in range(6 if context == 'window' else 1):           # carry: only the first step has the same context
+        window = piece[t:t + 3][None]
+        expected = np.asarray(single.predict(window, piece[3 + t][None]))[0]
+        np.testing.assert_allclose(probabilities[t], expected, atol=1e-5)
+        np.testing.assert_array_equal(steps[t], (probabilities[t] > noise[t]).astype(np.uint8))
