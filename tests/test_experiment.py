@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bach2.experiment import SETTINGS, load_config, parse_overrides, resolve_runs
+from bach2.experiment import SETTINGS, collapse_flags, load_config, parse_overrides, resolve_runs
 from bach2.model_config import ModelConfig
 from bach2.prepare import prepare_training_data
 from bach2.train import TrainConfig
@@ -58,6 +58,15 @@ def test_unknown_settings_and_bad_overrides_are_refused_by_name():
         resolve_runs(config, 'full', overrides=['model.n_hidden=0'])
 
 
+def test_collapse_is_one_pitch_for_half_the_piece_and_near_silence_is_under_a_note_a_bar():
+    piece = dict(steps=128, notes=1, distinct_pitches=1, longest_single_pitch_run=1)
+    assert collapse_flags(piece) == {'single_repeated_pitch': False, 'near_silent': True}
+    piece.update(notes=30, longest_single_pitch_run=64)
+    assert collapse_flags(piece) == {'single_repeated_pitch': True, 'near_silent': False}
+    piece.update(distinct_pitches=2)
+    assert not collapse_flags(piece)['single_repeated_pitch']
+
+
 def load_runner():
     spec = importlib.util.spec_from_file_location('run_experiment', EXPERIMENTS / 'run_experiment.py')
     module = importlib.util.module_from_spec(spec)
@@ -88,7 +97,9 @@ def test_an_experiment_runs_end_to_end_and_writes_its_measurements(tmp_path):
     assert [piece['file'] for piece in run['pieces']] == ['fugue_N8epoch2.mid', 'fugue_N8epoch2_sample.mid']
     for piece in run['pieces']:
         assert piece['steps'] == 12 and 0 <= piece['longest_single_pitch_run'] <= 12
-        assert piece['single_repeated_pitch'] == (piece['distinct_pitches'] == 1)
+        assert piece['single_repeated_pitch'] == (piece['distinct_pitches'] == 1
+                                                  and piece['longest_single_pitch_run'] >= 6)
+        assert piece['near_silent'] == (piece['notes'] < 12 / 16)
         assert (out / 'run' / piece['file']).stat().st_size > 0
     assert isinstance(run['collapse_with_journal_rule'], bool)
     for name in ('loss_curves.png', 'run/training_curve.png', 'run/training_log.csv'):

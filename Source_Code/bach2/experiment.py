@@ -191,8 +191,17 @@ def generate_pieces(run, trainer, history, out, log=print):
                            'seconds': round(time.perf_counter() - started, 2),
                            **{key: report[key] for key in ('steps', 'notes', 'onsets', 'distinct_pitches',
                                                            'longest_single_pitch_run', 'key_written')},
-                           'single_repeated_pitch': report['distinct_pitches'] == 1, 'silent': report['notes'] == 0})
+                           **collapse_flags(report)})
     return pieces
+
+
+def collapse_flags(report):
+    """The journal's collapse — one pitch, held or repeated, for at least half the continuation — and near silence
+    (fewer notes than bars of 16 steps), from a piece's report."""
+    steps = report['steps']
+    return {'single_repeated_pitch': report['distinct_pitches'] == 1
+            and report['longest_single_pitch_run'] >= steps / 2,
+            'near_silent': report['notes'] < steps / 16}
 
 
 def train_report(history, seconds):
