@@ -11,7 +11,7 @@ import pytest
 
 from bach2.model_config import ModelConfig
 from bach2.rnn_model import RNNModel
-from bach2.sampling import Sampler, decision_noise, repetition_report
+from bach2.sampling import Sampler, decision_noise, longest_single_pitch_run, repetition_report
 
 L, B = 8, 3
 
@@ -137,3 +137,18 @@ def test_repetition_report_spots_a_single_repeated_pitch():
     assert repetition_report(held) == {'distinct_pitches': 1, 'onsets': 1, 'single_repeated_pitch': True}
     scale = np.eye(61, dtype=np.uint8)[:12]
     assert repetition_report(scale)['distinct_pitches'] == 12 and repetition_report(scale)['onsets'] == 12
+
+
+def test_longest_single_pitch_run_counts_held_and_restruck_notes_and_stops_at_other_pitches():
+    steps = np.zeros((40, 61), np.uint8)
+    steps[0:10, 30] = 1                     # held 10 steps
+    steps[10, [30, 34]] = 1                 # a chord breaks the run
+    steps[11:14, 30] = 1
+    steps[14:16, 20] = 1                    # another pitch alone
+    steps[16:20, 5] = 1                     # pitch 5: struck at 16, 18, 21 and 24 with rests between
+    steps[[18, 21, 24], 5] = 1
+    steps[17, 5] = steps[19, 5] = 0
+    assert longest_single_pitch_run(steps) == (10, 30)
+    steps[25:39, 5] = 1                     # …and held to step 38: steps 16–38 are pitch 5 alone or silence
+    assert longest_single_pitch_run(steps) == (23, 5)
+    assert longest_single_pitch_run(np.zeros((5, 61))) == (0, None)

@@ -90,7 +90,8 @@ def costs_of(history):
 
 def test_train_writes_checkpoint_log_and_curve(two_epochs):
     trainer, history, lines, out, _, state = two_epochs
-    assert sorted(p.name for p in out.iterdir()) == [f'{CHECKPOINT_STEM}{s}' for s in ('.csv', '.npz', '.p', '.png')]
+    assert sorted(p.name for p in out.iterdir()) == [f'{CHECKPOINT_STEM}{s}' for s in (
+        '.csv', '.npz', '.p', '.png', '_best.npz', '_best.p')]      # _best: the epoch of lowest validation NLL
     path = out / f'{CHECKPOINT_STEM}.npz'
     assert checkpoint_path(trainer.config, trainer.model_config) == path
     # .p: plain pickle, plain values
@@ -403,7 +404,7 @@ def test_cli_train_without_prepared_data(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith('bach2: error:')
-    assert 'pitch_matrix_24ticks_sh0.npz: no such file' in lines[0] and 'bach2 prepare' in lines[0]
+    assert f'{empty}: no pitch_matrix_<N>ticks_sh0.npz' in lines[0] and 'bach2 prepare' in lines[0]
     assert not (tmp_path / 'out').exists()
 
 

@@ -194,6 +194,10 @@ def add_train_arguments(parser):
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
     parser.add_argument('--max-batches', type=_count, default=0, help='batches per epoch, 0 = all (quick runs)')
     parser.add_argument('--max-valid-windows', type=_count, default=0, help='validation windows, 0 = all')
+    parser.add_argument('--piece-steps', type=_count, default=0,
+                        help='keep the first N steps of each piece (64 = 4 bars of 4/4), 0 = all')
+    parser.add_argument('--max-steps', type=_count, default=0,
+                        help="keep the first N training steps, pieces in order (the journal's [:4800]), 0 = all")
     parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
 
 
@@ -231,7 +235,8 @@ def cmd_train(args):
                                valid_fraction=args.valid_fraction, transpositions=transpositions,
                                valid_transpositions=valid_transpositions, step_ticks=step_ticks, pad_start=args.pad_start,
                                backend=args.backend, max_batches=args.max_batches,
-                               max_valid_windows=args.max_valid_windows)
+                               max_valid_windows=args.max_valid_windows, piece_steps=args.piece_steps,
+                               max_steps=args.max_steps)
     try:
         trainer, history = train(model_config, train_config, resume=args.resume)
     except TrainingDiverged as error:

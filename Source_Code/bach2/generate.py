@@ -130,7 +130,7 @@ def generate_a_fugue(config, sampler=None, log=print):
 
     ``sampler``: a :class:`~bach2.sampling.Sampler` to reuse (else built from the checkpoint).
     """
-    from bach2.sampling import Sampler, repetition_report
+    from bach2.sampling import Sampler, longest_single_pitch_run, repetition_report
     model_config, state, meta = load_model(config.checkpoint)
     if config.n_steps < 1:
         raise ValueError(f'n_steps must be positive, not {config.n_steps}')
@@ -154,7 +154,8 @@ def generate_a_fugue(config, sampler=None, log=print):
     notes = pitch_matrix_to_time_series(steps, step=step_ticks, lowest_pitch=lowest + shift)
     piece = notes_to_piece(notes, JOURNAL_RESOLUTION, name=stem, tempo=int(round(60e6 / config.tempo_bpm)))
     files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
-    report = {**repetition_report(steps), 'notes': len(notes), 'steps': int(len(steps)),
+    report = {**repetition_report(steps), 'longest_single_pitch_run': longest_single_pitch_run(steps)[0],
+              'notes': len(notes), 'steps': int(len(steps)),
               'key_generated': key_name(key), 'transposed_semitones': shift,
               'key_written': key_name(found_key(steps, lowest + shift))}
     if chords is not None:

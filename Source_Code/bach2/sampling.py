@@ -191,3 +191,26 @@ def repetition_report(steps):
     onsets = int((steps[1:] & ~steps[:-1]).sum() + steps[0].sum())
     return {'distinct_pitches': int(len(sounding)), 'onsets': onsets,
             'single_repeated_pitch': bool(len(sounding) <= 1)}
+
+
+def longest_single_pitch_run(steps):
+    """Longest stretch in which one pitch sounds alone, held or struck again → (steps, column or None).
+
+    The stretch runs from the first to the last step of that pitch; silent steps
+    inside it do not break it, a step with any other pitch does. Spanning the
+    whole continuation, it is the journal's collapse ("a single repeated pitch").
+    """
+    steps = np.asarray(steps, bool)
+    best, best_pitch, pitch, start = 0, None, None, 0
+    for t, row in enumerate(steps):
+        sounding = np.flatnonzero(row)
+        if not len(sounding):
+            continue
+        if len(sounding) > 1:
+            pitch = None
+            continue
+        if sounding[0] != pitch:
+            pitch, start = int(sounding[0]), t
+        if t - start + 1 > best:
+            best, best_pitch = t - start + 1, pitch
+    return best, best_pitch

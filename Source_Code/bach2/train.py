@@ -47,6 +47,8 @@ class TrainConfig:
     backend: str = 'jax'
     max_batches: int = 0            # per epoch; 0 = all (quick runs use a few)
     max_valid_windows: int = 0      # validation windows (a fixed random subset); 0 = all
+    piece_steps: int = 0            # keep the first N steps of each piece (64 = 4 bars of 4/4); 0 = all
+    max_steps: int = 0              # keep the first N training steps, pieces in order (the journal's [:4800]); 0 = all
 
 
 class TrainingDiverged(Exception):
@@ -151,9 +153,9 @@ class Trainer:
             raise CorpusError(f'{train_config.data_dir}: no piece left for training '
                               f'(valid_fraction {train_config.valid_fraction} or split.json holds out all {len(valid_idx)})')
         load = dict(step_ticks=train_config.step_ticks, monophonic=model_config.mode == 'monophonic',
-                    chord_input=model_config.chord_input,
+                    chord_input=model_config.chord_input, piece_steps=train_config.piece_steps,
                     pad=model_config.sequence_length if train_config.pad_start else 0)
-        self.train_set = load_training_set(train_config.data_dir, train_idx,
+        self.train_set = load_training_set(train_config.data_dir, train_idx, max_steps=train_config.max_steps,
                                            transpositions=train_config.transpositions, **load)
         self.valid_set = load_training_set(train_config.data_dir, valid_idx, transpositions=(
             train_config.valid_transpositions or train_config.transpositions), **load) if valid_idx else None

@@ -16,6 +16,11 @@ With ``pad`` > 0 every piece starts with that many silent steps, so that with
 ``pad`` = SEQUENCE_LENGTH every real step, the first included, is the target of
 a window (the convention of the JSB Chorales benchmark: every frame is predicted).
 
+Two crops reproduce journal runs: ``piece_steps`` keeps only the first steps of
+each piece (64 = the first 4 bars of 4/4, the journal's epoch-311 run), and
+``max_steps`` only the first steps of all pieces concatenated in order (the
+journal's ``pitch_matrix[:4800]``); they apply in that order, after ``pad``.
+
 A prepared folder may hold ``split.json`` (``{'train': [names], 'valid': [...],
 …}``): a fixed split by piece name, used instead of the split by BWV number.
 """
@@ -167,8 +172,11 @@ def pad_start(array, pad, fill=0):
 
 
 def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=24, monophonic=False,
-                      chord_input=False, pad=0):
-    """The pieces ``piece_indices`` in the transpositions ``sh<k>`` (``pad`` silent steps first) → :class:`TrainingSet`."""
+                      chord_input=False, pad=0, piece_steps=0, max_steps=0):
+    """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet`.
+
+    ``pad``, ``piece_steps``, ``max_steps``: see :func:`build_training_set`.
+    """
     steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
     pieces = []
     for k in transpositions:
@@ -177,14 +185,33 @@ def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ti
         chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
         pieces += [(matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), steps_per_quarter),
                     f'{piece_names_k[i]}_sh{k}') for i in piece_indices]
-    return build_training_set(pieces, monophonic, chord_input, pad)
+    return build_training_set(pieces, monophonic, chord_input, pad, piece_steps, max_steps)
 
 
-def build_training_set(pieces, monophonic=False, chord_input=False, pad=0):
-    """[(``T × P`` pitch matrix, ``T`` chord per step, name)] → :class:`TrainingSet` (``pad`` silent steps first)."""
-    inputs, targets, chords, names = [], [], [], []
+def crop_pieces(pieces, piece_steps=0, max_steps=0, pad=0):
+    """[(matrix, chords, name)] → each piece's first ``piece_steps`` steps, ``pad`` silent steps before it,
+    then only the first ``max_steps`` steps of them all in order (the last piece kept cut); 0 = no limit."""
+    cropped, remaining = [], max_steps or None
     for matrix, step_chords, name in pieces:
+        if piece_steps:
+            matrix, step_chords = matrix[:piece_steps], step_chords[:piece_steps]
         matrix, step_chords = pad_start(matrix, pad), pad_start(np.asarray(step_chords, np.int16), pad, NO_CHORD)
+        if remaining is not None:
+            if remaining <= 0:
+                break
+            matrix, step_chords = matrix[:remaining], step_chords[:remaining]
+            remaining -= len(matrix)
+        cropped.append((matrix, step_chords, name))
+    return cropped
+
+
+def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece_steps=0, max_steps=0):
+    """[(``T × P`` pitch matrix, ``T`` chord per step, name)] → :class:`TrainingSet`.
+
+    ``pad`` silent steps before each piece; ``piece_steps`` / ``max_steps`` crop (see :func:`crop_pieces`).
+    """
+    inputs, targets, chords, names = [], [], [], []
+    for matrix, step_chords, name in crop_pieces(pieces, piece_steps, max_steps, pad):
         if monophonic:
             bass = bass_line(matrix)
             rest = (bass.sum(axis=1) == 0).astype(np.uint8)[:, None]

@@ -28,6 +28,15 @@ def window_starts(piece_starts, sequence_length):
     return np.concatenate(starts) if starts else np.zeros(0, np.int64)
 
 
+def journal_data_size(n_steps, sequence_length):
+    """Windows the journal counted in ``n_steps`` of concatenated data: ``n − L`` (every start, across pieces too).
+
+    ``pitch_matrix[:4800]`` with SEQUENCE_LENGTH 16 gave its data_size 4784;
+    ``len(window_starts(...))`` is ours, ``L`` fewer per piece boundary.
+    """
+    return max(n_steps - sequence_length, 0)
+
+
 def make_X_Y(data, piece_starts, sequence_length):
     """→ (X, Y, starts): ``X[s]`` is the ``L × P`` window from row s, ``Y[s]`` the row after it (views).
 
