@@ -16,7 +16,6 @@ import tempfile
 import time
 import warnings
 
-import numpy as np
 
 from bach2.prepare import PrepareConfig, find_midi_files, read_corpus, write_pitch_matrices
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, N_PITCHES, full_roll, shift_semitones, ticks_per_step, window

@@ -8,13 +8,12 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bach2.evaluate import Geometry, checkpoint_nll, load_pieces
-from bach2.model_config import CheckpointError, ModelConfig
+from bach2.model_config import ModelConfig
 from bach2.prepare import CorpusError, prepare_training_data
 from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, train
 from bach2.training_set import SPLIT_FILE, piece_names

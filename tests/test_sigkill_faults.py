@@ -9,7 +9,6 @@ temporary files the killed writers leave are removed by the next run.
 """
 import importlib.util
 import os
-import random
 from pathlib import Path
 
 import pytest

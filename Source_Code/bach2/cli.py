@@ -417,11 +417,12 @@ def cmd_journey(args):
     train(model_config, train_config)
     print('stage 4: generate')
     audio = 'wav' if _renderer_or_say_so() else ''
+    sampler = None
     for seed in range(2):
         result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint_path(train_config, model_config)),
                                                  data_dir=args.out, out_dir=args.fugues, n_steps=256, seed=seed,
-                                                 temperature=args.temperature, audio=audio),
-                                  sampler=None if seed == 0 else result['sampler'])
+                                                 temperature=args.temperature, audio=audio), sampler=sampler)
+        sampler = result['sampler']
         for path in result['files'].values():
             print(f'  {path}')
     refresh_gallery(args.fugues, args.out)

@@ -245,7 +245,7 @@ def plot_loss_curves(path, histories, title, smooth=20):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from bach2.safe_io import atomic_path
+    from bach2.safe_io import save_png
     figure, (cost_axis, nll_axis) = plt.subplots(1, 2, figsize=(8, 3.2))
     for name, history in histories.items():
         rows = [row for row in history if 'train_cost' in row]
@@ -261,9 +261,7 @@ def plot_loss_curves(path, histories, title, smooth=20):
         if axis.lines:
             axis.legend(fontsize=8)
     figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format='png', dpi=80)
-    plt.close(figure)
+    save_png(figure, path, dpi=80)
 
 
 def run_experiment(config_path, setting='quick', data_dir='training_data', out_dir=None, overrides=(),

@@ -9,7 +9,7 @@ import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
 from bach2.pitch_names import PITCH_CLASS_NAMES
-from bach2.safe_io import atomic_path
+from bach2.safe_io import save_png
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, pitch_matrix_to_roll
 
 #: Chord quality → the suffix of its symbol ('D#', 'minor') → 'D#m'.
@@ -98,10 +98,7 @@ def plot_piano_roll(pitch_matrix, path, title='', lowest_pitch=LOWEST_PITCH, ste
     figure.tight_layout()
     if chords is not None:             # after the layout: labels are placed by the axis' real width
         _draw_chords(chord_axis, chords, steps_per_quarter / steps_per_bar, n_steps / steps_per_bar)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format='png', dpi=90)
-    plt.close(figure)
-    return path
+    return save_png(figure, path)
 
 
 def _draw_chords(axis, chords, bars_per_quarter, n_bars):

@@ -11,7 +11,7 @@ import numpy as np
 
 from bach2.key_finding import find_key, pitch_class_histogram
 from bach2.pitch_names import PITCH_CLASS_NAMES
-from bach2.safe_io import atomic_path
+from bach2.safe_io import save_png
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll
 
 
@@ -58,7 +58,4 @@ def plot_pitch_class_histograms(distributions, path, title='pitch classes'):
     axis.set_title(title)
     axis.legend()
     figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format='png', dpi=90)
-    plt.close(figure)
-    return path
+    return save_png(figure, path)

@@ -10,6 +10,7 @@
   unpickler that refuses any other global, so a ``__reduce__`` that would run
   code raises :class:`UnsafePickleError` instead.
 * :func:`save_npz`: the same arrays as ``.npz``.
+* :func:`save_png`: a matplotlib figure as PNG (then closed).
 """
 import contextlib
 import io
@@ -121,3 +122,12 @@ def save_npz(path, **arrays):
     """``np.savez_compressed`` to ``path`` atomically."""
     with atomic_path(path) as temporary, open(temporary, 'wb') as handle:
         np.savez_compressed(handle, **arrays)
+
+
+def save_png(figure, path, dpi=90, **options):
+    """Write a matplotlib ``figure`` to ``path`` as PNG atomically, close it → ``path``."""
+    import matplotlib.pyplot as plt
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format='png', dpi=dpi, **options)
+    plt.close(figure)
+    return path

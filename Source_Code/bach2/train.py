@@ -28,7 +28,7 @@ from tqdm import tqdm
 from bach2.model_config import CheckpointError, ModelConfig
 from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
-from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
+from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle, save_png
 from bach2.training_set import load_training_set, piece_names, read_split, split_indices
 from bach2.training_windows import iterate_batches, make_batch, make_X_Y, split_by_bwv
 
@@ -270,9 +270,7 @@ def plot_history(path, history, title):
     axis.set_title(title)
     axis.legend()
     figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format='png', dpi=100)
-    plt.close(figure)
+    save_png(figure, path, dpi=100)
 
 
 def train(model_config, train_config, resume=False, progress=True, log=print):

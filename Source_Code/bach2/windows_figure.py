@@ -9,7 +9,7 @@ taken from the arrays :func:`~bach2.training_windows.make_X_Y` returns.
 """
 import numpy as np
 
-from bach2.safe_io import atomic_path
+from bach2.safe_io import save_png
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH
 from bach2.training_windows import concatenate_pieces, make_X_Y
 
@@ -72,7 +72,4 @@ def plot_windows(matrices, path, sequence_length=16, lowest_pitch=LOWEST_PITCH, 
         y_axis.set_title(f'Y[{s}]', color=colour, fontsize=9)
         y_axis.set_xticks([])
         y_axis.tick_params(labelleft=False)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format='png', dpi=90, bbox_inches='tight')
-    plt.close(figure)
-    return path
+    return save_png(figure, path, bbox_inches='tight')
