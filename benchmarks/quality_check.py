@@ -1,4 +1,4 @@
-"""Quality of a trained faithful model on the shared corpus, against two baselines, and the collapse check.
+"""Quality of a trained model (faithful, or ``--model lstm-nade``) on the shared corpus, against two baselines, and the collapse check.
 
 Trains (or, with ``--resume``, continues) the model of ``bach2 train`` on
 prepared data — by default the shared Bach keyboard corpus in all 12
@@ -23,13 +23,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--data', required=True, help='folder written by bach2 prepare')
     parser.add_argument('--out', required=True, help='checkpoint folder')
+    parser.add_argument('--model', choices=('lstm', 'lstm-nade'), default='lstm',
+                        help="'lstm': the faithful model; 'lstm-nade': a NADE over each step (issue 8)")
     parser.add_argument('--hidden', type=int, default=128)
     parser.add_argument('--epochs', type=int, default=6)
     parser.add_argument('--max-batches', type=int, default=300)
     parser.add_argument('--max-valid-windows', type=int, default=20000)
     parser.add_argument('--resume', action='store_true')
     args = parser.parse_args()
-    model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=0.002)
+    model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=0.002, model=args.model)
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs,
                                max_batches=args.max_batches, max_valid_windows=args.max_valid_windows)
     trainer, history = train(model_config, train_config, resume=args.resume)
