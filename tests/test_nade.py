@@ -99,3 +99,30 @@ def test_sampled_conditionals_are_the_models_on_the_drawn_steps(model, context):
         expected = np.asarray(single.predict(window, piece[3 + t][None]))[0]
         np.testing.assert_allclose(probabilities[t], expected, atol=1e-5)
         np.testing.assert_array_equal(steps[t], (probabilities[t] > noise[t]).astype(np.uint8))
+
+
+def test_a_nade_trained_on_quarter_note_chorales_writes_quarter_note_music(tmp_path):
+    """The JSB geometry end to end: 88 keys, one step per quarter note, a silent start, then generate."""
+    import json
+    from bach2.generate import GenerateConfig, generate_a_fugue
+    from bach2.jsb_chorales import prepare_jsb_chorales
+    from bach2.midi_to_time_series import midi_to_time_series
+    from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, train
+    rng = np.random.default_rng(5)
+    chorale = lambda: [sorted(set(int(p) for p in rng.integers(48, 80, 3))) for _ in range(12)]   # noqa: E731
+    (tmp_path / 'jsb.json').write_text(json.dumps({'train': [chorale() for _ in range(4)],
+                                                   'valid': [chorale()], 'test': [chorale()]}))
+    prepare_jsb_chorales(tmp_path / 'jsb.json', tmp_path / 'data', transpositions=(0,))
+    model_config = ModelConfig(n_layers=1, n_hidden=8, sequence_length=4, batch_size=4, n_pitches=88,
+                               lowest_pitch=21, model='lstm-nade', nade_hidden=6)
+    train_config = TrainConfig(str(tmp_path / 'data'), str(tmp_path / 'ck'), epochs=2, transpositions=(0,),
+                               step_ticks=96, pad_start=True)
+    train(model_config, train_config, progress=False, log=lambda line: None)
+    best = best_checkpoint_path(checkpoint_path(train_config, model_config))
+    assert best.name == 'lstmnade_polyphonic_N8_1layers_best.npz' and best.exists()
+    result = generate_a_fugue(GenerateConfig(str(best), data_dir=str(tmp_path / 'data'), out_dir=str(tmp_path / 'out'),
+                                             primer='jsb_test_000', n_steps=8), log=lambda line: None)
+    piece = midi_to_time_series(result['files']['mid'])
+    starts = [time for voice in piece.voices for time, _, _ in voice.notes]
+    assert piece.resolution == 96 and starts and all(time % 96 == 0 for time in starts)   # on quarter notes
+    assert result['report']['steps'] == 8

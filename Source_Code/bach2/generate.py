@@ -34,7 +34,7 @@ from bach2.prepare import MIDI_SUFFIXES, CorpusError
 from bach2.progressions import chord_agreement, parse_key, parse_progression, progression_steps
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
-from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, bass_line,
+from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line,
                                                pitch_matrix_to_roll, pitch_matrix_to_time_series,
                                                time_series_to_pitch_matrix)
 from bach2.training_set import load_piece, piece_names, step_chord_indices
@@ -45,7 +45,7 @@ class GenerateConfig:
     data_dir: str = 'training_data'    # prepared data: primers by name, progressions of real pieces
     out_dir: str = 'Synthesized_Fugues'
     primer: str = 'random'             # a prepared piece's name, a MIDI file, 'random' or 'silence'
-    n_steps: int = 256                 # sixteenths to generate after the primer
+    n_steps: int = 256                 # steps to generate after the primer (sixteenths, or the model's step)
     seed: int = 0
     rule: str = 'sample'               # 'sample'; 'threshold' (polyphonic, the journal's 0.5); 'argmax' (monophonic)
     temperature: float = 1.0
@@ -72,39 +72,41 @@ def load_model(checkpoint):
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
 
 
-def choose_primer(spec, data_dir, length, n_pitches, rng):
+def choose_primer(spec, data_dir, length, geometry, rng):
     """→ (name, ``≤ length × P`` uint8 primer, chord per step of the primer and the piece after it).
 
-    ``spec``: 'silence', 'random' (a prepared piece), a prepared piece's name, or a MIDI file.
+    ``spec``: 'silence', 'random' (a prepared piece), a prepared piece's name, or a MIDI file, read in
+    the model's :class:`~bach2.evaluate.Geometry` (step, pitch window).
     """
     if spec == 'silence':
-        return 'silence', np.zeros((length, n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16)
+        return 'silence', np.zeros((length, geometry.n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16)
     if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
         piece = midi_to_time_series(spec)
-        matrix, _ = time_series_to_pitch_matrix(piece)
-        chords = step_chord_indices(chord_index_sequence(piece), len(matrix))
+        matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, geometry.lowest_pitch, geometry.n_pitches)
+        chords = step_chord_indices(chord_index_sequence(piece), len(matrix), geometry.steps_per_quarter)
         name = pathlib.Path(spec).stem
     else:
-        name = str(rng.choice(piece_names(data_dir))) if spec == 'random' else spec
-        matrix, chords = load_piece(data_dir, name)
+        name = str(rng.choice(piece_names(data_dir, geometry.step_ticks))) if spec == 'random' else spec
+        matrix, chords = load_piece(data_dir, name, step_ticks=geometry.step_ticks)
     if not np.asarray(matrix).any():
         raise CorpusError(f'{spec}: the primer piece has no notes')
     return name, np.asarray(matrix[:length], np.uint8), chords
 
 
-def prescribed_chords(config, model_config, primer_chords, n_primer):
+def prescribed_chords(config, model_config, primer_chords, n_primer, steps_per_quarter=4):
     """Chord per step for primer + generated steps (``n_primer + n_steps``), or None without chord input."""
     if not model_config.chord_input:
         return None
-    total = n_primer + config.n_steps
+    total, per = n_primer + config.n_steps, steps_per_quarter
     if not config.progression:                         # the primer piece's own chords, then its last one held
-        return step_chord_indices(primer_chords[::4], total)
+        return step_chord_indices(primer_chords[::per], total, per)
     if config.progression.startswith('piece:'):
-        _, chords = load_piece(config.data_dir, config.progression[len('piece:'):])
-        return step_chord_indices(chords[::4], total)
+        _, chords = load_piece(config.data_dir, config.progression[len('piece:'):],
+                               step_ticks=JOURNAL_RESOLUTION // per)
+        return step_chord_indices(chords[::per], total, per)
     key = parse_key(config.key or 'C major')
     generated = progression_steps(parse_progression(config.progression, key), config.n_steps,
-                                  config.beats_per_chord)
+                                  config.beats_per_chord, per)
     return np.concatenate([primer_chords[:n_primer], generated]).astype(np.int16)
 
 
@@ -130,16 +132,19 @@ def generate_a_fugue(config, sampler=None, log=print):
 
     ``sampler``: a :class:`~bach2.sampling.Sampler` to reuse (else built from the checkpoint).
     """
+    from bach2.evaluate import checkpoint_geometry
     from bach2.sampling import Sampler, longest_single_pitch_run, repetition_report
     model_config, state, meta = load_model(config.checkpoint)
     if config.n_steps < 1:
         raise ValueError(f'n_steps must be positive, not {config.n_steps}')
     rng = np.random.default_rng(config.seed)
+    geometry = checkpoint_geometry(meta)
+    per = geometry.steps_per_quarter
     primer_name, primer, primer_chords = choose_primer(config.primer, config.data_dir,
-                                                       model_config.sequence_length, model_config.n_pitches, rng)
+                                                       model_config.sequence_length, geometry, rng)
     if model_config.mode == 'monophonic':
         primer = bass_line(primer)
-    chords = prescribed_chords(config, model_config, primer_chords, len(primer))
+    chords = prescribed_chords(config, model_config, primer_chords, len(primer), per)
     tones = None if chords is None else chord_tones(chords[1:])          # the chord of the step after each row
     sampler = sampler or Sampler(model_config, state, backend=config.backend)
     steps, probabilities = sampler.continue_piece(primer, config.n_steps, rule=config.rule, seed=config.seed,
@@ -150,7 +155,7 @@ def generate_a_fugue(config, sampler=None, log=print):
     shift = tonic_shift(key, config.key) if config.key and not config.progression else 0   # a progression sets it
     out = pathlib.Path(config.out_dir)
     stem = output_stem(config, model_config, meta)
-    step_ticks = JOURNAL_STEP_TICKS
+    step_ticks = geometry.step_ticks
     notes = pitch_matrix_to_time_series(steps, step=step_ticks, lowest_pitch=lowest + shift)
     piece = notes_to_piece(notes, JOURNAL_RESOLUTION, name=stem, tempo=int(round(60e6 / config.tempo_bpm)))
     files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
@@ -159,7 +164,7 @@ def generate_a_fugue(config, sampler=None, log=print):
               'key_generated': key_name(key), 'transposed_semitones': shift,
               'key_written': key_name(found_key(steps, lowest + shift))}
     if chords is not None:
-        report['chord_agreement'] = chord_agreement(steps, chords[len(primer):], lowest)
+        report['chord_agreement'] = chord_agreement(steps, chords[len(primer):], lowest, per)
     record = {'pitch_matrix': steps, 'lowest_pitch': lowest + shift, 'step_ticks': step_ticks,
               'resolution': JOURNAL_RESOLUTION, 'primer': primer, 'primer_name': primer_name,
               'probabilities': probabilities.astype(np.float32),
@@ -170,7 +175,8 @@ def generate_a_fugue(config, sampler=None, log=print):
     save_pickle(record, files['p'])
     files['png'] = plot_piano_roll(np.concatenate([primer, steps]), out / f'{stem}.png',
                                    title=f'{stem} (primer {primer_name}, {config.rule}, T={config.temperature:g})',
-                                   lowest_pitch=lowest + shift, primer_steps=len(primer), chords='auto')
+                                   lowest_pitch=lowest + shift, primer_steps=len(primer), chords='auto',
+                                   steps_per_bar=4 * per, steps_per_quarter=per)
     if config.audio:
         try:
             files[config.audio] = render_midi(files['mid'], out / f'{stem}.{config.audio}')['path']
