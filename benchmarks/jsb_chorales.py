@@ -23,7 +23,7 @@ from bach2.evaluate import checkpoint_nll, load_pieces
 from bach2.jsb_chorales import PUBLISHED_TEST_NLL, STEP_TICKS, prepare_jsb_chorales
 from bach2.model_config import ModelConfig
 from bach2.safe_io import atomic_path
-from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, train
+from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, load_checkpoint, train
 
 JSB_JSON = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'jsb_chorales' / 'jsb-chorales-quarter.json'
 
@@ -56,6 +56,8 @@ def main():
     parser.add_argument('--transpositions', default='all', help="'all' or a comma list of k in sh<k>")
     parser.add_argument('--max-batches', type=int, default=0, help='per epoch, 0 = all')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--evaluate-only', action='store_true', help='skip training: test the checkpoint of an '
+                        'earlier run with the same --out and settings')
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     shifts = tuple(range(12)) if args.transpositions == 'all' else tuple(int(k) for k in args.transpositions.split(','))
@@ -67,10 +69,13 @@ def main():
     train_config = TrainConfig(str(data_dir), str(out / 'checkpoints'), epochs=args.epochs, seed=args.seed,
                                transpositions=shifts, valid_transpositions=(0,), step_ticks=STEP_TICKS,
                                pad_start=True, max_batches=args.max_batches)
-    started = time.perf_counter()
-    _, history = train(model_config, train_config)
-    seconds = time.perf_counter() - started
     best = best_checkpoint_path(checkpoint_path(train_config, model_config))
+    started = time.perf_counter()
+    if args.evaluate_only:
+        history = load_checkpoint(checkpoint_path(train_config, model_config))[0]['history']
+    else:
+        _, history = train(model_config, train_config)
+    seconds = time.perf_counter() - started if not args.evaluate_only else sum(row['seconds'] for row in history)
     _, test_pieces, _ = load_pieces(data_dir, split='test')
     test = checkpoint_nll(best, test_pieces)
     results = {'settings': vars(args), 'train_seconds': seconds, 'best_epoch': test['epoch'],

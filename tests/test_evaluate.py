@@ -96,19 +96,25 @@ def test_the_command_prints_nll_and_the_statistics_table_and_writes_json(trained
     assert result['comparison']['pitch_class_histogram'] == pytest.approx(0, abs=0.05)   # the corpus itself
 
 
-@pytest.mark.parametrize('case', ['missing folder', 'split of a MIDI folder', 'unknown split', 'other geometry'])
+@pytest.mark.parametrize('case', ['missing folder', 'split of a MIDI folder', 'unknown split', 'other geometry',
+                                  'corpus of other geometry'])
 def test_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, case):
     args = {'missing folder': [tmp_path / 'nowhere'],
             'split of a MIDI folder': [trained['midi'], '--split', 'test'],
             'unknown split': [trained['data'], '--split', 'test', '--checkpoint', trained['checkpoint']],
-            'other geometry': [trained['data'], '--checkpoint', trained['checkpoint']]}[case]
-    if case == 'other geometry':
+            'other geometry': [trained['data'], '--checkpoint', trained['checkpoint']],
+            'corpus of other geometry': [trained['midi'], '--checkpoint', trained['checkpoint']]}[case]
+    corpus = tmp_path / 'none'
+    if case in ('other geometry', 'corpus of other geometry'):
         data = tmp_path / 'data88'
         from bach2.jsb_chorales import prepare_jsb_chorales
         (tmp_path / 'j.json').write_text(json.dumps({'train': [[[60]] * 20], 'valid': [], 'test': []}))
         prepare_jsb_chorales(tmp_path / 'j.json', data, transpositions=(0,))
-        args[0] = data
-    done = run_cli(*args, '--json', tmp_path / 'e.json', '--corpus', tmp_path / 'none', cwd=tmp_path)
+        if case == 'other geometry':
+            args[0] = data
+        else:
+            corpus = data
+    done = run_cli(*args, '--json', tmp_path / 'e.json', '--corpus', corpus, cwd=tmp_path)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith('bach2: error: ')
     assert not (tmp_path / 'e.json').exists()

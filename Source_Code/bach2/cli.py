@@ -355,15 +355,21 @@ def cmd_prepare_jsb(args):
 
 def cmd_evaluate(args):
     """Stage 5: NLL per frame of a checkpoint on held-out pieces; musical statistics against a corpus."""
-    from bach2.evaluate import checkpoint_geometry, checkpoint_nll, is_prepared, load_pieces
+    from bach2.evaluate import Geometry, checkpoint_geometry, checkpoint_nll, is_prepared, load_pieces
+    from bach2.training_set import prepared_geometry
     from bach2.generate import load_model
     from bach2.music_statistics import compare, format_table, music_statistics
     geometry = corpus = None
     if args.checkpoint:
         geometry = checkpoint_geometry(load_model(args.checkpoint)[2])
     if args.corpus and is_prepared(args.corpus):
-        geometry, corpus_pieces, _ = load_pieces(args.corpus, geometry, progress=False)
-        corpus = music_statistics([m for m, _, _ in corpus_pieces], geometry.lowest_pitch, geometry.steps_per_quarter)
+        corpus_geometry = Geometry(*prepared_geometry(args.corpus))
+        if geometry is None or corpus_geometry == geometry:
+            geometry, corpus_pieces, _ = load_pieces(args.corpus, corpus_geometry, progress=False)
+            corpus = music_statistics([m for m, _, _ in corpus_pieces], geometry.lowest_pitch,
+                                      geometry.steps_per_quarter)
+        elif args.corpus != DEFAULT_DATA:
+            raise CheckpointError(f'{args.corpus}: prepared with {corpus_geometry}, the model needs {geometry}')
     elif args.corpus != DEFAULT_DATA:
         raise CorpusError(f'{args.corpus}: not a prepared folder (run `bach2 prepare --out {args.corpus}` first)')
     geometry, pieces, failures = load_pieces(args.folder, geometry, args.split)
