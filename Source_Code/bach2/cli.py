@@ -24,6 +24,7 @@ from bach2.listen import RenderError, RendererMissing
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
                            prepare_training_data)
 from bach2.piece_filters import time_signature_names
+from bach2.cli_roadmap import add_chain_command, add_chords_commands, add_lines_commands
 from bach2.safe_io import UnsafePickleError, atomic_path
 
 DEFAULT_DATA = 'training_data'
@@ -551,6 +552,9 @@ def build_parser():
     gallery.add_argument('--corpus', default=DEFAULT_DATA, help='prepared data to compare pitch classes with '
                          '(default: %(default)s; skipped when absent)')
     gallery.set_defaults(run=cmd_gallery)
+    add_chords_commands(commands)
+    add_lines_commands(commands)
+    add_chain_command(commands)
     parser.command_parsers = commands.choices
     return parser
 
