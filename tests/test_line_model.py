@@ -113,3 +113,18 @@ def test_lines_generate_over_a_midi_file_and_a_prepared_piece(tiny_checkpoint, d
     result = bach2('lines', 'generate', tiny_checkpoint, 'no_such_piece', '--data', data_dir, '--out-dir', tmp_path)
     assert result.returncode == 2 and "no prepared piece named 'no_such_piece'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_chord_input_is_a_third_slot(data_dir, tmp_path):
+    inputs = lm.pair_inputs(np.array([1, 2]), np.array([5, 6]), P, chords=np.array([7, 120]))
+    assert inputs.tolist() == [[1, P, 7], [2, 5, 120]]
+    pieces = lm.line_pieces(data_dir, 'bass-melody', [0], (0,), chord_input=True)
+    assert pieces[0][0].shape[1] == 3 and pieces[0][0][:, 2].max() <= 120
+    config = SequenceConfig(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
+    lm.train_lines(data_dir, tmp_path / 'c.npz', 'bass-melody', config, epochs=1, max_batches=2, valid_fraction=0.3,
+                   transpositions=(0,), chord_input=True, progress=False, log=lambda *_: None)
+    model, _ = lm.load_line_model(tmp_path / 'c.npz')
+    assert model.config.slot_sizes == (62, 62, 121)
+    with pytest.raises(ValueError, match='chord for every step'):
+        lm.sample_line(model, np.array([12, 13]))
+    assert lm.sample_line(model, np.array([12, 13]), chords=np.array([0, -1])).shape == (2,)

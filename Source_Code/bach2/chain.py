@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 
 from bach2.chord_model import load_predictor, progression_text, sample_tokens, to_chords, to_tokens
-from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_tones
+from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence, chord_tones
 from bach2.generate import load_model
 from bach2.line_model import PAIRS, extract_line, line_to_matrix, load_line_model, sample_line
 from bach2.listen import RendererMissing, render_midi
@@ -27,7 +27,7 @@ from bach2.sequence_training import load_checkpoint
 from bach2.time_series_to_midi import time_series_to_midi
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, pitch_matrix_to_time_series,
                                                time_series_to_pitch_matrix)
-from bach2.training_set import load_piece
+from bach2.training_set import load_piece, step_chord_indices
 
 
 def chord_model(checkpoint):
@@ -84,7 +84,6 @@ def model_bass(checkpoint, chords, temperature=1.0, seed=0, steps_per_quarter=4,
     """The monophonic stage-3 model trained with ``--chord-input`` following ``chords`` (one per quarter note)
     from a silent window → (``T × P`` uint8 bass, sampler). CheckpointError when it is not such a model."""
     from bach2.sampling import Sampler
-    from bach2.training_set import step_chord_indices
     model_config, state, _ = load_model(checkpoint)
     if model_config.mode != 'monophonic' or not model_config.chord_input:
         raise CheckpointError(f'{checkpoint}: the bass needs a monophonic model trained with --chord-input '
@@ -98,20 +97,22 @@ def model_bass(checkpoint, chords, temperature=1.0, seed=0, steps_per_quarter=4,
 
 
 def given_line_of(spec, data_dir, which, n_pitches, lowest_pitch):
-    """A MIDI file or a prepared piece's name → (name, its ``which`` line, ``T`` int64, P = rest)."""
+    """A MIDI file or a prepared piece's name → (name, its ``which`` line ``T`` int64 with P = rest,
+    ``T`` stage-2 chord index per step)."""
     if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
-        matrix, _ = time_series_to_pitch_matrix(midi_to_time_series(spec), lowest_pitch=lowest_pitch,
-                                                n_pitches=n_pitches)
+        piece = midi_to_time_series(spec)
+        matrix, _ = time_series_to_pitch_matrix(piece, lowest_pitch=lowest_pitch, n_pitches=n_pitches)
+        chords = step_chord_indices(chord_index_sequence(piece), len(matrix))
         name = pathlib.Path(spec).stem
     else:
-        matrix, _ = load_piece(data_dir, spec)
+        matrix, chords = load_piece(data_dir, spec)
         name = spec
     if matrix.shape[1] != n_pitches:
         raise CorpusError(f'{spec}: {matrix.shape[1]} pitches per step, the line model needs {n_pitches}')
     line = extract_line(matrix, which)
     if (line == n_pitches).all():
         raise CorpusError(f'{spec}: no {which} line (too few notes sound together)')
-    return name, line
+    return name, line, chords
 
 
 def lines_over_piece(checkpoint, given, data_dir='training_data', n_steps=128, temperature=1.0, seed=0,
@@ -120,9 +121,9 @@ def lines_over_piece(checkpoint, given, data_dir='training_data', n_steps=128, t
     predictor, _ = load_line_model(checkpoint)
     extra = predictor.config.extra
     which = PAIRS[extra['pair']][0]
-    name, line = given_line_of(given, data_dir, which, extra['n_pitches'], extra['lowest_pitch'])
-    line = line[:n_steps] if n_steps else line
-    generated = sample_line(predictor, line, temperature, seed)
+    name, line, chords = given_line_of(given, data_dir, which, extra['n_pitches'], extra['lowest_pitch'])
+    line, chords = (line[:n_steps], chords[:n_steps]) if n_steps else (line, chords)
+    generated = sample_line(predictor, line, temperature, seed, chords)
     voices = {PAIRS[extra['pair']][0]: line, PAIRS[extra['pair']][1]: generated}
     stem = f'{extra["pair"]}_{name}_seed{seed}'
     return write_voices(voices, extra['n_pitches'], extra['lowest_pitch'], out_dir, stem, audio=audio)['files']
@@ -166,7 +167,6 @@ def chain_report(matrix, chords, lowest_pitch, steps_per_quarter=4):
     and the share of sounding notes in its detected key (``in_key`` of :mod:`bach2.music_statistics`)."""
     from bach2.music_statistics import music_statistics
     from bach2.progressions import chord_agreement
-    from bach2.training_set import step_chord_indices
     step_chords = step_chord_indices(chords, len(matrix), steps_per_quarter)
     agreement = chord_agreement(matrix, step_chords, lowest_pitch, steps_per_quarter)
     return {'chord_agreement': agreement['agreement'], 'mean_chord_distance': agreement['mean_chord_distance'],
@@ -197,8 +197,9 @@ def make_chain(chords_checkpoint, melody_checkpoint, second_checkpoint, bass_che
     else:
         bass_matrix = root_bass(chords, n_pitches, lowest)
     bass = extract_line(bass_matrix, 'lowest')
-    melody = sample_line(melody_model, bass, temperature, seed)
-    second = sample_line(second_model, melody, temperature, seed)
+    step_chords = step_chord_indices(chords, len(bass))
+    melody = sample_line(melody_model, bass, temperature, seed, step_chords)
+    second = sample_line(second_model, melody, temperature, seed, step_chords)
     lines = {'bass': bass, 'melody': melody, 'second melody': second}
     stem = name or f'chain_{pathlib.Path(chords_checkpoint).stem}_seed{seed}'
     record = {'progression': progression_text(chords), 'bass_source': str(bass_checkpoint or 'chord roots'),

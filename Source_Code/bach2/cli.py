@@ -1,7 +1,8 @@
 """The ``bach2`` command: ``prepare`` (stages 0–2), ``inspect`` (stage 0 on files), ``train`` (stage 3),
 ``generate`` (stage 4), ``evaluate`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark),
-``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces) and
-``journey`` (all of them on the built-in corpus, small and quick).
+``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces),
+``journey`` (all of them on the built-in corpus, small and quick), and the journal's road map
+(:mod:`bach2.cli_roadmap`): ``chords``, ``lines`` and ``chain``.
 
 Every subcommand has ``--help``; bad input ends in one line on stderr naming
 the file and the problem, and a non-zero exit status.

@@ -152,9 +152,11 @@ def add_chords_commands(commands):
 def cmd_lines_train(args):
     """Train a line model: a melody over a bass line (bass-melody) or a second melody from a melody (melody-second)."""
     from bach2.line_model import train_lines
-    out = pathlib.Path(args.out) / f'lines_{args.pair}_N{args.hidden}_{args.layers}layers.npz'
+    chords = '_chords' if args.chord_input else ''
+    out = pathlib.Path(args.out) / f'lines_{args.pair}{chords}_N{args.hidden}_{args.layers}layers.npz'
     train_lines(args.data, out, args.pair, sequence_config(args), epochs=args.epochs, max_batches=args.max_batches,
-                valid_fraction=args.valid_fraction, seed=args.seed, transpositions=transpositions(args.transpositions))
+                valid_fraction=args.valid_fraction, seed=args.seed, transpositions=transpositions(args.transpositions),
+                chord_input=args.chord_input)
     print(f'checkpoint: {out} (and {out.stem}_best.npz)')
     return 0
 
@@ -188,6 +190,8 @@ def add_lines_commands(commands):
     add_model_arguments(train, sequence_length=64)
     train.add_argument('--pair', choices=('bass-melody', 'melody-second'), default='bass-melody',
                        help='given line → generated line (default: %(default)s)')
+    train.add_argument('--chord-input', action='store_true',
+                       help="the step's chord (stage 2) as a third input, so a progression can steer the line")
     train.set_defaults(run=cmd_lines_train)
     evaluate = sub.add_parser('evaluate', help=cmd_lines_evaluate.__doc__, description=cmd_lines_evaluate.__doc__)
     evaluate.add_argument('checkpoint', help='a .npz of `bach2 lines train`')
