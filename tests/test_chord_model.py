@@ -18,7 +18,7 @@ from bach2 import chord_model as cm
 from bach2.chord_sequence import NO_CHORD
 from bach2.prepare import prepare_training_data
 from bach2.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
-from bach2.sequence_training import (concatenate, feed, load_checkpoint, make_windows, sequence_nll,
+from bach2.sequence_training import (concatenate, load_checkpoint, make_windows, sequence_nll,
                                      train_sequence_model, window_starts)
 from midi_builders import write_random_corpus
 

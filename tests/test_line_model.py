@@ -12,7 +12,7 @@ import pytest
 from bach2 import line_model as lm
 from bach2.prepare import prepare_training_data
 from bach2.sequence_model import SequenceConfig, one_hot_inputs
-from bach2.sequence_training import concatenate, feed, make_windows, window_starts
+from bach2.sequence_training import concatenate, make_windows, window_starts
 from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[1]

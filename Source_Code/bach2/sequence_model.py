@@ -25,9 +25,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from bach2 import layers, objectives, rnn_model  # noqa: F401 (rnn_model sets float32 and JAX's 32 bits)
+from bach2 import layers, objectives
 from bach2.model_config import CheckpointError
-from bach2.rnn_model import BACKENDS, OPTIMIZERS
+from bach2.rnn_model import BACKENDS, OPTIMIZERS   # importing rnn_model also makes everything float32
 
 
 @dataclasses.dataclass
