@@ -1,7 +1,8 @@
 """The ``bach2`` command: ``prepare`` (stages 0–2), ``inspect`` (stage 0 on files), ``train`` (stage 3),
 ``generate`` (stage 4), ``evaluate`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark),
-``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces) and
-``journey`` (all of them on the built-in corpus, small and quick).
+``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces),
+``journey`` (all of them on the built-in corpus, small and quick), and the journal's road map
+(:mod:`bach2.cli_roadmap`): ``chords``, ``lines`` and ``chain``.
 
 Every subcommand has ``--help``; bad input ends in one line on stderr naming
 the file and the problem, and a non-zero exit status.
@@ -24,6 +25,7 @@ from bach2.listen import RenderError, RendererMissing
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
                            prepare_training_data)
 from bach2.piece_filters import time_signature_names
+from bach2.cli_roadmap import add_chain_command, add_chords_commands, add_lines_commands
 from bach2.safe_io import UnsafePickleError, atomic_path
 
 DEFAULT_DATA = 'training_data'
@@ -557,6 +559,9 @@ def build_parser():
     gallery.add_argument('--corpus', default=DEFAULT_DATA, help='prepared data to compare pitch classes with '
                          '(default: %(default)s; skipped when absent)')
     gallery.set_defaults(run=cmd_gallery)
+    add_chords_commands(commands)
+    add_lines_commands(commands)
+    add_chain_command(commands)
     parser.command_parsers = commands.choices
     return parser
 
