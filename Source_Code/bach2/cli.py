@@ -26,6 +26,7 @@ from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_
                            prepare_training_data)
 from bach2.piece_filters import time_signature_names
 from bach2.cli_roadmap import add_chain_command, add_chords_commands, add_lines_commands
+from bach2.cli_types import count, fraction, positive, rate, transpositions
 from bach2.safe_io import UnsafePickleError, atomic_path
 
 DEFAULT_DATA = 'training_data'
@@ -46,9 +47,9 @@ def add_data_arguments(parser):
     """--data, --limit, --jobs, --skip-time-signature, --no-split-movements (stage 0)."""
     parser.add_argument('--data', help='folder of .mid/.midi files, searched recursively (default: '
                         f'{DEFAULT_DATA}/, filled from music21\'s Bach corpus when it holds no MIDI)')
-    parser.add_argument('--limit', type=_positive, help='convert only the first N pieces of the default corpus (when it is '
+    parser.add_argument('--limit', type=positive, help='convert only the first N pieces of the default corpus (when it is '
                         'converted, i.e. while the folder holds no MIDI)')
-    parser.add_argument('--jobs', type=_positive, help='worker processes (default: all cores)')
+    parser.add_argument('--jobs', type=positive, help='worker processes (default: all cores)')
     parser.add_argument('--skip-time-signature', action='append', default=[], metavar='N/D',
                         help='leave out pieces with this time signature, e.g. 3/4 (repeatable)')
     parser.add_argument('--no-split-movements', action='store_true',
@@ -57,11 +58,11 @@ def add_data_arguments(parser):
 
 def add_matrix_arguments(parser):
     """--step-ticks, --lowest-pitch, --n-pitches, --transpose (stages 1–2)."""
-    parser.add_argument('--step-ticks', type=_positive, default=24,
+    parser.add_argument('--step-ticks', type=positive, default=24,
                         help='one time step in ticks at 96 per quarter note (default: %(default)s = a 16th)')
     parser.add_argument('--lowest-pitch', type=int, default=24, choices=range(0, 128), metavar='0-127',
                         help='MIDI pitch of column 0 (default: %(default)s, the journal\'s two-octave shift)')
-    parser.add_argument('--n-pitches', type=_positive, default=61, help='pitches per step (default: %(default)s)')
+    parser.add_argument('--n-pitches', type=positive, default=61, help='pitches per step (default: %(default)s)')
     parser.add_argument('--transpose', choices=('all', 'c'), default='all',
                         help="'all': 12 keys sh0…sh11; 'c': each piece to C major / C minor (default: %(default)s)")
 
@@ -73,35 +74,12 @@ def config_from(args):
                          split_movements=not getattr(args, 'no_split_movements', False))
 
 
-def _rate(text):
-    """A positive finite float (learning rate)."""
-    value = float(text)
-    if not 0 < value < float('inf'):
-        raise argparse.ArgumentTypeError(f'must be a positive finite number, not {text}')
-    return value
 
 
-def _fraction(text):
-    """A float in [0, 1)."""
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f'must be at least 0 and below 1, not {text}')
-    return value
 
 
-def _count(text):
-    """An integer ≥ 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'must be 0 or more, not {text}')
-    return value
 
 
-def _positive(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'must be a positive integer, not {text}')
-    return value
 
 
 def resolve_data(args):
@@ -159,16 +137,16 @@ def add_train_arguments(parser):
     defaults = ModelConfig()
     parser.add_argument('--data', default=DEFAULT_DATA, help='prepared training data (default: %(default)s)')
     parser.add_argument('--out', default='checkpoints', help='checkpoints, CSV log, curve (default: %(default)s)')
-    parser.add_argument('--epochs', type=_positive, default=10, help='default: %(default)s')
+    parser.add_argument('--epochs', type=positive, default=10, help='default: %(default)s')
     parser.add_argument('--layers', type=int, choices=(1, 2), default=defaults.n_layers, help='LSTM layers')
-    parser.add_argument('--hidden', type=_positive, default=defaults.n_hidden, help='N units per layer')
-    parser.add_argument('--sequence-length', type=_positive, default=defaults.sequence_length,
+    parser.add_argument('--hidden', type=positive, default=defaults.n_hidden, help='N units per layer')
+    parser.add_argument('--sequence-length', type=positive, default=defaults.sequence_length,
                         help='SEQUENCE_LENGTH in steps (default: %(default)s)')
-    parser.add_argument('--batch-size', type=_positive, default=defaults.batch_size, help='BATCH_SIZE')
+    parser.add_argument('--batch-size', type=positive, default=defaults.batch_size, help='BATCH_SIZE')
     parser.add_argument('--grad-clipping', type=float, default=defaults.grad_clipping,
                         help='GRAD_CLIPPING on the gate pre-activations; 0 = off (default: %(default)s)')
     parser.add_argument('--optimizer', choices=OPTIMIZER_NAMES, default=defaults.optimizer)
-    parser.add_argument('--learning-rate', type=_rate, default=defaults.learning_rate)
+    parser.add_argument('--learning-rate', type=rate, default=defaults.learning_rate)
     parser.add_argument('--chord-weight', type=float, default=defaults.chord_weight,
                         help='λ of the chord cost; 0 = the plain model (default: %(default)s)')
     parser.add_argument('--mode', choices=('polyphonic', 'monophonic'), default=defaults.mode,
@@ -176,7 +154,7 @@ def add_train_arguments(parser):
     parser.add_argument('--model', choices=MODELS, default=defaults.model,
                         help="'lstm': the journal's independent sigmoid per pitch; 'lstm-nade': a NADE over the "
                         'pitches of each step, their joint distribution (default: %(default)s)')
-    parser.add_argument('--nade-hidden', type=_positive, default=defaults.nade_hidden,
+    parser.add_argument('--nade-hidden', type=positive, default=defaults.nade_hidden,
                         help='hidden units of the NADE (default: %(default)s)')
     parser.add_argument('--chord-input', action='store_true',
                         help="append the next step's chord tones to each input step (steer with generate --progression)")
@@ -187,32 +165,22 @@ def add_train_arguments(parser):
                         help="'all' (sh0…sh11) or a comma list such as 0,5,7 (default: %(default)s)")
     parser.add_argument('--valid-transpositions', default='',
                         help="validate on these instead (e.g. 0: the original keys) (default: as --transpositions)")
-    parser.add_argument('--valid-fraction', type=_fraction, default=0.1,
+    parser.add_argument('--valid-fraction', type=fraction, default=0.1,
                         help='share of BWV numbers held out for validation (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--backend', choices=('jax', 'c'), default='jax',
                         help="PyTensor backend: 'jax' (XLA) or 'c' (default: %(default)s)")
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
-    parser.add_argument('--max-batches', type=_count, default=0, help='batches per epoch, 0 = all (quick runs)')
-    parser.add_argument('--max-valid-windows', type=_count, default=0, help='validation windows, 0 = all')
-    parser.add_argument('--piece-steps', type=_count, default=0,
+    parser.add_argument('--max-batches', type=count, default=0, help='batches per epoch, 0 = all (quick runs)')
+    parser.add_argument('--max-valid-windows', type=count, default=0, help='validation windows, 0 = all')
+    parser.add_argument('--piece-steps', type=count, default=0,
                         help='keep the first N steps of each piece (64 = 4 bars of 4/4), 0 = all')
-    parser.add_argument('--max-steps', type=_count, default=0,
+    parser.add_argument('--max-steps', type=count, default=0,
                         help="keep the first N training steps, pieces in order (the journal's [:4800]), 0 = all")
     parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
 
 
-def _transpositions(text):
-    if text == 'all':
-        return tuple(range(12))
-    try:
-        shifts = tuple(int(k) for k in text.split(','))
-    except ValueError:
-        raise CorpusError(f"--transpositions: expected 'all' or numbers 0-11 separated by commas, not {text!r}")
-    if not all(0 <= k < 12 for k in shifts):
-        raise CorpusError(f'--transpositions: {text!r} has a number outside 0-11')
-    return shifts
 
 
 def cmd_train(args):
@@ -220,8 +188,8 @@ def cmd_train(args):
     os.environ['JAX_PLATFORMS'] = 'cuda' if args.device == 'gpu' else 'cpu'   # before JAX is imported
     from bach2.train import TrainConfig, TrainingDiverged, baseline_report, train
     from bach2.training_set import prepared_geometry
-    transpositions = _transpositions(args.transpositions)
-    valid_transpositions = _transpositions(args.valid_transpositions) if args.valid_transpositions else ()
+    shifts = transpositions(args.transpositions)
+    valid_shifts = transpositions(args.valid_transpositions) if args.valid_transpositions else ()
     step_ticks, n_pitches, lowest_pitch = prepared_geometry(args.data)
     try:
         model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
@@ -234,8 +202,8 @@ def cmd_train(args):
         print(f'bach2 train: error: {error} (see bach2 train --help)', file=sys.stderr)
         return 2
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
-                               valid_fraction=args.valid_fraction, transpositions=transpositions,
-                               valid_transpositions=valid_transpositions, step_ticks=step_ticks, pad_start=args.pad_start,
+                               valid_fraction=args.valid_fraction, transpositions=shifts,
+                               valid_transpositions=valid_shifts, step_ticks=step_ticks, pad_start=args.pad_start,
                                backend=args.backend, max_batches=args.max_batches,
                                max_valid_windows=args.max_valid_windows, piece_steps=args.piece_steps,
                                max_steps=args.max_steps)
@@ -261,14 +229,14 @@ def add_generate_arguments(parser):
     parser.add_argument('--primer', default='random', help="a prepared piece's name (e.g. bwv1.6), a MIDI "
                         "file, 'random' or 'silence' (default: %(default)s)")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument('--steps', type=_positive, default=256, help='sixteenths to generate (default: %(default)s)')
-    length.add_argument('--bars', type=_positive, help='bars of 4/4 to generate (16 steps each)')
-    parser.add_argument('--count', type=_positive, default=1, help='pieces, with seeds seed … seed + count − 1')
+    length.add_argument('--steps', type=positive, default=256, help='sixteenths to generate (default: %(default)s)')
+    length.add_argument('--bars', type=positive, help='bars of 4/4 to generate (16 steps each)')
+    parser.add_argument('--count', type=positive, default=1, help='pieces, with seeds seed … seed + count − 1')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--rule', choices=SAMPLING_RULES, default='sample',
                         help="'sample' (Bernoulli / softmax), 'threshold' (polyphonic: the journal's p > 0.5), "
                         "'argmax' (monophonic: the journal's) (default: %(default)s)")
-    parser.add_argument('--temperature', type=_rate, default=1.0, help='divides the logits (default: %(default)s)')
+    parser.add_argument('--temperature', type=rate, default=1.0, help='divides the logits (default: %(default)s)')
     parser.add_argument('--context', choices=('window', 'carry'), default='window',
                         help="'window': every step reads the last SEQUENCE_LENGTH steps, as trained; 'carry': "
                         'the LSTM state is carried, SEQUENCE_LENGTH× faster (default: %(default)s)')
@@ -276,8 +244,8 @@ def add_generate_arguments(parser):
                         'there; with --progression, the key of the progression')
     parser.add_argument('--progression', default='', help="models trained with --chord-input: Roman numerals "
                         "such as 'i iv V7 i' (cycled) or 'piece:<name>' (a prepared piece's chords)")
-    parser.add_argument('--beats-per-chord', type=_positive, default=4, help='quarter notes per chord (default: 4)')
-    parser.add_argument('--tempo', type=_rate, default=100.0, help='quarter notes per minute (default: %(default)s)')
+    parser.add_argument('--beats-per-chord', type=positive, default=4, help='quarter notes per chord (default: 4)')
+    parser.add_argument('--tempo', type=rate, default=100.0, help='quarter notes per minute (default: %(default)s)')
     parser.add_argument('--backend', choices=('jax', 'c'), default='jax')
     parser.add_argument('--name', default='', help='file stem (default: fugue_N<hidden>epoch<epoch>[_seed<k>])')
     audio = parser.add_mutually_exclusive_group()
@@ -350,7 +318,7 @@ def cmd_generate(args):
 def cmd_prepare_jsb(args):
     """The JSB Chorales benchmark (JSON, quarter-note steps) → a prepared folder: 88 keys, split.json."""
     from bach2.jsb_chorales import prepare_jsb_chorales
-    for path in prepare_jsb_chorales(args.json, args.out, _transpositions(args.transpositions)):
+    for path in prepare_jsb_chorales(args.json, args.out, transpositions(args.transpositions)):
         print(f'  {path}')
     return 0
 
@@ -528,9 +496,9 @@ def build_parser():
     add_matrix_arguments(journey)
     journey.add_argument('--checkpoints', default='checkpoints', help='default: %(default)s')
     journey.add_argument('--fugues', default='Synthesized_Fugues', help='default: %(default)s')
-    journey.add_argument('--epochs', type=_positive, default=3, help='default: %(default)s')
-    journey.add_argument('--max-batches', type=_count, default=150, help='per epoch (default: %(default)s)')
-    journey.add_argument('--temperature', type=_rate, default=0.7, help='of the samples (default: %(default)s)')
+    journey.add_argument('--epochs', type=positive, default=3, help='default: %(default)s')
+    journey.add_argument('--max-batches', type=count, default=150, help='per epoch (default: %(default)s)')
+    journey.add_argument('--temperature', type=rate, default=0.7, help='of the samples (default: %(default)s)')
     journey.set_defaults(run=cmd_journey)
     listen = commands.add_parser('listen', help='render a MIDI file to WAV or OGG (FluidSynth)',
                                  description=cmd_listen.__doc__)
@@ -549,7 +517,7 @@ def build_parser():
     look.add_argument('--piece', help='the piece to draw from a stage-1 pickle (default: its first)')
     look.add_argument('--windows', action='store_true', help='draw how X windows and Y targets are cut from '
                       'the pieces (a stage-1 pickle: its first two)')
-    look.add_argument('--sequence-length', type=_positive, default=16,
+    look.add_argument('--sequence-length', type=positive, default=16,
                       help='SEQUENCE_LENGTH of the --windows figure (default: %(default)s)')
     look.set_defaults(run=cmd_look)
     gallery = commands.add_parser('gallery', help='write FOLDER/index.html of the generated pieces',

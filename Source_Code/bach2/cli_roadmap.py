@@ -7,73 +7,40 @@
 
 Each command parses, calls one library function and prints where the output went.
 """
-import argparse
 import json
 import pathlib
 import sys
 
-from bach2.prepare import CorpusError
+from bach2.cli_types import count, fraction, positive, rate, transpositions
 from bach2.safe_io import atomic_path
 
 DEFAULT_DATA = 'training_data'
 
 
-def _positive(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'must be a positive integer, not {text}')
-    return value
 
 
-def _count(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'must be 0 or more, not {text}')
-    return value
 
 
-def _rate(text):
-    value = float(text)
-    if not 0 < value < float('inf'):
-        raise argparse.ArgumentTypeError(f'must be a positive finite number, not {text}')
-    return value
 
 
-def _fraction(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f'must be at least 0 and below 1, not {text}')
-    return value
 
 
-def transpositions(text):
-    """'all' or '0,5,7' → tuple of shifts; CorpusError on anything else."""
-    if text == 'all':
-        return tuple(range(12))
-    try:
-        shifts = tuple(int(k) for k in text.split(','))
-    except ValueError:
-        raise CorpusError(f"--transpositions: expected 'all' or numbers 0-11 separated by commas, not {text!r}") \
-            from None
-    if not all(0 <= k < 12 for k in shifts):
-        raise CorpusError(f'--transpositions: {text!r} has a number outside 0-11')
-    return shifts
 
 
 def add_model_arguments(parser, sequence_length):
     """Training options shared by ``chords train`` and ``lines train``."""
     parser.add_argument('--data', default=DEFAULT_DATA, help='prepared training data (default: %(default)s)')
     parser.add_argument('--out', default='checkpoints', help='checkpoint folder (default: %(default)s)')
-    parser.add_argument('--epochs', type=_positive, default=5, help='default: %(default)s')
+    parser.add_argument('--epochs', type=positive, default=5, help='default: %(default)s')
     parser.add_argument('--layers', type=int, choices=(1, 2), default=2, help='LSTM layers (default: %(default)s)')
-    parser.add_argument('--hidden', type=_positive, default=128, help='units per layer (default: %(default)s)')
-    parser.add_argument('--sequence-length', type=_positive, default=sequence_length,
+    parser.add_argument('--hidden', type=positive, default=128, help='units per layer (default: %(default)s)')
+    parser.add_argument('--sequence-length', type=positive, default=sequence_length,
                         help='steps per training window (default: %(default)s)')
-    parser.add_argument('--batch-size', type=_positive, default=32, help='default: %(default)s')
-    parser.add_argument('--learning-rate', type=_rate, default=0.002, help='Adam (default: %(default)s)')
-    parser.add_argument('--max-batches', type=_count, default=0, help='batches per epoch, 0 = all')
+    parser.add_argument('--batch-size', type=positive, default=32, help='default: %(default)s')
+    parser.add_argument('--learning-rate', type=rate, default=0.002, help='Adam (default: %(default)s)')
+    parser.add_argument('--max-batches', type=count, default=0, help='batches per epoch, 0 = all')
     parser.add_argument('--transpositions', default='all', help="training keys: 'all' or e.g. 0,5,7")
-    parser.add_argument('--valid-fraction', type=_fraction, default=0.1,
+    parser.add_argument('--valid-fraction', type=fraction, default=0.1,
                         help='share of BWV numbers held out (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
 
@@ -135,13 +102,13 @@ def add_chords_commands(commands):
     evaluate = sub.add_parser('evaluate', help=cmd_chords_evaluate.__doc__, description=cmd_chords_evaluate.__doc__)
     evaluate.add_argument('checkpoint', help='a .npz of `bach2 chords train`')
     evaluate.add_argument('--data', help='prepared folder (default: the one it was trained on)')
-    evaluate.add_argument('--alpha', type=_rate, default=1.0, help='add-alpha smoothing of the baselines '
+    evaluate.add_argument('--alpha', type=rate, default=1.0, help='add-alpha smoothing of the baselines '
                           '(default: %(default)s)')
     evaluate.add_argument('--json', help='also write the numbers here')
     evaluate.set_defaults(run=cmd_chords_evaluate)
     generate = sub.add_parser('generate', help=cmd_chords_generate.__doc__, description=cmd_chords_generate.__doc__)
     add_progression_arguments(generate)
-    generate.add_argument('--count', type=_positive, default=1, help='progressions (seeds seed, seed+1, …)')
+    generate.add_argument('--count', type=positive, default=1, help='progressions (seeds seed, seed+1, …)')
     generate.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     generate.set_defaults(run=cmd_chords_generate)
     return chords
@@ -196,7 +163,7 @@ def add_lines_commands(commands):
     evaluate = sub.add_parser('evaluate', help=cmd_lines_evaluate.__doc__, description=cmd_lines_evaluate.__doc__)
     evaluate.add_argument('checkpoint', help='a .npz of `bach2 lines train`')
     evaluate.add_argument('--data', help='prepared folder (default: the one it was trained on)')
-    evaluate.add_argument('--alpha', type=_rate, default=1.0, help='add-alpha smoothing of the count table')
+    evaluate.add_argument('--alpha', type=rate, default=1.0, help='add-alpha smoothing of the count table')
     evaluate.add_argument('--json', help='also write the numbers here')
     evaluate.set_defaults(run=cmd_lines_evaluate)
     generate = sub.add_parser('generate', help=cmd_lines_generate.__doc__, description=cmd_lines_generate.__doc__)
@@ -204,9 +171,9 @@ def add_lines_commands(commands):
     generate.add_argument('given', help="a MIDI file or a prepared piece's name (in --data): its lowest line "
                           '(bass-melody) or highest line (melody-second) is the given line')
     generate.add_argument('--data', default=DEFAULT_DATA, help='prepared folder for piece names (default: %(default)s)')
-    generate.add_argument('--steps', type=_count, default=128, help='sixteenths, 0 = the whole piece '
+    generate.add_argument('--steps', type=count, default=128, help='sixteenths, 0 = the whole piece '
                           '(default: %(default)s)')
-    generate.add_argument('--temperature', type=_rate, default=1.0)
+    generate.add_argument('--temperature', type=rate, default=1.0)
     generate.add_argument('--seed', type=int, default=0)
     generate.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     generate.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
@@ -241,7 +208,7 @@ def add_chain_command(commands):
     chain.add_argument('--bass', help='a monophonic checkpoint of `bach2 train --mode monophonic --chord-input`; '
                        "without it the bass plays each chord's root")
     add_progression_arguments(chain, positional=False)
-    chain.add_argument('--count', type=_positive, default=1, help='pieces (seeds seed, seed+1, …)')
+    chain.add_argument('--count', type=positive, default=1, help='pieces (seeds seed, seed+1, …)')
     chain.add_argument('--name', default='', help='file stem (default: chain_<chord checkpoint>_seed<k>)')
     chain.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     chain.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
@@ -252,8 +219,8 @@ def add_chain_command(commands):
 def add_progression_arguments(parser, positional=True):
     if positional:
         parser.add_argument('checkpoint', help='a .npz of `bach2 chords train`')
-    parser.add_argument('--chords', type=_positive, default=32, help='quarter notes to generate (default: %(default)s)')
-    parser.add_argument('--temperature', type=_rate, default=1.0, help='below 1: safer, above 1: wilder')
+    parser.add_argument('--chords', type=positive, default=32, help='quarter notes to generate (default: %(default)s)')
+    parser.add_argument('--temperature', type=rate, default=1.0, help='below 1: safer, above 1: wilder')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--primer', default='', help="start from this progression, e.g. 'i iv V7 i' (one chord "
                         'per quarter note, in --key)')
