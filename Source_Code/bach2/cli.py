@@ -19,7 +19,8 @@ import time
 from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.model_config import MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, CheckpointError, ModelConfig
+from bach2.model_config import (MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, CheckpointError, ModelConfig,
+                                TrainingDiverged)
 from bach2.key_finding import key_name
 from bach2.listen import RenderError, RendererMissing
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
@@ -186,7 +187,7 @@ def add_train_arguments(parser):
 def cmd_train(args):
     """Stage 3: train the LSTM on the prepared data; checkpoints, CSV log and curve go to --out."""
     os.environ['JAX_PLATFORMS'] = 'cuda' if args.device == 'gpu' else 'cpu'   # before JAX is imported
-    from bach2.train import TrainConfig, TrainingDiverged, baseline_report, train
+    from bach2.train import TrainConfig, baseline_report, train
     from bach2.training_set import prepared_geometry
     shifts = transpositions(args.transpositions)
     valid_shifts = transpositions(args.valid_transpositions) if args.valid_transpositions else ()
@@ -207,11 +208,7 @@ def cmd_train(args):
                                backend=args.backend, max_batches=args.max_batches,
                                max_valid_windows=args.max_valid_windows, piece_steps=args.piece_steps,
                                max_steps=args.max_steps)
-    try:
-        trainer, history = train(model_config, train_config, resume=args.resume)
-    except TrainingDiverged as error:
-        print(f'bach2: training stopped: {error}', file=sys.stderr)
-        return 3
+    trainer, history = train(model_config, train_config, resume=args.resume)      # TrainingDiverged: see run()
     if trainer.valid_windows and args.mode == 'polyphonic' and history:
         baselines = baseline_report(trainer)
         print(f'validation NLL per frame: model {history[-1]["valid_nll_per_frame"]:.3f}, '
@@ -541,6 +538,9 @@ def run(function, args):
     except (CorpusError, MidiFileError, UnsafePickleError, CheckpointError, RendererMissing, RenderError) as error:
         print(f'bach2: error: {error}', file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f'bach2: training stopped: {error}', file=sys.stderr)
+        return 3
     except OSError as error:                    # e.g. --out is a file, or a folder we may not write
         where = f'{error.filename}: ' if error.filename is not None else ''
         print(f'bach2: error: {where}{error.strerror or error}', file=sys.stderr)

@@ -138,9 +138,11 @@ def write_gallery(folder='Synthesized_Fugues', corpus_dir='training_data', out=N
     from bach2.look import look
     folder = pathlib.Path(folder)
     if not folder.is_dir():
-        raise CorpusError(f'{folder}: no such folder')
+        raise CorpusError(f'{folder}: {"not a folder" if folder.exists() else "no such folder"}')
     out = pathlib.Path(out) if out else folder / 'index.html'
     pieces = find_pieces(folder)
+    if not pieces:
+        raise CorpusError(f'{folder}: no generated pieces (.mid) in this folder; write some with `bach2 generate`')
     for piece in pieces:
         piece['record_data'] = _load_record(piece['record'])
         piece['stats_rows'] = _stats_rows(piece)

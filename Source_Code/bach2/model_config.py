@@ -11,6 +11,10 @@ class CheckpointError(Exception):
     """A checkpoint that is missing or does not fit the model; the message names the file and the problem."""
 
 
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite; the message names the epoch, batch and the checkpoint kept."""
+
+
 @dataclasses.dataclass
 class ModelConfig:
     """Hyper-parameters, saved in every checkpoint; defaults follow the journal where it says."""

@@ -23,7 +23,7 @@ import zipfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.model_config import CheckpointError
+from bach2.model_config import CheckpointError, TrainingDiverged
 from bach2.safe_io import save_npz
 from bach2.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs
 
@@ -121,7 +121,8 @@ def load_checkpoint(path):
             state = {key.split(':', 1)[1]: arrays[key] for key in arrays.files if key.startswith('param:')}
         config = SequenceConfig(**meta['config'])
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-        raise CheckpointError(f'{path}: not a checkpoint of a sequence model ({error})') from None
+        reason = 'not an .npz archive' if not zipfile.is_zipfile(path) else error
+        raise CheckpointError(f'{path}: not a checkpoint of a sequence model ({reason})') from None
     return config, meta, state
 
 
@@ -146,7 +147,7 @@ def train_sequence_model(config, train_data, valid_data, out_path, epochs=3, str
         for batch_starts, weights in bar:
             cost = float(model.train(*feed(model, train_data, batch_starts, weights)))
             if not math.isfinite(cost):
-                raise ValueError(f'the loss became {cost} in epoch {epoch}; {out_path} keeps the last good epoch')
+                raise TrainingDiverged(f'the loss became {cost} in epoch {epoch}; {out_path} keeps the last good epoch')
             costs.append(cost)
             bar.set_postfix(loss=f'{np.mean(costs[-50:]):.3f}')
         row = {'epoch': epoch, 'train_cost': float(np.mean(costs))}

@@ -25,7 +25,7 @@ import zipfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.model_config import CheckpointError, ModelConfig
+from bach2.model_config import CheckpointError, ModelConfig, TrainingDiverged  # noqa: F401 (re-exported)
 from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle, save_png
@@ -49,10 +49,6 @@ class TrainConfig:
     max_valid_windows: int = 0      # validation windows (a fixed random subset); 0 = all
     piece_steps: int = 0            # keep the first N steps of each piece (64 = 4 bars of 4/4); 0 = all
     max_steps: int = 0              # keep the first N training steps, pieces in order (the journal's [:4800]); 0 = all
-
-
-class TrainingDiverged(Exception):
-    """The loss became NaN or infinite; the message names the epoch, batch and the checkpoint kept."""
 
 
 def training_split(train_config):
