@@ -330,13 +330,12 @@ def cmd_evaluate(args):
     if args.checkpoint:
         geometry = checkpoint_geometry(load_model(args.checkpoint)[2])
     if args.corpus and is_prepared(args.corpus):
-        corpus_geometry = Geometry(*prepared_geometry(args.corpus))
-        if geometry is None or corpus_geometry == geometry:
-            geometry, corpus_pieces, _ = load_pieces(args.corpus, corpus_geometry, progress=False)
+        other_default = (args.corpus == DEFAULT_DATA and geometry is not None
+                         and Geometry(*prepared_geometry(args.corpus)) != geometry)
+        if not other_default:           # load_pieces refuses a --corpus of another geometry than the model's
+            geometry, corpus_pieces, _ = load_pieces(args.corpus, geometry, progress=False)
             corpus = music_statistics([m for m, _, _ in corpus_pieces], geometry.lowest_pitch,
                                       geometry.steps_per_quarter)
-        elif args.corpus != DEFAULT_DATA:
-            raise CheckpointError(f'{args.corpus}: prepared with {corpus_geometry}, the model needs {geometry}')
     elif args.corpus != DEFAULT_DATA:
         raise CorpusError(f'{args.corpus}: not a prepared folder (run `bach2 prepare --out {args.corpus}` first)')
     geometry, pieces, failures = load_pieces(args.folder, geometry, args.split)

@@ -117,13 +117,19 @@ class RNNModel:
         for i, variable in enumerate(self.optimizer_state):     # stable names for checkpoints
             variable.name = f'{config.optimizer}_state{i}'
         mode = BACKENDS[backend]
-        self.train = pytensor.function([inputs, targets, chords, weights], [cost, note_cost, chord_term],
-                                       updates=step, mode=mode, on_unused_input='ignore')  # chords unused when λ = 0
+        self._train_graph = [inputs, targets, chords, weights], [cost, note_cost, chord_term], step, mode
         self.validate = pytensor.function([inputs, targets, chords, weights],
                                           [cost, (weights * frame_nll).sum(), total_weight], mode=mode,
                                           on_unused_input='ignore')
         given = [inputs, targets] if config.model == 'lstm-nade' else [inputs]
         self._predict_graph = given, probabilities, mode
+
+    @functools.cached_property
+    def train(self):
+        """Compiled on first use: evaluating a checkpoint never takes a training step."""
+        given, outputs, step, mode = self._train_graph
+        return pytensor.function(given, outputs, updates=step, mode=mode,
+                                 on_unused_input='ignore')      # chords unused when λ = 0
 
     @functools.cached_property
     def predict(self):
@@ -140,14 +146,25 @@ class RNNModel:
 
     def set_state(self, state):
         """Load :meth:`get_state` values; a missing or extra name, or a wrong shape, is a CheckpointError naming it."""
-        variables = {variable.name: variable for variable in self.params + self.optimizer_state}
-        missing, extra = sorted(set(variables) - set(state)), sorted(set(state) - set(variables))
-        if missing or extra:
-            raise CheckpointError(f'checkpoint does not match the model: missing {missing or "nothing"}, '
-                             f'unexpected {extra or "nothing"}')
-        for name, variable in variables.items():
-            value = np.asarray(state[name])
-            if value.shape != variable.get_value().shape:
-                raise CheckpointError(f'checkpoint parameter {name} has shape {value.shape}, '
-                                 f'the model needs {variable.get_value().shape}')
-            variable.set_value(value.astype(np.float32))
+        assign_state(self.params + self.optimizer_state, state)
+
+
+def assign_state(variables, state, allow_extra=False):
+    """Set shared ``variables`` from ``state`` {name: array}, as float32.
+
+    A name missing from ``state`` (or, unless ``allow_extra``, a name of ``state`` that no
+    variable has) or a wrong shape is a CheckpointError naming it; nothing is set then.
+    """
+    variables = {variable.name: variable for variable in variables}
+    missing = sorted(set(variables) - set(state))
+    extra = [] if allow_extra else sorted(set(state) - set(variables))
+    if missing or extra:
+        raise CheckpointError(f'checkpoint does not match the model: missing {missing or "nothing"}, '
+                              f'unexpected {extra or "nothing"}')
+    for name, variable in variables.items():
+        shape = np.asarray(state[name]).shape
+        if shape != variable.get_value().shape:
+            raise CheckpointError(f'checkpoint parameter {name} has shape {shape}, '
+                                  f'the model needs {variable.get_value().shape}')
+    for name, variable in variables.items():
+        variable.set_value(np.asarray(state[name]).astype(np.float32))

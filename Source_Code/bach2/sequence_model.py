@@ -26,8 +26,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from bach2 import layers, objectives
-from bach2.model_config import CheckpointError
-from bach2.rnn_model import BACKENDS, OPTIMIZERS   # importing rnn_model also makes everything float32
+from bach2.rnn_model import BACKENDS, OPTIMIZERS, assign_state   # importing rnn_model also makes everything float32
 
 
 @dataclasses.dataclass
@@ -124,20 +123,9 @@ class SequenceModel:
         return {variable.name: np.asarray(variable.get_value()) for variable in self.params + self.optimizer_state}
 
     def set_state(self, state, parameters_only=False):
-        """Load :meth:`get_state` values; CheckpointError names a missing, unexpected or misshapen entry."""
-        variables = {variable.name: variable
-                     for variable in self.params + ([] if parameters_only else self.optimizer_state)}
-        missing = sorted(set(variables) - set(state))
-        extra = [] if parameters_only else sorted(set(state) - set(variables))
-        if missing or extra:
-            raise CheckpointError(f'checkpoint does not match the model: missing {missing or "nothing"}, '
-                                  f'unexpected {extra or "nothing"}')
-        for name, variable in variables.items():
-            value = np.asarray(state[name])
-            if value.shape != variable.get_value().shape:
-                raise CheckpointError(f'checkpoint parameter {name} has shape {value.shape}, '
-                                      f'the model needs {variable.get_value().shape}')
-            variable.set_value(value.astype(np.float32))
+        """Load :meth:`get_state` values (only the parameters with ``parameters_only``); see :func:`assign_state`."""
+        assign_state(self.params + ([] if parameters_only else self.optimizer_state), state,
+                     allow_extra=parameters_only)
 
 
 def per_step_probabilities(network, inputs):
