@@ -7,7 +7,12 @@ cross-entropy and Adagrad, measured in the same run. Frames/s counts the time
 steps pushed through the network: batch × SEQUENCE_LENGTH per training step.
 PyTorch is a benchmark-only extra (``pip install -e '.[bench]'``).
 
-    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10]
+Where the time goes (``--breakdown``): the forward pass alone (our ``validate``,
+PyTorch under ``no_grad``), and the recurrent matrix product on its own — 64 steps
+of ``(batch × N) · (N × 4N)`` inside one ``jax.lax.scan`` against the same 64
+products in PyTorch — with the GFLOP/s each reaches.
+
+    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--breakdown]
 """
 import argparse
 import time
@@ -36,17 +41,45 @@ def time_steps(step, n_steps):
     return float(np.median(times))
 
 
-def ours(n_hidden, backend, n_steps):
+def ours(n_hidden, backend, n_steps, forward_only=False):
     from bach2.rnn_model import ModelConfig, RNNModel
     model = RNNModel(ModelConfig(n_layers=2, n_hidden=n_hidden, sequence_length=STEPS, batch_size=BATCH,
                                  optimizer='adagrad', grad_clipping=10.0), backend=backend)
     X, Y = batch_arrays()
     chords, weights = np.zeros((BATCH, 12), np.float32), np.ones(BATCH, np.float32)
+    function = model.validate if forward_only else model.train
     # float() waits for the result: JAX dispatches asynchronously
-    return time_steps(lambda: float(model.train(X, Y, chords, weights)[0]), n_steps)
+    return time_steps(lambda: float(function(X, Y, chords, weights)[0]), n_steps)
 
 
-def pytorch(n_hidden, n_steps):
+def recurrent_products(n_hidden, n_steps):
+    """Seconds for STEPS products (BATCH × N)·(N × 4N), each feeding the next: in a JAX scan, and in PyTorch."""
+    import jax
+    import jax.numpy as jnp
+    import torch
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((BATCH, n_hidden)).astype(np.float32)
+    W = (rng.standard_normal((n_hidden, 4 * n_hidden)) * 0.05).astype(np.float32)
+
+    @jax.jit
+    def scanned(h, W):
+        def body(h, _):
+            return jnp.tanh((h @ W)[:, :n_hidden]), None
+        return jax.lax.scan(body, h, None, length=STEPS)[0]
+    h_jax, W_jax = jnp.asarray(h), jnp.asarray(W)
+    jax_seconds = time_steps(lambda: scanned(h_jax, W_jax).block_until_ready(), n_steps)
+
+    h_torch, W_torch = torch.from_numpy(h), torch.from_numpy(W)
+
+    def looped():
+        state = h_torch
+        for _ in range(STEPS):
+            state = torch.tanh((state @ W_torch)[:, :n_hidden])
+        return state
+    return jax_seconds, time_steps(looped, n_steps)
+
+
+def pytorch(n_hidden, n_steps, forward_only=False):
     import torch
     # Flush denormals to zero, as XLA does: without it, once Adagrad saturates some gates,
     # PyTorch's backward pass measured 6× slower here (denormal arithmetic), an unfair reference.
@@ -65,13 +98,20 @@ def pytorch(n_hidden, n_steps):
         loss.backward()
         torch.nn.utils.clip_grad_value_(parameters, 10.0)
         optimizer.step()
-    return time_steps(step, n_steps)
+
+    def forward():
+        with torch.no_grad():
+            output, _ = lstm(X)
+            return torch.nn.functional.binary_cross_entropy_with_logits(dense(output[:, -1]), Y)
+    return time_steps(forward if forward_only else step, n_steps)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 768], help='hidden units N per layer')
     parser.add_argument('--steps', type=int, default=10, help='timed training steps per setting (median)')
+    parser.add_argument('--breakdown', action='store_true',
+                        help='also time the forward pass alone and the recurrent matrix products alone')
     args = parser.parse_args()
     frames = BATCH * STEPS
     print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad')
@@ -83,6 +123,16 @@ def main():
                 ('bach2 PyTensor → C', ours(n_hidden, 'c', max(2, args.steps // 3)))]
         for name, seconds in rows:
             print(f'{n_hidden:5d} {name:32s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} {reference / seconds:9.2f}x')
+        if args.breakdown:
+            forward_reference = pytorch(n_hidden, args.steps, forward_only=True)
+            forward_ours = ours(n_hidden, 'jax', args.steps, forward_only=True)
+            print(f'{n_hidden:5d} {"forward only: PyTorch":32s} {forward_reference * 1e3:8.1f}')
+            print(f'{n_hidden:5d} {"forward only: bach2 → JAX":32s} {forward_ours * 1e3:8.1f} {"":9s} '
+                  f'{forward_reference / forward_ours:9.2f}x')
+            flops = 2 * STEPS * BATCH * n_hidden * 4 * n_hidden
+            for name, seconds in zip(('recurrent products: JAX scan', 'recurrent products: PyTorch'),
+                                     recurrent_products(n_hidden, args.steps)):
+                print(f'{n_hidden:5d} {name:32s} {seconds * 1e3:8.1f} {flops / seconds / 1e9:8.0f} GFLOP/s')
 
 
 if __name__ == '__main__':
