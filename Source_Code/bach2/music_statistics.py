@@ -71,7 +71,11 @@ def chord_transitions(chords):
 
 def music_statistics(pitch_matrices, lowest_pitch, steps_per_quarter=4):
     """Pieces (``T × P`` each) → dict of the statistics in the module docstring, pooled over the pieces."""
-    counts = [piece_counts(matrix, lowest_pitch, steps_per_quarter) for matrix in pitch_matrices]
+    return pooled_statistics([piece_counts(matrix, lowest_pitch, steps_per_quarter) for matrix in pitch_matrices])
+
+
+def pooled_statistics(counts):
+    """:func:`piece_counts` of some pieces (a bootstrap may repeat one) → the dict of :func:`music_statistics`."""
     total = collections.Counter()
     transitions = collections.Counter()
     histogram = np.zeros(12)
