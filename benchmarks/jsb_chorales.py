@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from bach2.baselines import repeat_nll, repeat_rates, unigram_nll
+from bach2.cli_types import decay
 from bach2.evaluate import checkpoint_nll, load_pieces
 from bach2.jsb_chorales import PUBLISHED_TEST_NLL, STEP_TICKS, prepare_jsb_chorales
 from bach2.model_config import ModelConfig
@@ -54,6 +55,8 @@ def main():
     parser.add_argument('--epochs', type=int, default=4)
     parser.add_argument('--learning-rate', type=float, default=0.002)
     parser.add_argument('--transpositions', default='all', help="'all' or a comma list of k in sh<k>")
+    parser.add_argument('--plateau-decay', type=decay, default=1.0,
+                        help='learning rate × this after each epoch whose validation NLL is no new best (1 = off)')
     parser.add_argument('--max-batches', type=int, default=0, help='per epoch, 0 = all')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--evaluate-only', action='store_true', help='skip training: test the checkpoint of an '
@@ -68,7 +71,7 @@ def main():
                                model=args.model, nade_hidden=args.nade_hidden)
     train_config = TrainConfig(str(data_dir), str(out / 'checkpoints'), epochs=args.epochs, seed=args.seed,
                                transpositions=shifts, valid_transpositions=(0,), step_ticks=STEP_TICKS,
-                               pad_start=True, max_batches=args.max_batches)
+                               pad_start=True, max_batches=args.max_batches, plateau_decay=args.plateau_decay)
     best = best_checkpoint_path(checkpoint_path(train_config, model_config))
     started = time.perf_counter()
     if args.evaluate_only:

@@ -121,6 +121,8 @@ CASES = {
                     '{short_prepared}: no training window: every training piece is shorter than SEQUENCE_LENGTH + 1'),
     'train-nonsense-option': ([*TRAIN, '--frobnicate'], 'bach2 train: error: unrecognized arguments: --frobnicate'),
     'train-nonsense-value': ([*TRAIN, '--epochs', '0'], 'argument --epochs: must be a positive integer, not 0'),
+    'train-growing-decay': ([*TRAIN, '--plateau-decay', '1.5'],
+                            'argument --plateau-decay: must be above 0 and at most 1, not 1.5'),
     'train-monophonic-nade': ([*TRAIN, '--data', '{prepared}', '--mode', 'monophonic', '--model', 'lstm-nade'],
                               'bach2 train: error: the lstm-nade model is polyphonic'),
     'train-nonsense-transpositions': ([*TRAIN, '--transpositions', '13'], "--transpositions: '13' has a number"),

@@ -33,7 +33,7 @@ from bach2.model_config import CheckpointError, ModelConfig
 from bach2.prepare import CorpusError, prepare_training_data
 from bach2.safe_io import UnsafePickleError, save_npz
 from bach2.train import (LOG_COLUMNS, TrainConfig, Trainer, TrainingDiverged, baseline_report, checkpoint_path,
-                         load_checkpoint, read_checkpoint_pickle, train)
+                         load_checkpoint, read_checkpoint_pickle, scheduled_learning_rate, train)
 from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -464,3 +464,37 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     meta, _ = load_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
     assert meta['epoch'] == 2 and meta['batch'] == 0
     assert [row['epoch'] for row in meta['history'] if 'train_cost' in row] == [0, 1]
+
+
+# --------------------------------------------------------------------------- learning rate on a plateau
+
+def test_the_learning_rate_shrinks_after_each_epoch_that_is_no_new_best():
+    history = [{'valid_nll_per_frame': nll} for nll in (5.0, 4.0, 4.0, 3.0, 3.5)] + [{'batch_costs': [1.0]}]
+    assert scheduled_learning_rate(history, 0.002, 0.5) == pytest.approx(0.0005)      # epochs 3 and 5 missed
+    assert scheduled_learning_rate(history, 0.002, 1.0) == 0.002
+    assert scheduled_learning_rate([], 0.002, 0.5) == 0.002
+
+
+def test_a_run_with_plateau_decay_trains_each_epoch_at_its_scheduled_rate(data_dir, tmp_path):
+    model_config = ModelConfig(**{**TINY, 'optimizer': 'adam', 'learning_rate': 0.1})   # large: validation wobbles
+    train_config = TrainConfig(str(data_dir), str(tmp_path), epochs=5, transpositions=(0, 1), max_batches=3,
+                               valid_fraction=0.3, plateau_decay=0.5)
+    trainer, history, _ = quiet_train(model_config, train_config)
+    rates = [row['learning_rate'] for row in history]
+    assert rates == [scheduled_learning_rate(history[:i], 0.1, 0.5) for i in range(5)]
+    assert min(rates) < 0.1                                                       # at least one epoch decayed
+    assert trainer.model.learning_rate.get_value() == np.float32(rates[-1])
+    with open(tmp_path / f'{CHECKPOINT_STEM}.csv', newline='') as handle:
+        assert [float(row[-1]) for row in list(csv.reader(handle))[1:]] == pytest.approx(rates)
+
+
+def test_a_learning_rate_of_zero_leaves_the_parameters_alone(two_epochs):
+    trainer = two_epochs[0]
+    before = trainer.model.get_state()
+    trainer.model.learning_rate.set_value(np.float32(0))
+    starts, weights = trainer.train_windows[2][:4], np.ones(4, np.float32)
+    trainer.model.train(*trainer._feed(trainer.train_set, trainer.train_windows, starts, weights))
+    after = trainer.model.get_state()
+    for name in trainer.model.params:
+        np.testing.assert_array_equal(after[name.name], before[name.name], err_msg=name.name)
+    trainer.model.learning_rate.set_value(np.float32(trainer.model_config.learning_rate))

@@ -27,7 +27,7 @@ from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_
                            prepare_training_data)
 from bach2.piece_filters import time_signature_names
 from bach2.cli_roadmap import add_chain_command, add_chords_commands, add_lines_commands
-from bach2.cli_types import count, fraction, positive, rate, transpositions
+from bach2.cli_types import count, decay, fraction, positive, rate, transpositions
 from bach2.safe_io import UnsafePickleError, atomic_path
 
 DEFAULT_DATA = 'training_data'
@@ -179,6 +179,9 @@ def add_train_arguments(parser):
                         help='keep the first N steps of each piece (64 = 4 bars of 4/4), 0 = all')
     parser.add_argument('--max-steps', type=count, default=0,
                         help="keep the first N training steps, pieces in order (the journal's [:4800]), 0 = all")
+    parser.add_argument('--plateau-decay', type=decay, default=1.0,
+                        help='multiply the learning rate by this after each epoch whose validation NLL is no new '
+                        'best (default: %(default)s = constant, as the journal)')
     parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
 
 
@@ -207,7 +210,7 @@ def cmd_train(args):
                                valid_transpositions=valid_shifts, step_ticks=step_ticks, pad_start=args.pad_start,
                                backend=args.backend, max_batches=args.max_batches,
                                max_valid_windows=args.max_valid_windows, piece_steps=args.piece_steps,
-                               max_steps=args.max_steps)
+                               max_steps=args.max_steps, plateau_decay=args.plateau_decay)
     trainer, history = train(model_config, train_config, resume=args.resume)      # TrainingDiverged: see run()
     if trainer.valid_windows and args.mode == 'polyphonic' and history:
         baselines = baseline_report(trainer)

@@ -36,6 +36,14 @@ def fraction(text):
     return value
 
 
+def decay(text):
+    """A float in (0, 1]: a factor that may shrink a value but never grow it or zero it."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f'must be above 0 and at most 1, not {text}')
+    return value
+
+
 def transpositions(text):
     """'all' or '0,5,7' → tuple of k in sh<k>; CorpusError on anything else."""
     if text == 'all':

@@ -112,7 +112,9 @@ class RNNModel:
         else:
             chord_term = pt.constant(np.float32(0))
         cost = note_cost + np.float32(config.chord_weight) * chord_term
-        step = OPTIMIZERS[config.optimizer](cost, self.params, learning_rate=np.float32(config.learning_rate))
+        # a shared scalar, so that a schedule (TrainConfig.plateau_decay) can change it between epochs
+        self.learning_rate = pytensor.shared(np.float32(config.learning_rate), name='learning_rate')
+        step = OPTIMIZERS[config.optimizer](cost, self.params, learning_rate=self.learning_rate)
         self.optimizer_state = [variable for variable in step if variable not in set(self.params)]
         for i, variable in enumerate(self.optimizer_state):     # stable names for checkpoints
             variable.name = f'{config.optimizer}_state{i}'

@@ -49,6 +49,7 @@ class TrainConfig:
     max_valid_windows: int = 0      # validation windows (a fixed random subset); 0 = all
     piece_steps: int = 0            # keep the first N steps of each piece (64 = 4 bars of 4/4); 0 = all
     max_steps: int = 0              # keep the first N training steps, pieces in order (the journal's [:4800]); 0 = all
+    plateau_decay: float = 1.0      # learning rate × this after each epoch whose validation NLL is no new best; 1 = off
 
 
 def training_split(train_config):
@@ -191,6 +192,8 @@ class Trainer:
             first = start_batch if epoch == start_epoch else 0
             # costs of this epoch so far: len(costs) is always the index of the next batch to train
             costs = history.pop()['batch_costs'] if first and history and history[-1]['epoch'] == epoch else []
+            learning_rate = scheduled_learning_rate(history, self.model_config.learning_rate, config.plateau_decay)
+            self.model.learning_rate.set_value(np.float32(learning_rate))
             bar = tqdm(range(first, len(batches)), desc=f'epoch {epoch + 1}/{config.epochs}', unit='batch',
                        disable=not progress)
             started = time.perf_counter()
@@ -213,6 +216,7 @@ class Trainer:
                 raise
             seconds = time.perf_counter() - started
             row = {'epoch': epoch, 'batch_costs': costs, 'train_cost': float(np.mean(costs)), 'seconds': seconds,
+                   'learning_rate': learning_rate,
                    'frames_per_second': (len(batches) - first) * self.model_config.batch_size / max(seconds, 1e-9)}
             if self.valid_windows:
                 row['valid_cost'], row['valid_nll_per_frame'] = self.validate()
@@ -237,7 +241,15 @@ class Trainer:
                                    f'batch {batch}; last good checkpoint kept: {path}')
 
 
-LOG_COLUMNS = ('epoch', 'train_cost', 'valid_cost', 'valid_nll_per_frame', 'seconds', 'frames_per_second')
+LOG_COLUMNS = ('epoch', 'train_cost', 'valid_cost', 'valid_nll_per_frame', 'seconds', 'frames_per_second',
+               'learning_rate')
+
+
+def scheduled_learning_rate(history, base, decay):
+    """Learning rate of the next epoch: ``base × decay^k``, k = finished epochs whose validation NLL was no new best."""
+    nlls = [row['valid_nll_per_frame'] for row in history if 'valid_nll_per_frame' in row]
+    misses = sum(nll >= min(nlls[:i]) for i, nll in enumerate(nlls) if i)
+    return base * decay ** misses
 
 
 def write_log(path, history):
