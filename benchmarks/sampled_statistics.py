@@ -8,7 +8,8 @@ could have drawn — its distances are the floor that the number of pieces
 allows. Prints the statistics of ``bach2 evaluate`` against the whole corpus
 (``sh0`` of ``--data``) and, over ``--bootstrap`` resamplings of the seeds, how
 often each model is closer than the first one on the three statistics of issue 8
-(pitch-class histogram, chord transitions, polyphony) and on all three at once.
+(pitch-class histogram, chord transitions, polyphony) and on all three at once,
+and draws ``distances.png`` (each set's distance with its 5–95 % bootstrap range).
 
     python benchmarks/sampled_statistics.py --data /tmp/kb --out /tmp/sampled --count 64 \\
         faithful=/tmp/ck_kb/lstm_polyphonic_N128_2layers.npz lstm-nade=/tmp/ck_kb_nade/lstmnade_polyphonic_N128_2layers.npz
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from bach2.evaluate import checkpoint_geometry, load_pieces
 from bach2.generate import GenerateConfig, generate_a_fugue, load_model
 from bach2.music_statistics import SCALAR_STATISTICS, piece_counts, pooled_statistics, total_variation
-from bach2.safe_io import atomic_path, load_pickle
+from bach2.safe_io import atomic_path, load_pickle, save_png
 
 NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the three statistics issue 8 names
 
@@ -55,21 +56,44 @@ def bach_continuations(generated, corpus_pieces, n_steps):
     return [by_name[name][length:length + n_steps] for _, name, length in generated]
 
 
-def paired_bootstrap(counts, corpus, reference, n_resamples, seed=0):
-    """Resample the seeds (the same ones for every set) → {label: {statistic or 'all_three': share closer than reference}}."""
+def bootstrap_distances(counts, corpus, n_resamples, seed=0):
+    """Resample the seeds (the same ones for every set) → {label: {statistic: distances, one per resampling}}."""
     rng = np.random.default_rng(seed)
-    n = len(counts[reference])
-    closer = {label: dict.fromkeys((*NAMED, 'all_three'), 0) for label in counts if label != reference}
-    for _ in range(n_resamples):
+    n = len(next(iter(counts.values())))
+    found = {label: {name: np.zeros(n_resamples) for name in NAMED} for label in counts}
+    for r in range(n_resamples):
         chosen = rng.integers(0, n, n)
-        found = {label: distances(pooled_statistics([pieces[i] for i in chosen]), corpus)
-                 for label, pieces in counts.items()}
-        for label in closer:
-            wins = [found[label][name] < found[reference][name] for name in NAMED]
-            for name, win in zip(NAMED, wins):
-                closer[label][name] += win
-            closer[label]['all_three'] += all(wins)
-    return {label: {name: wins / n_resamples for name, wins in shares.items()} for label, shares in closer.items()}
+        for label, pieces in counts.items():
+            distance = distances(pooled_statistics([pieces[i] for i in chosen]), corpus)
+            for name in NAMED:
+                found[label][name][r] = distance[name]
+    return found
+
+
+def share_closer(resampled, label, reference):
+    """Share of resamplings in which ``label`` is strictly closer than ``reference``, per statistic and on all three."""
+    wins = {name: resampled[label][name] < resampled[reference][name] for name in NAMED}
+    return {**{name: float(won.mean()) for name, won in wins.items()},
+            'all_three': float(np.logical_and.reduce(list(wins.values())).mean())}
+
+
+def plot_distances(found, resampled, path):
+    """Bars: distance to the corpus of each set on the three statistics, with the 5–95 % bootstrap range."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(1, len(NAMED), figsize=(4 * len(NAMED), 3.6))
+    labels = list(found)
+    for axis, name in zip(axes, NAMED):
+        low, high = zip(*(np.percentile(resampled[label][name], [5, 95]) for label in labels))
+        values = [found[label][name] for label in labels]
+        errors = [np.maximum(0, np.subtract(values, low)), np.maximum(0, np.subtract(high, values))]
+        axis.bar(labels, values, yerr=errors, capsize=4, color=['0.6'] + [f'C{k}' for k in range(len(labels) - 1)])
+        axis.set_title(name.replace('_', ' ') + (' (|difference|)' if name in SCALAR_STATISTICS else ' (TV)'))
+        axis.tick_params(axis='x', rotation=20)
+    axes[0].set_ylabel('distance to the corpus')
+    figure.tight_layout()
+    save_png(figure, path, dpi=100)
 
 
 def markdown_table(statistics, found, corpus):
@@ -115,14 +139,17 @@ def main():
     statistics = {label: pooled_statistics(piece) for label, piece in counts.items()}
     found = {label: distances(values, corpus) for label, values in statistics.items()}
     reference = args.checkpoints[0][0]
-    shares = paired_bootstrap({label: piece for label, piece in counts.items() if label != 'bach'},
-                              corpus, reference, args.bootstrap)
+    resampled = bootstrap_distances(counts, corpus, args.bootstrap)
+    shares = {label: share_closer(resampled, label, reference) for label, _ in args.checkpoints[1:]}
     print(markdown_table(statistics, found, corpus))
     for label, share in shares.items():
         print(f'{label} closer than {reference} in {args.bootstrap} resamplings of the seeds: '
               + ', '.join(f'{name} {value:.0%}' for name, value in share.items()))
+    plot_distances(found, resampled, pathlib.Path(args.out) / 'distances.png')
     results = {'args': {**vars(args), 'checkpoints': dict(args.checkpoints)},
                'corpus': {name: corpus[name] for name in SCALAR_STATISTICS}, 'distances': found,
+               'bootstrap_5_95': {label: {name: np.percentile(values, [5, 95]).tolist()
+                                          for name, values in by_name.items()} for label, by_name in resampled.items()},
                'statistics': {label: {name: values[name] for name in SCALAR_STATISTICS}
                               for label, values in statistics.items()},
                'bootstrap_share_closer': shares}

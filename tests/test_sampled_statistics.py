@@ -49,11 +49,12 @@ def test_the_bootstrap_finds_the_set_drawn_like_the_corpus_closer_on_all_three()
     alike = [piece_counts(random_piece(rng, c_major), LOW, 4) for _ in range(12)]
     clusters = [piece_counts(random_piece(rng, [61, 62, 63, 66, 70]) | np.eye(64, 61, 30, np.uint8), LOW, 4)
                 for _ in range(12)]
-    shares = sampled_statistics.paired_bootstrap({'clusters': clusters, 'alike': alike, 'same': clusters},
-                                                 corpus, 'clusters', 200)
-    assert shares['alike'] == {'pitch_class_histogram': 1.0, 'chord_transitions': 1.0, 'polyphony': 1.0,
-                               'all_three': 1.0}
-    assert set(shares['same'].values()) == {0.0}                           # never strictly closer than itself
+    resampled = sampled_statistics.bootstrap_distances({'clusters': clusters, 'alike': alike}, corpus, 200)
+    assert all(len(values) == 200 for values in resampled['alike'].values())
+    assert sampled_statistics.share_closer(resampled, 'alike', 'clusters') == {
+        'pitch_class_histogram': 1.0, 'chord_transitions': 1.0, 'polyphony': 1.0, 'all_three': 1.0}
+    assert set(sampled_statistics.share_closer(resampled, 'clusters', 'clusters').values()) == {0.0}   # never
+    assert set(sampled_statistics.share_closer(resampled, 'clusters', 'alike').values()) == {0.0}
 
 
 def test_two_checkpoints_end_to_end(tmp_path, monkeypatch):
@@ -82,6 +83,9 @@ def test_two_checkpoints_end_to_end(tmp_path, monkeypatch):
     assert set(results['bootstrap_share_closer']) == {'lstm-nade'}
     assert all(0 <= share <= 1 for share in results['bootstrap_share_closer']['lstm-nade'].values())
     assert len(list((tmp_path / 'out' / 'lstm-nade').glob('lstm-nade_*.mid'))) == 3
+    assert (tmp_path / 'out' / 'distances.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    low, high = results['bootstrap_5_95']['bach']['polyphony']
+    assert 0 <= low <= high
 
 
 def test_a_label_without_a_checkpoint_is_refused(tmp_path):
