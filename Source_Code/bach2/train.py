@@ -11,6 +11,9 @@
 * ``resume=True`` continues from the checkpoint so that, with the same seed,
   the loss sequence equals an uninterrupted run's (batch order depends only on
   seed and epoch). Ctrl-C saves a checkpoint at the current batch first.
+* ``plateau_decay`` < 1 multiplies the learning rate by it after each epoch
+  whose validation NLL is no new best (the rate of each epoch is in the history
+  and the CSV); the default 1 keeps the journal's constant rate.
 * A NaN or infinite loss stops training with :class:`TrainingDiverged`; the
   last good checkpoint stays on disk.
 """
