@@ -14,7 +14,6 @@ and the published LSTM / GRU / TCN numbers. Results go to ``--out``/results.json
 import argparse
 import json
 import pathlib
-import time
 
 import numpy as np
 
@@ -59,6 +58,8 @@ def main():
                         help='learning rate × this after each epoch whose validation NLL is no new best (1 = off)')
     parser.add_argument('--max-batches', type=int, default=0, help='per epoch, 0 = all')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--resume', action='store_true', help='continue the run of the same --out and settings '
+                        'up to --epochs')
     parser.add_argument('--evaluate-only', action='store_true', help='skip training: test the checkpoint of an '
                         'earlier run with the same --out and settings')
     args = parser.parse_args()
@@ -73,12 +74,11 @@ def main():
                                transpositions=shifts, valid_transpositions=(0,), step_ticks=STEP_TICKS,
                                pad_start=True, max_batches=args.max_batches, plateau_decay=args.plateau_decay)
     best = best_checkpoint_path(checkpoint_path(train_config, model_config))
-    started = time.perf_counter()
     if args.evaluate_only:
         history = load_checkpoint(checkpoint_path(train_config, model_config))[0]['history']
     else:
-        _, history = train(model_config, train_config)
-    seconds = time.perf_counter() - started if not args.evaluate_only else sum(row['seconds'] for row in history)
+        _, history = train(model_config, train_config, resume=args.resume)
+    seconds = sum(row['seconds'] for row in history)           # the training batches of every epoch, resumed or not
     _, test_pieces, _ = load_pieces(data_dir, split='test')
     test = checkpoint_nll(best, test_pieces)
     results = {'settings': vars(args), 'train_seconds': seconds, 'best_epoch': test['epoch'],
@@ -92,7 +92,7 @@ def main():
     rows += [(f'{name} (Bai et al. 2018)', value) for name, value in PUBLISHED_TEST_NLL.items()]
     for name, value in rows:
         print(f'  {name:<44} {value:6.2f}')
-    print(f'training: {seconds / 60:.1f} min for {len(history)} epochs')
+    print(f'training: {seconds / 60:.1f} min of batches for {len(history)} epochs')
     with atomic_path(out / 'results.json') as temporary, open(temporary, 'w') as handle:
         json.dump(results, handle, indent=1)
     print(f'  {out / "results.json"}')
