@@ -431,11 +431,14 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
             '--batch-size', '4', '--transpositions', 'all', '--valid-fraction', '0.3', '--max-valid-windows', '40']
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
     with open(tmp_path / 'stderr.txt', 'w') as stderr:
-        # a shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored:
-        # give the child the default disposition, as a terminal would, however the tests were started
-        process = subprocess.Popen([sys.executable, '-m', 'bach2.cli', *map(str, args), '--epochs', '50'],
-                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
-                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        # a shell starts background jobs with SIGINT ignored, an ignored signal stays ignored across exec, and
+        # Python keeps it so: catch SIGINT here for a moment (a caught signal is default again after exec)
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            process = subprocess.Popen([sys.executable, '-m', 'bach2.cli', *map(str, args), '--epochs', '50'],
+                                       cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         watchdog = threading.Timer(120, process.kill)
         watchdog.start()
         try:
