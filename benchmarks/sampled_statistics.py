@@ -21,6 +21,7 @@ import pathlib
 import numpy as np
 from tqdm import tqdm
 
+from bach2.cli_types import positive, rate
 from bach2.evaluate import checkpoint_geometry, load_pieces
 from bach2.generate import GenerateConfig, generate_a_fugue, load_model
 from bach2.music_statistics import SCALAR_STATISTICS, piece_counts, pooled_statistics, total_variation
@@ -97,7 +98,7 @@ def plot_distances(found, resampled, path):
 
 
 def markdown_table(statistics, found, corpus):
-    """Rows: statistic, corpus value, then 'distance (value)' per set."""
+    """Markdown: the two distributions as distances to the corpus, the scalars as values beside the corpus's."""
     labels = list(statistics)
     lines = ['| statistic | corpus | ' + ' | '.join(labels) + ' |', '|' + ' --- |' * (2 + len(labels))]
     for name in ('pitch_class_histogram', 'chord_transitions'):
@@ -109,6 +110,7 @@ def markdown_table(statistics, found, corpus):
 
 
 def checkpoint_argument(text):
+    """'LABEL=PATH.npz' → (label, path), or an argparse error naming what is wrong."""
     label, separator, path = text.partition('=')
     if not separator or not label or label == 'bach':
         raise argparse.ArgumentTypeError(f'{text!r}: give LABEL=CHECKPOINT.npz (any label but "bach")')
@@ -123,11 +125,14 @@ def main():
                         help='the first is the reference of the bootstrap')
     parser.add_argument('--data', required=True, help='prepared folder (bach2 prepare): primers and corpus')
     parser.add_argument('--out', required=True, help='generated pieces and results.json go here')
-    parser.add_argument('--count', type=int, default=64, help='pieces per model (seeds 0 … count − 1)')
-    parser.add_argument('--steps', type=int, default=256, help='steps generated after each primer')
-    parser.add_argument('--temperature', type=float, default=1.0)
-    parser.add_argument('--bootstrap', type=int, default=1000, help='resamplings of the seeds')
+    parser.add_argument('--count', type=positive, default=64, help='pieces per model (seeds 0 … count − 1)')
+    parser.add_argument('--steps', type=positive, default=256, help='steps generated after each primer')
+    parser.add_argument('--temperature', type=rate, default=1.0)
+    parser.add_argument('--bootstrap', type=positive, default=1000, help='resamplings of the seeds')
     args = parser.parse_args()
+    labels = [label for label, _ in args.checkpoints]
+    if len(set(labels)) < len(labels):
+        parser.error(f'each checkpoint needs its own label, not {", ".join(labels)}')
     geometry = checkpoint_geometry(load_model(args.checkpoints[0][1])[2])
     lowest, per = geometry.lowest_pitch, geometry.steps_per_quarter
     _, corpus_pieces, _ = load_pieces(args.data, geometry, progress=False)
