@@ -24,7 +24,7 @@ from tqdm import tqdm
 from bach2.cli_types import positive, rate
 from bach2.evaluate import checkpoint_geometry, load_pieces
 from bach2.generate import GenerateConfig, generate_a_fugue, load_model
-from bach2.music_statistics import SCALAR_STATISTICS, piece_counts, pooled_statistics, total_variation
+from bach2.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
 from bach2.safe_io import atomic_path, load_pickle, save_png
 
 NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the three statistics issue 8 names
@@ -32,10 +32,7 @@ NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the thr
 
 def distances(statistics, corpus):
     """Statistics dict → {statistic: distance to the corpus}: total variation, or |difference| for a scalar."""
-    result = {name: total_variation(statistics[name], corpus[name])
-              for name in ('pitch_class_histogram', 'chord_transitions')}
-    result.update({name: abs(statistics[name] - corpus[name]) for name in SCALAR_STATISTICS})
-    return result
+    return {name: abs(distance) for name, _, _, distance in compare(statistics, corpus)}
 
 
 def generate_pieces(label, checkpoint, args):
@@ -101,7 +98,7 @@ def markdown_table(statistics, found, corpus):
     """Markdown: the two distributions as distances to the corpus, the scalars as values beside the corpus's."""
     labels = list(statistics)
     lines = ['| statistic | corpus | ' + ' | '.join(labels) + ' |', '|' + ' --- |' * (2 + len(labels))]
-    for name in ('pitch_class_histogram', 'chord_transitions'):
+    for name in DISTRIBUTIONS:
         lines.append(f'| {name} (distance) | 0 | ' + ' | '.join(f'{found[label][name]:.3f}' for label in labels) + ' |')
     for name in SCALAR_STATISTICS:
         lines.append(f'| {name} | {corpus[name]:.3f} | '
