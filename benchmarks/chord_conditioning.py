@@ -41,7 +41,7 @@ def main():
         model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=0.002,
                                    chord_input=chord_input)
         train_config = TrainConfig(data_dir=args.data, out_dir=str(out / label), epochs=args.epochs,
-                                   max_batches=args.max_batches, max_valid_windows=4000)
+                                   max_batches=args.max_batches, max_valid_frames=4000)
         _, history = train(model_config, train_config)
         sampler, agreements, distances = None, [], []
         for seed in range(args.pieces):

@@ -17,7 +17,7 @@ def trained(tmp_path_factory):
     data = tmp_path_factory.mktemp('kb')
     prepare_training_data(SHARED_DATA / 'bach_keyboard', data, progress=False)
     config = TrainConfig(data_dir=str(data), out_dir=str(tmp_path_factory.mktemp('ck')), epochs=2,
-                         transpositions=(0,), max_batches=120, max_valid_windows=4000)
+                         transpositions=(0,), max_batches=120, max_valid_frames=4000)
     trainer, history = train(ModelConfig(n_hidden=32, optimizer='adam', learning_rate=0.005), config,
                              progress=False, log=lambda line: None)
     return trainer, history
@@ -25,9 +25,8 @@ def trained(tmp_path_factory):
 
 def test_sampled_200_steps_are_not_one_repeated_pitch(trained):
     trainer, _ = trained
-    X, _, starts = trainer.valid_windows
     sampler = Sampler(trainer.model.config, trainer.model.get_state())
-    steps, _ = sampler.continue_piece(X[starts[len(starts) // 2]], 200, seed=1)
+    steps, _ = sampler.continue_piece(trainer.valid_primer(), 200, seed=1)
     report = repetition_report(steps)
     assert not report['single_repeated_pitch']
     assert report['distinct_pitches'] >= 5 and report['onsets'] >= 10, report

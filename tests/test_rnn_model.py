@@ -192,7 +192,7 @@ def test_train_without_chords_returns_note_cost(poly):
     X, Y, chords, weights = batch(seed=4)
     probabilities = np.asarray(poly.predict(X))
     with restored(poly):
-        cost, note_cost, chord_term = (float(v) for v in poly.train(X, Y, chords, weights))
+        cost, note_cost, chord_term = (float(v) for v in poly.train(X, Y, chords, weights)[:3])
     assert chord_term == 0.0
     assert cost == pytest.approx(note_cost, abs=1e-7)
     # note cost: BCE averaged over pitches and examples, from the parameters before the step
@@ -240,8 +240,8 @@ def test_chord_weight_adds_lambda_times_chord_cost(poly, chordal):
     probabilities = np.asarray(chordal.predict(X))
     with restored(poly, chordal):
         poly.set_state(chordal.get_state())                     # the same parameters, λ = 0
-        plain_cost, plain_note, _ = (float(v) for v in poly.train(X, Y, chords, weights))
-        cost, note_cost, chord_term = (float(v) for v in chordal.train(X, Y, chords, weights))
+        plain_cost, plain_note, _ = (float(v) for v in poly.train(X, Y, chords, weights)[:3])
+        cost, note_cost, chord_term = (float(v) for v in chordal.train(X, Y, chords, weights)[:3])
     # rows 0 and 2 have a chord and weight 1; row 1 has weight 0, row 3 no chord
     expected_chord = numpy_chord_cost(probabilities, chords)[[0, 2]].mean()
     assert chord_term == pytest.approx(expected_chord, abs=1e-5)
@@ -254,7 +254,7 @@ def test_chord_weight_adds_lambda_times_chord_cost(poly, chordal):
 def test_chord_cost_zero_without_any_chord(chordal):
     X, Y, _, weights = batch(seed=8)
     with restored(chordal):
-        cost, note_cost, chord_term = (float(v) for v in chordal.train(X, Y, np.zeros((B, 12), np.float32), weights))
+        cost, note_cost, chord_term = (float(v) for v in chordal.train(X, Y, np.zeros((B, 12), np.float32), weights)[:3])
     assert chord_term == 0.0 and cost == pytest.approx(note_cost, abs=1e-7)
 
 

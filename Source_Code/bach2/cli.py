@@ -19,8 +19,8 @@ import time
 from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.model_config import (MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, CheckpointError, ModelConfig,
-                                TrainingDiverged)
+from bach2.model_config import (MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, TARGETS, CheckpointError, ModelConfig,
+                                TrainingDiverged, default_targets)
 from bach2.key_finding import key_name
 from bach2.listen import RenderError, RendererMissing
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
@@ -157,6 +157,16 @@ def add_train_arguments(parser):
                         'pitches of each step, their joint distribution (default: %(default)s)')
     parser.add_argument('--nade-hidden', type=positive, default=defaults.nade_hidden,
                         help='hidden units of the NADE (default: %(default)s)')
+    parser.add_argument('--targets', choices=TARGETS, default=None,
+                        help="'last': each window of SEQUENCE_LENGTH steps teaches the step after it (the journal's); "
+                        "'all': every step is a target, the LSTM state carried from chunk to chunk of a piece "
+                        "(about SEQUENCE_LENGTH× more learning per step) (default: 'all' for lstm-nade, else 'last')")
+    parser.add_argument('--dropout', type=fraction, default=defaults.dropout,
+                        help='dropout after each LSTM layer, training only (default: %(default)s)')
+    parser.add_argument('--input-dropout', type=fraction, default=defaults.input_dropout,
+                        help='dropout on the input steps, training only (default: %(default)s)')
+    parser.add_argument('--patience', type=count, default=0,
+                        help='stop after N epochs without a new best validation NLL, 0 = never (default: %(default)s)')
     parser.add_argument('--chord-input', action='store_true',
                         help="append the next step's chord tones to each input step (steer with generate --progression)")
     parser.add_argument('--pad-start', action='store_true',
@@ -174,7 +184,8 @@ def add_train_arguments(parser):
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
     parser.add_argument('--max-batches', type=count, default=0, help='batches per epoch, 0 = all (quick runs)')
-    parser.add_argument('--max-valid-windows', type=count, default=0, help='validation windows, 0 = all')
+    parser.add_argument('--max-valid-frames', type=count, default=0,
+                        help='validate on whole pieces (a fixed random choice) up to N frames, 0 = all')
     parser.add_argument('--piece-steps', type=count, default=0,
                         help='keep the first N steps of each piece (64 = 4 bars of 4/4), 0 = all')
     parser.add_argument('--max-steps', type=count, default=0,
@@ -201,6 +212,8 @@ def cmd_train(args):
                                    optimizer=args.optimizer, learning_rate=args.learning_rate,
                                    chord_weight=args.chord_weight, mode=args.mode, chord_input=args.chord_input,
                                    model=args.model, nade_hidden=args.nade_hidden,
+                                   targets=args.targets or default_targets(args.model),
+                                   dropout=args.dropout, input_dropout=args.input_dropout,
                                    n_pitches=n_pitches, lowest_pitch=lowest_pitch)
     except ValueError as error:          # options that do not go together, e.g. a monophonic NADE
         print(f'bach2 train: error: {error} (see bach2 train --help)', file=sys.stderr)
@@ -209,10 +222,11 @@ def cmd_train(args):
                                valid_fraction=args.valid_fraction, transpositions=shifts,
                                valid_transpositions=valid_shifts, step_ticks=step_ticks, pad_start=args.pad_start,
                                backend=args.backend, max_batches=args.max_batches,
-                               max_valid_windows=args.max_valid_windows, piece_steps=args.piece_steps,
-                               max_steps=args.max_steps, plateau_decay=args.plateau_decay)
+                               max_valid_frames=args.max_valid_frames, piece_steps=args.piece_steps,
+                               max_steps=args.max_steps, plateau_decay=args.plateau_decay,
+                               patience=args.patience)
     trainer, history = train(model_config, train_config, resume=args.resume)      # TrainingDiverged: see run()
-    if trainer.valid_windows and args.mode == 'polyphonic' and history:
+    if trainer.valid_set is not None and args.mode == 'polyphonic' and history:
         baselines = baseline_report(trainer)
         print(f'validation NLL per frame: model {history[-1]["valid_nll_per_frame"]:.3f}, '
               f'unigram baseline {baselines["unigram"]:.3f}, repeat baseline {baselines["repeat"]:.3f}')
@@ -237,9 +251,10 @@ def add_generate_arguments(parser):
                         help="'sample' (Bernoulli / softmax), 'threshold' (polyphonic: the journal's p > 0.5), "
                         "'argmax' (monophonic: the journal's) (default: %(default)s)")
     parser.add_argument('--temperature', type=rate, default=1.0, help='divides the logits (default: %(default)s)')
-    parser.add_argument('--context', choices=('window', 'carry'), default='window',
-                        help="'window': every step reads the last SEQUENCE_LENGTH steps, as trained; 'carry': "
-                        'the LSTM state is carried, SEQUENCE_LENGTH× faster (default: %(default)s)')
+    parser.add_argument('--context', choices=('window', 'carry'), default='',
+                        help="'window': every step reads the last SEQUENCE_LENGTH steps from a zero state (the "
+                        "journal's); 'carry': the LSTM state is carried, SEQUENCE_LENGTH× faster (default: as the "
+                        "model trained: 'window' for --targets last, 'carry' for --targets all)")
     parser.add_argument('--key', type=_key, help="e.g. 'D minor' or 'Bb major': transpose the result "
                         'there; with --progression, the key of the progression')
     parser.add_argument('--progression', default='', help="models trained with --chord-input: Roman numerals "
@@ -388,7 +403,7 @@ def cmd_journey(args):
     status = cmd_prepare(args, min_steps=model_config.sequence_length + 1)   # pieces that give a window
     print('stage 3: train a small model (2 × 128 units)')
     train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
-                               max_batches=args.max_batches, max_valid_windows=4000)
+                               max_batches=args.max_batches, max_valid_frames=4000)
     train(model_config, train_config)
     print('stage 4: generate')
     audio = 'wav' if _renderer_or_say_so() else ''

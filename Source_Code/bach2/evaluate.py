@@ -2,8 +2,9 @@
 
 * :func:`checkpoint_nll`: NLL per frame (nats; binary cross-entropy summed over
   pitches, averaged over frames — the literature's convention) of a checkpoint
-  on pieces it never saw, windowed exactly as in training (same step, pitch
-  window, SEQUENCE_LENGTH, and the silent start when it was trained with one).
+  on pieces it never saw: every frame of a piece predicted from everything
+  before it in that piece (the first from silence), the LSTM state carried
+  through the piece — for a window-trained model (``targets='last'``) too.
 * :func:`load_pieces`: the pieces of a folder of MIDI files (stages 0–2 in the
   original key, ``sh0``) or of a prepared folder (``bach2 prepare`` output, or
   one split of its ``split.json``, e.g. the JSB Chorales ``test`` split).
@@ -11,6 +12,8 @@
 """
 import dataclasses
 import pathlib
+
+import numpy as np
 
 from bach2.chord_sequence import beat_profiles, chord_indices
 from bach2.model_config import CheckpointError
@@ -89,31 +92,34 @@ def checkpoint_geometry(meta):
     return Geometry(train.get('step_ticks', 24), model['n_pitches'], model['lowest_pitch'])
 
 
-def checkpoint_nll(checkpoint, pieces, backend='jax', progress=True):
-    """NLL per frame of ``checkpoint`` on ``pieces`` (as :func:`load_pieces`) → dict.
+def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
+    """NLL per frame of a checkpoint, or of an ensemble of checkpoints (a list), on ``pieces`` (as :func:`load_pieces`).
 
-    Keys: ``nll_per_frame`` (nats), ``frames``, ``pieces`` (evaluated), ``too_short``
-    (names of pieces with no window: at most SEQUENCE_LENGTH steps, and no silent start).
+    An ensemble's probability of a frame is the mean of its members' probabilities of that frame (a
+    mixture: still an exact likelihood). → dict: ``nll_per_frame`` (nats), ``frames``, ``pieces``
+    (evaluated), ``too_short`` (names of pieces with no step at all), ``epoch`` (of the first checkpoint).
     """
     from bach2.generate import load_model
     from bach2.rnn_model import RNNModel
-    from bach2.train import data_windows, window_nll
-    model_config, state, meta = load_model(checkpoint)
-    length = model_config.sequence_length
-    pad = length if meta['train_config'].get('pad_start', False) else 0
-    usable = [piece for piece in pieces if len(piece[0]) + pad > length]
-    too_short = [name for matrix, _, name in pieces if len(matrix) + pad <= length]
+    from bach2.train import stream_nll
+    usable = [piece for piece in pieces if len(piece[0])]
+    too_short = [name for matrix, _, name in pieces if not len(matrix)]
     if not usable:
-        raise CorpusError(f'no piece to evaluate: all {len(pieces)} are not longer than SEQUENCE_LENGTH = {length} '
-                          'steps')
-    data = build_training_set(usable, monophonic=model_config.mode == 'monophonic',
-                              chord_input=model_config.chord_input, pad=pad)
-    model = RNNModel(model_config, backend=backend)
-    try:
-        model.set_state(state)
-    except CheckpointError as error:
-        raise CheckpointError(f'{checkpoint}: {error}') from None
-    _, nll, frames = window_nll(model, data, data_windows(data, length), progress=progress)
-    return {'nll_per_frame': nll, 'frames': frames, 'pieces': len(usable), 'too_short': too_short,
-            'epoch': meta['epoch']}
-
+        raise CorpusError(f'no piece to evaluate: all {len(pieces)} are empty')
+    row_nlls, epochs = [], []
+    for checkpoint in ([checkpoints] if isinstance(checkpoints, (str, pathlib.Path)) else checkpoints):
+        model_config, state, meta = load_model(checkpoint)
+        data = build_training_set(usable, monophonic=model_config.mode == 'monophonic',
+                                  chord_input=model_config.chord_input, pad=1)
+        model = RNNModel(model_config, backend=backend)
+        try:
+            model.set_state(state)
+        except CheckpointError as error:
+            raise CheckpointError(f'{checkpoint}: {error}') from None
+        row_nlls.append(stream_nll(model, data, progress=progress)[3])
+        epochs.append(meta['epoch'])
+    predicted = ~np.isnan(row_nlls[0])
+    nll = np.stack([row_nll[predicted] for row_nll in row_nlls])             # members × frames
+    mixture = -(np.logaddexp.reduce(-nll, axis=0) - np.log(len(nll)))         # −log mean_k p_k(frame)
+    return {'nll_per_frame': float(mixture.mean()), 'frames': int(predicted.sum()), 'pieces': len(usable),
+            'too_short': too_short, 'epoch': epochs[0]}

@@ -144,17 +144,19 @@ def machine():
 
 
 def data_report(trainer):
-    """Sizes of the training and validation data as trained: rows, pieces, windows ours and the journal's."""
+    """Sizes of the training and validation data as trained: rows, pieces, windows ours and the journal's (or
+    frames, every step a target), validation frames (each predicted from its piece's whole past)."""
     from bach2.training_windows import journal_data_size
     L = trainer.model_config.sequence_length
     train_set = trainer.train_set
     report = {'train_pieces': len(train_set.names), 'train_steps': int(train_set.n_steps),
-              'data_size': int(len(trainer.train_windows[2])),
+              'data_size': int(len(trainer.train_windows[2])) if trainer.train_windows else
+              int(train_set.n_steps - len(train_set.names)),
               'data_size_journal': journal_data_size(train_set.n_steps, L),
               'first_train_pieces': train_set.names[:5]}
     if trainer.valid_set is not None:
         report['valid_pieces'] = len(trainer.valid_set.names)
-        report['valid_windows'] = int(len(trainer.valid_windows[2])) if trainer.valid_windows else 0
+        report['valid_frames'] = int(trainer.valid_set.n_steps - len(trainer.valid_set.names))
     return report
 
 
@@ -229,7 +231,7 @@ def run_variant(run, out, progress=True, log=print):
     result = {'model_config': dataclasses.asdict(run.model_config),
               'train_config': dataclasses.asdict(run.train_config), 'generate': run.generate,
               'data': data_report(trainer), 'training': train_report(history, trained)}
-    if trainer.valid_windows and run.model_config.mode == 'polyphonic':
+    if trainer.valid_set is not None and run.model_config.mode == 'polyphonic':
         result['baselines_valid_nll_per_frame'] = {key: round(value, 4)
                                                    for key, value in baseline_report(trainer).items()}
     result['pieces'] = generate_pieces(run, trainer, history, out, log)

@@ -49,7 +49,7 @@ class GenerateConfig:
     seed: int = 0
     rule: str = 'sample'               # 'sample'; 'threshold' (polyphonic, the journal's 0.5); 'argmax' (monophonic)
     temperature: float = 1.0
-    context: str = 'window'            # 'window' (as trained, the journal's) or 'carry' (state carried: fast)
+    context: str = ''                  # 'window' (the journal's), 'carry' (state carried); '' = as the model trained
     key: str = ''                      # e.g. 'D minor': transpose the result there ('' = as generated)
     progression: str = ''              # with chord_input: 'i iv V i' (in key) or 'piece:<name>'
     beats_per_chord: int = 4
@@ -147,8 +147,9 @@ def generate_a_fugue(config, sampler=None, log=print):
     chords = prescribed_chords(config, model_config, primer_chords, len(primer), per)
     tones = None if chords is None else chord_tones(chords[1:])          # the chord of the step after each row
     sampler = sampler or Sampler(model_config, state, backend=config.backend)
+    context = config.context or ('carry' if model_config.targets == 'all' else 'window')
     steps, probabilities = sampler.continue_piece(primer, config.n_steps, rule=config.rule, seed=config.seed,
-                                                  context=config.context,
+                                                  context=context,
                                                   temperature=config.temperature, chords=tones)
     lowest = model_config.lowest_pitch
     key = found_key(steps, lowest)

@@ -6,9 +6,11 @@ What lives here (names and behaviour follow Lasagne's ``init``, ``layers``,
 * initialisers :class:`Normal`, :class:`Constant`, :class:`Uniform`,
   :class:`GlorotUniform` drawing from the module RNG (:func:`set_rng`, :func:`get_rng`);
 * nonlinearities :func:`sigmoid`, :func:`tanh`, :func:`rectify`, :func:`softmax`, :func:`identity`;
-* layers :class:`InputLayer`, :class:`DenseLayer`, :class:`LSTMLayer` (with :class:`Gate`);
+* layers :class:`InputLayer`, :class:`DenseLayer`, :class:`DropoutLayer`, :class:`LSTMLayer`
+  (with :class:`Gate`);
 * helpers :func:`get_all_layers`, :func:`get_output`, :func:`get_all_params`,
-  :func:`get_all_param_values`, :func:`set_all_param_values`, :func:`count_params`.
+  :func:`get_all_param_values`, :func:`set_all_param_values`, :func:`count_params`,
+  :func:`random_updates` (the RNG updates a training function needs after dropout).
 
 Sequences are laid out **batch × time × features**, as in Lasagne. Every
 parameter is a float32 shared variable and every input a float32 tensor with
@@ -20,6 +22,7 @@ from collections import OrderedDict
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+import pytensor.tensor.random as ptr
 
 FLOAT = 'float32'
 
@@ -258,6 +261,34 @@ class DenseLayer(Layer):
         return self.nonlinearity(activation)
 
 
+class DropoutLayer(Layer):
+    """Dropout (Lasagne's ``DropoutLayer``): each input element is set to 0 with probability ``p``.
+
+    With ``rescale`` the kept elements are divided by 1 − p, so the expected
+    output equals the input at training time; ``deterministic=True`` (passed
+    through :func:`get_output`: validation, evaluation, sampling) returns the
+    input unchanged, as does ``p = 0``. The mask is ``uniform < 1 − p`` drawn
+    from the layer's own shared generator (seeded from :func:`get_rng`); the
+    function that trains must apply :func:`random_updates`, or every call draws the same mask.
+    """
+
+    def __init__(self, incoming, p=0.5, rescale=True, name=None):
+        super().__init__(incoming, name)
+        if not 0 <= p < 1:
+            raise ValueError(f'{self._describe()}: p must be in [0, 1), got {p}')
+        self.p, self.rescale = p, rescale
+        self.rng = ptr.shared_rng(seed=int(get_rng().randint(2 ** 31)), name=f'{name or "dropout"}.rng')
+        self.next_rng = None          # the generator's next state, once a random output has been built
+
+    def get_output_for(self, input, deterministic=False, **kwargs):
+        if deterministic or self.p == 0:
+            return input
+        retain = np.float32(1 - self.p)
+        self.next_rng, uniform = self.rng.uniform(size=input.shape, dtype=FLOAT)
+        kept = input * pt.lt(uniform, retain).astype(FLOAT)
+        return kept / retain if self.rescale else kept
+
+
 class Gate:
     """Initialisers and nonlinearity of one LSTM gate (W_cell=None: no peephole)."""
 
@@ -384,7 +415,14 @@ class LSTMLayer(Layer):
         W_in, W_hid, b, peep = self.stacked_params()
         return self.advance(pt.dot(input_n, W_in) + b + pt.dot(hid_prev, W_hid), cell_prev, peep)
 
-    def get_output_for(self, input, mask=None, **kwargs):
+    def get_output_for(self, input, mask=None, reset=None, state_in=None, state_out=None, **kwargs):
+        """Output for ``input`` (batch, time, features); the three extras carry a state across calls.
+
+        ``reset`` (batch, time) float32: 1 where the state returns to ``cell_init`` / ``hid_init``
+        before the step (a new piece begins inside the sequence). ``state_in`` {layer: (cell, hid)},
+        each (batch, n): the state before the first step, instead of the initial one.
+        ``state_out``: a dict that receives {layer: (cell, hid)} after the last step.
+        """
         W_in, W_hid, b, peep = self.stacked_params()
         # (batch, time, features) -> (time, batch, features): scan iterates over axis 0
         input = input.dimshuffle(1, 0, 2)
@@ -392,36 +430,48 @@ class LSTMLayer(Layer):
         if self.precompute_input:
             input = pt.dot(input, W_in) + b  # (time, batch, 4n)
         clip = np.float32(self.grad_clipping)
+        n_peep = len(peep)
 
-        def step(input_n, cell_prev, hid_prev, W_hid, *rest):
-            if self.precompute_input:
-                peep_n = rest
-            else:
-                *peep_n, W_in_n, b_n = rest
+        def step(input_n, *rest):
+            rest = list(rest)
+            mask_n = rest.pop(0) if mask is not None else None        # (batch, 1) each
+            reset_n = rest.pop(0) if reset is not None else None
+            cell_prev, hid_prev, W_hid, *rest = rest
+            peep_n, rest = rest[:n_peep], rest[n_peep:]
+            if not self.precompute_input:
+                W_in_n, b_n, *rest = rest
                 input_n = pt.dot(input_n, W_in_n) + b_n
+            if reset_n is not None:     # a new sequence starts here: back to the initial state
+                cell_start, hid_start = rest
+                cell_prev = pt.switch(reset_n, cell_start, cell_prev)
+                hid_prev = pt.switch(reset_n, hid_start, hid_prev)
             gates = input_n + pt.dot(hid_prev, W_hid)  # (batch, 4n) pre-activations
             if self.grad_clipping:
                 gates = pytensor.gradient.grad_clip(gates, -clip, clip)
-            return self.advance(gates, cell_prev, peep_n)
-
-        def step_masked(input_n, mask_n, cell_prev, hid_prev, *rest):
-            cell, hid = step(input_n, cell_prev, hid_prev, *rest)
-            # mask_n is (batch, 1): keep the previous state where the step is padding
-            return pt.switch(mask_n, cell, cell_prev), pt.switch(mask_n, hid, hid_prev)
+            cell, hid = self.advance(gates, cell_prev, peep_n)
+            if mask_n is not None:      # keep the previous state where the step is padding
+                cell, hid = pt.switch(mask_n, cell, cell_prev), pt.switch(mask_n, hid, hid_prev)
+            return cell, hid
 
         sequences = [input]
-        if mask is not None:
-            # (batch, time) -> (time, batch, 1): per-step column broadcast over units
-            sequences.append(mask.dimshuffle(1, 0, 'x'))
+        for per_step in (mask, reset):
+            if per_step is not None:
+                # (batch, time) -> (time, batch, 1): per-step column broadcast over units
+                sequences.append(per_step.dimshuffle(1, 0, 'x'))
         non_sequences = [W_hid] + peep + ([] if self.precompute_input else [W_in, b])
-        # (1, n) -> (batch, n): the same initial state for every sequence
-        cell_init = pt.repeat(self.cell_init, n_batch, axis=0)
-        hid_init = pt.repeat(self.hid_init, n_batch, axis=0)
+        if reset is not None:
+            non_sequences += [self.cell_init, self.hid_init]
+        if state_in and self in state_in:
+            cell_init, hid_init = state_in[self]
+        else:   # (1, n) -> (batch, n): the same initial state for every sequence
+            cell_init = pt.repeat(self.cell_init, n_batch, axis=0)
+            hid_init = pt.repeat(self.hid_init, n_batch, axis=0)
         cell_out, hid_out = pytensor.scan(
-            step if mask is None else step_masked, sequences=sequences,
-            outputs_info=[cell_init, hid_init], non_sequences=non_sequences,
+            step, sequences=sequences, outputs_info=[cell_init, hid_init], non_sequences=non_sequences,
             go_backwards=self.backwards, truncate_gradient=self.gradient_steps,
             strict=True, return_updates=False)
+        if state_out is not None:
+            state_out[self] = (cell_out[-1], hid_out[-1])
         # hid_out is (time, batch, n), in processing order (reversed when backwards)
         if self.only_return_final:
             return hid_out[-1]  # (batch, n)
@@ -517,3 +567,8 @@ def set_all_param_values(layer, values, **tags):
 def count_params(layer, **tags):
     """Number of scalar parameters in :func:`get_all_params` (``trainable=True`` to skip inits)."""
     return sum(int(np.prod(p.get_value().shape)) for p in get_all_params(layer, **tags))
+
+
+def random_updates(layer):
+    """{generator: next state} of every :class:`DropoutLayer` feeding ``layer`` whose random output was built."""
+    return {l.rng: l.next_rng for l in get_all_layers(layer) if isinstance(l, DropoutLayer) and l.next_rng is not None}

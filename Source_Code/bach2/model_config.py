@@ -3,8 +3,15 @@ import dataclasses
 
 OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
 MODES = ('polyphonic', 'monophonic')
+TARGETS = ('last', 'all')           # what a training sequence teaches: its next step (the journal's) or every step
 MODELS = ('lstm', 'lstm-nade')       # output: independent sigmoids (the journal's) or a NADE over the step
 SAMPLING_RULES = ('sample', 'threshold', 'argmax')   # see bach2.sampling.decision_noise
+
+
+def default_targets(model):
+    """What ``bach2 train`` teaches by default: every step for the LSTM-NADE (measured in the README), the
+    journal's last step for its own model."""
+    return 'all' if model == 'lstm-nade' else 'last'
 
 
 class CheckpointError(Exception):
@@ -30,6 +37,9 @@ class ModelConfig:
     chord_input: bool = False       # the journal's plan: the next step's chord (12 pitch classes) as extra input
     model: str = 'lstm'             # 'lstm-nade': the joint distribution of a step (bach2.nade), polyphonic only
     nade_hidden: int = 150          # H, hidden units of the NADE
+    targets: str = 'last'           # 'last': window → next step (the journal's); 'all': every step, state carried
+    input_dropout: float = 0.0      # dropout on the input steps (Lasagne's DropoutLayer; training only)
+    dropout: float = 0.0            # dropout after each LSTM layer (between layers and before the output)
     n_pitches: int = 61
     lowest_pitch: int = 24
 
@@ -44,6 +54,11 @@ class ModelConfig:
             raise ValueError(f'model must be one of {MODELS}, not {self.model!r}')
         if self.model == 'lstm-nade' and self.mode != 'polyphonic':
             raise ValueError('the lstm-nade model is polyphonic (a monophonic step is already one softmax)')
+        if self.targets not in TARGETS:
+            raise ValueError(f'targets must be one of {TARGETS}, not {self.targets!r}')
+        for name in ('input_dropout', 'dropout'):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f'{name} must be in [0, 1), not {getattr(self, name)}')
         for name in ('n_hidden', 'sequence_length', 'batch_size', 'n_pitches', 'nade_hidden'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be positive, not {getattr(self, name)}')

@@ -25,7 +25,8 @@ class NADELayer(Layer):
     """Output layer over P pitches with H NADE hidden units, reading an ``B × N`` LSTM output.
 
     Parameters: W (P × H), V (P × H), b (P), c (H), U_v (N × P), U_h (N × H), all float32.
-    ``get_output_for(h, targets=v)`` → ``B × P`` conditionals p(v_i = 1 | v_<i, h).
+    ``get_output_for(h, targets=v)`` → ``B × P`` conditionals p(v_i = 1 | v_<i, h); h may have
+    more leading axes (``B × T × N`` with ``B × T × P`` targets → ``B × T × P``).
     """
 
     def __init__(self, incoming, num_units, num_hidden, W=Normal(0.01), V=Normal(0.01), U=Normal(0.01),
@@ -52,11 +53,14 @@ class NADELayer(Layer):
     def get_output_for(self, input, targets=None, **kwargs):
         if targets is None:
             raise ValueError(f'{self._describe()}: the conditionals of a NADE need the step itself (targets=)')
-        visible, hidden = self.biases(input)
-        below = targets[:, :, None] * self.W[None]                        # B × P × H: v_j W_j
+        static = input.type.shape[:-1]          # static where known: the JAX backend traces fixed shapes
+        leading = tuple(static) if None not in static else input.shape[:-1]
+        h = input.reshape((-1, input.shape[-1]))                            # rows × N
+        visible, hidden = self.biases(h)
+        below = targets.reshape((-1, self.num_units))[:, :, None] * self.W[None]   # rows × P × H: v_j W_j
         activation = hidden[:, None, :] + pt.cumsum(below, axis=1) - below   # Σ over j < i only
         logits = visible + (pt.sigmoid(activation) * self.V[None]).sum(axis=2)
-        return pt.sigmoid(logits)
+        return pt.sigmoid(logits).reshape((*leading, self.num_units))
 
     def sample(self, h, cutoffs, temperature):
         """Draw one step for ``h`` (1 × N): pitch i sounds where p_i > ``cutoffs[i]`` (P) → (step P, p P).

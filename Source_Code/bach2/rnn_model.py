@@ -4,8 +4,9 @@ Input: a batch of windows, ``B × L × P`` float32 (L = SEQUENCE_LENGTH steps,
 P = 61 pitches; ``B × L × (P + 12)`` with ``chord_input``: each step also holds
 the pitch classes of the chord of the step after it, so a prescribed chord
 progression can steer generation). One or two :class:`~bach2.layers.LSTMLayer` (N units, Lasagne
-semantics, GRAD_CLIPPING on the gate pre-activations), the last returning only
-its final step, then a :class:`~bach2.layers.DenseLayer` to the next step:
+semantics, GRAD_CLIPPING on the gate pre-activations), optional
+:class:`~bach2.layers.DropoutLayer` on the input and after each LSTM layer, then
+an output layer for the next step:
 
 * polyphonic: P sigmoid outputs, one independent probability per pitch;
 * monophonic (the bass line): P + 1 softmax outputs (the last = rest);
@@ -21,11 +22,20 @@ Cost = note cost + λ · chord cost:
   pitch-class profile and take ``arccos(cosine similarity)/π`` against the
   target step's chord vector from stage 2 (steps without a chord do not count).
 
+What a window teaches (``targets``):
+
+* ``'last'`` (the journal's): the window's final LSTM output predicts the step after
+  the window; every window starts from a zero state;
+* ``'all'``: every step of the sequence predicts the step after it, and the LSTM
+  state is carried from one chunk of a piece to the next (truncated back-propagation
+  through time; ``reset`` marks where a new piece starts from the initial state).
+
 Every example carries a weight (0 for the padding of a last, short batch). The
 reported NLL per frame is the cross-entropy *summed* over pitches, averaged
 over frames (the literature's convention), in nats.
 """
 import functools
+import warnings
 
 import jax
 import numpy as np
@@ -62,82 +72,150 @@ def chord_cost(probabilities, chord_targets, fold):
 
 
 def build_network(config, batch_size):
-    """Layers for ``config`` with a ``batch_size × L × P`` input → output layer (``B × n_outputs``)."""
+    """Layers for ``config`` with a ``batch_size × L × n_inputs`` input → the output layer.
+
+    Every LSTM returns all its steps; the output layer (``num_leading_axes=2``) reads
+    ``B × T × N`` — every step (``targets='all'``) or only the last (T = 1, the journal's).
+    Dropout layers sit on the input and after each LSTM layer when their rate is above 0.
+    """
     network = layers.InputLayer((batch_size, config.sequence_length, config.n_inputs), name='input')
+    if config.input_dropout:
+        network = layers.DropoutLayer(network, config.input_dropout, name='input_dropout')
     for i in range(config.n_layers):
-        network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping,
-                                   only_return_final=i == config.n_layers - 1, name=f'lstm{i + 1}')
+        network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping, name=f'lstm{i + 1}')
+        if config.dropout:
+            network = layers.DropoutLayer(network, config.dropout, name=f'dropout{i + 1}')
     if config.model == 'lstm-nade':
         return NADELayer(network, config.n_outputs, config.nade_hidden, name='output')
     nonlinearity = layers.softmax if config.mode == 'monophonic' else layers.sigmoid
-    return layers.DenseLayer(network, config.n_outputs, nonlinearity=nonlinearity, name='output')
+    return layers.DenseLayer(network, config.n_outputs, nonlinearity=nonlinearity, num_leading_axes=2,
+                             name='output')
 
 
 class RNNModel:
-    """Compiled ``train``, ``validate`` and ``predict`` for one :class:`ModelConfig`.
+    """Compiled training and evaluation functions for one :class:`ModelConfig` (each compiled on first use).
 
-    ``train(X, Y, chords, weights)`` → (cost, note cost, chord cost) and one optimizer step;
-    ``validate(...)`` → (cost, NLL summed over frames, weight of the frames);
-    ``predict(X)`` → ``B × n_outputs`` probabilities of the next step; for the ``lstm-nade`` model
-    ``predict(X, Y)`` → the conditionals p(y_i = 1 | y_<i, X) of the step Y.
-    X: ``B × L × n_inputs``, Y: ``B × n_outputs``, chords: ``B × 12`` (zeros: no chord), weights: ``B``; all float32.
+    Shapes: B = batch_size, L = sequence_length, P = n_outputs, n = n_hidden; all float32.
+
+    * ``train`` — one optimizer step → (cost, note cost, chord cost, NLL summed over frames, frames):
+      ``targets='last'``: ``train(X, Y, chords, weights)``, X ``B × L × n_inputs`` windows,
+      Y ``B × P`` the step after each, chords ``B × 12`` (zeros: no chord), weights ``B``;
+      ``targets='all'``: ``train(X, Y, chords, weights, reset, *state)`` with Y ``B × L × P``
+      (Y[:, t] follows X[:, t]), chords ``B × L × 12``, weights and reset ``B × L`` (reset 1 where a
+      piece begins: the state returns to its initial value), and ``state`` the (cell, hidden) of
+      each layer, ``B × n`` each; the new state is appended to the outputs (carry it to the next chunk).
+    * ``evaluate(X, Y, chords, weights, reset, *state)`` — the same all-steps pass without dropout
+      or update, for any model → (cost, NLL summed, frames, NLL of each frame ``B × L`` (0 where the
+      weight is 0), *state): full-context evaluation.
+    * ``validate(X, Y, chords, weights)`` → (cost, NLL summed, frames) and ``predict(X)`` →
+      ``B × P`` probabilities of the step after each window (from a zero state, no dropout); for
+      the ``lstm-nade`` model ``predict(X, Y)`` → the conditionals p(y_i = 1 | y_<i, X) of the step Y.
     """
 
     def __init__(self, config, backend='jax', seed=0):
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {sorted(BACKENDS)}, not {backend!r}')
-        self.config, self.backend = config, backend
+        self.config, self.backend, self.mode = config, backend, BACKENDS[backend]
         layers.set_rng(np.random.RandomState(seed))
-        batch = config.batch_size
-        self.network = build_network(config, batch)
+        self.network = build_network(config, config.batch_size)
+        self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
         self.params = layers.get_all_params(self.network, trainable=True)
-        inputs = self.network_input()
-        targets = pt.tensor('targets', dtype='float32', shape=(batch, config.n_outputs))
-        chords = pt.tensor('chords', dtype='float32', shape=(batch, 12))
-        weights = pt.tensor('weights', dtype='float32', shape=(batch,))
-        probabilities = layers.get_output(self.network, targets=targets)   # a DenseLayer ignores targets
+        # a shared scalar, so that a schedule (TrainConfig.plateau_decay) can change it between epochs
+        self.learning_rate = pytensor.shared(np.float32(config.learning_rate), name='learning_rate')
+        self.fold = pt.constant(fold_matrix(config.n_pitches, config.lowest_pitch))
+        self._training_graph = self._graph(last=config.targets == 'last', deterministic=False)[:2]
+        self.step = OPTIMIZERS[config.optimizer](self._training_graph[1][0], self.params,
+                                                 learning_rate=self.learning_rate)
+        self.optimizer_state = [variable for variable in self.step if variable not in set(self.params)]
+        for i, variable in enumerate(self.optimizer_state):     # stable names for checkpoints
+            variable.name = f'{config.optimizer}_state{i}'
+        self.step.update(layers.random_updates(self.network))   # a new dropout mask every step
+
+    def _graph(self, last, deterministic):
+        """Symbolic (inputs, [cost, note cost, chord cost, NLL sum, frames, *final state], probabilities,
+        NLL of each frame ``B × T``) of one pass.
+
+        ``last``: windows predicting the step after them from a zero state; else every step,
+        from a given state, with resets.
+        """
+        config, B, L = self.config, self.config.batch_size, self.config.sequence_length
+        T = 1 if last else L
+        inputs = pt.tensor('inputs', dtype='float32', shape=(B, L, config.n_inputs))
+        targets = pt.tensor('targets', dtype='float32', shape=(B, T, config.n_outputs) if T > 1 else (B, config.n_outputs))
+        chords = pt.tensor('chords', dtype='float32', shape=(B, T, 12) if T > 1 else (B, 12))
+        weights = pt.tensor('weights', dtype='float32', shape=(B, T) if T > 1 else (B,))
+        given, state_in, state_out, reset = [inputs, targets, chords, weights], None, {}, None
+        if not last:
+            reset = pt.tensor('reset', dtype='float32', shape=(B, L))
+            state = [pt.tensor(f'{lstm.name}.{part}', dtype='float32', shape=(B, config.n_hidden))
+                     for lstm in self.lstms for part in ('cell', 'hid')]
+            state_in = {lstm: (state[2 * k], state[2 * k + 1]) for k, lstm in enumerate(self.lstms)}
+            given += [reset] + state
+        hidden = layers.get_output(self.network.input_layer, inputs, deterministic=deterministic, reset=reset,
+                                   state_in=state_in, state_out=state_out)               # B × L × n
+        if last:
+            hidden = hidden[:, -1:]
+        rows = B * T
+        probabilities = self.network.get_output_for(hidden, targets=targets.reshape((B, T, config.n_outputs)))
+        *outputs, frame_nll = self._costs(probabilities.reshape((rows, config.n_outputs)),
+                                          targets.reshape((rows, config.n_outputs)), chords.reshape((rows, 12)),
+                                          weights.reshape((rows,)))
+        outputs += [x for lstm in self.lstms if not last for x in state_out[lstm]]
+        return (given, outputs, probabilities.reshape((B, config.n_outputs)) if last else probabilities,
+                frame_nll.reshape((B, T)))
+
+    def _costs(self, probabilities, targets, chords, weights):
+        """Rows of probabilities, targets, chords and weights → [cost, note cost, chord cost, NLL sum, weight sum,
+        weighted NLL of each row]."""
+        config = self.config
         if config.mode == 'monophonic':
-            note_loss = objectives.categorical_crossentropy(probabilities, targets)        # B
+            note_loss = objectives.categorical_crossentropy(probabilities, targets)        # rows
             frame_nll = note_loss
         else:
-            elementwise = objectives.binary_crossentropy(probabilities, targets)          # B × P
+            elementwise = objectives.binary_crossentropy(probabilities, targets)          # rows × P
             note_loss, frame_nll = elementwise.mean(axis=1), elementwise.sum(axis=1)
         total_weight = weights.sum()
-        note_cost = (weights * note_loss).sum() / total_weight
+        note_cost = (weights * note_loss).sum() / pt.maximum(total_weight, np.float32(1e-7))
         if config.chord_weight:
-            fold = pt.constant(fold_matrix(config.n_pitches, config.lowest_pitch))
             has_chord = pt.gt(chords.sum(axis=1), 0).astype('float32') * weights
-            chord_term = (has_chord * chord_cost(probabilities[:, :config.n_pitches], chords, fold)).sum() \
+            chord_term = (has_chord * chord_cost(probabilities[:, :config.n_pitches], chords, self.fold)).sum() \
                 / pt.maximum(has_chord.sum(), np.float32(1))
         else:
             chord_term = pt.constant(np.float32(0))
         cost = note_cost + np.float32(config.chord_weight) * chord_term
-        # a shared scalar, so that a schedule (TrainConfig.plateau_decay) can change it between epochs
-        self.learning_rate = pytensor.shared(np.float32(config.learning_rate), name='learning_rate')
-        step = OPTIMIZERS[config.optimizer](cost, self.params, learning_rate=self.learning_rate)
-        self.optimizer_state = [variable for variable in step if variable not in set(self.params)]
-        for i, variable in enumerate(self.optimizer_state):     # stable names for checkpoints
-            variable.name = f'{config.optimizer}_state{i}'
-        mode = BACKENDS[backend]
-        self._train_graph = [inputs, targets, chords, weights], [cost, note_cost, chord_term], step, mode
-        self.validate = pytensor.function([inputs, targets, chords, weights],
-                                          [cost, (weights * frame_nll).sum(), total_weight], mode=mode,
-                                          on_unused_input='ignore')
-        given = [inputs, targets] if config.model == 'lstm-nade' else [inputs]
-        self._predict_graph = given, probabilities, mode
+        return [cost, note_cost, chord_term, (weights * frame_nll).sum(), total_weight, weights * frame_nll]
+
+    def _function(self, given, outputs, **kwargs):
+        with warnings.catch_warnings():     # JAX copies the dropout generators; the updates keep them moving
+            warnings.filterwarnings('ignore', message='The RandomType SharedVariables')
+            return pytensor.function(given, outputs, mode=self.mode, on_unused_input='ignore', **kwargs)
 
     @functools.cached_property
     def train(self):
         """Compiled on first use: evaluating a checkpoint never takes a training step."""
-        given, outputs, step, mode = self._train_graph
-        return pytensor.function(given, outputs, updates=step, mode=mode,
-                                 on_unused_input='ignore')      # chords unused when λ = 0
+        return self._function(*self._training_graph, updates=self.step)
+
+    @functools.cached_property
+    def evaluate(self):
+        """Every step from a carried state, dropout off (full-context evaluation, any model)."""
+        given, outputs, _, frame_nll = self._graph(last=False, deterministic=True)
+        return self._function(given, [outputs[0], outputs[3], outputs[4], frame_nll] + outputs[5:])
+
+    @functools.cached_property
+    def validate(self):
+        given, outputs, _, _ = self._graph(last=True, deterministic=True)
+        return self._function(given, [outputs[0], outputs[3], outputs[4]])
 
     @functools.cached_property
     def predict(self):
         """Compiled on first use: training never calls it, so ``bach2 train`` starts sooner."""
-        given, probabilities, mode = self._predict_graph
-        return pytensor.function(given, probabilities, mode=mode)
+        given, _, probabilities, _ = self._graph(last=True, deterministic=True)
+        return self._function(given[:2] if self.config.model == 'lstm-nade' else given[:1], probabilities)
+
+    def zero_state(self):
+        """The (cell, hidden) of every layer before a piece begins: ``B × n`` each, from cell_init / hid_init."""
+        return [np.repeat(np.asarray(init.get_value()), self.config.batch_size, axis=0)
+                for lstm in self.lstms for init in (lstm.cell_init, lstm.hid_init)]
 
     def network_input(self):
         return layers.get_all_layers(self.network)[0].input_var

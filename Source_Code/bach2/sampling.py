@@ -1,16 +1,19 @@
 """Stage 4 sampler: continue a primer with a trained model, compiled as one PyTensor scan.
 
 Stage 3 trains on windows of SEQUENCE_LENGTH steps, each read from a zero
-state. Two ways to continue a primer, each one compiled PyTensor scan run by
+state (``targets='last'``), or on whole pieces with the state carried
+(``targets='all'``). Two ways to continue a primer, each one compiled PyTensor scan run by
 JAX (or PyTensor's C backend):
 
 * ``context='window'`` (the default, and the journal's): every new step runs
   the network over the last SEQUENCE_LENGTH steps from a zero state — exactly
   the model that was trained;
 * ``context='carry'``: the primer is read once and the LSTM state carried, so
-  a new step costs one LSTM step (not a window) — SEQUENCE_LENGTH× less work,
-  but a window-trained model has never seen a state older than its window
-  and drifts after it.
+  a new step costs one LSTM step (not a window) — SEQUENCE_LENGTH× less work;
+  exactly the model that ``targets='all'`` trains, while a window-trained model
+  has never seen a state older than its window and drifts after it.
+
+Dropout is off in both (deterministic outputs).
 
 Each input row is the primer's, then the step sampled before (with
 ``chord_input``, the chord tones of the step after it are appended). The
@@ -120,7 +123,7 @@ class Sampler:
         last_lstm = self.lstms[-1]
 
         def step(chord_t, noise_t, window_t):
-            hidden = layers.get_output(last_lstm, window_t[None])                       # 1 × n (final step)
+            hidden = layers.get_output(last_lstm, window_t[None], deterministic=True)[:, -1]   # 1 × n (final step)
             chosen, probabilities = self._decide(hidden, noise_t, temperature)
             return pt.concatenate([window_t[1:], self._input_row(chosen, chord_t)]), chosen, probabilities
 

@@ -3,9 +3,17 @@
 * Split by piece — by BWV number, so one work never sits on both sides, or as
   the folder's ``split.json`` says (the JSB Chorales benchmark) — then the
   chosen transpositions of each side.
-* Every epoch: a progress bar with the running loss, the validation cost and
-  NLL per frame (the journal's cross-validation error), a CSV row, the
-  training-curve PNG, and a checkpoint (atomic ``.npz`` + a ``.p`` of the same
+* ``targets='last'`` (the journal's): shuffled batches of windows, each teaching the
+  step after it. ``targets='all'``: every piece of the epoch, in a shuffled order,
+  laid end to end in B streams and cut into chunks of L steps; the LSTM state is
+  carried from chunk to chunk (truncated back-propagation through time) and reset
+  where a piece begins, so every frame is a target exactly once per epoch
+  (:func:`~bach2.training_windows.stream_layout`).
+* Validation (and :func:`stream_nll`) predicts every frame of a validation piece
+  from everything before it in that piece, the first from silence, whatever the mode.
+* Every epoch: a progress bar with the running loss, the train and validation NLL
+  per frame (the journal's cross-validation error), frames predicted per second, a CSV
+  row, the training-curve PNG, and a checkpoint (atomic ``.npz`` + a ``.p`` of the same
   plain values: parameters, optimizer state, hyper-parameters, epoch, history);
   ``…_best.npz`` / ``.p`` keep the epoch of lowest validation NLL so far.
 * ``resume=True`` continues from the checkpoint so that, with the same seed,
@@ -14,6 +22,8 @@
 * ``plateau_decay`` < 1 multiplies the learning rate by it after each epoch
   whose validation NLL is no new best (the rate of each epoch is in the history
   and the CSV); the default 1 keeps the journal's constant rate.
+* ``patience`` > 0 stops after that many epochs without a new best validation NLL
+  (early stopping; the best checkpoint stays in ``…_best.npz``).
 * A NaN or infinite loss stops training with :class:`TrainingDiverged`; the
   last good checkpoint stays on disk.
 """
@@ -32,8 +42,9 @@ from bach2.model_config import CheckpointError, ModelConfig, TrainingDiverged  #
 from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle, save_png
-from bach2.training_set import load_training_set, piece_names, read_split, split_indices
-from bach2.training_windows import iterate_batches, make_batch, make_X_Y, split_by_bwv
+from bach2.training_set import load_training_set, piece_names, read_split, select_pieces, split_indices
+from bach2.training_windows import (iterate_batches, make_batch, make_X_Y, split_by_bwv, stream_chunks,
+                                    stream_layout)
 
 
 @dataclasses.dataclass
@@ -49,10 +60,11 @@ class TrainConfig:
     pad_start: bool = False         # SEQUENCE_LENGTH silent steps before each piece: every step is a target
     backend: str = 'jax'
     max_batches: int = 0            # per epoch; 0 = all (quick runs use a few)
-    max_valid_windows: int = 0      # validation windows (a fixed random subset); 0 = all
+    max_valid_frames: int = 0       # validation: whole pieces of a fixed random order up to this many frames; 0 = all
     piece_steps: int = 0            # keep the first N steps of each piece (64 = 4 bars of 4/4); 0 = all
     max_steps: int = 0              # keep the first N training steps, pieces in order (the journal's [:4800]); 0 = all
     plateau_decay: float = 1.0      # learning rate × this after each epoch whose validation NLL is no new best; 1 = off
+    patience: int = 0               # stop after this many epochs without a new best validation NLL; 0 = never
 
 
 def training_split(train_config):
@@ -82,13 +94,18 @@ def best_checkpoint_path(path):
     return path.with_name(f'{path.stem}_best{path.suffix}')
 
 
-def save_checkpoint(path, model, train_config, epoch, batch, history):
-    """Write ``path`` (.npz) and ``path.with_suffix('.p')`` atomically: values only, never objects."""
+def save_checkpoint(path, model, train_config, epoch, batch, history, carry=None):
+    """Write ``path`` (.npz) and ``path.with_suffix('.p')`` atomically: values only, never objects.
+
+    ``carry``: the LSTM state carried between chunks, when an every-step epoch stops mid-way
+    (``carry:<k>`` arrays, read back by :func:`load_carry`).
+    """
     nlls = [row['valid_nll_per_frame'] for row in history if 'valid_nll_per_frame' in row]
     meta = {'model_config': dataclasses.asdict(model.config), 'train_config': dataclasses.asdict(train_config),
             'epoch': epoch, 'batch': batch, 'history': history, 'best_valid_nll_per_frame': min(nlls, default=None)}
     state = model.get_state()
-    save_npz(path, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()})
+    save_npz(path, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()},
+             **{f'carry:{k}': np.asarray(value) for k, value in enumerate(carry or [])})
     save_pickle({**meta, 'state': state}, path.with_suffix('.p'))
 
 
@@ -104,6 +121,13 @@ def load_checkpoint(path):
     if missing or not state:
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint (no {", ".join(missing) or "parameters"})')
     return meta, state
+
+
+def load_carry(path):
+    """The carried LSTM state saved with a checkpoint stopped mid-epoch → list of arrays (empty when none)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        keys = sorted((key for key in arrays.files if key.startswith('carry:')), key=lambda key: int(key[6:]))
+        return [arrays[key] for key in keys]
 
 
 def read_checkpoint_pickle(path):
@@ -126,25 +150,42 @@ def feed(data, windows, batch_starts, weights, sequence_length):
     return inputs, targets, data.chord_vectors(batch_starts + sequence_length), weights
 
 
-def window_nll(model, data, windows, progress=False):
-    """→ (cost, NLL per frame in nats, frames) of ``model`` over every window of ``windows`` (from :func:`data_windows`)."""
-    starts = windows[2]
-    batch = model.config.batch_size
+def stream_batch(data, rows, reset):
+    """One chunk of streams (rows ``B × L``, −1 = nothing) → the arguments of ``model.train`` / ``model.evaluate``
+    before the state: (X ``B × L × n_inputs``, Y ``B × L × n_outputs``, chords ``B × L × 12``, weights, reset)."""
+    real = rows >= 0
+    safe = np.where(real, rows, 0)
+    X = data.inputs[safe].astype(np.float32) * real[:, :, None]
+    Y = data.targets[safe + 1].astype(np.float32)
+    chords = data.chord_vectors(safe + 1) * real[:, :, None]
+    return X, Y, chords, real.astype(np.float32), reset
+
+
+def stream_nll(model, data, progress=False):
+    """→ (cost, NLL per frame in nats, frames, NLL of each row ``N``) of ``model`` on every frame of ``data``
+    (pieces after one silent step), each predicted from everything before it in its piece; dropout off.
+    The NLL of row r + 1 is that of the frame predicted after input row r (NaN for each piece's silent step)."""
+    config = model.config
     cost_sum = nll_sum = weight_sum = 0.0
-    for b in tqdm(range(0, len(starts), batch), desc='NLL', unit='batch', disable=not progress):
-        chunk = starts[b:b + batch]
-        weights = np.zeros(batch, np.float32)
-        weights[:len(chunk)] = 1.0
-        chunk = np.resize(chunk, batch)
-        cost, nll, weight = model.validate(*feed(data, windows, chunk, weights, model.config.sequence_length))
+    row_nll = np.full(data.n_steps, np.nan)
+    state = model.zero_state()
+    chunks = stream_chunks(*stream_layout(data.piece_starts, config.batch_size), config.sequence_length)
+    for rows, reset in tqdm(chunks, desc='NLL', unit='chunk', disable=not progress):
+        cost, nll, weight, frame_nll, *state = model.evaluate(*stream_batch(data, rows, reset), *state)
         cost_sum += float(cost) * float(weight)
         nll_sum += float(nll)
         weight_sum += float(weight)
-    return cost_sum / weight_sum, nll_sum / weight_sum, int(weight_sum)
+        row_nll[rows[rows >= 0] + 1] = np.asarray(frame_nll)[rows >= 0]
+    return cost_sum / max(weight_sum, 1.0), nll_sum / max(weight_sum, 1.0), int(weight_sum), row_nll
 
 
 class Trainer:
-    """Holds the model, the two data sets and their windows; :meth:`run` trains."""
+    """Holds the model and the two data sets; :meth:`run` trains.
+
+    ``train_set``: the training pieces (after SEQUENCE_LENGTH silent steps with ``pad_start``, or one
+    silent step with ``targets='all'``); ``train_windows`` (``targets='last'``): from :func:`data_windows`.
+    ``valid_set``: the validation pieces after one silent step (every frame predicted), or None.
+    """
 
     def __init__(self, model_config, train_config, state=None):
         self.model_config, self.config = model_config, train_config
@@ -153,48 +194,82 @@ class Trainer:
             raise CorpusError(f'{train_config.data_dir}: no piece left for training '
                               f'(valid_fraction {train_config.valid_fraction} or split.json holds out all {len(valid_idx)})')
         load = dict(step_ticks=train_config.step_ticks, monophonic=model_config.mode == 'monophonic',
-                    chord_input=model_config.chord_input, piece_steps=train_config.piece_steps,
-                    pad=model_config.sequence_length if train_config.pad_start else 0)
-        self.train_set = load_training_set(train_config.data_dir, train_idx, max_steps=train_config.max_steps,
-                                           transpositions=train_config.transpositions, **load)
-        self.valid_set = load_training_set(train_config.data_dir, valid_idx, transpositions=(
-            train_config.valid_transpositions or train_config.transpositions), **load) if valid_idx else None
+                    chord_input=model_config.chord_input, piece_steps=train_config.piece_steps)
         L = model_config.sequence_length
-        self.train_windows = data_windows(self.train_set, L)
-        if not len(self.train_windows[2]):          # checked before the model is compiled: fails fast
-            raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
-                              f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
+        self.every_step = model_config.targets == 'all'
+        pad = 1 if self.every_step else L if train_config.pad_start else 0
+        self.train_set = load_training_set(train_config.data_dir, train_idx, max_steps=train_config.max_steps,
+                                           transpositions=train_config.transpositions, pad=pad, **load)
+        self.valid_set = load_training_set(train_config.data_dir, valid_idx, pad=1, transpositions=(
+            train_config.valid_transpositions or train_config.transpositions), **load) if valid_idx else None
+        if self.every_step:
+            self.train_windows = None
+            if self.train_set.n_steps <= len(self.train_set.names):    # checked before compiling: fails fast
+                raise CorpusError(f'{train_config.data_dir}: no training frame: every training piece is empty')
+        else:
+            self.train_windows = data_windows(self.train_set, L)
+            if not len(self.train_windows[2]):
+                raise CorpusError(f'{train_config.data_dir}: no training window: every training piece is shorter '
+                                  f'than SEQUENCE_LENGTH + 1 = {L + 1} steps')
+        if self.valid_set is not None and self.valid_set.n_steps <= len(self.valid_set.names):
+            self.valid_set = None             # every validation piece is empty
+        if self.valid_set is not None and train_config.max_valid_frames:
+            self.valid_set = select_pieces(self.valid_set, train_config.max_valid_frames, train_config.seed)
         self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed)
         if state is not None:
             self.model.set_state(state)
-        self.valid_windows = data_windows(self.valid_set, L) if self.valid_set else None
-        if self.valid_windows and not len(self.valid_windows[2]):
-            self.valid_windows = None      # every validation piece is shorter than a window
-        if self.valid_windows and train_config.max_valid_windows:
-            X, Y, starts = self.valid_windows
-            chosen = np.random.default_rng(train_config.seed).permutation(starts)[:train_config.max_valid_windows]
-            self.valid_windows = (X, Y, np.sort(chosen))
+
+    def valid_primer(self):
+        """The first SEQUENCE_LENGTH steps of the middle validation piece (``≤ L × P`` uint8), a primer for sampling."""
+        data, middle = self.valid_set, len(self.valid_set.names) // 2
+        begin, end = data.piece_starts[middle] + 1, data.piece_starts[middle + 1]      # after its silent step
+        return data.inputs[begin:min(end, begin + self.model_config.sequence_length), :self.model_config.n_pitches]
 
     def _feed(self, data, windows, batch_starts, weights):
         return feed(data, windows, batch_starts, weights, self.model_config.sequence_length)
 
     def validate(self):
-        """→ (validation cost, NLL per frame in nats) over the validation windows."""
-        cost, nll, _ = window_nll(self.model, self.valid_set, self.valid_windows)
+        """→ (validation cost, NLL per frame in nats) over every validation frame, each from its piece's whole past."""
+        cost, nll, _, _ = stream_nll(self.model, self.valid_set)
         return cost, nll
 
-    def run(self, start_epoch=0, start_batch=0, history=(), progress=True, log=print):
-        """Train epochs ``start_epoch`` … ``epochs − 1``; → history (one dict per epoch)."""
+    def epoch_batches(self, epoch):
+        """This epoch's batches: (window starts, weights) pairs, or (rows, reset) chunks of streams (every step)."""
+        config, B = self.config, self.model_config.batch_size
+        if self.every_step:
+            layout = stream_layout(self.train_set.piece_starts, B, order_seed=[config.seed, epoch])
+            batches = stream_chunks(*layout, self.model_config.sequence_length)
+        else:
+            batches = iterate_batches(self.train_windows[2], B, config.seed, epoch)
+        return batches[:config.max_batches] if config.max_batches else batches
+
+    def train_step(self, batch, state):
+        """One optimizer step → (cost, NLL summed, frames, carried state)."""
+        if self.every_step:
+            cost, _, _, nll, frames, *state = self.model.train(*stream_batch(self.train_set, *batch), *state)
+        else:
+            cost, _, _, nll, frames = self.model.train(*self._feed(self.train_set, self.train_windows, *batch))
+        return float(cost), float(nll), float(frames), state
+
+    def run(self, start_epoch=0, start_batch=0, history=(), progress=True, log=print, carry=()):
+        """Train epochs ``start_epoch`` … ``epochs − 1`` → history (one dict per epoch).
+
+        ``carry``: the carried state saved when an every-step epoch stopped at ``start_batch``.
+        """
         config = self.config
         history = [{**row, 'batch_costs': list(row.get('batch_costs', []))} for row in history]
         path = checkpoint_path(config, self.model_config)
         for epoch in range(start_epoch, config.epochs):
-            batches = iterate_batches(self.train_windows[2], self.model_config.batch_size, config.seed, epoch)
-            if config.max_batches:
-                batches = batches[:config.max_batches]
+            if config.patience and epochs_without_best(history) >= config.patience:
+                log(f'early stop: no new best validation NLL in {config.patience} epochs; best checkpoint: '
+                    f'{best_checkpoint_path(path)}')
+                break
+            batches = self.epoch_batches(epoch)
             first = start_batch if epoch == start_epoch else 0
-            # costs of this epoch so far: len(costs) is always the index of the next batch to train
-            costs = history.pop()['batch_costs'] if first and history and history[-1]['epoch'] == epoch else []
+            # this epoch so far: len(costs) is always the index of the next batch to train
+            partial = history.pop() if first and history and history[-1]['epoch'] == epoch else {}
+            costs, nlls, frames = (list(partial.get(key, [])) for key in ('batch_costs', 'batch_nll', 'batch_frames'))
+            state = list(carry) if first and len(carry) else self.model.zero_state()
             learning_rate = scheduled_learning_rate(history, self.model_config.learning_rate, config.plateau_decay)
             self.model.learning_rate.set_value(np.float32(learning_rate))
             bar = tqdm(range(first, len(batches)), desc=f'epoch {epoch + 1}/{config.epochs}', unit='batch',
@@ -202,38 +277,40 @@ class Trainer:
             started = time.perf_counter()
             try:
                 for b in bar:
-                    starts, weights = batches[b]
-                    # one statement: a Ctrl-C lands before the step or after its cost is counted
-                    costs.append(float(self.model.train(*self._feed(self.train_set, self.train_windows,
-                                                                    starts, weights))[0]))
+                    # one statement: a Ctrl-C lands before the step or after its numbers are kept
+                    cost, nll, weight, state = self.train_step(batches[b], state)
+                    costs.append(cost), nlls.append(nll), frames.append(weight)
                     if not math.isfinite(costs[-1]):
                         raise TrainingDiverged(f'loss became {costs[-1]} at epoch {epoch + 1}, batch {b + 1}; '
                                                f'last good checkpoint kept: {path}')
                     bar.set_postfix(loss=f'{np.mean(costs[-50:]):.4f}')
             except KeyboardInterrupt:
-                history.append({'epoch': epoch, 'batch_costs': costs})
-                self._check_finite(epoch, len(costs), path)
-                save_checkpoint(path, self.model, config, epoch, len(costs), history)
-                log(f'interrupted: checkpoint at epoch {epoch + 1}, after {len(costs)} batches, saved to {path} '
+                n = min(len(costs), len(nlls), len(frames))
+                history.append({'epoch': epoch, 'batch_costs': costs[:n], 'batch_nll': nlls[:n],
+                                'batch_frames': frames[:n]})
+                self._check_finite(epoch, n, path)
+                save_checkpoint(path, self.model, config, epoch, n, history,
+                                carry=[np.asarray(x) for x in state] if self.every_step else None)
+                log(f'interrupted: checkpoint at epoch {epoch + 1}, after {n} batches, saved to {path} '
                     '(continue with --resume)')
                 raise
             seconds = time.perf_counter() - started
-            row = {'epoch': epoch, 'batch_costs': costs, 'train_cost': float(np.mean(costs)), 'seconds': seconds,
-                   'learning_rate': learning_rate,
-                   'frames_per_second': (len(batches) - first) * self.model_config.batch_size / max(seconds, 1e-9)}
-            if self.valid_windows:
+            row = {'epoch': epoch, 'batch_costs': costs, 'batch_nll': nlls, 'batch_frames': frames,
+                   'train_cost': float(np.mean(costs)), 'train_nll_per_frame': sum(nlls) / max(sum(frames), 1.0),
+                   'seconds': seconds, 'learning_rate': learning_rate,
+                   'frames_per_second': sum(frames[first:]) / max(seconds, 1e-9)}
+            if self.valid_set is not None:
                 row['valid_cost'], row['valid_nll_per_frame'] = self.validate()
             self._check_finite(epoch, len(costs), path)
             history.append(row)
             save_checkpoint(path, self.model, config, epoch + 1, 0, history)
-            nlls = [r['valid_nll_per_frame'] for r in history if 'valid_nll_per_frame' in r]
-            if nlls and nlls[-1] == min(nlls):
+            if epochs_without_best(history) == 0 and 'valid_nll_per_frame' in row:
                 save_checkpoint(best_checkpoint_path(path), self.model, config, epoch + 1, 0, history)
             write_log(path.with_suffix('.csv'), history)
             plot_history(path.with_suffix('.png'), history, run_name(self.model_config))
-            log(f'epoch {epoch + 1}: train cost {row["train_cost"]:.4f}'
-                + (f', valid cost {row["valid_cost"]:.4f}, valid NLL/frame {row["valid_nll_per_frame"]:.3f}'
-                   if self.valid_windows else '') + f', {row["frames_per_second"]:.0f} frames/s → {path}')
+            log(f'epoch {epoch + 1}: train NLL/frame {row["train_nll_per_frame"]:.3f}'
+                + (f', valid NLL/frame {row["valid_nll_per_frame"]:.3f}' if 'valid_nll_per_frame' in row else '')
+                + f', {row["frames_per_second"]:.0f} frames/s, {seconds:.1f} s → {path}')
         return history
 
     def _check_finite(self, epoch, batch, path):
@@ -245,7 +322,13 @@ class Trainer:
 
 
 LOG_COLUMNS = ('epoch', 'train_cost', 'valid_cost', 'valid_nll_per_frame', 'seconds', 'frames_per_second',
-               'learning_rate')
+               'learning_rate', 'train_nll_per_frame')
+
+
+def epochs_without_best(history):
+    """Finished epochs since the one of lowest validation NLL (0: the last epoch is the best; 0 without validation)."""
+    nlls = [row['valid_nll_per_frame'] for row in history if 'valid_nll_per_frame' in row]
+    return len(nlls) - 1 - int(np.argmin(nlls)) if nlls else 0
 
 
 def scheduled_learning_rate(history, base, decay):
@@ -299,17 +382,19 @@ def train(model_config, train_config, resume=False, progress=True, log=print):
             trainer = Trainer(model_config, train_config, state=state)
         except CheckpointError as error:
             raise CheckpointError(f'{path}: {error}') from None
-        return trainer, trainer.run(meta['epoch'], meta['batch'], meta['history'], progress, log)
+        return trainer, trainer.run(meta['epoch'], meta['batch'], meta['history'], progress, log,
+                                    carry=load_carry(path))
     trainer = Trainer(model_config, train_config)
     return trainer, trainer.run(progress=progress, log=log)
 
 
 def baseline_report(trainer):
-    """NLL per frame of the unigram and repeat baselines on the trainer's validation frames."""
+    """NLL per frame of the unigram and repeat baselines on every validation frame (the first after silence)."""
     from bach2.baselines import repeat_nll, repeat_rates, unigram_nll
-    X, Y, starts = trainer.valid_windows
-    targets = Y[starts].astype(np.float32)
-    previous = X[starts, -1].astype(np.float32)                 # last step of each window: windows × P
-    train = trainer.train_set
+    valid, train = trainer.valid_set, trainer.train_set
+    first = np.zeros(valid.n_steps, bool)
+    first[valid.piece_starts[:-1]] = True                       # the silent step before each piece
+    targets = valid.targets[~first].astype(np.float32)
+    previous = valid.targets[np.flatnonzero(~first) - 1].astype(np.float32)
     return {'unigram': unigram_nll(train.targets, targets),
             'repeat': repeat_nll(repeat_rates(train.targets, train.piece_starts), previous, targets)}

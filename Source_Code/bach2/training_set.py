@@ -228,3 +228,22 @@ def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece
     separate_targets = monophonic or chord_input
     return TrainingSet(inputs=data, targets=concatenate_pieces(targets)[0] if separate_targets else data,
                        step_chords=np.concatenate(chords).astype(np.int16), piece_starts=starts, names=names)
+
+
+def select_pieces(data, max_frames, seed=0):
+    """Whole pieces of ``data`` in a fixed random order (``seed``) while their frames stay within ``max_frames``
+    (the first piece always) → a smaller :class:`TrainingSet`."""
+    lengths = np.diff(data.piece_starts)
+    chosen, total = [], 0
+    for i in np.random.default_rng(seed).permutation(len(lengths)):
+        if chosen and total + lengths[i] > max_frames:
+            continue
+        chosen.append(int(i))
+        total += lengths[i]
+    chosen.sort()
+    rows = np.concatenate([np.arange(data.piece_starts[i], data.piece_starts[i + 1]) for i in chosen])
+    starts = np.concatenate([[0], np.cumsum(lengths[chosen])]).astype(np.int64)
+    targets = data.targets[rows] if data.targets is not data.inputs else None
+    inputs = data.inputs[rows]
+    return TrainingSet(inputs=inputs, targets=inputs if targets is None else targets,
+                       step_chords=data.step_chords[rows], piece_starts=starts, names=[data.names[i] for i in chosen])

@@ -8,7 +8,14 @@ kept. :func:`make_X_Y` returns NumPy *views* (``sliding_window_view``): no
 
 The journal's failure mode this avoids: windows that straddle the end of one
 piece and the start of the next.
+
+Every-step training (``targets='all'``) and full-context evaluation read *streams*
+instead (:func:`stream_layout`, :func:`stream_chunks`): whole pieces, each after
+one silent step, laid end to end in B parallel streams and cut into chunks of L
+steps; the LSTM state is carried from chunk to chunk and reset where a piece begins,
+so every frame of every piece is a target exactly once, predicted from its piece's whole past.
 """
+import heapq
 import re
 
 import numpy as np
@@ -73,6 +80,51 @@ def iterate_batches(starts, batch_size, seed, epoch):
             chunk = np.concatenate([chunk, np.resize(order, batch_size - len(chunk))])
         batches.append((chunk, weights))
     return batches
+
+
+def stream_layout(piece_starts, n_streams, order_seed=None):
+    """Pieces end to end in ``n_streams`` streams → (rows ``n_streams × S`` int64, reset ``n_streams × S`` float32).
+
+    The set's pieces begin with one silent step: piece [a, b) gives the examples
+    input row r → target row r + 1 for r = a … b − 2, its first with reset 1 (the
+    state starts afresh). Pieces go to the stream with the fewest examples so far,
+    in a shuffled order (``order_seed``, e.g. [seed, epoch]) or, when it is None,
+    longest first. Positions past a stream's end hold row −1 (weight 0) and reset 1.
+    """
+    bounds = list(zip(piece_starts[:-1], piece_starts[1:]))
+    if order_seed is None:
+        order = sorted(range(len(bounds)), key=lambda i: bounds[i][0] - bounds[i][1])
+    else:
+        order = np.random.default_rng(order_seed).permutation(len(bounds))
+    streams = [[] for _ in range(n_streams)]
+    fill = [(0, k) for k in range(n_streams)]          # (examples so far, stream): a heap
+    for i in order:
+        begin, end = bounds[i]
+        if end - begin < 2:
+            continue                                   # a silent step and nothing to predict
+        size, k = heapq.heappop(fill)
+        streams[k].append(np.arange(begin, end - 1, dtype=np.int64))
+        heapq.heappush(fill, (size + end - begin - 1, k))
+    width = max(size for size, _ in fill)
+    rows = np.full((n_streams, width), -1, np.int64)
+    reset = np.ones((n_streams, width), np.float32)
+    for k, pieces in enumerate(streams):
+        at = 0
+        for piece in pieces:
+            rows[k, at:at + len(piece)] = piece
+            reset[k, at + 1:at + len(piece)] = 0.0
+            at += len(piece)
+    return rows, reset
+
+
+def stream_chunks(rows, reset, length):
+    """Cut streams into chunks of ``length`` steps → [(rows ``B × length``, reset ``B × length``)], the
+    last padded with rows −1."""
+    width = -(-rows.shape[1] // length) * length
+    pad = width - rows.shape[1]
+    rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=-1)
+    reset = np.pad(reset, ((0, 0), (0, pad)), constant_values=1.0)
+    return [(rows[:, c:c + length], reset[:, c:c + length]) for c in range(0, width, length)]
 
 
 BWV_PATTERN = re.compile(r'bwv\s*_?(\d+)', re.IGNORECASE)
