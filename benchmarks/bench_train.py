@@ -3,16 +3,29 @@
 Ours — PyTensor graph with peepholes and GRAD_CLIPPING, compiled through JAX
 (default) and through the C backend — against PyTorch's ``nn.LSTM`` of the same
 size (no peepholes, cuDNN-style gates) with the same output layer, binary
-cross-entropy and Adagrad, measured in the same run. Frames/s counts the time
-steps pushed through the network: batch × SEQUENCE_LENGTH per training step.
-PyTorch is a benchmark-only extra (``pip install -e '.[bench]'``).
+cross-entropy and Adagrad (gradients clipped at 10), measured in the same run.
+
+Two kinds of training step (``--targets``, both by default):
+
+* ``last`` (the journal's): each window's last output predicts the step after it —
+  ours (JAX and C backends) against PyTorch's loss on ``output[:, -1]``;
+* ``all``: every step of the window predicts the step after it (our ``targets='all'``,
+  state carried and reset at column 0) — ours through JAX against PyTorch's loss on
+  every step of the same batch.
+
+Two rates per step: *pushed/s*, the time steps pushed through the network
+(batch × SEQUENCE_LENGTH per step, either kind), and *predicted/s*, the frames
+that get a prediction and a loss (batch per step for ``last``, batch ×
+SEQUENCE_LENGTH for ``all``). "vs PyTorch" compares with PyTorch's step of the
+same kind; the ``all/last`` line compares our two kinds in frames predicted per
+second. PyTorch is a benchmark-only extra (``pip install -e '.[bench]'``).
 
 Where the time goes (``--breakdown``): the forward pass alone (our ``validate``,
 PyTorch under ``no_grad``), and the recurrent matrix product on its own — 64 steps
 of ``(batch × N) · (N × 4N)`` inside one ``jax.lax.scan`` against the same 64
 products in PyTorch — with the GFLOP/s each reaches.
 
-    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--breakdown]
+    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--targets last all] [--breakdown]
 """
 import argparse
 import time
@@ -29,6 +42,11 @@ def batch_arrays(seed=0):
     return X, Y
 
 
+def all_step_targets(X, Y):
+    """``B × L × P`` targets of the same batch for every step: Y[:, t] = X[:, t + 1], the last step's Y."""
+    return np.concatenate([X[:, 1:], Y[:, None]], axis=1)
+
+
 def time_steps(step, n_steps):
     """Seconds per call of ``step`` (after two warm-up calls), best of ``n_steps``."""
     step()
@@ -41,11 +59,24 @@ def time_steps(step, n_steps):
     return float(np.median(times))
 
 
-def ours(n_hidden, backend, n_steps, forward_only=False):
+def ours(n_hidden, backend, n_steps, forward_only=False, targets='last'):
     from bach2.rnn_model import ModelConfig, RNNModel
     model = RNNModel(ModelConfig(n_layers=2, n_hidden=n_hidden, sequence_length=STEPS, batch_size=BATCH,
-                                 optimizer='adagrad', grad_clipping=10.0), backend=backend)
+                                 optimizer='adagrad', grad_clipping=10.0, targets=targets), backend=backend)
     X, Y = batch_arrays()
+    if targets == 'all':
+        Y = all_step_targets(X, Y)
+        chords, weights = np.zeros((BATCH, STEPS, 12), np.float32), np.ones((BATCH, STEPS), np.float32)
+        reset = np.zeros((BATCH, STEPS), np.float32)
+        reset[:, 0] = 1.0                   # every window a new piece, as PyTorch's zero initial state
+        state = model.zero_state()
+
+        def step():
+            # the new state is carried to the next step, as bach2 train does (truncated BPTT)
+            cost, _, _, _, _, *new_state = model.train(X, Y, chords, weights, reset, *state)
+            state[:] = new_state
+            return float(cost)
+        return time_steps(step, n_steps)
     chords, weights = np.zeros((BATCH, 12), np.float32), np.ones(BATCH, np.float32)
     function = model.validate if forward_only else model.train
     # float() waits for the result: JAX dispatches asynchronously
@@ -83,7 +114,8 @@ def recurrent_products(n_hidden, n_steps):
     return jax_seconds, time_steps(looped, n_steps)
 
 
-def pytorch(n_hidden, n_steps, forward_only=False):
+def pytorch(n_hidden, n_steps, forward_only=False, targets='last'):
+    """Seconds per PyTorch training step (or forward pass); ``targets='all'``: the loss on every step's output."""
     import torch
     # Flush denormals to zero, as XLA does: without it, once Adagrad saturates some gates,
     # PyTorch's backward pass measured 6× slower here (denormal arithmetic), an unfair reference.
@@ -93,12 +125,16 @@ def pytorch(n_hidden, n_steps, forward_only=False):
     dense = torch.nn.Linear(n_hidden, PITCHES)
     parameters = list(lstm.parameters()) + list(dense.parameters())
     optimizer = torch.optim.Adagrad(parameters, lr=0.05)
-    X, Y = (torch.from_numpy(a) for a in batch_arrays())
+    X, Y = batch_arrays()
+    if targets == 'all':
+        Y = all_step_targets(X, Y)
+    X, Y = torch.from_numpy(X), torch.from_numpy(Y)
 
     def step():
         optimizer.zero_grad()
         output, _ = lstm(X)                                       # batch × time × units
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(dense(output[:, -1]), Y)
+        logits = dense(output) if targets == 'all' else dense(output[:, -1])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, Y)
         loss.backward()
         torch.nn.utils.clip_grad_value_(parameters, 10.0)
         optimizer.step()
@@ -114,19 +150,35 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 768], help='hidden units N per layer')
     parser.add_argument('--steps', type=int, default=10, help='timed training steps per setting (median)')
+    parser.add_argument('--targets', nargs='+', choices=('last', 'all'), default=['last', 'all'],
+                        help="training kinds to time: 'last' (the journal's, one frame predicted per window; "
+                             "JAX and C backends), 'all' (every step predicted; JAX backend)")
     parser.add_argument('--breakdown', action='store_true',
                         help='also time the forward pass alone and the recurrent matrix products alone')
     args = parser.parse_args()
     frames = BATCH * STEPS
-    print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad')
-    print(f'{"N":>5s} {"implementation":32s} {"ms/step":>8s} {"frames/s":>9s} {"vs PyTorch":>10s}')
+    predicted = {'last': BATCH, 'all': BATCH * STEPS}    # frames with a prediction and a loss, per step
+    print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad, '
+          f'grad_clipping 10')
+    print(f'{"N":>5s} {"targets":8s} {"implementation":32s} {"ms/step":>8s} {"pushed/s":>9s} {"predicted/s":>11s} '
+          f'{"vs PyTorch":>10s}')
     for n_hidden in args.sizes:
-        reference = pytorch(n_hidden, args.steps)
-        rows = [('PyTorch nn.LSTM (reference)', reference),
-                ('bach2 PyTensor → JAX', ours(n_hidden, 'jax', args.steps)),
-                ('bach2 PyTensor → C', ours(n_hidden, 'c', max(2, args.steps // 3)))]
-        for name, seconds in rows:
-            print(f'{n_hidden:5d} {name:32s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} {reference / seconds:9.2f}x')
+        ours_seconds = {}
+        for targets in ('last', 'all'):
+            if targets not in args.targets:
+                continue
+            reference = pytorch(n_hidden, args.steps, targets=targets)
+            ours_seconds[targets] = ours(n_hidden, 'jax', args.steps, targets=targets)
+            rows = [('PyTorch nn.LSTM (reference)', reference), ('bach2 PyTensor → JAX', ours_seconds[targets])]
+            if targets == 'last':
+                rows.append(('bach2 PyTensor → C', ours(n_hidden, 'c', max(2, args.steps // 3))))
+            for name, seconds in rows:
+                print(f'{n_hidden:5d} {targets:8s} {name:32s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} '
+                      f'{predicted[targets] / seconds:11.0f} {reference / seconds:9.2f}x')
+        if len(ours_seconds) == 2:
+            ratio = predicted['all'] / ours_seconds['all'] / (predicted['last'] / ours_seconds['last'])
+            print(f'{n_hidden:5d} {"all/last":8s} {"bach2 → JAX, frames predicted/s":32s} {"":8s} {"":9s} '
+                  f'{"":11s} {ratio:9.2f}x')
         if args.breakdown:
             forward_reference = pytorch(n_hidden, args.steps, forward_only=True)
             forward_ours = ours(n_hidden, 'jax', args.steps, forward_only=True)

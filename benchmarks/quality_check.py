@@ -16,28 +16,9 @@ failure — one repeated pitch — appears.
 import argparse
 import json
 
-import numpy as np
-
 from bach2.model_config import ModelConfig
 from bach2.sampling import Sampler, repetition_report
-from bach2.train import TrainConfig, baseline_report, data_windows, feed, train
-
-
-def window_nll(trainer, max_windows):
-    """NLL per frame of the step after each of ``max_windows`` validation windows (a fixed random subset), each
-    read from a zero state — the measure of the README's numbers before full-context evaluation."""
-    L, B = trainer.model_config.sequence_length, trainer.model_config.batch_size
-    windows = data_windows(trainer.valid_set, L)
-    starts = np.sort(np.random.default_rng(0).permutation(windows[2])[:max_windows])
-    nll = frames = 0.0
-    for b in range(0, len(starts), B):
-        chunk = starts[b:b + B]
-        weights = np.zeros(B, np.float32)
-        weights[:len(chunk)] = 1.0
-        _, batch_nll, batch_frames = trainer.model.validate(*feed(trainer.valid_set, windows, np.resize(chunk, B),
-                                                                  weights, L))
-        nll, frames = nll + float(batch_nll), frames + float(batch_frames)
-    return nll / frames
+from bach2.train import TrainConfig, baseline_report, train, window_nll
 
 
 def main():
@@ -60,7 +41,7 @@ def main():
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, max_batches=args.max_batches)
     trainer, history = train(model_config, train_config, resume=args.resume)
     report = {'valid_nll_per_frame': history[-1]['valid_nll_per_frame'],
-              'valid_window_nll_per_frame': window_nll(trainer, args.max_valid_windows),
+              'valid_window_nll_per_frame': window_nll(trainer.model, trainer.valid_set, args.max_valid_windows),
               'train_seconds': sum(row['seconds'] for row in history), **baseline_report(trainer)}
     primer = trainer.valid_primer()
     sampler = Sampler(trainer.model.config, trainer.model.get_state())

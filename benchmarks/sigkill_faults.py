@@ -50,7 +50,7 @@ from bach2.train import LOG_COLUMNS, load_checkpoint
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = ['--layers', '1', '--hidden', '8', '--sequence-length', '8', '--batch-size', '4', '--transpositions', '0,1',
-        '--valid-fraction', '0.3', '--max-batches', '2', '--max-valid-windows', '8']
+        '--valid-fraction', '0.3', '--max-batches', '2', '--max-valid-frames', '8']
 CHECKPOINT = 'lstm_polyphonic_N8_1layers.npz'
 LATE_KILL_SECONDS = 0.6      # train and generate: a kill lands up to this long after the first line
 WATCHDOG_SECONDS = 300       # a run that hangs this long is killed and counted as a failure

@@ -66,17 +66,18 @@ def test_midi_files_get_the_same_preprocessing_as_the_prepared_folder(trained, t
     assert nll[0] == pytest.approx(nll[1], rel=1e-6)
 
 
-def test_pieces_too_short_for_a_window_are_listed_not_evaluated(trained, tmp_path):
+def test_every_frame_is_evaluated_short_pieces_too_and_empty_ones_are_listed(trained, tmp_path):
     model_config = ModelConfig(**TINY)
     train_config = TrainConfig(str(trained['data']), str(tmp_path), epochs=1, transpositions=(0,), max_batches=2)
     train(model_config, train_config, progress=False, log=lambda message: None)
     _, pieces, _ = load_pieces(trained['data'], split='valid')
-    short = (pieces[0][0][:8], pieces[0][1][:8], 'short')                       # L steps: no window, no target
-    result = checkpoint_nll(checkpoint_path(train_config, model_config), pieces + [short], progress=False)
-    assert result['too_short'] == ['short'] and result['pieces'] == 2
-    assert result['frames'] == sum(len(matrix) - 8 for matrix, _, _ in pieces)
-    with pytest.raises(CorpusError, match='not longer than SEQUENCE_LENGTH = 8'):
-        checkpoint_nll(checkpoint_path(train_config, model_config), [short], progress=False)
+    short = (pieces[0][0][:5], pieces[0][1][:5], 'short')          # shorter than a window: predicted from silence
+    empty = (pieces[0][0][:0], pieces[0][1][:0], 'empty')
+    result = checkpoint_nll(checkpoint_path(train_config, model_config), pieces + [short, empty], progress=False)
+    assert result['too_short'] == ['empty'] and result['pieces'] == 3
+    assert result['frames'] == sum(len(matrix) for matrix, _, _ in pieces) + 5
+    with pytest.raises(CorpusError, match='all 1 are empty'):
+        checkpoint_nll(checkpoint_path(train_config, model_config), [empty], progress=False)
 
 
 def run_cli(*args, cwd):

@@ -178,11 +178,11 @@ def test_resume_mid_epoch_carries_the_state_and_equals_an_uninterrupted_run(data
     step = trainer.train_step
     calls = []
 
-    def interrupt_at_third(batch, state):
+    def interrupt_at_third(batch, state, record):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(1)
-        return step(batch, state)
+        return step(batch, state, record)
 
     trainer.train_step = interrupt_at_third
     with pytest.raises(KeyboardInterrupt):

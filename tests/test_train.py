@@ -121,7 +121,7 @@ def test_train_writes_checkpoint_log_and_curve(two_epochs):
     # .png
     assert path.with_suffix('.png').read_bytes()[:8] == PNG_SIGNATURE
     # one log line per epoch, naming the checkpoint
-    assert len(lines) == 2 and lines[0].startswith('epoch 1: train cost') and str(path) in lines[1]
+    assert len(lines) == 2 and lines[0].startswith('epoch 1: train NLL/frame') and str(path) in lines[1]
 
 
 def test_history_of_a_run(two_epochs):
@@ -308,9 +308,11 @@ def interrupted_then_resumed(two_epochs, one_epoch, out, line_text):
 
 
 def test_ctrl_c_before_a_batch_then_resume(two_epochs, one_epoch, tmp_path):
-    meta, history, files = interrupted_then_resumed(two_epochs, one_epoch, tmp_path, 'starts, weights = batches[b]')
+    meta, history, files = interrupted_then_resumed(two_epochs, one_epoch, tmp_path, 'state = self.train_step(batches[b], state, (costs, nlls, frames))')
     assert meta['epoch'] == 1 and meta['batch'] == 1                # epoch 2, batch 2 (1-based) comes next
-    assert meta['history'][-1] == {'epoch': 1, 'batch_costs': two_epochs[1][1]['batch_costs'][:1]}
+    assert meta['history'][-1] == {'epoch': 1, 'batch_costs': two_epochs[1][1]['batch_costs'][:1],
+                                   'batch_nll': two_epochs[1][1]['batch_nll'][:1],
+                                   'batch_frames': two_epochs[1][1]['batch_frames'][:1]}
     assert files == [f'{CHECKPOINT_STEM}.npz', f'{CHECKPOINT_STEM}.p']   # no finished epoch: no log, no curve
     np.testing.assert_allclose(np.array(costs_of(history)), np.array(costs_of(two_epochs[1])), atol=1e-6)
     assert [row['epoch'] for row in history] == [0, 1]
@@ -428,7 +430,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     """SIGINT to a real ``bach2 train`` right after its first epoch line: exit 130, checkpoint, --resume works."""
     out = tmp_path / 'out'
     args = ['train', '--data', data_dir, '--out', out, '--layers', '1', '--hidden', '8', '--sequence-length', '8',
-            '--batch-size', '4', '--transpositions', 'all', '--valid-fraction', '0.3', '--max-valid-windows', '40']
+            '--batch-size', '4', '--transpositions', 'all', '--valid-fraction', '0.3', '--max-valid-frames', '40']
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
     with open(tmp_path / 'stderr.txt', 'w') as stderr:
         # a shell starts background jobs with SIGINT ignored, an ignored signal stays ignored across exec, and
@@ -443,7 +445,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
         watchdog.start()
         try:
             first = process.stdout.readline()
-            assert first.startswith('epoch 1: train cost'), first
+            assert first.startswith('epoch 1: train NLL/frame'), first
             time.sleep(0.3)                                    # into epoch 2's 672 batches (≈ 1.5 s)
             process.send_signal(signal.SIGINT)
             rest = process.stdout.read()
@@ -465,7 +467,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
         assert len(list(csv.reader(handle))) == 2              # epoch 1 only
     resumed = bach2(*args, '--epochs', '2', '--resume')
     assert resumed.returncode == 0, resumed.stderr
-    assert 'epoch 2: train cost' in resumed.stdout and 'epoch 1:' not in resumed.stdout
+    assert 'epoch 2: train NLL/frame' in resumed.stdout and 'epoch 1:' not in resumed.stdout
     assert 'unigram baseline' in resumed.stdout
     meta, _ = load_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
     assert meta['epoch'] == 2 and meta['batch'] == 0
@@ -491,7 +493,7 @@ def test_a_run_with_plateau_decay_trains_each_epoch_at_its_scheduled_rate(data_d
     assert min(rates) < 0.1                                                       # at least one epoch decayed
     assert trainer.model.learning_rate.get_value() == np.float32(rates[-1])
     with open(tmp_path / f'{CHECKPOINT_STEM}.csv', newline='') as handle:
-        assert [float(row[-1]) for row in list(csv.reader(handle))[1:]] == pytest.approx(rates)
+        assert [float(row['learning_rate']) for row in csv.DictReader(handle)] == pytest.approx(rates)
 
 
 def test_a_learning_rate_of_zero_leaves_the_parameters_alone(two_epochs):

@@ -150,6 +150,24 @@ def feed(data, windows, batch_starts, weights, sequence_length):
     return inputs, targets, data.chord_vectors(batch_starts + sequence_length), weights
 
 
+def window_nll(model, data, max_windows=0, seed=0):
+    """NLL per frame of the step after each window of ``data`` (a fixed random subset of ``max_windows``; 0 = all),
+    each window read from a zero state — the journal's measure, and the README's before full-context evaluation."""
+    L, B = model.config.sequence_length, model.config.batch_size
+    windows = data_windows(data, L)
+    starts = windows[2]
+    if max_windows:
+        starts = np.sort(np.random.default_rng(seed).permutation(starts)[:max_windows])
+    nll = frames = 0.0
+    for b in range(0, len(starts), B):
+        chunk = starts[b:b + B]
+        weights = np.zeros(B, np.float32)
+        weights[:len(chunk)] = 1.0
+        _, batch_nll, batch_frames = model.validate(*feed(data, windows, np.resize(chunk, B), weights, L))
+        nll, frames = nll + float(batch_nll), frames + float(batch_frames)
+    return nll / frames
+
+
 def stream_batch(data, rows, reset):
     """One chunk of streams (rows ``B × L``, −1 = nothing) → the arguments of ``model.train`` / ``model.evaluate``
     before the state: (X ``B × L × n_inputs``, Y ``B × L × n_outputs``, chords ``B × L × 12``, weights, reset)."""
@@ -243,13 +261,16 @@ class Trainer:
             batches = iterate_batches(self.train_windows[2], B, config.seed, epoch)
         return batches[:config.max_batches] if config.max_batches else batches
 
-    def train_step(self, batch, state):
-        """One optimizer step → (cost, NLL summed, frames, carried state)."""
+    def train_step(self, batch, state, record):
+        """One optimizer step; its cost, NLL summed and frames appended to the three lists of ``record`` →
+        the carried state."""
         if self.every_step:
             cost, _, _, nll, frames, *state = self.model.train(*stream_batch(self.train_set, *batch), *state)
         else:
             cost, _, _, nll, frames = self.model.train(*self._feed(self.train_set, self.train_windows, *batch))
-        return float(cost), float(nll), float(frames), state
+        for kept, value in zip(record, (cost, nll, frames)):
+            kept.append(float(value))
+        return state
 
     def run(self, start_epoch=0, start_batch=0, history=(), progress=True, log=print, carry=()):
         """Train epochs ``start_epoch`` … ``epochs − 1`` → history (one dict per epoch).
@@ -278,20 +299,17 @@ class Trainer:
             try:
                 for b in bar:
                     # one statement: a Ctrl-C lands before the step or after its numbers are kept
-                    cost, nll, weight, state = self.train_step(batches[b], state)
-                    costs.append(cost), nlls.append(nll), frames.append(weight)
+                    state = self.train_step(batches[b], state, (costs, nlls, frames))
                     if not math.isfinite(costs[-1]):
                         raise TrainingDiverged(f'loss became {costs[-1]} at epoch {epoch + 1}, batch {b + 1}; '
                                                f'last good checkpoint kept: {path}')
                     bar.set_postfix(loss=f'{np.mean(costs[-50:]):.4f}')
             except KeyboardInterrupt:
-                n = min(len(costs), len(nlls), len(frames))
-                history.append({'epoch': epoch, 'batch_costs': costs[:n], 'batch_nll': nlls[:n],
-                                'batch_frames': frames[:n]})
-                self._check_finite(epoch, n, path)
-                save_checkpoint(path, self.model, config, epoch, n, history,
+                history.append({'epoch': epoch, 'batch_costs': costs, 'batch_nll': nlls, 'batch_frames': frames})
+                self._check_finite(epoch, len(costs), path)
+                save_checkpoint(path, self.model, config, epoch, len(costs), history,
                                 carry=[np.asarray(x) for x in state] if self.every_step else None)
-                log(f'interrupted: checkpoint at epoch {epoch + 1}, after {n} batches, saved to {path} '
+                log(f'interrupted: checkpoint at epoch {epoch + 1}, after {len(costs)} batches, saved to {path} '
                     '(continue with --resume)')
                 raise
             seconds = time.perf_counter() - started
