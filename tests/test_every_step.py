@@ -219,3 +219,19 @@ def test_ensemble_is_a_mixture_exact_and_no_worse_than_its_members_mean(every_st
     mixture = checkpoint_nll([first, second], pieces, progress=False)['nll_per_frame']
     assert mixture <= (one + two) / 2 + 1e-9                     # −log of a mean ≤ mean of −logs (Jensen)
     assert mixture > min(one, two) - np.log(2)                   # a mixture of two loses at most log 2 per frame
+
+
+def test_cli_evaluates_an_ensemble_of_checkpoints(every_step_run, data_dir, tmp_path):
+    import subprocess
+    import sys
+    _, _, out = every_step_run
+    checkpoints = [out / 'lstm_polyphonic_N8_1layers.npz', out / 'lstm_polyphonic_N8_1layers_best.npz']
+    done = subprocess.run([sys.executable, '-m', 'bach2.cli', 'evaluate', str(data_dir), '--checkpoint',
+                           *map(str, checkpoints), '--json', str(tmp_path / 'nll.json')],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / 'nll.json').read_text())
+    assert result['checkpoint'] == [str(path) for path in checkpoints]
+    _, pieces, _ = load_pieces(data_dir, progress=False)
+    expected = checkpoint_nll([str(path) for path in checkpoints], pieces, progress=False)['nll_per_frame']
+    assert result['nll_per_frame'] == pytest.approx(expected, rel=1e-6)

@@ -197,3 +197,23 @@ def test_the_real_jsb_prepares_as_the_json_does(tmp_path):
         with np.load(tmp_path / 'mat' / f'{stem}.npz') as mat, np.load(tmp_path / 'json' / f'{stem}.npz') as js:
             for name in (key, 'piece_starts', 'names'):
                 np.testing.assert_array_equal(mat[name], js[name])
+
+
+def run_bach2(*args, cwd):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_prepares_a_mat_and_names_a_bad_one_in_one_line(small_mat, tmp_path):
+    done = run_bach2('prepare-benchmark', small_mat, '--out', tmp_path / 'prepared', '--transpositions', '0,2',
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / 'prepared' / 'split.json').exists()
+    assert (tmp_path / 'prepared' / 'pitch_matrix_48ticks_sh2.npz').exists()
+    bad = tmp_path / 'bad.mat'
+    bad.write_bytes(b'not a mat file')
+    failed = run_bach2('prepare-benchmark', bad, '--out', tmp_path / 'bad_out', cwd=tmp_path)
+    assert failed.returncode != 0
+    assert len(failed.stderr.strip().splitlines()) == 1 and str(bad) in failed.stderr

@@ -338,6 +338,20 @@ def cmd_prepare_jsb(args):
     return 0
 
 
+def cmd_prepare_benchmark(args):
+    """A polyphonic benchmark (.mat: train/valid/test sequences of 88-key frames) → a prepared folder with split.json;
+    train on it with `bach2 train --data FOLDER --valid-transpositions 0`, test with `bach2 evaluate FOLDER --split test`."""
+    from bach2.polyphonic_music import prepare_polyphonic
+    try:
+        written = prepare_polyphonic(args.set, args.out or f'{pathlib.Path(args.set).stem}_data',
+                                     transpositions(args.transpositions), step_ticks=args.step_ticks)
+    except ValueError as error:
+        raise CorpusError(f'{args.set}: {error}') from None
+    for path in written:
+        print(f'  {path}')
+    return 0
+
+
 def cmd_evaluate(args):
     """Stage 5: NLL per frame of a checkpoint on held-out pieces; musical statistics against a corpus."""
     from bach2.evaluate import Geometry, checkpoint_geometry, checkpoint_nll, is_prepared, load_pieces
@@ -346,7 +360,11 @@ def cmd_evaluate(args):
     from bach2.music_statistics import compare, format_table, music_statistics
     geometry = corpus = None
     if args.checkpoint:
-        geometry = checkpoint_geometry(load_model(args.checkpoint)[2])
+        geometries = {checkpoint: checkpoint_geometry(load_model(checkpoint)[2]) for checkpoint in args.checkpoint}
+        geometry = geometries[args.checkpoint[0]]
+        for checkpoint, other in geometries.items():
+            if other != geometry:
+                raise CheckpointError(f'{checkpoint}: trained on {other}, {args.checkpoint[0]} on {geometry}')
     if args.corpus and is_prepared(args.corpus):
         other_default = (args.corpus == DEFAULT_DATA and geometry is not None
                          and Geometry(*prepared_geometry(args.corpus)) != geometry)
@@ -360,10 +378,11 @@ def cmd_evaluate(args):
     result = {'folder': str(args.folder), 'split': args.split, 'pieces': len(pieces),
               'unreadable': [{'file': path, 'reason': reason} for path, reason in failures]}
     if args.checkpoint:
-        result['checkpoint'] = args.checkpoint
+        result['checkpoint'] = args.checkpoint[0] if len(args.checkpoint) == 1 else args.checkpoint
         result.update(checkpoint_nll(args.checkpoint, pieces, args.backend))
         print(f'NLL per frame {result["nll_per_frame"]:.3f} nats over {result["frames"]} frames of '
-              f'{result["pieces"]} pieces ({len(result["too_short"])} too short to evaluate)')
+              f'{result["pieces"]} pieces, each frame from its piece\'s whole past'
+              + (f' ({len(result["too_short"])} empty pieces left out)' if result['too_short'] else ''))
     result['statistics'] = music_statistics([m for m, _, _ in pieces], geometry.lowest_pitch,
                                             geometry.steps_per_quarter)
     if corpus is not None:
@@ -493,10 +512,21 @@ def build_parser():
     prepare_jsb.add_argument('--transpositions', default='all', help="'all' or a comma list such as 0,5,7 "
                              '(default: %(default)s)')
     prepare_jsb.set_defaults(run=cmd_prepare_jsb)
+    benchmark = commands.add_parser('prepare-benchmark', help='one of the four polyphonic benchmarks (.mat) as a '
+                                    'prepared folder', description=cmd_prepare_benchmark.__doc__)
+    benchmark.add_argument('set', help="jsb, nottingham, musedata or piano-midi (from ../shared/data/polyphonic_music), "
+                           'or a .mat file of the same format (frames of --step-ticks)')
+    benchmark.add_argument('--out', help='default: <set>_data')
+    benchmark.add_argument('--transpositions', default='0', help="'all' or a comma list such as 0,1,2,10,11; every "
+                           'set is in C, so other keys are augmentation (default: %(default)s)')
+    benchmark.add_argument('--step-ticks', type=positive, help='ticks per frame at 96 per quarter, for a .mat file '
+                           '(default: 48, an eighth note)')
+    benchmark.set_defaults(run=cmd_prepare_benchmark)
     evaluate = commands.add_parser('evaluate', help='stage 5: NLL on held-out pieces, statistics against a corpus',
                                    description=cmd_evaluate.__doc__)
     evaluate.add_argument('folder', help='MIDI files (e.g. Synthesized_Fugues, held-out Bach) or a prepared folder')
-    evaluate.add_argument('--checkpoint', help='a .npz of `bach2 train`: report its NLL per frame on the pieces')
+    evaluate.add_argument('--checkpoint', nargs='+', help='a .npz of `bach2 train`: report its NLL per frame on the '
+                          'pieces; several: their ensemble (the mean of their probabilities of each frame)')
     evaluate.add_argument('--split', default='', help="one split of a prepared folder's split.json, e.g. test")
     evaluate.add_argument('--corpus', default=DEFAULT_DATA, help='prepared folder to compare the statistics '
                           'with (default: %(default)s, skipped when it is not prepared)')

@@ -156,6 +156,8 @@ def window_nll(model, data, max_windows=0, seed=0):
     L, B = model.config.sequence_length, model.config.batch_size
     windows = data_windows(data, L)
     starts = windows[2]
+    if not len(starts):
+        raise CorpusError(f'no window: every piece is shorter than SEQUENCE_LENGTH + 1 = {L + 1} steps')
     if max_windows:
         starts = np.sort(np.random.default_rng(seed).permutation(starts)[:max_windows])
     nll = frames = 0.0
