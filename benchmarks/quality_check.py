@@ -34,10 +34,14 @@ def main():
                         help='windows of the journal-style measure (the step after each window, from a zero state)')
     parser.add_argument('--targets', choices=('last', 'all'), default='last')
     parser.add_argument('--dropout', type=float, default=0.0)
+    parser.add_argument('--learning-rate', type=float, default=0.002)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--sequence-length', type=int, default=64)
     parser.add_argument('--resume', action='store_true')
     args = parser.parse_args()
-    model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=0.002, model=args.model,
-                               targets=args.targets, dropout=args.dropout)
+    model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=args.learning_rate,
+                               model=args.model, targets=args.targets, dropout=args.dropout,
+                               batch_size=args.batch_size, sequence_length=args.sequence_length)
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, max_batches=args.max_batches)
     trainer, history = train(model_config, train_config, resume=args.resume)
     report = {'valid_nll_per_frame': history[-1]['valid_nll_per_frame'],

@@ -235,3 +235,21 @@ def test_cli_evaluates_an_ensemble_of_checkpoints(every_step_run, data_dir, tmp_
     _, pieces, _ = load_pieces(data_dir, progress=False)
     expected = checkpoint_nll([str(path) for path in checkpoints], pieces, progress=False)['nll_per_frame']
     assert result['nll_per_frame'] == pytest.approx(expected, rel=1e-6)
+
+
+def test_an_every_step_bass_model_with_chord_input_follows_a_progression(data_dir, tmp_path):
+    from bach2.chain import model_bass
+    from bach2.progressions import parse_progression
+    model_config = ModelConfig(**TINY, targets='all', mode='monophonic', chord_input=True, optimizer='adam',
+                               learning_rate=0.01)
+    _, history, _ = quiet(model_config, TrainConfig(str(data_dir), str(tmp_path), epochs=1, transpositions=(0, 1),
+                                                    valid_fraction=0.3))
+    checkpoint = tmp_path / 'lstm_monophonic_N8_1layers.npz'
+    assert history[0]['valid_nll_per_frame'] > 0
+    result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint), data_dir=str(data_dir), out_dir=str(tmp_path),
+                                             n_steps=32, progression='i iv V i', key='D minor'), log=lambda line: None)
+    assert 'chord_agreement' in result['report'] and result['report']['steps'] == 32
+    assert result['report']['distinct_pitches'] >= 1
+    chords = parse_progression('i iv V i', 'D minor')
+    bass, _ = model_bass(str(checkpoint), np.repeat(chords, 4))
+    assert bass.shape == (64, 61) and (bass.sum(axis=1) <= 1).all()     # one pitch or a rest per step

@@ -88,11 +88,13 @@ def model_bass(checkpoint, chords, temperature=1.0, seed=0, steps_per_quarter=4,
     if model_config.mode != 'monophonic' or not model_config.chord_input:
         raise CheckpointError(f'{checkpoint}: the bass needs a monophonic model trained with --chord-input '
                               f'(this one is {model_config.mode}, chord input {model_config.chord_input})')
-    length, n_steps = model_config.sequence_length, len(chords) * steps_per_quarter
+    every_step = model_config.targets == 'all'       # trained from one silent step, the state carried
+    length, n_steps = 1 if every_step else model_config.sequence_length, len(chords) * steps_per_quarter
     steps = np.concatenate([np.full(length, chords[0], np.int16), step_chord_indices(chords, n_steps)])
     sampler = sampler or Sampler(model_config, state)
     bass, _ = sampler.continue_piece(np.zeros((length, model_config.n_pitches), np.float32), n_steps,
-                                     seed=seed, temperature=temperature, chords=chord_tones(steps[1:]))
+                                     seed=seed, temperature=temperature, chords=chord_tones(steps[1:]),
+                                     context='carry' if every_step else 'window')
     return bass, sampler
 
 

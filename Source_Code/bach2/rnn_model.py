@@ -141,9 +141,10 @@ class RNNModel:
         config, B, L = self.config, self.config.batch_size, self.config.sequence_length
         T = 1 if last else L
         inputs = pt.tensor('inputs', dtype='float32', shape=(B, L, config.n_inputs))
-        targets = pt.tensor('targets', dtype='float32', shape=(B, T, config.n_outputs) if T > 1 else (B, config.n_outputs))
-        chords = pt.tensor('chords', dtype='float32', shape=(B, T, 12) if T > 1 else (B, 12))
-        weights = pt.tensor('weights', dtype='float32', shape=(B, T) if T > 1 else (B,))
+        per_step = () if last else (T,)            # the journal's windows: one target each, B × P
+        targets = pt.tensor('targets', dtype='float32', shape=(B, *per_step, config.n_outputs))
+        chords = pt.tensor('chords', dtype='float32', shape=(B, *per_step, 12))
+        weights = pt.tensor('weights', dtype='float32', shape=(B, *per_step))
         given, state_in, state_out, reset = [inputs, targets, chords, weights], None, {}, None
         if not last:
             reset = pt.tensor('reset', dtype='float32', shape=(B, L))
