@@ -7,8 +7,8 @@ import scipy.io
 
 from bach2.chord_sequence import NO_CHORD
 from bach2.evaluate import Geometry, load_pieces
-from bach2.jsb_chorales import load_jsb_chorales, prepare_jsb_chorales
-from bach2.polyphonic_music import (BENCHMARKS, PUBLISHED_TEST_NLL, load_mat, prepare_polyphonic, roll_chords,
+from bach2.jsb_chorales import load_jsb_chorales, prepare_jsb_chorales, roll_chords
+from bach2.polyphonic_music import (BENCHMARKS, PUBLISHED_TEST_NLL, load_mat, prepare_polyphonic,
                                     sequence_roll)
 from bach2.prepare import CorpusError
 from bach2.training_set import load_training_set, piece_names, prepared_geometry, read_split

@@ -70,11 +70,36 @@ def transpose_keys(roll, semitones):
     return moved
 
 
-def chorale_chords(roll):
-    """``T × 88`` roll → ``T`` chord indices, one per quarter note (stage 2's chord finder)."""
+def roll_chords(roll, steps_per_quarter=1):
+    """``T × 88`` roll → one chord index per quarter note (stage 2's chord finder)."""
     full = np.zeros((len(roll), 128), bool)
     full[:, LOWEST_KEY:LOWEST_KEY + N_KEYS] = roll
-    return chord_indices(beat_profiles(full, steps_per_beat=1))
+    return chord_indices(beat_profiles(full, steps_per_beat=steps_per_quarter))
+
+
+def prepare_rolls(rolls, set_name, out_dir, transpositions, step_ticks):
+    """{split: [``T × 88`` roll]} → a prepared folder (sh<k> for each k of ``transpositions``, frames of
+    ``step_ticks``) → files written. Pieces are named ``<set_name>_<split>_<index>``; ``split.json`` lists them."""
+    names = {split: [f'{set_name}_{split}_{i:03d}' for i in range(len(rolls[split]))] for split in SPLITS}
+    all_names = [name for split in SPLITS for name in names[split]]
+    originals = [roll for split in SPLITS for roll in rolls[split]]
+    chords = [roll_chords(roll, JOURNAL_RESOLUTION // step_ticks) for roll in originals]
+    out_dir = pathlib.Path(out_dir)
+    written = []
+    for k in transpositions:
+        shift = shift_semitones(k)
+        path = save_sequences(out_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}', 'pitch_matrices',
+                              [transpose_keys(roll, shift) for roll in originals], all_names,
+                              semitones=[shift] * len(all_names), step_ticks=step_ticks, lowest_pitch=LOWEST_KEY)
+        chord_path = save_sequences(out_dir, f'chord_sequence_sh{k}', 'chord_sequences',
+                                    [transpose_chord_indices(c, shift) for c in chords], all_names,
+                                    semitones=[shift] * len(all_names),
+                                    chord_names=[f'{root} {quality}' for root, quality in CHORD_NAMES])
+        written += [path, path.with_suffix('.npz'), chord_path, chord_path.with_suffix('.npz')]
+    split_path = out_dir / SPLIT_FILE
+    with atomic_path(split_path) as temporary:
+        pathlib.Path(temporary).write_text(json.dumps(names, indent=1))
+    return written + [split_path]
 
 
 def prepare_jsb_chorales(json_path, out_dir, transpositions=tuple(range(12))):
@@ -82,24 +107,4 @@ def prepare_jsb_chorales(json_path, out_dir, transpositions=tuple(range(12))):
 
     Pieces are named ``jsb_<split>_<index>``; ``split.json`` lists them per split.
     """
-    rolls = load_jsb_chorales(json_path)
-    names = [f'jsb_{split}_{i:03d}' for split in SPLITS for i in range(len(rolls[split]))]
-    originals = [roll for split in SPLITS for roll in rolls[split]]
-    chords = [chorale_chords(roll) for roll in originals]
-    out_dir = pathlib.Path(out_dir)
-    written = []
-    for k in transpositions:
-        shift = shift_semitones(k)
-        path = save_sequences(out_dir, f'pitch_matrix_{STEP_TICKS}ticks_sh{k}', 'pitch_matrices',
-                               [transpose_keys(roll, shift) for roll in originals], names,
-                               semitones=[shift] * len(names), step_ticks=STEP_TICKS, lowest_pitch=LOWEST_KEY)
-        chord_path = save_sequences(out_dir, f'chord_sequence_sh{k}', 'chord_sequences',
-                                     [transpose_chord_indices(c, shift) for c in chords], names,
-                                     semitones=[shift] * len(names),
-                                     chord_names=[f'{root} {quality}' for root, quality in CHORD_NAMES])
-        written += [path, path.with_suffix('.npz'), chord_path, chord_path.with_suffix('.npz')]
-    split_path = out_dir / SPLIT_FILE
-    with atomic_path(split_path) as temporary:
-        pathlib.Path(temporary).write_text(json.dumps(
-            {split: [name for name in names if name.startswith(f'jsb_{split}_')] for split in SPLITS}, indent=1))
-    return written + [split_path]
+    return prepare_rolls(load_jsb_chorales(json_path), 'jsb', out_dir, transpositions, STEP_TICKS)

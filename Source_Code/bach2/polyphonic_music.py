@@ -14,19 +14,15 @@ N = ticks per frame at 96 per quarter: 96 for JSB, 48 for the others),
 ``bach2 train`` keeps the published split and ``bach2 evaluate`` reports NLL per
 frame in the literature's convention.
 """
-import json
 import pathlib
 import zlib
 
 import numpy as np
 import scipy.io
 
-from bach2.chord_sequence import CHORD_NAMES, beat_profiles, chord_indices, transpose_chord_indices
-from bach2.jsb_chorales import LOWEST_KEY, N_KEYS, SPLITS, transpose_keys
-from bach2.prepare import CorpusError, save_sequences
-from bach2.safe_io import atomic_path
-from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, shift_semitones
-from bach2.training_set import SPLIT_FILE
+from bach2.jsb_chorales import N_KEYS, SPLITS, prepare_rolls
+from bach2.prepare import CorpusError
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION
 
 #: Where the benchmark files live: ../shared/data/polyphonic_music beside the repository.
 DATA_ROOT = pathlib.Path(__file__).resolve().parents[3] / 'shared' / 'data' / 'polyphonic_music'
@@ -93,13 +89,6 @@ def sequence_roll(sequence):
     return matrix.astype(np.uint8)
 
 
-def roll_chords(roll, steps_per_quarter=1):
-    """``T × 88`` roll → one chord index per quarter note (stage 2's chord finder)."""
-    full = np.zeros((len(roll), 128), bool)
-    full[:, LOWEST_KEY:LOWEST_KEY + N_KEYS] = roll
-    return chord_indices(beat_profiles(full, steps_per_beat=steps_per_quarter))
-
-
 def benchmark_path(name_or_path, data_root=DATA_ROOT, step_ticks=None):
     """A name of :data:`BENCHMARKS` or a ``.mat`` path → (path, set name, ticks per frame)."""
     if str(name_or_path) in BENCHMARKS:
@@ -122,25 +111,4 @@ def prepare_polyphonic(name_or_path, out_dir, transpositions=(0,), data_root=DAT
     note). Pieces are named ``<set>_<split>_<index>``; ``split.json`` lists them per split.
     """
     path, set_name, step_ticks = benchmark_path(name_or_path, data_root, step_ticks)
-    rolls = load_mat(path)
-    names = {split: [f'{set_name}_{split}_{i:03d}' for i in range(len(rolls[split]))] for split in SPLITS}
-    all_names = [name for split in SPLITS for name in names[split]]
-    originals = [roll for split in SPLITS for roll in rolls[split]]
-    chords = [roll_chords(roll, JOURNAL_RESOLUTION // step_ticks) for roll in originals]
-    out_dir = pathlib.Path(out_dir)
-    written = []
-    for k in transpositions:
-        shift = shift_semitones(k)
-        matrix_path = save_sequences(out_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}', 'pitch_matrices',
-                                     [transpose_keys(roll, shift) for roll in originals], all_names,
-                                     semitones=[shift] * len(all_names), step_ticks=step_ticks,
-                                     lowest_pitch=LOWEST_KEY)
-        chord_path = save_sequences(out_dir, f'chord_sequence_sh{k}', 'chord_sequences',
-                                    [transpose_chord_indices(c, shift) for c in chords], all_names,
-                                    semitones=[shift] * len(all_names),
-                                    chord_names=[f'{root} {quality}' for root, quality in CHORD_NAMES])
-        written += [matrix_path, matrix_path.with_suffix('.npz'), chord_path, chord_path.with_suffix('.npz')]
-    split_path = out_dir / SPLIT_FILE
-    with atomic_path(split_path) as temporary:
-        pathlib.Path(temporary).write_text(json.dumps(names, indent=1))
-    return written + [split_path]
+    return prepare_rolls(load_mat(path), set_name, out_dir, transpositions, step_ticks)
