@@ -247,7 +247,7 @@ def train_chain(work, out, kills, rng, env, bar):
         if seen:
             first_line_seconds = max(first_line_seconds * 0.5, seen)
             check_cleaned(counts, [out], stale)          # it wrote a checkpoint: old temporaries are gone
-            expected = f'epoch {(before or 0) + 1}: train cost'
+            expected = f'epoch {(before or 0) + 1}: train NLL/frame'
             if not run.lines[0].startswith(expected):
                 counts.problems.append(f'{out.name}: first line {run.lines[0]!r}, expected {expected!r}')
             elif resume:
