@@ -16,10 +16,11 @@ from bach2.prepare import prepare_training_data
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import save_npz
 from bach2.train import (TrainConfig, Trainer, best_checkpoint_path, checkpoint_path, load_checkpoint, stream_batch,
-                         stream_nll, train)
+                         stream_nll)
 from bach2.training_set import build_training_set
 from bach2.training_windows import stream_chunks, stream_layout
 from midi_builders import write_random_corpus
+from test_train import quiet_train as quiet
 
 TINY = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
 
@@ -30,12 +31,6 @@ def data_dir(tmp_path_factory):
     data = root / 'data'
     prepare_training_data(write_random_corpus(root / 'midi'), data, progress=False, processes=1)
     return data
-
-
-def quiet(model_config, train_config, resume=False):
-    lines = []
-    trainer, history = train(model_config, train_config, resume=resume, progress=False, log=lines.append)
-    return trainer, history, lines
 
 
 @pytest.fixture(scope='module')
