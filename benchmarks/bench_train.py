@@ -20,12 +20,19 @@ SEQUENCE_LENGTH for ``all``). "vs PyTorch" compares with PyTorch's step of the
 same kind; the ``all/last`` line compares our two kinds in frames predicted per
 second. PyTorch is a benchmark-only extra (``pip install -e '.[bench]'``).
 
+The NADE output layer (``--nade``): its teacher-forced conditionals and their
+gradient for ``NADE_ROWS`` steps (a batch of 32 × 32 of every-step training), 88
+pitches, H = 150 — our fused operation (``bach2.nade.nade_logits``: Numba kernels,
+through JAX and through the C backend) against the same mathematics as a graph
+(the cumulative sum it replaced, through PyTensor → JAX) and in PyTorch autograd,
+then one whole every-step training step of the 2 × 256 LSTM-NADE.
+
 Where the time goes (``--breakdown``): the forward pass alone (our ``validate``,
 PyTorch under ``no_grad``), and the recurrent matrix product on its own — 64 steps
 of ``(batch × N) · (N × 4N)`` inside one ``jax.lax.scan`` against the same 64
 products in PyTorch — with the GFLOP/s each reaches.
 
-    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--targets last all] [--breakdown]
+    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--targets last all] [--breakdown] [--nade]
 """
 import argparse
 import time
@@ -33,6 +40,7 @@ import time
 import numpy as np
 
 BATCH, STEPS, PITCHES = 64, 64, 61
+NADE_ROWS, NADE_PITCHES, NADE_HIDDEN = 32 * 32, 88, 150
 
 
 def batch_arrays(seed=0):
@@ -146,6 +154,79 @@ def pytorch(n_hidden, n_steps, forward_only=False, targets='last'):
     return time_steps(forward if forward_only else step, n_steps)
 
 
+def nade_arrays(seed=0):
+    """(hidden biases rows × H, visible biases rows × P, steps rows × P 0/1, W, V P × H), float32."""
+    rng = np.random.default_rng(seed)
+    return [np.asarray(x, np.float32) for x in (
+        rng.normal(0, 1, (NADE_ROWS, NADE_HIDDEN)), rng.normal(-3, 1, (NADE_ROWS, NADE_PITCHES)),
+        rng.random((NADE_ROWS, NADE_PITCHES)) < 0.05, rng.normal(0, 0.1, (NADE_PITCHES, NADE_HIDDEN)),
+        rng.normal(0, 0.1, (NADE_PITCHES, NADE_HIDDEN)))]
+
+
+def nade_ours(mode, n_steps, fused=True):
+    """Seconds for the NLL of NADE_ROWS steps and its gradient: ``fused`` (bach2.nade.nade_logits)
+    or the graph it replaced (a cumulative sum over ``rows × P × H``)."""
+    import pytensor
+    import pytensor.tensor as pt
+    from bach2.nade import nade_logits
+    arrays = nade_arrays()
+    hidden, visible, steps, W, V = [pt.matrix(dtype='float32', shape=x.shape) for x in arrays]
+    if fused:
+        logits = nade_logits(hidden, visible, steps, W, V)
+    else:
+        below = steps[:, :, None] * W[None]                                   # rows × P × H
+        activation = hidden[:, None, :] + pt.cumsum(below, axis=1) - below
+        logits = visible + (pt.sigmoid(activation) * V[None]).sum(axis=2)
+    nll = (pt.softplus(logits) - steps * logits).sum()                        # binary cross-entropy
+    function = pytensor.function([hidden, visible, steps, W, V], [nll, *pytensor.grad(nll, [hidden, visible, W, V])],
+                                 mode=mode)
+    return time_steps(lambda: [np.asarray(x) for x in function(*arrays)], n_steps)
+
+
+def nade_pytorch(n_steps):
+    """Seconds for the same NLL and gradient in PyTorch autograd (cumulative-sum form)."""
+    import torch
+    torch.set_flush_denormal(True)
+    hidden, visible, steps, W, V = [torch.from_numpy(x) for x in nade_arrays()]
+    for x in (hidden, visible, W, V):
+        x.requires_grad_(True)
+
+    def step():
+        below = steps[:, :, None] * W[None]
+        activation = hidden[:, None, :] + torch.cumsum(below, dim=1) - below
+        logits = visible + (torch.sigmoid(activation) * V[None]).sum(dim=2)
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, steps, reduction='sum').backward()
+    return time_steps(step, n_steps)
+
+
+def nade_training_step(n_steps):
+    """Seconds per every-step training step of the 2 × 256 LSTM-NADE (batch 32 × 32, 88 keys, Adam)."""
+    from bach2.rnn_model import ModelConfig, RNNModel
+    batch, length = 32, 32
+    model = RNNModel(ModelConfig(n_hidden=256, sequence_length=length, batch_size=batch, n_pitches=NADE_PITCHES,
+                                 lowest_pitch=21, model='lstm-nade', targets='all', optimizer='adam',
+                                 learning_rate=0.004, dropout=0.2))
+    rng = np.random.default_rng(0)
+    X, Y = ((rng.random((batch, length, NADE_PITCHES)) < 0.05).astype(np.float32) for _ in range(2))
+    chords, weights = np.zeros((batch, length, 12), np.float32), np.ones((batch, length), np.float32)
+    reset, state = np.zeros((batch, length), np.float32), model.zero_state()
+    return time_steps(lambda: float(model.train(X, Y, chords, weights, reset, *state)[0]), n_steps)
+
+
+def nade_report(n_steps):
+    print(f'NADE conditionals and gradient: {NADE_ROWS} steps × {NADE_PITCHES} pitches, H = {NADE_HIDDEN}')
+    reference = nade_pytorch(n_steps)
+    rows = [('PyTorch autograd (reference)', reference),
+            ('graph with cumsum, PyTensor → JAX', nade_ours('JAX', n_steps, fused=False)),
+            ('fused op (Numba), PyTensor → JAX', nade_ours('JAX', n_steps)),
+            ('fused op (Numba), PyTensor → C', nade_ours('CVM', n_steps))]
+    for name, seconds in rows:
+        print(f'  {name:36s} {seconds * 1e3:8.1f} ms {reference / seconds:6.2f}x PyTorch')
+    seconds = nade_training_step(n_steps)
+    print(f'LSTM-NADE 2 × 256 training step, every step, batch 32 × 32: {seconds * 1e3:.1f} ms, '
+          f'{NADE_ROWS / seconds:.0f} frames predicted/s')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 768], help='hidden units N per layer')
@@ -155,7 +236,12 @@ def main():
                              "JAX and C backends), 'all' (every step predicted; JAX backend)")
     parser.add_argument('--breakdown', action='store_true',
                         help='also time the forward pass alone and the recurrent matrix products alone')
+    parser.add_argument('--nade', action='store_true',
+                        help='time the NADE output layer (fused op, the graph it replaced, PyTorch) and an '
+                             'LSTM-NADE training step, then stop')
     args = parser.parse_args()
+    if args.nade:
+        return nade_report(args.steps)
     frames = BATCH * STEPS
     predicted = {'last': BATCH, 'all': BATCH * STEPS}    # frames with a prediction and a loss, per step
     print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad, '

@@ -126,3 +126,60 @@ def test_a_nade_trained_on_quarter_note_chorales_writes_quarter_note_music(tmp_p
     starts = [time for voice in piece.voices for time, _, _ in voice.notes]
     assert piece.resolution == 96 and starts and all(time % 96 == 0 for time in starts)   # on quarter notes
     assert result['report']['steps'] == 8
+
+
+def numpy_logits_and_gradients(hidden, visible, steps, W, V, grad):
+    """float64 NumPy: the logits of bach2.nade.NADELogits and the gradient of Σ grad · logits."""
+    hidden, visible, steps, W, V, grad = (np.asarray(x, np.float64) for x in (hidden, visible, steps, W, V, grad))
+    below = np.tril(np.ones((W.shape[0],) * 2), -1)                                 # j < i
+    s = sigmoid(hidden[:, None, :] + np.einsum('ij,rj,jh->rih', below, steps, W))   # rows × P × H
+    d_activation = grad[:, :, None] * V * s * (1 - s)
+    above = np.einsum('ij,rih->rjh', below, d_activation)                           # Σ_{i>j} ∂/∂a_i
+    return (visible + (s * V).sum(-1), d_activation.sum(1), np.einsum('rjh,jh->rj', above, W),
+            np.einsum('rj,rjh->jh', steps, above), (grad[:, :, None] * s).sum(0))
+
+
+@pytest.fixture(scope='module')
+def nade_inputs():
+    rng = np.random.default_rng(5)
+    rows, n_pitches, n_hidden = 7, 11, 13
+    arrays = (rng.normal(0, 3, (rows, n_hidden)), rng.normal(0, 1, (rows, n_pitches)),
+              (rng.random((rows, n_pitches)) < 0.4), rng.normal(0, 2, (n_pitches, n_hidden)),
+              rng.normal(0, 1, (n_pitches, n_hidden)), rng.normal(0, 1, (rows, n_pitches)))
+    return [np.asarray(x, np.float32) for x in arrays]
+
+
+@pytest.mark.parametrize('mode', ['JAX', 'CVM'])
+def test_the_fused_nade_op_and_its_gradient_equal_numpy(nade_inputs, mode):
+    """NADELogits through either backend (Numba kernels on this CPU): forward and every gradient."""
+    import pytensor.tensor as pt
+    from bach2.nade import nade_logits
+    hidden, visible, steps, W, V, grad = nade_inputs
+    variables = [pt.matrix(name, dtype='float32', shape=x.shape) for name, x in zip('hvsWV', nade_inputs)]
+    logits = nade_logits(*variables)
+    gradients = pytensor.grad((logits * grad).sum(), [variables[i] for i in (0, 1, 2, 3, 4)])
+    got = pytensor.function(variables, [logits, *gradients], mode=mode)(hidden, visible, steps, W, V)
+    expected = numpy_logits_and_gradients(*nade_inputs)
+    names = ['logits', 'd hidden', 'd visible', 'd steps', 'dW', 'dV']
+    for name, value, reference in zip(names, got, expected[:2] + (grad,) + expected[2:]):
+        np.testing.assert_allclose(value, reference, rtol=2e-5, atol=2e-5, err_msg=name)
+
+
+def test_the_nade_graph_for_other_jax_devices_equals_the_cpu_kernels(nade_inputs):
+    """_logits_graph (what a GPU runs) against the Numba kernels, forward and gradient (jax.vjp)."""
+    import jax
+    from bach2 import nade
+    hidden, visible, steps, W, V, grad = nade_inputs
+    logits, vjp = jax.vjp(nade._logits_graph, hidden, visible, steps, W, V)
+    np.testing.assert_allclose(logits, nade._logits_cpu(hidden, visible, steps, W, V), rtol=2e-5, atol=2e-5)
+    d_hidden, _, d_steps, dW, dV = vjp(grad)
+    for value, reference in zip((d_hidden, d_steps, dW, dV), nade._logits_grad_cpu(*nade_inputs, 3)):
+        np.testing.assert_allclose(value, reference, rtol=2e-5, atol=2e-5)
+
+
+def test_the_kernels_sigmoid_is_float32_exact_over_the_whole_line():
+    from bach2.nade import _sigmoid_into
+    x = np.linspace(-200, 200, 400_001).astype(np.float32)
+    out, bits = np.empty_like(x), np.empty(x.shape, np.int32)
+    _sigmoid_into(x, out, bits)
+    assert np.abs(out - sigmoid(x.astype(np.float64))).max() < 2e-7
