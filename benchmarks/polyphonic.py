@@ -32,10 +32,10 @@ def baselines(data_dir):
     sequence follows silence."""
     _, train_pieces, _ = load_pieces(data_dir, split='train')
     _, test_pieces, _ = load_pieces(data_dir, split='test')
-    train_frames = np.concatenate([m for m, _, _ in train_pieces])
-    starts = np.cumsum([0] + [len(m) for m, _, _ in train_pieces])
-    test_frames = np.concatenate([m for m, _, _ in test_pieces])
-    previous = np.concatenate([np.vstack([np.zeros_like(m[:1]), m[:-1]]) for m, _, _ in test_pieces])
+    train_frames = np.concatenate([m for m, *_ in train_pieces])
+    starts = np.cumsum([0] + [len(m) for m, *_ in train_pieces])
+    test_frames = np.concatenate([m for m, *_ in test_pieces])
+    previous = np.concatenate([np.vstack([np.zeros_like(m[:1]), m[:-1]]) for m, *_ in test_pieces])
     return {'unigram': unigram_nll(train_frames, test_frames),
             'repeat': repeat_nll(repeat_rates(train_frames, starts), previous, test_frames)}
 
@@ -57,6 +57,9 @@ def main():
     parser.add_argument('--learning-rate', type=float, default=0.002)
     parser.add_argument('--dropout', type=fraction, default=0.0, help='after each LSTM layer')
     parser.add_argument('--input-dropout', type=fraction, default=0.0)
+    parser.add_argument('--metre-input', action='store_true',
+                        help="the next frame's position in a 4/4 bar counted from the first frame as input "
+                        '(the sets have no bar lines; off here, so earlier rows reproduce)')
     parser.add_argument('--patience', type=int, default=0, help='early stopping: epochs without a new best (0 = off)')
     parser.add_argument('--transpositions', default='all', help="'all' or a comma list of k in sh<k>")
     parser.add_argument('--plateau-decay', type=decay, default=1.0,
@@ -85,7 +88,8 @@ def main():
         model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
                                    batch_size=args.batch_size, optimizer='adam', learning_rate=args.learning_rate,
                                    n_pitches=88, lowest_pitch=21, model=args.model, nade_hidden=args.nade_hidden,
-                                   targets=args.targets, dropout=args.dropout, input_dropout=args.input_dropout)
+                                   targets=args.targets, dropout=args.dropout, input_dropout=args.input_dropout,
+                                   metre_input=args.metre_input)
         train_config = TrainConfig(str(data_dir), str(out / 'checkpoints'), epochs=args.epochs, seed=args.seed,
                                    transpositions=shifts, valid_transpositions=(0,),
                                    step_ticks=BENCHMARKS[args.set][1], pad_start=args.targets == 'last',

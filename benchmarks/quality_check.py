@@ -37,20 +37,24 @@ def main():
     parser.add_argument('--learning-rate', type=float, default=0.002)
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--sequence-length', type=int, default=64)
+    parser.add_argument('--metre-input', action='store_true',
+                        help="the next step's position in its bar as input (off here, so earlier rows reproduce)")
     parser.add_argument('--resume', action='store_true')
     args = parser.parse_args()
     model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=args.learning_rate,
                                model=args.model, targets=args.targets, dropout=args.dropout,
+                               metre_input=args.metre_input,
                                batch_size=args.batch_size, sequence_length=args.sequence_length)
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, max_batches=args.max_batches)
     trainer, history = train(model_config, train_config, resume=args.resume)
     report = {'valid_nll_per_frame': history[-1]['valid_nll_per_frame'],
               'valid_window_nll_per_frame': window_nll(trainer.model, trainer.valid_set, args.max_valid_windows),
               'train_seconds': sum(row['seconds'] for row in history), **baseline_report(trainer)}
-    primer = trainer.valid_primer()
+    primer, positions = trainer.valid_primer(200)
     sampler = Sampler(trainer.model.config, trainer.model.get_state())
     for name, rule in (('bernoulli', 'sample'), ('threshold_0.5', 'threshold')):
-        report[f'sample_{name}'] = repetition_report(sampler.continue_piece(primer, 200, rule=rule)[0])
+        report[f'sample_{name}'] = repetition_report(sampler.continue_piece(primer, 200, rule=rule,
+                                                                            positions=positions)[0])
     print(json.dumps(report, indent=1))
 
 

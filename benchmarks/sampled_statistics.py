@@ -50,7 +50,7 @@ def generate_pieces(label, checkpoint, args):
 
 def bach_continuations(generated, corpus_pieces, n_steps):
     """The steps of each primer's own piece after the primer (as long as the generated piece, or what is left)."""
-    by_name = {name: matrix for matrix, _, name in corpus_pieces}
+    by_name = {name: matrix for matrix, _, name, *_ in corpus_pieces}
     return [by_name[name][length:length + n_steps] for _, name, length in generated]
 
 
@@ -133,7 +133,7 @@ def main():
     geometry = checkpoint_geometry(load_model(args.checkpoints[0][1])[2])
     lowest, per = geometry.lowest_pitch, geometry.steps_per_quarter
     _, corpus_pieces, _ = load_pieces(args.data, geometry, progress=False)
-    corpus = pooled_statistics([piece_counts(matrix, lowest, per) for matrix, _, _ in corpus_pieces])
+    corpus = pooled_statistics([piece_counts(matrix, lowest, per) for matrix, *_ in corpus_pieces])
     generated = {label: generate_pieces(label, path, args) for label, path in args.checkpoints}
     matrices = {'bach': bach_continuations(next(iter(generated.values())), corpus_pieces, args.steps)}
     matrices.update({label: [matrix for matrix, _, _ in pieces] for label, pieces in generated.items()})

@@ -41,10 +41,10 @@ def trained(tmp_path_factory):
 
 def test_nll_on_the_held_out_split_equals_the_validation_nll_of_training(trained):
     _, pieces, _ = load_pieces(trained['data'], split='valid')
-    assert [name for _, _, name in pieces] == HELD_OUT
+    assert [name for _, _, name, _ in pieces] == HELD_OUT
     result = checkpoint_nll(trained['checkpoint'], pieces, progress=False)
     assert result['nll_per_frame'] == pytest.approx(trained['history'][-1]['valid_nll_per_frame'], rel=1e-5)
-    assert result['frames'] == sum(len(matrix) for matrix, _, _ in pieces)     # the silent start: every frame
+    assert result['frames'] == sum(len(matrix) for matrix, *_ in pieces)     # the silent start: every frame
     best = min(trained['history'], key=lambda row: row['valid_nll_per_frame'])
     best_result = checkpoint_nll(best_checkpoint_path(trained['checkpoint']), pieces, progress=False)
     assert best_result['nll_per_frame'] == pytest.approx(best['valid_nll_per_frame'], rel=1e-5)
@@ -57,10 +57,11 @@ def test_midi_files_get_the_same_preprocessing_as_the_prepared_folder(trained, t
     geometry, from_midi, failures = load_pieces(tmp_path, Geometry(), progress=False)
     _, from_prepared, _ = load_pieces(trained['data'], split='valid')
     assert not failures and geometry == Geometry(24, 61, 24)
-    for (a, chords_a, name_a), (b, chords_b, name_b) in zip(from_midi, from_prepared):
+    for (a, chords_a, name_a, positions_a), (b, chords_b, name_b, positions_b) in zip(from_midi, from_prepared):
         assert name_a == name_b
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(chords_a, chords_b)
+        np.testing.assert_array_equal(positions_a, positions_b)
     nll = [checkpoint_nll(trained['checkpoint'], pieces, progress=False)['nll_per_frame']
            for pieces in (from_midi, from_prepared)]
     assert nll[0] == pytest.approx(nll[1], rel=1e-6)
@@ -75,7 +76,7 @@ def test_every_frame_is_evaluated_short_pieces_too_and_empty_ones_are_listed(tra
     empty = (pieces[0][0][:0], pieces[0][1][:0], 'empty')
     result = checkpoint_nll(checkpoint_path(train_config, model_config), pieces + [short, empty], progress=False)
     assert result['too_short'] == ['empty'] and result['pieces'] == 3
-    assert result['frames'] == sum(len(matrix) for matrix, _, _ in pieces) + 5
+    assert result['frames'] == sum(len(matrix) for matrix, *_ in pieces) + 5
     with pytest.raises(CorpusError, match='all 1 are empty'):
         checkpoint_nll(checkpoint_path(train_config, model_config), [empty], progress=False)
 

@@ -138,10 +138,12 @@ def test_prepared_folder_keeps_the_split_the_geometry_and_the_transposition(smal
 
     geometry, pieces, failures = load_pieces(out, split='test', progress=False)
     assert geometry == Geometry(step_ticks=48, n_pitches=88, lowest_pitch=21) and failures == []
-    assert [name for _, _, name in pieces] == ['small_test_000']
-    matrix, step_chords, _ = pieces[0]
+    assert [name for _, _, name, _ in pieces] == ['small_test_000']
+    matrix, step_chords, _, positions = pieces[0]
     np.testing.assert_array_equal(matrix, SMALL['test'][0])
     assert len(step_chords) == 5 and step_chords[0] == step_chords[1]       # one chord per two eighth-note frames
+    # no bar lines in the set: bars of 4/4 (8 eighths) from the first frame
+    np.testing.assert_array_equal(positions, [[0, 8], [1, 8], [2, 8], [3, 8], [4, 8]])
 
 
 def test_a_path_may_say_its_frame_and_a_name_keeps_its_own(small_mat, tmp_path):
@@ -191,7 +193,7 @@ def test_the_real_jsb_prepares_as_the_json_does(tmp_path):
                          transpositions=(0,))
     geometry, pieces, _ = load_pieces(tmp_path / 'mat', split='test', progress=False)
     assert geometry == Geometry(step_ticks=96, n_pitches=88, lowest_pitch=21)
-    assert len(pieces) == 77 and sum(len(matrix) for matrix, _, _ in pieces) == 4725
+    assert len(pieces) == 77 and sum(len(matrix) for matrix, *_ in pieces) == 4725
     assert read_split(tmp_path / 'mat') == read_split(tmp_path / 'json')
     for stem, key in (('pitch_matrix_96ticks_sh0', 'pitch_matrices'), ('chord_sequence_sh0', 'chord_sequences')):
         with np.load(tmp_path / 'mat' / f'{stem}.npz') as mat, np.load(tmp_path / 'json' / f'{stem}.npz') as js:

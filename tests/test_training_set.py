@@ -48,7 +48,7 @@ def test_the_journals_4800_steps_give_4784_windows_to_it_and_16_fewer_per_bounda
 def test_crops_apply_after_the_silent_pad_and_keep_the_chords_aligned():
     matrix, _, name = piece(100, 0)
     chords = np.arange(100, dtype=np.int16)
-    (cropped, cropped_chords, _), = crop_pieces([(matrix, chords, name)], piece_steps=64, pad=16)
+    (cropped, cropped_chords, _, _), = crop_pieces([(matrix, chords, name)], piece_steps=64, pad=16)
     assert len(cropped) == 80 and not cropped[:16].any()
     np.testing.assert_array_equal(cropped[16:], matrix[:64])
     assert (cropped_chords[:16] == NO_CHORD).all() and list(cropped_chords[16:]) == list(range(64))

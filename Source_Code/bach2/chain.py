@@ -16,6 +16,7 @@ from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence, ch
 from bach2.generate import load_model
 from bach2.line_model import PAIRS, extract_line, line_to_matrix, load_line_model, sample_line
 from bach2.listen import RendererMissing, render_midi
+from bach2.metre import regular_positions
 from bach2.midi_to_time_series import Piece, Voice, midi_to_time_series
 from bach2.model_config import CheckpointError
 from bach2.piano_roll import chord_symbol, plot_piano_roll
@@ -92,9 +93,11 @@ def model_bass(checkpoint, chords, temperature=1.0, seed=0, steps_per_quarter=4,
     length, n_steps = 1 if every_step else model_config.sequence_length, len(chords) * steps_per_quarter
     steps = np.concatenate([np.full(length, chords[0], np.int16), step_chord_indices(chords, n_steps)])
     sampler = sampler or Sampler(model_config, state)
+    bar = 4 * steps_per_quarter                 # the silence ends just before a downbeat of 4/4 (bach2.metre)
     bass, _ = sampler.continue_piece(np.zeros((length, model_config.n_pitches), np.float32), n_steps,
                                      seed=seed, temperature=temperature, chords=chord_tones(steps[1:]),
-                                     context='carry' if every_step else 'window')
+                                     context='carry' if every_step else 'window',
+                                     positions=regular_positions(length + n_steps, bar, -length % bar))
     return bass, sampler
 
 

@@ -20,7 +20,7 @@ from bach2 import __version__
 from bach2.default_corpus import fill_default_corpus, holds_midi
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.model_config import (MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, TARGETS, CheckpointError, ModelConfig,
-                                TrainingDiverged, default_targets)
+                                TrainingDiverged, default_metre_input, default_targets)
 from bach2.key_finding import key_name
 from bach2.listen import RenderError, RendererMissing
 from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
@@ -169,6 +169,9 @@ def add_train_arguments(parser):
                         help='stop after N epochs without a new best validation NLL, 0 = never (default: %(default)s)')
     parser.add_argument('--chord-input', action='store_true',
                         help="append the next step's chord tones to each input step (steer with generate --progression)")
+    parser.add_argument('--metre-input', action=argparse.BooleanOptionalAction, default=None,
+                        help="append the next step's position in its bar (a binary clock and a downbeat flag, "
+                        'from the time signatures) to each input step (default: on for lstm-nade, off for lstm)')
     parser.add_argument('--pad-start', action='store_true',
                         help='SEQUENCE_LENGTH silent steps before each piece, so every step is a target '
                         '(the JSB Chorales convention: every frame is predicted)')
@@ -213,6 +216,8 @@ def cmd_train(args):
                                    chord_weight=args.chord_weight, mode=args.mode, chord_input=args.chord_input,
                                    model=args.model, nade_hidden=args.nade_hidden,
                                    targets=args.targets or default_targets(args.model),
+                                   metre_input=(default_metre_input(args.model) if args.metre_input is None
+                                                else args.metre_input),
                                    dropout=args.dropout, input_dropout=args.input_dropout,
                                    n_pitches=n_pitches, lowest_pitch=lowest_pitch)
     except ValueError as error:          # options that do not go together, e.g. a monophonic NADE
@@ -370,7 +375,7 @@ def cmd_evaluate(args):
                          and Geometry(*prepared_geometry(args.corpus)) != geometry)
         if not other_default:           # load_pieces refuses a --corpus of another geometry than the model's
             geometry, corpus_pieces, _ = load_pieces(args.corpus, geometry, progress=False)
-            corpus = music_statistics([m for m, _, _ in corpus_pieces], geometry.lowest_pitch,
+            corpus = music_statistics([m for m, *_ in corpus_pieces], geometry.lowest_pitch,
                                       geometry.steps_per_quarter)
     elif args.corpus != DEFAULT_DATA:
         raise CorpusError(f'{args.corpus}: not a prepared folder (run `bach2 prepare --out {args.corpus}` first)')
@@ -383,7 +388,7 @@ def cmd_evaluate(args):
         print(f'NLL per frame {result["nll_per_frame"]:.3f} nats over {result["frames"]} frames of '
               f'{result["pieces"]} pieces, each frame from its piece\'s whole past'
               + (f' ({len(result["too_short"])} empty pieces left out)' if result['too_short'] else ''))
-    result['statistics'] = music_statistics([m for m, _, _ in pieces], geometry.lowest_pitch,
+    result['statistics'] = music_statistics([m for m, *_ in pieces], geometry.lowest_pitch,
                                             geometry.steps_per_quarter)
     if corpus is not None:
         result['corpus'], result['corpus_statistics'] = args.corpus, corpus

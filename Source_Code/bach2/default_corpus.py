@@ -37,12 +37,42 @@ def midi_name(score_path):
     return pathlib.Path(score_path).stem + '.mid'
 
 
+def pickup_signature(quarters):
+    """A pickup's length in quarter notes → its time signature: 1.0 → '1/4', 1.5 → '3/8', 0.75 → '3/16'."""
+    denominator = 4
+    while abs(quarters * denominator / 4 - round(quarters * denominator / 4)) > 1e-6 and denominator < 64:
+        denominator *= 2
+    return f'{round(quarters * denominator / 4)}/{denominator}'
+
+
+def mark_pickup(score):
+    """Give a pickup bar its own time signature, the full one on the bar after it.
+
+    music21 writes a pickup as if it began a full bar (a 1-beat pickup in 4/4 puts
+    beat 4 at tick 0), so the bar lines of the MIDI file would fall one beat off;
+    a short signature first is how MIDI marks a pickup (see :mod:`bach2.metre`).
+    """
+    from music21 import meter
+    for part in score.parts:
+        measures = list(part.getElementsByClass('Measure'))
+        if len(measures) < 2:
+            continue
+        first, second = measures[0], measures[1]
+        signature = first.timeSignature or first.getContextByClass(meter.TimeSignature)
+        if signature is None or not 0 < first.duration.quarterLength < signature.barDuration.quarterLength:
+            continue
+        if second.timeSignature is None:
+            second.timeSignature = meter.TimeSignature(signature.ratioString)
+        first.timeSignature = meter.TimeSignature(pickup_signature(first.duration.quarterLength))
+
+
 def convert_score(score_path, midi_path):
-    """Parse one music21 score and write it as MIDI at ``midi_path`` (atomic)."""
+    """Parse one music21 score and write it as MIDI at ``midi_path`` (atomic), its pickup marked."""
     from music21 import converter
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         score = converter.parse(score_path)
+        mark_pickup(score)
         with atomic_path(midi_path) as temporary:
             score.write('midi', fp=temporary)
     return midi_path

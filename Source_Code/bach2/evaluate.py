@@ -16,11 +16,12 @@ import pathlib
 import numpy as np
 
 from bach2.chord_sequence import beat_profiles, chord_indices
+from bach2.metre import bar_positions
 from bach2.model_config import CheckpointError
 from bach2.prepare import CorpusError, PrepareConfig, find_midi_files, read_corpus
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, ticks_per_step, window
-from bach2.training_set import (read_sequences, build_training_set, piece_names, prepared_geometry, read_split,
-                                split_indices, step_chord_indices)
+from bach2.training_set import (build_training_set, piece_names, prepared_geometry, read_positions, read_sequences,
+                                read_split, split_indices, step_chord_indices)
 
 
 @dataclasses.dataclass
@@ -41,7 +42,8 @@ def is_prepared(folder):
 
 
 def load_pieces(folder, geometry=None, split='', progress=True):
-    """→ (Geometry, [(``T × P`` uint8 pitch matrix, ``T`` int16 chord per step, name)], [(file, reason)]).
+    """→ (Geometry, [(``T × P`` uint8 pitch matrix, ``T`` int16 chord per step, name, ``T × 2`` bar positions
+    or None)], [(file, reason)]).
 
     A prepared folder keeps its own geometry (which must equal ``geometry`` when
     given) and may be narrowed to one ``split``; a MIDI folder is read with ``geometry``.
@@ -66,10 +68,15 @@ def prepared_pieces(folder, geometry, split=''):
         if splits is None:
             raise CorpusError(f'{folder}: no split.json, so no split named {split!r}')
         chosen = split_indices(names, splits, split, folder)
-    matrices, _ = read_sequences(pathlib.Path(folder) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz', 'pitch_matrices')
+    path = pathlib.Path(folder) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
+    matrices, _ = read_sequences(path, 'pitch_matrices')
     chords, _ = read_sequences(pathlib.Path(folder) / 'chord_sequence_sh0.npz', 'chord_sequences')
-    return [(matrices[i], step_chord_indices(chords[i], len(matrices[i]), geometry.steps_per_quarter), names[i])
-            for i in chosen]
+    try:
+        positions = read_positions(path)
+    except CorpusError:                       # prepared before bar positions: only a model without metre input
+        positions = [None] * len(matrices)
+    return [(matrices[i], step_chord_indices(chords[i], len(matrices[i]), geometry.steps_per_quarter), names[i],
+             positions[i]) for i in chosen]
 
 
 def midi_pieces(folder, geometry, progress=True):
@@ -82,7 +89,10 @@ def midi_pieces(folder, geometry, progress=True):
         matrix = window(full_roll(piece, ticks_per_step(piece.resolution, geometry.step_ticks)),
                         geometry.lowest_pitch, geometry.n_pitches)
         chords = chord_indices(beat_profiles(full_roll(piece, ticks_per_step(piece.resolution))))  # from 16ths
-        pieces.append((matrix, step_chord_indices(chords, len(matrix), geometry.steps_per_quarter), piece.name))
+        positions = bar_positions(piece.time_signatures, piece.resolution,
+                                  ticks_per_step(piece.resolution, geometry.step_ticks), len(matrix))
+        pieces.append((matrix, step_chord_indices(chords, len(matrix), geometry.steps_per_quarter), piece.name,
+                       positions))
     return pieces, failures
 
 
@@ -103,14 +113,15 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
     from bach2.rnn_model import RNNModel
     from bach2.train import stream_nll
     usable = [piece for piece in pieces if len(piece[0])]
-    too_short = [name for matrix, _, name in pieces if not len(matrix)]
+    too_short = [name for matrix, _, name, *_ in pieces if not len(matrix)]
     if not usable:
         raise CorpusError(f'no piece to evaluate: all {len(pieces)} are empty')
     row_nlls, epochs = [], []
     for checkpoint in ([checkpoints] if isinstance(checkpoints, (str, pathlib.Path)) else checkpoints):
         model_config, state, meta = load_model(checkpoint)
         data = build_training_set(usable, monophonic=model_config.mode == 'monophonic',
-                                  chord_input=model_config.chord_input, pad=1)
+                                  chord_input=model_config.chord_input, metre_input=model_config.metre_input,
+                                  pad=1)
         model = RNNModel(model_config, backend=backend)
         try:
             model.set_state(state)

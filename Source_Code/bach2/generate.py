@@ -26,6 +26,7 @@ import numpy as np
 from bach2.chord_sequence import NO_CHORD, chord_index_sequence, chord_tones
 from bach2.key_finding import find_key, key_name, pitch_class_histogram
 from bach2.listen import RendererMissing, render_midi
+from bach2.metre import bar_positions, continue_positions, regular_positions
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.model_config import CheckpointError, ModelConfig
 from bach2.piano_roll import plot_piano_roll
@@ -36,7 +37,7 @@ from bach2.safe_io import save_pickle
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line,
                                                pitch_matrix_to_roll, pitch_matrix_to_time_series,
-                                               time_series_to_pitch_matrix)
+                                               ticks_per_step, time_series_to_pitch_matrix)
 from bach2.training_set import load_piece, piece_names, step_chord_indices
 
 @dataclasses.dataclass
@@ -72,25 +73,32 @@ def load_model(checkpoint):
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
 
 
-def choose_primer(spec, data_dir, length, geometry, rng):
-    """→ (name, ``≤ length × P`` uint8 primer, chord per step of the primer and the piece after it).
+def choose_primer(spec, data_dir, length, geometry, rng, positions=False):
+    """→ (name, ``≤ length × P`` uint8 primer, chord per step of the primer and the piece after it), and
+    with ``positions`` the primer's ``≤ length × 2`` bar positions (:mod:`bach2.metre`).
 
-    ``spec``: 'silence', 'random' (a prepared piece), a prepared piece's name, or a MIDI file, read in
-    the model's :class:`~bach2.evaluate.Geometry` (step, pitch window).
+    ``spec``: 'silence' (ending just before a downbeat of 4/4), 'random' (a prepared piece), a prepared
+    piece's name, or a MIDI file, read in the model's :class:`~bach2.evaluate.Geometry` (step, pitch window).
     """
     if spec == 'silence':
-        return 'silence', np.zeros((length, geometry.n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16)
+        bar = 4 * geometry.steps_per_quarter
+        primer = 'silence', np.zeros((length, geometry.n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16)
+        return (*primer, regular_positions(length, bar, -length % bar)) if positions else primer
     if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
         piece = midi_to_time_series(spec)
         matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, geometry.lowest_pitch, geometry.n_pitches)
         chords = step_chord_indices(chord_index_sequence(piece), len(matrix), geometry.steps_per_quarter)
+        bars = bar_positions(piece.time_signatures, piece.resolution,
+                             ticks_per_step(piece.resolution, geometry.step_ticks), len(matrix))
         name = pathlib.Path(spec).stem
     else:
         name = str(rng.choice(piece_names(data_dir, geometry.step_ticks))) if spec == 'random' else spec
-        matrix, chords = load_piece(data_dir, name, step_ticks=geometry.step_ticks)
+        matrix, chords, *bars = load_piece(data_dir, name, step_ticks=geometry.step_ticks, positions=positions)
+        bars = bars[0] if bars else None
     if not np.asarray(matrix).any():
         raise CorpusError(f'{spec}: the primer piece has no notes')
-    return name, np.asarray(matrix[:length], np.uint8), chords
+    primer = name, np.asarray(matrix[:length], np.uint8), chords
+    return (*primer, bars[:length]) if positions else primer
 
 
 def prescribed_chords(config, model_config, primer_chords, n_primer, steps_per_quarter=4):
@@ -140,8 +148,11 @@ def generate_a_fugue(config, sampler=None, log=print):
     rng = np.random.default_rng(config.seed)
     geometry = checkpoint_geometry(meta)
     per = geometry.steps_per_quarter
-    primer_name, primer, primer_chords = choose_primer(config.primer, config.data_dir,
-                                                       model_config.sequence_length, geometry, rng)
+    primer_name, primer, primer_chords, *primer_positions = choose_primer(
+        config.primer, config.data_dir, model_config.sequence_length, geometry, rng, model_config.metre_input)
+    positions = None              # the primer's bar positions, then its metre continued (a metre-input model)
+    if primer_positions:
+        positions = np.concatenate([primer_positions[0], continue_positions(primer_positions[0], config.n_steps)])
     if model_config.mode == 'monophonic':
         primer = bass_line(primer)
     chords = prescribed_chords(config, model_config, primer_chords, len(primer), per)
@@ -149,8 +160,8 @@ def generate_a_fugue(config, sampler=None, log=print):
     sampler = sampler or Sampler(model_config, state, backend=config.backend)
     context = config.context or ('carry' if model_config.targets == 'all' else 'window')
     steps, probabilities = sampler.continue_piece(primer, config.n_steps, rule=config.rule, seed=config.seed,
-                                                  context=context,
-                                                  temperature=config.temperature, chords=tones)
+                                                  context=context, temperature=config.temperature, chords=tones,
+                                                  positions=positions)
     lowest = model_config.lowest_pitch
     key = found_key(steps, lowest)
     shift = tonic_shift(key, config.key) if config.key and not config.progression else 0   # a progression sets it

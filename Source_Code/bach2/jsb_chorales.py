@@ -17,7 +17,8 @@ import pathlib
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, beat_profiles, chord_indices, transpose_chord_indices
-from bach2.prepare import CorpusError, save_sequences
+from bach2.metre import regular_positions
+from bach2.prepare import BAR_POSITIONS, CorpusError, save_sequences
 from bach2.safe_io import atomic_path
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, shift_semitones
 from bach2.training_set import SPLIT_FILE
@@ -84,13 +85,16 @@ def prepare_rolls(rolls, set_name, out_dir, transpositions, step_ticks):
     all_names = [name for split in SPLITS for name in names[split]]
     originals = [roll for split in SPLITS for roll in rolls[split]]
     chords = [roll_chords(roll, JOURNAL_RESOLUTION // step_ticks) for roll in originals]
+    # no bar lines in these sets: bars of 4/4 from the first frame (bach2.metre)
+    positions = [regular_positions(len(roll), 4 * JOURNAL_RESOLUTION // step_ticks) for roll in originals]
     out_dir = pathlib.Path(out_dir)
     written = []
     for k in transpositions:
         shift = shift_semitones(k)
         path = save_sequences(out_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}', 'pitch_matrices',
                               [transpose_keys(roll, shift) for roll in originals], all_names,
-                              semitones=[shift] * len(all_names), step_ticks=step_ticks, lowest_pitch=LOWEST_KEY)
+                              per_step={BAR_POSITIONS: positions}, semitones=[shift] * len(all_names),
+                              step_ticks=step_ticks, lowest_pitch=LOWEST_KEY)
         chord_path = save_sequences(out_dir, f'chord_sequence_sh{k}', 'chord_sequences',
                                     [transpose_chord_indices(c, shift) for c in chords], all_names,
                                     semitones=[shift] * len(all_names),

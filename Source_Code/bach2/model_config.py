@@ -1,6 +1,8 @@
 """Stage 3 hyper-parameters (no PyTensor import: the CLI reads the defaults from here)."""
 import dataclasses
 
+from bach2.metre import METRE_FEATURES
+
 OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
 MODES = ('polyphonic', 'monophonic')
 TARGETS = ('last', 'all')           # what a training sequence teaches: its next step (the journal's) or every step
@@ -12,6 +14,12 @@ def default_targets(model):
     """What ``bach2 train`` teaches by default: every step for the LSTM-NADE (measured in the README), the
     journal's last step for its own model."""
     return 'all' if model == 'lstm-nade' else 'last'
+
+
+def default_metre_input(model):
+    """Whether ``bach2 train`` feeds the position in the bar by default: for the LSTM-NADE (beyond the
+    journal), not for the journal's own model."""
+    return model == 'lstm-nade'
 
 
 class CheckpointError(Exception):
@@ -35,6 +43,7 @@ class ModelConfig:
     chord_weight: float = 0.0       # λ; 0 is the plain model
     mode: str = 'polyphonic'        # or 'monophonic' (bass line, softmax)
     chord_input: bool = False       # the journal's plan: the next step's chord (12 pitch classes) as extra input
+    metre_input: bool = False       # the next step's position in its bar as extra input (bach2.metre)
     model: str = 'lstm'             # 'lstm-nade': the joint distribution of a step (bach2.nade), polyphonic only
     nade_hidden: int = 150          # H, hidden units of the NADE
     targets: str = 'last'           # 'last': window → next step (the journal's); 'all': every step, state carried
@@ -65,7 +74,7 @@ class ModelConfig:
 
     @property
     def n_inputs(self):
-        return self.n_pitches + 12 if self.chord_input else self.n_pitches
+        return self.n_pitches + 12 * self.chord_input + METRE_FEATURES * self.metre_input
 
     @property
     def n_outputs(self):

@@ -5,8 +5,10 @@
   pieces skipped by time signature; writes ``time_series.p``.
 * stage 1 — :func:`write_pitch_matrices`: ``pitch_matrix_<N>ticks_sh<k>.p`` for
   k = 0 … 11 (or ``…_toC.p``, every piece in C major / C minor), each a dict
-  ``{'names', 'pitch_matrices': [T_i × 61 uint8], …}``, plus the same arrays as
-  ``.npz`` (rows of all pieces concatenated, ``piece_starts`` marks where each begins).
+  ``{'names', 'pitch_matrices': [T_i × 61 uint8], 'bar_positions': [T_i × 2 int16], …}``
+  (each step's position in its bar and the bar's length in steps, from the time
+  signatures: :mod:`bach2.metre`), plus the same arrays as ``.npz`` (rows of all
+  pieces concatenated, ``piece_starts`` marks where each begins).
 * stage 2 — :func:`write_chord_sequences`: ``chord_sequence_sh<k>.p`` / ``.npz``
   (one chord index per quarter note, into ``chord_names``) and
   ``manifest.json`` (piece, key, time signatures, key changes, repairs,
@@ -26,6 +28,7 @@ from tqdm import tqdm
 
 from bach2.chord_sequence import CHORD_NAMES, chord_indices, beat_profiles, transpose_chord_indices
 from bach2.key_finding import find_key, find_key_by_pitch_count, key_name, pitch_class_histogram, semitones_to_c
+from bach2.metre import bar_positions
 from bach2.midi_to_time_series import MidiFileError, Piece, midi_to_time_series
 from bach2.piece_filters import key_changes, skipped_for_time_signature, split_movements, time_signature_names
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
@@ -35,6 +38,7 @@ from bach2.time_series_to_pitch_matrix import (JOURNAL_STEP_TICKS, LOWEST_PITCH,
 MIDI_SUFFIXES = ('.mid', '.midi')
 TIME_SERIES_FILE = 'time_series.p'
 MANIFEST_FILE = 'manifest.json'
+BAR_POSITIONS = 'bar_positions'     # per step (position in its bar, steps in that bar), see bach2.metre
 
 
 @dataclasses.dataclass
@@ -170,13 +174,16 @@ def pitch_matrix_name(config, label):
     return f'pitch_matrix_{config.step_ticks}ticks_{label}'
 
 
-def save_sequences(out_dir, stem, key, sequences, names, **extra):
-    """Write ``stem.p`` ({'names', key: [arrays], **extra}) and ``stem.npz`` (concatenated + piece_starts)."""
+def save_sequences(out_dir, stem, key, sequences, names, per_step=None, **extra):
+    """Write ``stem.p`` ({'names', key: [arrays], **per_step, **extra}) and ``stem.npz`` (concatenated +
+    piece_starts). ``per_step``: {name: [arrays, one per piece, as long as its sequence]}, stored like ``key``."""
     out_dir = pathlib.Path(out_dir)
-    save_pickle({'names': list(names), key: sequences, **extra}, out_dir / f'{stem}.p')
+    per_step = per_step or {}
+    save_pickle({'names': list(names), key: sequences, **per_step, **extra}, out_dir / f'{stem}.p')
     starts = np.concatenate([[0], np.cumsum([len(s) for s in sequences])]).astype(np.int64)
     save_npz(out_dir / f'{stem}.npz', **{key: np.concatenate(sequences), 'piece_starts': starts,
                                          'names': np.array(names)},
+             **{name: np.concatenate(arrays) for name, arrays in per_step.items()},
              **{name: np.asarray(value) for name, value in extra.items()})
     return out_dir / f'{stem}.p'
 
@@ -186,6 +193,9 @@ def write_pitch_matrices(pieces, out_dir, config=PrepareConfig(), keys=None, pro
     """Stage 1 → {label: (pickle path, notes left outside the window per piece)}."""
     keys = keys or [piece_key(piece) for piece in pieces]
     rolls = [full_roll(piece, ticks_per_step(piece.resolution, config.step_ticks)) for piece in pieces]
+    positions = [bar_positions(piece.time_signatures, piece.resolution,
+                               ticks_per_step(piece.resolution, config.step_ticks), len(roll))
+                 for piece, roll in zip(pieces, rolls)]
     written = {}
     shifts = transposition_shifts(config, keys)
     for label, semitones in tqdm(shifts.items(), desc='stage 1: pitch matrices', unit='key',
@@ -195,7 +205,8 @@ def write_pitch_matrices(pieces, out_dir, config=PrepareConfig(), keys=None, pro
         outside = [notes_outside(note_arrays(piece)[1], config.lowest_pitch, config.n_pitches, shift)
                    for piece, shift in zip(pieces, semitones)]
         path = save_sequences(out_dir, pitch_matrix_name(config, label), 'pitch_matrices', matrices,
-                               [p.name for p in pieces], semitones=semitones, step_ticks=config.step_ticks,
+                               [p.name for p in pieces], per_step={BAR_POSITIONS: positions},
+                               semitones=semitones, step_ticks=config.step_ticks,
                                lowest_pitch=config.lowest_pitch, notes_outside=outside)
         written[label] = (path, outside)
     return written

@@ -15,8 +15,9 @@ JAX (or PyTensor's C backend):
 
 Dropout is off in both (deterministic outputs).
 
-Each input row is the primer's, then the step sampled before (with
-``chord_input``, the chord tones of the step after it are appended). The
+Each input row is the primer's, then the step sampled before; with
+``chord_input`` the chord tones of the step after it are appended, with
+``metre_input`` that step's position in its bar (:mod:`bach2.metre`). The
 output layer's logits z become:
 
 * polyphonic: ``p = σ(z / temperature)``; a pitch sounds where ``p > cutoff``:
@@ -32,6 +33,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from bach2 import layers
+from bach2.metre import metre_features
 from bach2.rnn_model import BACKENDS, build_network
 
 
@@ -68,6 +70,7 @@ class Sampler:
         for param in params:
             param.set_value(np.asarray(state[param.name], np.float32))
         self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
+        self.n_extra = config.n_inputs - config.n_pitches     # chord tones and metre appended to each row
         self._compiled = {}       # (context, scan length) → compiled function (JAX needs static shapes)
 
     def _decide(self, hidden, noise_t, temperature):
@@ -82,22 +85,36 @@ class Sampler:
         probabilities = pt.sigmoid(logits)
         return pt.gt(probabilities, noise_t).astype('float32'), probabilities
 
-    def _input_row(self, step, chord_t):
-        """Chosen step (P) → the 1 × n_inputs input row (chord tones appended with chord_input)."""
+    def _input_row(self, step, extra_t):
+        """Chosen step (P) → the 1 × n_inputs input row (``extra_t``, chord tones and metre, appended)."""
         row = step[None, :]
-        return pt.concatenate([row, chord_t[None, :]], axis=1) if self.config.chord_input else row
+        return pt.concatenate([row, extra_t[None, :self.n_extra]], axis=1) if self.n_extra else row
+
+    def _extra_columns(self, chords, positions, total):
+        """The ``total × max(1, n_extra)`` columns appended to the input rows: row r holds what
+        describes step r + 1 — its chord tones (``chords[r]``), then its metre (``positions[r + 1]``)."""
+        columns = [chords] if self.config.chord_input else []
+        if self.config.metre_input:
+            if positions is None:
+                raise ValueError('this model reads the position in the bar: give the positions of the primer '
+                                 'and of the new steps (bach2.metre)')
+            positions = np.asarray(positions)
+            if positions.shape != (total + 1, 2):
+                raise ValueError(f'positions must be {total + 1} × 2 (primer + n_steps rows), got {positions.shape}')
+            columns.append(metre_features(positions[1:]))
+        return np.concatenate(columns, axis=1).astype(np.float32) if columns else np.zeros((total, 1), np.float32)
 
     def _build_carry(self, total):
         """Scan over ``total`` rows (primer, then sampled) carrying every LSTM layer's (cell, hidden)."""
         config = self.config
         primer = pt.tensor('primer', dtype='float32', shape=(total, config.n_pitches))   # read while is_primer
         is_primer = pt.tensor('is_primer', dtype='float32', shape=(total,))
-        chords = pt.tensor('chords', dtype='float32', shape=(total, 12))
+        extra = pt.tensor('extra', dtype='float32', shape=(total, max(1, self.n_extra)))
         noise = pt.tensor('noise', dtype='float32', shape=(total, config.n_outputs))
         temperature = pt.scalar('temperature', dtype='float32')
 
-        def step(primer_t, is_primer_t, chord_t, noise_t, previous, *state_t):
-            row = self._input_row(pt.switch(is_primer_t, primer_t, previous), chord_t)
+        def step(primer_t, is_primer_t, extra_t, noise_t, previous, *state_t):
+            row = self._input_row(pt.switch(is_primer_t, primer_t, previous), extra_t)
             new_state = []
             for k, lstm in enumerate(self.lstms):
                 cell, row = lstm.get_step_output(row, state_t[2 * k], state_t[2 * k + 1])
@@ -108,29 +125,29 @@ class Sampler:
         initial = [pt.zeros((config.n_pitches,), dtype='float32')]
         for lstm in self.lstms:
             initial += [lstm.cell_init, lstm.hid_init]                                   # (1, n) each
-        outputs = pytensor.scan(step, sequences=[primer, is_primer, chords, noise],
+        outputs = pytensor.scan(step, sequences=[primer, is_primer, extra, noise],
                                 outputs_info=initial + [None], n_steps=total, return_updates=False)
-        return pytensor.function([primer, is_primer, chords, noise, temperature], [outputs[0], outputs[-1]],
-                                 mode=BACKENDS[self.backend])
+        return pytensor.function([primer, is_primer, extra, noise, temperature], [outputs[0], outputs[-1]],
+                                 mode=BACKENDS[self.backend], on_unused_input='ignore')
 
     def _build_window(self, n_steps):
         """Scan over ``n_steps``, each running the network over the last SEQUENCE_LENGTH rows from a zero state."""
         config = self.config
         window = pt.tensor('window', dtype='float32', shape=(config.sequence_length, config.n_inputs))
-        chords = pt.tensor('chords', dtype='float32', shape=(n_steps, 12))   # tones of the step after each
+        extra = pt.tensor('extra', dtype='float32', shape=(n_steps, max(1, self.n_extra)))   # see _extra_columns
         noise = pt.tensor('noise', dtype='float32', shape=(n_steps, config.n_outputs))
         temperature = pt.scalar('temperature', dtype='float32')
         last_lstm = self.lstms[-1]
 
-        def step(chord_t, noise_t, window_t):
+        def step(extra_t, noise_t, window_t):
             hidden = layers.get_output(last_lstm, window_t[None], deterministic=True)[:, -1]   # 1 × n (final step)
             chosen, probabilities = self._decide(hidden, noise_t, temperature)
-            return pt.concatenate([window_t[1:], self._input_row(chosen, chord_t)]), chosen, probabilities
+            return pt.concatenate([window_t[1:], self._input_row(chosen, extra_t)]), chosen, probabilities
 
-        outputs = pytensor.scan(step, sequences=[chords, noise], outputs_info=[window, None, None],
+        outputs = pytensor.scan(step, sequences=[extra, noise], outputs_info=[window, None, None],
                                 n_steps=n_steps, return_updates=False)
-        return pytensor.function([window, chords, noise, temperature], outputs[1:], mode=BACKENDS[self.backend],
-                                 on_unused_input='ignore')     # a 1-step run never reads the next chords
+        return pytensor.function([window, extra, noise, temperature], outputs[1:], mode=BACKENDS[self.backend],
+                                 on_unused_input='ignore')     # a 1-step run never reads the next columns
 
     def _function(self, context, length):
         if (context, length) not in self._compiled:
@@ -139,12 +156,14 @@ class Sampler:
         return self._compiled[context, length]
 
     def continue_piece(self, primer, n_steps, rule='sample', seed=0, temperature=1.0, chords=None,
-                       context='window'):
+                       context='window', positions=None):
         """Primer ``L × P`` (L ≥ 1) → the next ``n_steps`` steps and their probabilities.
 
         ``rule``: see :func:`decision_noise`; ``seed`` seeds its noise. ``chords``:
         ``(L + n_steps − 1) × 12`` chord tones of the step after each input row
-        (only read with ``chord_input``; None = no chord). ``context``:
+        (only read with ``chord_input``; None = no chord). ``positions``: ``(L + n_steps) × 2`` bar
+        positions of the primer's steps and the new ones (:mod:`bach2.metre`; needed, and only read,
+        with ``metre_input``). ``context``:
         'window' — every step reads the last SEQUENCE_LENGTH steps from a zero
         state, exactly as the model was trained (and as the journal sampled);
         'carry' — the state is carried, one LSTM step per new step (≈ SEQUENCE_LENGTH×
@@ -165,25 +184,25 @@ class Sampler:
         chords = np.zeros((total, 12), np.float32) if chords is None else np.asarray(chords, np.float32)
         if chords.shape != (total, 12):
             raise ValueError(f'chords must be {total} × 12 (primer + n_steps − 1 rows), got {chords.shape}')
+        extra = self._extra_columns(chords, positions, total)
         rng = np.random.default_rng(seed)
         if context == 'carry':
             noise = decision_noise(config.mode, rule, total, config.n_outputs, rng)
             rows = np.zeros((total, config.n_pitches), np.float32)
             rows[:n_primer] = primer
             is_primer = (np.arange(total) < n_primer).astype(np.float32)
-            steps, probabilities = self._function('carry', total)(rows, is_primer, chords, noise,
+            steps, probabilities = self._function('carry', total)(rows, is_primer, extra, noise,
                                                                   np.float32(temperature))
             first = n_primer - 1            # the prediction made after reading the primer's last row
             steps, probabilities = steps[first:], probabilities[first:]
         else:
             L = config.sequence_length
-            inputs = np.concatenate([primer, chords[:n_primer]], axis=1) if config.chord_input else primer
+            inputs = np.concatenate([primer, extra[:n_primer, :self.n_extra]], axis=1)
             window = np.zeros((L, config.n_inputs), np.float32)        # silence before a short primer
             window[-min(L, n_primer):] = inputs[-L:]
-            later_chords = np.concatenate([chords[n_primer:], np.zeros((1, 12), np.float32)])
+            later = np.concatenate([extra[n_primer:], np.zeros((1, extra.shape[1]), np.float32)])
             noise = decision_noise(config.mode, rule, n_steps, config.n_outputs, rng)
-            steps, probabilities = self._function('window', n_steps)(window, later_chords, noise,
-                                                                     np.float32(temperature))
+            steps, probabilities = self._function('window', n_steps)(window, later, noise, np.float32(temperature))
         return np.asarray(steps, np.uint8), np.asarray(probabilities)
 
 

@@ -38,6 +38,7 @@ import zipfile
 import numpy as np
 from tqdm import tqdm
 
+from bach2.metre import continue_positions
 from bach2.model_config import CheckpointError, ModelConfig, TrainingDiverged  # noqa: F401 (re-exported)
 from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
@@ -214,7 +215,8 @@ class Trainer:
             raise CorpusError(f'{train_config.data_dir}: no piece left for training '
                               f'(valid_fraction {train_config.valid_fraction} or split.json holds out all {len(valid_idx)})')
         load = dict(step_ticks=train_config.step_ticks, monophonic=model_config.mode == 'monophonic',
-                    chord_input=model_config.chord_input, piece_steps=train_config.piece_steps)
+                    chord_input=model_config.chord_input, metre_input=model_config.metre_input,
+                    piece_steps=train_config.piece_steps)
         L = model_config.sequence_length
         self.every_step = model_config.targets == 'all'
         pad = 1 if self.every_step else L if train_config.pad_start else 0
@@ -239,11 +241,19 @@ class Trainer:
         if state is not None:
             self.model.set_state(state)
 
-    def valid_primer(self):
-        """The first SEQUENCE_LENGTH steps of the middle validation piece (``≤ L × P`` uint8), a primer for sampling."""
+    def valid_primer(self, n_steps=0):
+        """The first SEQUENCE_LENGTH steps of the middle validation piece (``≤ L × P`` uint8), a primer for sampling;
+        with ``n_steps``, also the bar positions of the primer and of ``n_steps`` steps after it (or None)."""
         data, middle = self.valid_set, len(self.valid_set.names) // 2
         begin, end = data.piece_starts[middle] + 1, data.piece_starts[middle + 1]      # after its silent step
-        return data.inputs[begin:min(end, begin + self.model_config.sequence_length), :self.model_config.n_pitches]
+        end = min(end, begin + self.model_config.sequence_length)
+        primer = data.inputs[begin:end, :self.model_config.n_pitches]
+        if not n_steps:
+            return primer
+        if data.positions is None:
+            return primer, None
+        return primer, np.concatenate([data.positions[begin:end], continue_positions(data.positions[begin:end],
+                                                                                       n_steps)])
 
     def _feed(self, data, windows, batch_starts, weights):
         return feed(data, windows, batch_starts, weights, self.model_config.sequence_length)

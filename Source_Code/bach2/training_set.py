@@ -6,10 +6,14 @@ arrays) for the chosen transpositions and keeps the chosen pieces:
 
 * ``inputs``: ``N × P`` uint8, all pieces of all transpositions concatenated
   (``N × (P + 12)`` with ``chord_input``: the chord tones of the *next* step's
-  chord appended, see :func:`bach2.chord_sequence.chord_tones`);
+  chord appended, see :func:`bach2.chord_sequence.chord_tones`; then, with
+  ``metre_input``, the METRE_FEATURES of the next step's position in its bar,
+  see :mod:`bach2.metre`);
 * ``targets``: ``N × P`` (polyphonic) or ``N × (P + 1)`` (monophonic: the
   bass line one-hot, last column = rest) uint8;
 * ``step_chords``: ``N`` int16 chord index per step (the chord of its quarter note);
+* ``positions``: ``N × 2`` int16 (position in the bar, steps in the bar), or None
+  where the prepared folder predates them;
 * ``piece_starts``: ``n + 1`` int64; ``names``: one per piece and transposition.
 
 With ``pad`` > 0 every piece starts with that many silent steps, so that with
@@ -32,7 +36,8 @@ import zipfile
 import numpy as np
 
 from bach2.chord_sequence import CHORD_VECTORS, NO_CHORD, chord_tones
-from bach2.prepare import CorpusError
+from bach2.metre import next_step_features, pad_positions
+from bach2.prepare import BAR_POSITIONS, CorpusError
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, bass_line
 from bach2.training_windows import concatenate_pieces
 
@@ -44,6 +49,7 @@ class TrainingSet:
     step_chords: np.ndarray
     piece_starts: np.ndarray
     names: list
+    positions: np.ndarray = None
 
     @property
     def n_steps(self):
@@ -154,16 +160,31 @@ def step_chord_indices(chord_sequence, n_steps, steps_per_quarter=4):
     return np.asarray(chord_sequence, np.int16)[quarter]
 
 
-def load_piece(data_dir, name, transposition=0, step_ticks=24):
-    """One prepared piece by name → (``T × P`` uint8 pitch matrix, ``T`` int16 chord per step)."""
-    matrices, names = read_sequences(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{transposition}.npz'),
-                              'pitch_matrices')
+def read_positions(npz_path):
+    """Per-piece ``T × 2`` bar positions of a stage-1 ``.npz``; CorpusError when it predates them."""
+    try:
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            recorded = BAR_POSITIONS in arrays.files
+    except NPZ_ERRORS as error:
+        raise unreadable(npz_path, error) from None
+    if not recorded:
+        raise CorpusError(f'{npz_path}: prepared before bar positions were recorded; run `bach2 prepare` again '
+                          'for a model with metre input')
+    return read_sequences(npz_path, BAR_POSITIONS)[0]
+
+
+def load_piece(data_dir, name, transposition=0, step_ticks=24, positions=False):
+    """One prepared piece by name → (``T × P`` uint8 pitch matrix, ``T`` int16 chord per step), and its
+    ``T × 2`` bar positions when ``positions``."""
+    path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{transposition}.npz')
+    matrices, names = read_sequences(path, 'pitch_matrices')
     if name not in names:
         raise CorpusError(f'{data_dir}: no prepared piece named {name!r} (there are {len(names)}, '
                           f'e.g. {", ".join(names[:3])})')
     chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{transposition}.npz'), 'chord_sequences')
     i = names.index(name)
-    return matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), JOURNAL_RESOLUTION // step_ticks)
+    piece = matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), JOURNAL_RESOLUTION // step_ticks)
+    return (*piece, read_positions(path)[i]) if positions else piece
 
 
 def pad_start(array, pad, fill=0):
@@ -172,46 +193,60 @@ def pad_start(array, pad, fill=0):
 
 
 def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=24, monophonic=False,
-                      chord_input=False, pad=0, piece_steps=0, max_steps=0):
+                      chord_input=False, pad=0, piece_steps=0, max_steps=0, metre_input=False):
     """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet`.
 
-    ``pad``, ``piece_steps``, ``max_steps``: see :func:`build_training_set`.
+    ``pad``, ``piece_steps``, ``max_steps``, ``metre_input``: see :func:`build_training_set`; the bar
+    positions are read when the folder has them (and must be, with ``metre_input``).
     """
     steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
     pieces = []
     for k in transpositions:
-        matrices, piece_names_k = read_sequences(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz'),
-                                          'pitch_matrices')
+        path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz')
+        matrices, piece_names_k = read_sequences(path, 'pitch_matrices')
         chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
+        try:
+            positions = read_positions(path)
+        except CorpusError:
+            if metre_input:
+                raise
+            positions = [None] * len(matrices)
         pieces += [(matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), steps_per_quarter),
-                    f'{piece_names_k[i]}_sh{k}') for i in piece_indices]
-    return build_training_set(pieces, monophonic, chord_input, pad, piece_steps, max_steps)
+                    f'{piece_names_k[i]}_sh{k}', positions[i]) for i in piece_indices]
+    return build_training_set(pieces, monophonic, chord_input, pad, piece_steps, max_steps, metre_input)
 
 
 def crop_pieces(pieces, piece_steps=0, max_steps=0, pad=0):
-    """[(matrix, chords, name)] → each piece's first ``piece_steps`` steps, ``pad`` silent steps before it,
-    then only the first ``max_steps`` steps of them all in order (the last piece kept cut); 0 = no limit."""
+    """[(matrix, chords, name[, positions])] → [(matrix, chords, name, positions or None)]: each piece's
+    first ``piece_steps`` steps, ``pad`` silent steps before it (their positions counted back), then only
+    the first ``max_steps`` steps of them all in order (the last piece kept cut); 0 = no limit."""
     cropped, remaining = [], max_steps or None
-    for matrix, step_chords, name in pieces:
+    for matrix, step_chords, name, *positions in pieces:
+        positions = positions[0] if positions else None
         if piece_steps:
             matrix, step_chords = matrix[:piece_steps], step_chords[:piece_steps]
+            positions = None if positions is None else positions[:piece_steps]
         matrix, step_chords = pad_start(matrix, pad), pad_start(np.asarray(step_chords, np.int16), pad, NO_CHORD)
+        positions = None if positions is None else pad_positions(positions, pad)
         if remaining is not None:
             if remaining <= 0:
                 break
             matrix, step_chords = matrix[:remaining], step_chords[:remaining]
+            positions = None if positions is None else positions[:remaining]
             remaining -= len(matrix)
-        cropped.append((matrix, step_chords, name))
+        cropped.append((matrix, step_chords, name, positions))
     return cropped
 
 
-def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece_steps=0, max_steps=0):
-    """[(``T × P`` pitch matrix, ``T`` chord per step, name)] → :class:`TrainingSet`.
+def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece_steps=0, max_steps=0,
+                       metre_input=False):
+    """[(``T × P`` pitch matrix, ``T`` chord per step, name[, ``T × 2`` bar positions])] → :class:`TrainingSet`.
 
-    ``pad`` silent steps before each piece; ``piece_steps`` / ``max_steps`` crop (see :func:`crop_pieces`).
+    ``pad`` silent steps before each piece; ``piece_steps`` / ``max_steps`` crop (see :func:`crop_pieces`);
+    ``metre_input``: the next step's metre features appended to each input row (every piece needs positions).
     """
-    inputs, targets, chords, names = [], [], [], []
-    for matrix, step_chords, name in crop_pieces(pieces, piece_steps, max_steps, pad):
+    inputs, targets, chords, names, positions = [], [], [], [], []
+    for matrix, step_chords, name, piece_positions in crop_pieces(pieces, piece_steps, max_steps, pad):
         if monophonic:
             bass = bass_line(matrix)
             rest = (bass.sum(axis=1) == 0).astype(np.uint8)[:, None]
@@ -222,12 +257,18 @@ def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece
             targets.append(matrix)
         if chord_input:
             inputs[-1] = np.concatenate([inputs[-1], next_step_chord_tones(step_chords)], axis=1)
+        if metre_input:
+            if piece_positions is None:
+                raise CorpusError(f'{name}: no bar positions for a model with metre input')
+            inputs[-1] = np.concatenate([inputs[-1], next_step_features(piece_positions)], axis=1)
         chords.append(step_chords)
         names.append(name)
+        positions.append(piece_positions)
     data, starts = concatenate_pieces(inputs)
-    separate_targets = monophonic or chord_input
+    separate_targets = monophonic or chord_input or metre_input
     return TrainingSet(inputs=data, targets=concatenate_pieces(targets)[0] if separate_targets else data,
-                       step_chords=np.concatenate(chords).astype(np.int16), piece_starts=starts, names=names)
+                       step_chords=np.concatenate(chords).astype(np.int16), piece_starts=starts, names=names,
+                       positions=None if any(p is None for p in positions) else np.concatenate(positions))
 
 
 def select_pieces(data, max_frames, seed=0):
@@ -246,4 +287,5 @@ def select_pieces(data, max_frames, seed=0):
     targets = data.targets[rows] if data.targets is not data.inputs else None
     inputs = data.inputs[rows]
     return TrainingSet(inputs=inputs, targets=inputs if targets is None else targets,
-                       step_chords=data.step_chords[rows], piece_starts=starts, names=[data.names[i] for i in chosen])
+                       step_chords=data.step_chords[rows], piece_starts=starts, names=[data.names[i] for i in chosen],
+                       positions=None if data.positions is None else data.positions[rows])
