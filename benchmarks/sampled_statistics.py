@@ -9,7 +9,10 @@ allows. Prints the statistics of ``bach2 evaluate`` against the whole corpus
 (``sh0`` of ``--data``) and, over ``--bootstrap`` resamplings of the seeds, how
 often each model is closer than the first one on the three statistics of issue 8
 (pitch-class histogram, chord transitions, polyphony) and on all three at once,
-and draws ``distances.png`` (each set's distance with its 5–95 % bootstrap range).
+and on the two of the metre issue (the number of sounding notes per step, the
+onsets over the positions of the bar: each piece read with its bar positions —
+the primer's metre continued for generated pieces), and draws ``distances.png``
+(each set's distance with its 5–95 % bootstrap range).
 
     python benchmarks/sampled_statistics.py --data /tmp/kb --out /tmp/sampled --count 64 \\
         faithful=/tmp/ck_kb/lstm_polyphonic_N128_2layers.npz lstm-nade=/tmp/ck_kb_nade/lstmnade_polyphonic_N128_2layers.npz
@@ -28,6 +31,8 @@ from bach2.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, pi
 from bach2.safe_io import atomic_path, load_pickle, save_png
 
 NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the three statistics issue 8 names
+METRE_NAMED = ('sounding_notes', 'onset_positions')                    # and the two of the metre issue (19)
+BOOTSTRAPPED = NAMED + METRE_NAMED
 
 
 def distances(statistics, corpus):
@@ -36,7 +41,8 @@ def distances(statistics, corpus):
 
 
 def generate_pieces(label, checkpoint, args):
-    """Generate ``args.count`` pieces with one checkpoint → [(pitch matrix, primer name, primer length)]."""
+    """Generate ``args.count`` pieces with one checkpoint → [(pitch matrix, primer name, primer length,
+    bar positions or None)]."""
     sampler, pieces = None, []
     for seed in tqdm(range(args.count), desc=label, unit='piece'):
         config = GenerateConfig(checkpoint, data_dir=args.data, out_dir=str(pathlib.Path(args.out) / label),
@@ -44,35 +50,41 @@ def generate_pieces(label, checkpoint, args):
         result = generate_a_fugue(config, sampler=sampler, log=lambda line: None)
         sampler = result['sampler']
         record = load_pickle(result['files']['p'])
-        pieces.append((record['pitch_matrix'], record['primer_name'], len(record['primer'])))
+        pieces.append((record['pitch_matrix'], record['primer_name'], len(record['primer']),
+                       record.get('bar_positions')))
     return pieces
 
 
 def bach_continuations(generated, corpus_pieces, n_steps):
-    """The steps of each primer's own piece after the primer (as long as the generated piece, or what is left)."""
-    by_name = {name: matrix for matrix, _, name, *_ in corpus_pieces}
-    return [by_name[name][length:length + n_steps] for _, name, length in generated]
+    """The steps of each primer's own piece after the primer (as long as the generated piece, or what is left)
+    → [(pitch matrix, bar positions or None)]."""
+    by_name = {name: (matrix, positions) for matrix, _, name, positions in corpus_pieces}
+    return [(by_name[name][0][length:length + n_steps],
+             None if by_name[name][1] is None else by_name[name][1][length:length + n_steps])
+            for _, name, length, _ in generated]
 
 
 def bootstrap_distances(counts, corpus, n_resamples, seed=0):
     """Resample the seeds (the same ones for every set) → {label: {statistic: distances, one per resampling}}."""
     rng = np.random.default_rng(seed)
     n = len(next(iter(counts.values())))
-    found = {label: {name: np.zeros(n_resamples) for name in NAMED} for label in counts}
+    names = [name for name in BOOTSTRAPPED if all(name in distances(pooled_statistics(pieces), corpus)
+                                                  for pieces in counts.values())]
+    found = {label: {name: np.zeros(n_resamples) for name in names} for label in counts}
     for r in range(n_resamples):
         chosen = rng.integers(0, n, n)
         for label, pieces in counts.items():
             distance = distances(pooled_statistics([pieces[i] for i in chosen]), corpus)
-            for name in NAMED:
+            for name in names:
                 found[label][name][r] = distance[name]
     return found
 
 
 def share_closer(resampled, label, reference):
     """Share of resamplings in which ``label`` is strictly closer than ``reference``, per statistic and on all three."""
-    wins = {name: resampled[label][name] < resampled[reference][name] for name in NAMED}
+    wins = {name: resampled[label][name] < resampled[reference][name] for name in resampled[label]}
     return {**{name: float(won.mean()) for name, won in wins.items()},
-            'all_three': float(np.logical_and.reduce(list(wins.values())).mean())}
+            'all_three': float(np.logical_and.reduce([wins[name] for name in NAMED]).mean())}
 
 
 def plot_distances(found, resampled, path):
@@ -80,9 +92,10 @@ def plot_distances(found, resampled, path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(1, len(NAMED), figsize=(4 * len(NAMED), 3.6))
+    names = list(next(iter(resampled.values())))
+    figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))
     labels = list(found)
-    for axis, name in zip(axes, NAMED):
+    for axis, name in zip(axes, names):
         low, high = zip(*(np.percentile(resampled[label][name], [5, 95]) for label in labels))
         values = [found[label][name] for label in labels]
         errors = [np.maximum(0, np.subtract(values, low)), np.maximum(0, np.subtract(high, values))]
@@ -99,7 +112,8 @@ def markdown_table(statistics, found, corpus):
     labels = list(statistics)
     lines = ['| statistic | corpus | ' + ' | '.join(labels) + ' |', '|' + ' --- |' * (2 + len(labels))]
     for name in DISTRIBUTIONS:
-        lines.append(f'| {name} (distance) | 0 | ' + ' | '.join(f'{found[label][name]:.3f}' for label in labels) + ' |')
+        lines.append(f'| {name} (distance) | 0 | ' + ' | '.join(
+            f'{found[label][name]:.3f}' if name in found[label] else '—' for label in labels) + ' |')
     for name in SCALAR_STATISTICS:
         lines.append(f'| {name} | {corpus[name]:.3f} | '
                      + ' | '.join(f'{statistics[label][name]:.3f}' for label in labels) + ' |')
@@ -133,11 +147,13 @@ def main():
     geometry = checkpoint_geometry(load_model(args.checkpoints[0][1])[2])
     lowest, per = geometry.lowest_pitch, geometry.steps_per_quarter
     _, corpus_pieces, _ = load_pieces(args.data, geometry, progress=False)
-    corpus = pooled_statistics([piece_counts(matrix, lowest, per) for matrix, *_ in corpus_pieces])
+    corpus = pooled_statistics([piece_counts(matrix, lowest, per, positions)
+                                for matrix, _, _, positions in corpus_pieces])
     generated = {label: generate_pieces(label, path, args) for label, path in args.checkpoints}
-    matrices = {'bach': bach_continuations(next(iter(generated.values())), corpus_pieces, args.steps)}
-    matrices.update({label: [matrix for matrix, _, _ in pieces] for label, pieces in generated.items()})
-    counts = {label: [piece_counts(matrix, lowest, per) for matrix in pieces] for label, pieces in matrices.items()}
+    pieces = {'bach': bach_continuations(next(iter(generated.values())), corpus_pieces, args.steps)}
+    pieces.update({label: [(matrix, positions) for matrix, _, _, positions in made] for label, made in generated.items()})
+    counts = {label: [piece_counts(matrix, lowest, per, positions) for matrix, positions in made]
+              for label, made in pieces.items()}
     statistics = {label: pooled_statistics(piece) for label, piece in counts.items()}
     found = {label: distances(values, corpus) for label, values in statistics.items()}
     reference = args.checkpoints[0][0]

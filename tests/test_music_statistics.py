@@ -68,3 +68,19 @@ def test_compare_a_set_with_itself_gives_zero_distances_and_a_table():
     table = format_table(rows)
     assert table.splitlines()[0].split() == ['statistic', 'pieces', 'corpus', 'distance']
     assert len(table.splitlines()) == len(rows) + 1
+
+
+def test_sounding_notes_and_onsets_over_the_bar():
+    """A bar of 4/4 at 16ths: a triad struck on beat 1, held; D4 alone struck on beat 3 and again an 8th later."""
+    from bach2.metre import regular_positions
+    D4 = 62
+    steps = [[C4, E4, G4]] * 8 + [[D4]] + [[]] + [[D4]] * 6
+    stats = music_statistics([matrix(steps)], LOW, positions=[regular_positions(16, 16)])
+    assert stats['sounding_notes'] == {'3': 8 / 16, '1': 7 / 16, '0': 1 / 16}
+    assert stats['onset_positions'] == {'0/16': 3 / 5, '8/16': 1 / 5, '10/16': 1 / 5}
+    assert music_statistics([matrix(steps)], LOW)['onset_positions'] == {}      # no bar positions, no onsets
+    crowded = music_statistics([matrix([list(range(60, 68))] * 2)], LOW)        # 8 notes: pooled as '6+'
+    assert crowded['sounding_notes'] == {'6+': 1.0}
+    # compare leaves out what one side lacks
+    names = [row[0] for row in compare(music_statistics([matrix(steps)], LOW), stats)]
+    assert 'sounding_notes' in names and 'onset_positions' not in names

@@ -34,11 +34,14 @@ def test_pooling_counts_equals_the_statistics_of_the_pieces_with_repeats():
 
 
 def test_bach_continues_each_primer_with_its_own_next_steps():
+    from bach2.metre import regular_positions
     piece = np.arange(20 * 61).reshape(20, 61) % 2
-    corpus = [(piece, None, 'bwv1'), (1 - piece, None, 'bwv2')]
-    found = sampled_statistics.bach_continuations([(None, 'bwv2', 4), (None, 'bwv1', 16)], corpus, 8)
-    np.testing.assert_array_equal(found[0], 1 - piece[4:12])
-    np.testing.assert_array_equal(found[1], piece[16:20])                  # only what is left of the piece
+    corpus = [(piece, None, 'bwv1', regular_positions(20, 16)), (1 - piece, None, 'bwv2', None)]
+    found = sampled_statistics.bach_continuations([(None, 'bwv2', 4, None), (None, 'bwv1', 16, None)], corpus, 8)
+    np.testing.assert_array_equal(found[0][0], 1 - piece[4:12])
+    assert found[0][1] is None                                             # a folder prepared before positions
+    np.testing.assert_array_equal(found[1][0], piece[16:20])               # only what is left of the piece
+    np.testing.assert_array_equal(found[1][1], regular_positions(4, 16, first=0))
 
 
 def test_the_bootstrap_finds_the_set_drawn_like_the_corpus_closer_on_all_three():
@@ -52,7 +55,8 @@ def test_the_bootstrap_finds_the_set_drawn_like_the_corpus_closer_on_all_three()
     resampled = sampled_statistics.bootstrap_distances({'clusters': clusters, 'alike': alike}, corpus, 200)
     assert all(len(values) == 200 for values in resampled['alike'].values())
     assert sampled_statistics.share_closer(resampled, 'alike', 'clusters') == {
-        'pitch_class_histogram': 1.0, 'chord_transitions': 1.0, 'polyphony': 1.0, 'all_three': 1.0}
+        'pitch_class_histogram': 1.0, 'chord_transitions': 1.0, 'polyphony': 1.0, 'sounding_notes': 1.0,
+        'all_three': 1.0}                           # no bar positions here: no onset_positions
     assert set(sampled_statistics.share_closer(resampled, 'clusters', 'clusters').values()) == {0.0}   # never
     assert set(sampled_statistics.share_closer(resampled, 'clusters', 'alike').values()) == {0.0}
 
@@ -86,6 +90,9 @@ def test_two_checkpoints_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / 'out' / 'distances.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     low, high = results['bootstrap_5_95']['bach']['polyphony']
     assert 0 <= low <= high
+    # the metre statistics: every set read with bar positions (4/4 from the first frame; the primer's continued)
+    assert {'sounding_notes', 'onset_positions'} <= set(results['distances']['lstm-nade'])
+    assert {'sounding_notes', 'onset_positions'} <= set(results['bootstrap_share_closer']['lstm-nade'])
 
 
 def test_a_label_without_a_checkpoint_is_refused(tmp_path):

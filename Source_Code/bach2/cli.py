@@ -376,7 +376,7 @@ def cmd_evaluate(args):
         if not other_default:           # load_pieces refuses a --corpus of another geometry than the model's
             geometry, corpus_pieces, _ = load_pieces(args.corpus, geometry, progress=False)
             corpus = music_statistics([m for m, *_ in corpus_pieces], geometry.lowest_pitch,
-                                      geometry.steps_per_quarter)
+                                      geometry.steps_per_quarter, [p for *_, p in corpus_pieces])
     elif args.corpus != DEFAULT_DATA:
         raise CorpusError(f'{args.corpus}: not a prepared folder (run `bach2 prepare --out {args.corpus}` first)')
     geometry, pieces, failures = load_pieces(args.folder, geometry, args.split)
@@ -389,7 +389,7 @@ def cmd_evaluate(args):
               f'{result["pieces"]} pieces, each frame from its piece\'s whole past'
               + (f' ({len(result["too_short"])} empty pieces left out)' if result['too_short'] else ''))
     result['statistics'] = music_statistics([m for m, *_ in pieces], geometry.lowest_pitch,
-                                            geometry.steps_per_quarter)
+                                            geometry.steps_per_quarter, [p for *_, p in pieces])
     if corpus is not None:
         result['corpus'], result['corpus_statistics'] = args.corpus, corpus
         rows = compare(result['statistics'], corpus)

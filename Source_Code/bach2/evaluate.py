@@ -71,10 +71,7 @@ def prepared_pieces(folder, geometry, split=''):
     path = pathlib.Path(folder) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
     matrices, _ = read_sequences(path, 'pitch_matrices')
     chords, _ = read_sequences(pathlib.Path(folder) / 'chord_sequence_sh0.npz', 'chord_sequences')
-    try:
-        positions = read_positions(path)
-    except CorpusError:                       # prepared before bar positions: only a model without metre input
-        positions = [None] * len(matrices)
+    positions = read_positions(path, required=False) or [None] * len(matrices)   # None: prepared before them
     return [(matrices[i], step_chord_indices(chords[i], len(matrices[i]), geometry.steps_per_quarter), names[i],
              positions[i]) for i in chosen]
 

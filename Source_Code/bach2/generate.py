@@ -73,17 +73,17 @@ def load_model(checkpoint):
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
 
 
-def choose_primer(spec, data_dir, length, geometry, rng, positions=False):
-    """→ (name, ``≤ length × P`` uint8 primer, chord per step of the primer and the piece after it), and
-    with ``positions`` the primer's ``≤ length × 2`` bar positions (:mod:`bach2.metre`).
+def choose_primer(spec, data_dir, length, geometry, rng):
+    """→ (name, ``≤ length × P`` uint8 primer, chord per step of the primer and the piece after it, the
+    primer's ``≤ length × 2`` bar positions (:mod:`bach2.metre`; None from a folder prepared before them)).
 
     ``spec``: 'silence' (ending just before a downbeat of 4/4), 'random' (a prepared piece), a prepared
     piece's name, or a MIDI file, read in the model's :class:`~bach2.evaluate.Geometry` (step, pitch window).
     """
     if spec == 'silence':
         bar = 4 * geometry.steps_per_quarter
-        primer = 'silence', np.zeros((length, geometry.n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16)
-        return (*primer, regular_positions(length, bar, -length % bar)) if positions else primer
+        return ('silence', np.zeros((length, geometry.n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16),
+                regular_positions(length, bar, -length % bar))
     if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
         piece = midi_to_time_series(spec)
         matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, geometry.lowest_pitch, geometry.n_pitches)
@@ -93,12 +93,10 @@ def choose_primer(spec, data_dir, length, geometry, rng, positions=False):
         name = pathlib.Path(spec).stem
     else:
         name = str(rng.choice(piece_names(data_dir, geometry.step_ticks))) if spec == 'random' else spec
-        matrix, chords, *bars = load_piece(data_dir, name, step_ticks=geometry.step_ticks, positions=positions)
-        bars = bars[0] if bars else None
+        matrix, chords, bars = load_piece(data_dir, name, step_ticks=geometry.step_ticks, positions=True)
     if not np.asarray(matrix).any():
         raise CorpusError(f'{spec}: the primer piece has no notes')
-    primer = name, np.asarray(matrix[:length], np.uint8), chords
-    return (*primer, bars[:length]) if positions else primer
+    return name, np.asarray(matrix[:length], np.uint8), chords, None if bars is None else bars[:length]
 
 
 def prescribed_chords(config, model_config, primer_chords, n_primer, steps_per_quarter=4):
@@ -148,11 +146,14 @@ def generate_a_fugue(config, sampler=None, log=print):
     rng = np.random.default_rng(config.seed)
     geometry = checkpoint_geometry(meta)
     per = geometry.steps_per_quarter
-    primer_name, primer, primer_chords, *primer_positions = choose_primer(
-        config.primer, config.data_dir, model_config.sequence_length, geometry, rng, model_config.metre_input)
-    positions = None              # the primer's bar positions, then its metre continued (a metre-input model)
-    if primer_positions:
-        positions = np.concatenate([primer_positions[0], continue_positions(primer_positions[0], config.n_steps)])
+    primer_name, primer, primer_chords, primer_positions = choose_primer(
+        config.primer, config.data_dir, model_config.sequence_length, geometry, rng)
+    positions = None              # the primer's bar positions, then its metre continued
+    if primer_positions is not None:
+        positions = np.concatenate([primer_positions, continue_positions(primer_positions, config.n_steps)])
+    elif model_config.metre_input:
+        raise CorpusError(f'{config.data_dir}: prepared before bar positions were recorded; run `bach2 prepare` '
+                          'again for a model with metre input')
     if model_config.mode == 'monophonic':
         primer = bass_line(primer)
     chords = prescribed_chords(config, model_config, primer_chords, len(primer), per)
@@ -181,6 +182,7 @@ def generate_a_fugue(config, sampler=None, log=print):
               'resolution': JOURNAL_RESOLUTION, 'primer': primer, 'primer_name': primer_name,
               'probabilities': probabilities.astype(np.float32),
               'prescribed_chords': None if chords is None else chords[len(primer):],
+              'bar_positions': None if positions is None else positions[len(primer):],
               'checkpoint': str(config.checkpoint), 'model_config': dataclasses.asdict(model_config),
               'epoch': meta['epoch'], 'generate_config': dataclasses.asdict(config), 'report': report}
     files['p'] = out / f'{stem}.p'

@@ -12,7 +12,11 @@ set pool its pieces:
 * ``note_density``: note onsets per quarter note (a pitch that turns on);
 * ``pitch_range``: mean over pieces of highest − lowest pitch, in semitones;
 * ``repetition``: share of steps equal to the step before (held chords, repeated notes);
-* ``empty_beats``: share of quarter notes in which nothing sounds.
+* ``empty_beats``: share of quarter notes in which nothing sounds;
+* ``sounding_notes``: distribution of the number of pitches sounding per step (0 … 5, then '6+');
+* ``onset_positions``: distribution of note onsets over the positions of the bar, keyed
+  'position/steps in the bar' ('4/16': the second beat of 4/4 at 16ths) — only for pieces
+  given with their bar positions (:mod:`bach2.metre`), else empty.
 
 :func:`compare` sets the statistics of generated pieces beside the corpus's:
 total-variation distance for the two distributions, the difference for the rest.
@@ -27,11 +31,13 @@ from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll
 
 SCALAR_STATISTICS = ('in_key', 'polyphony', 'note_density', 'pitch_range', 'repetition', 'empty_beats')
-DISTRIBUTIONS = ('pitch_class_histogram', 'chord_transitions')
+DISTRIBUTIONS = ('pitch_class_histogram', 'chord_transitions', 'sounding_notes', 'onset_positions')
+MOST_NOTES = 6            # sounding_notes pools 6 and more
 
 
-def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter):
-    """One piece → the raw counts that :func:`music_statistics` pools (dict of numbers and Counters)."""
+def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None):
+    """One piece → the raw counts that :func:`music_statistics` pools (dict of numbers and Counters);
+    ``positions``: its ``T × 2`` bar positions, or None."""
     roll = pitch_matrix_to_roll(pitch_matrix, lowest_pitch).astype(bool)     # T × 128
     sounding = roll.any(axis=1)
     histogram = pitch_class_histogram(roll)
@@ -42,6 +48,12 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter):
     onsets = roll & ~np.vstack([np.zeros((1, 128), bool), roll[:-1]])
     pitches = np.nonzero(roll.any(axis=0))[0]
     chords = chord_indices(beat_profiles(roll, steps_per_quarter)) if len(roll) else np.zeros(0, int)
+    notes = np.minimum(roll.sum(axis=1), MOST_NOTES)
+    onset_positions = collections.Counter()
+    if positions is not None:
+        for (position, steps_per_bar), n in zip(np.asarray(positions)[:len(roll)], onsets.sum(axis=1)):
+            if n:
+                onset_positions[f'{position}/{steps_per_bar}'] += int(n)
     return {
         'pitch_classes': np.bincount(pitch_classes, minlength=12),
         'in_key': int(np.isin(pitch_classes, list(scale)).sum()), 'notes_sounding': len(pitch_classes),
@@ -51,6 +63,9 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter):
         'repeats': int((roll[1:] == roll[:-1]).all(axis=1).sum()),
         'empty_beats': int(sum(chord == NO_CHORD for chord in chords)),
         'transitions': chord_transitions(chords),
+        'sounding_notes': collections.Counter({str(n) if n < MOST_NOTES else f'{MOST_NOTES}+': int(count)
+                                               for n, count in zip(*np.unique(notes, return_counts=True))}),
+        'onset_positions': onset_positions,
     }
 
 
@@ -69,21 +84,24 @@ def chord_transitions(chords):
     return changes
 
 
-def music_statistics(pitch_matrices, lowest_pitch, steps_per_quarter=4):
-    """Pieces (``T × P`` each) → dict of the statistics in the module docstring, pooled over the pieces."""
-    return pooled_statistics([piece_counts(matrix, lowest_pitch, steps_per_quarter) for matrix in pitch_matrices])
+def music_statistics(pitch_matrices, lowest_pitch, steps_per_quarter=4, positions=None):
+    """Pieces (``T × P`` each; ``positions``: their bar positions, or None) → dict of the statistics in the
+    module docstring, pooled over the pieces."""
+    positions = positions or [None] * len(pitch_matrices)
+    return pooled_statistics([piece_counts(matrix, lowest_pitch, steps_per_quarter, piece_positions)
+                              for matrix, piece_positions in zip(pitch_matrices, positions)])
 
 
 def pooled_statistics(counts):
     """:func:`piece_counts` of some pieces (a bootstrap may repeat one) → the dict of :func:`music_statistics`."""
     total = collections.Counter()
-    transitions = collections.Counter()
+    pooled = {name: collections.Counter() for name in ('transitions', 'sounding_notes', 'onset_positions')}
     histogram = np.zeros(12)
     for piece in counts:
         histogram += piece['pitch_classes']
-        transitions.update(piece['transitions'])
+        for name, counter in pooled.items():
+            counter.update(piece[name])
         total.update({key: value for key, value in piece.items() if isinstance(value, int)})
-    n_transitions = sum(transitions.values())
     return {
         'pieces': len(counts), 'steps': total['steps'],
         'pitch_class_histogram': (histogram / max(histogram.sum(), 1)).tolist(),
@@ -93,8 +111,16 @@ def pooled_statistics(counts):
         'pitch_range': total['range'] / max(len(counts), 1),
         'repetition': total['repeats'] / max(total['steps'] - len(counts), 1),
         'empty_beats': total['empty_beats'] / max(total['quarters'], 1),
-        'chord_transitions': {change: n / n_transitions for change, n in transitions.most_common()},
+        'chord_transitions': shares(pooled['transitions']),
+        'sounding_notes': shares(pooled['sounding_notes']),
+        'onset_positions': shares(pooled['onset_positions']),
     }
+
+
+def shares(counter):
+    """Counter → {key: share}, most common first ({} when empty)."""
+    n = sum(counter.values())
+    return {key: count / n for key, count in counter.most_common()}
 
 
 def total_variation(p, q):
@@ -108,9 +134,11 @@ def total_variation(p, q):
 def compare(pieces, corpus):
     """Two :func:`music_statistics` dicts → rows ``(name, pieces, corpus, distance)``.
 
-    Distributions: total-variation distance; scalars: pieces − corpus.
+    Distributions: total-variation distance (left out where either side has none, e.g. onset positions of
+    pieces without bar positions); scalars: pieces − corpus.
     """
-    rows = [(name, None, None, total_variation(pieces[name], corpus[name])) for name in DISTRIBUTIONS]
+    rows = [(name, None, None, total_variation(pieces[name], corpus[name])) for name in DISTRIBUTIONS
+            if pieces[name] and corpus[name]]
     rows += [(name, pieces[name], corpus[name], pieces[name] - corpus[name]) for name in SCALAR_STATISTICS]
     return rows
 

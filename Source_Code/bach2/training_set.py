@@ -160,22 +160,25 @@ def step_chord_indices(chord_sequence, n_steps, steps_per_quarter=4):
     return np.asarray(chord_sequence, np.int16)[quarter]
 
 
-def read_positions(npz_path):
-    """Per-piece ``T × 2`` bar positions of a stage-1 ``.npz``; CorpusError when it predates them."""
+def read_positions(npz_path, required=True):
+    """Per-piece ``T × 2`` bar positions of a stage-1 ``.npz``. A file that predates them: CorpusError when
+    ``required``, else None."""
     try:
         with np.load(npz_path, allow_pickle=False) as arrays:
             recorded = BAR_POSITIONS in arrays.files
     except NPZ_ERRORS as error:
         raise unreadable(npz_path, error) from None
-    if not recorded:
+    if recorded:
+        return read_sequences(npz_path, BAR_POSITIONS)[0]
+    if required:
         raise CorpusError(f'{npz_path}: prepared before bar positions were recorded; run `bach2 prepare` again '
                           'for a model with metre input')
-    return read_sequences(npz_path, BAR_POSITIONS)[0]
+    return None
 
 
 def load_piece(data_dir, name, transposition=0, step_ticks=24, positions=False):
-    """One prepared piece by name → (``T × P`` uint8 pitch matrix, ``T`` int16 chord per step), and its
-    ``T × 2`` bar positions when ``positions``."""
+    """One prepared piece by name → (``T × P`` uint8 pitch matrix, ``T`` int16 chord per step), and with
+    ``positions`` its ``T × 2`` bar positions (None in a folder prepared before them)."""
     path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{transposition}.npz')
     matrices, names = read_sequences(path, 'pitch_matrices')
     if name not in names:
@@ -184,7 +187,10 @@ def load_piece(data_dir, name, transposition=0, step_ticks=24, positions=False):
     chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{transposition}.npz'), 'chord_sequences')
     i = names.index(name)
     piece = matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), JOURNAL_RESOLUTION // step_ticks)
-    return (*piece, read_positions(path)[i]) if positions else piece
+    if not positions:
+        return piece
+    recorded = read_positions(path, required=False)
+    return (*piece, None if recorded is None else recorded[i])
 
 
 def pad_start(array, pad, fill=0):
@@ -205,12 +211,7 @@ def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ti
         path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz')
         matrices, piece_names_k = read_sequences(path, 'pitch_matrices')
         chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
-        try:
-            positions = read_positions(path)
-        except CorpusError:
-            if metre_input:
-                raise
-            positions = [None] * len(matrices)
+        positions = read_positions(path, required=metre_input) or [None] * len(matrices)
         pieces += [(matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), steps_per_quarter),
                     f'{piece_names_k[i]}_sh{k}', positions[i]) for i in piece_indices]
     return build_training_set(pieces, monophonic, chord_input, pad, piece_steps, max_steps, metre_input)
