@@ -152,13 +152,17 @@ def test_old_checkpoint_without_the_new_fields_loads_as_the_journals_mode(data_d
                                     valid_fraction=0.3))
     path = tmp_path / 'lstm_polyphonic_N8_1layers.npz'
     meta, state = load_checkpoint(path)
-    for key in ('targets', 'dropout', 'input_dropout'):          # what checkpoints before these fields hold
+    for key in ('targets', 'dropout', 'input_dropout', 'metre_input'):   # what checkpoints before these fields hold
         del meta['model_config'][key]
     del meta['train_config']['patience'], meta['train_config']['max_valid_frames']
     old = tmp_path / 'old.npz'
     save_npz(old, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()})
     config, _, _ = load_model(old)
-    assert config.targets == 'last' and config.dropout == 0.0
+    assert config.targets == 'last' and config.dropout == 0.0 and not config.metre_input
+    from bach2.generate import GenerateConfig, generate_a_fugue
+    made = generate_a_fugue(GenerateConfig(checkpoint=str(old), data_dir=str(data_dir), out_dir=str(tmp_path / 'gen'),
+                                           n_steps=8), log=lambda line: None)
+    assert made['report']['steps'] == 8
     _, pieces, _ = load_pieces(data_dir, progress=False)
     assert checkpoint_nll(str(old), pieces, progress=False)['nll_per_frame'] == pytest.approx(
         checkpoint_nll(str(path), pieces, progress=False)['nll_per_frame'], rel=1e-6)
