@@ -39,13 +39,15 @@ def main():
     parser.add_argument('--sequence-length', type=int, default=64)
     parser.add_argument('--metre-input', action='store_true',
                         help="the next step's position in its bar as input (off here, so earlier rows reproduce)")
+    parser.add_argument('--seed', type=int, default=0, help='initial weights, batch order and the BWV split')
     parser.add_argument('--resume', action='store_true')
     args = parser.parse_args()
     model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=args.learning_rate,
                                model=args.model, targets=args.targets, dropout=args.dropout,
                                metre_input=args.metre_input,
                                batch_size=args.batch_size, sequence_length=args.sequence_length)
-    train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, max_batches=args.max_batches)
+    train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, max_batches=args.max_batches,
+                               seed=args.seed)
     trainer, history = train(model_config, train_config, resume=args.resume)
     report = {'valid_nll_per_frame': history[-1]['valid_nll_per_frame'],
               'valid_window_nll_per_frame': window_nll(trainer.model, trainer.valid_set, args.max_valid_windows),
