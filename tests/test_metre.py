@@ -112,6 +112,8 @@ def test_the_encoding_is_a_binary_clock_and_a_downbeat():
     np.testing.assert_array_equal(next_step_features(positions)[-1], metre_features(regular_positions(1, 12, 2))[0])
     np.testing.assert_array_equal(continue_positions(positions, 3), [[2, 12], [3, 12], [4, 12]])
     np.testing.assert_array_equal(pad_positions(positions, 3)[:4], [[7, 12], [8, 12], [9, 12], [10, 12]])
+    empty = np.zeros((0, 2), np.int16)                                     # an empty piece: nothing to predict
+    assert next_step_features(empty).shape == (0, METRE_FEATURES) and pad_positions(empty, 1).shape == (1, 2)
 
 
 TINY = dict(n_layers=1, n_hidden=6, sequence_length=3, n_pitches=4, lowest_pitch=60, model='lstm-nade',

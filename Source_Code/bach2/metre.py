@@ -60,9 +60,12 @@ def continue_positions(positions, n_steps):
 
 
 def pad_positions(positions, pad):
-    """``positions`` with ``pad`` rows before the first, counted back in the first bar's length."""
+    """``positions`` with ``pad`` rows before the first, counted back in the first bar's length
+    (an empty piece's padding is one bar of ``pad`` steps)."""
     if not pad:
         return positions
+    if not len(positions):
+        return regular_positions(pad, pad)
     position, steps_per_bar = (int(x) for x in positions[0])
     return np.concatenate([regular_positions(pad, steps_per_bar, position - pad), positions])
 
@@ -76,4 +79,6 @@ def metre_features(positions):
 
 def next_step_features(positions):
     """``T × 2`` positions → ``T × METRE_FEATURES``: row t encodes step t + 1 (the last continues its bar)."""
+    if not len(positions):
+        return np.zeros((0, METRE_FEATURES), np.uint8)
     return metre_features(np.concatenate([positions[1:], continue_positions(positions, 1)]))
