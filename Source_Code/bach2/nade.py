@@ -43,9 +43,9 @@ F32 = np.float32
 def _sigmoid_into(activation, out, bits):
     """``out = σ(activation)`` over H (float32; ``bits``: int32 scratch of H).
 
-    exp is written out, 2^k · p(f) with a degree-6 polynomial (relative error
-    below 2e-7, |σ| error below 1.2e-7 for any input), because pip's Numba has no
-    vector exp: this form compiles to AVX-512 and is ~11× faster than ``np.exp``.
+    exp is written out, 2^k · p(f) with a degree-6 polynomial (σ within 2e-7 of
+    float64 for any input, tested), because pip's Numba has no vector exp: this
+    form compiles to AVX-512, and the forward kernel ran 11× faster than with ``np.exp``.
     """
     for h in range(activation.shape[0]):
         x = min(max(-activation[h], F32(-87.)), F32(87.)) * F32(1.4426950408889634)    # log2 e^(-a)
