@@ -151,7 +151,8 @@ def main():
                                 for matrix, _, _, positions in corpus_pieces])
     generated = {label: generate_pieces(label, path, args) for label, path in args.checkpoints}
     pieces = {'bach': bach_continuations(next(iter(generated.values())), corpus_pieces, args.steps)}
-    pieces.update({label: [(matrix, positions) for matrix, _, _, positions in made] for label, made in generated.items()})
+    pieces.update({label: [(matrix, positions) for matrix, _, _, positions in made]
+                   for label, made in generated.items()})
     counts = {label: [piece_counts(matrix, lowest, per, positions) for matrix, positions in made]
               for label, made in pieces.items()}
     statistics = {label: pooled_statistics(piece) for label, piece in counts.items()}
