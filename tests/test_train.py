@@ -429,8 +429,10 @@ def test_cli_train_valid_fraction_one(data_dir, tmp_path):
 def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     """SIGINT to a real ``bach2 train`` right after its first epoch line: exit 130, checkpoint, --resume works."""
     out = tmp_path / 'out'
+    # batches of one window: an epoch of 2 688 steps (≥ 1 s here even on a quiet machine, where 672 batches of
+    # four once ended within the 0.3 s below and the signal landed in epoch 3)
     args = ['train', '--data', data_dir, '--out', out, '--layers', '1', '--hidden', '8', '--sequence-length', '8',
-            '--batch-size', '4', '--transpositions', 'all', '--valid-fraction', '0.3', '--max-valid-frames', '40']
+            '--batch-size', '1', '--transpositions', 'all', '--valid-fraction', '0.3', '--max-valid-frames', '40']
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
     with open(tmp_path / 'stderr.txt', 'w') as stderr:
         # a shell starts background jobs with SIGINT ignored, an ignored signal stays ignored across exec, and
@@ -446,7 +448,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
         try:
             first = process.stdout.readline()
             assert first.startswith('epoch 1: train NLL/frame'), first
-            time.sleep(0.3)                                    # into epoch 2's 672 batches (≈ 1.5 s)
+            time.sleep(0.3)                                    # into epoch 2's 2 688 batches
             process.send_signal(signal.SIGINT)
             rest = process.stdout.read()
             status = process.wait(timeout=60)
@@ -458,7 +460,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     assert status == 130, error
     assert 'bach2: interrupted' in error
     meta, _ = load_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
-    assert meta['epoch'] == 1 and 0 < meta['batch'] < 672      # inside epoch 2
+    assert meta['epoch'] == 1 and 0 < meta['batch'] < 2688     # inside epoch 2
     assert f'interrupted: checkpoint at epoch 2, after {meta["batch"]} batches, saved to' in rest
     assert meta['history'][-1]['epoch'] == 1
     # len(batch_costs) == batch is NOT asserted here: a SIGINT landing after costs.append sees batch b
