@@ -22,8 +22,6 @@ ops): on a CPU, Numba kernels walk the pitches of each row once, so the
 by row); a JAX graph on another JAX device (a GPU). Measured for 1 024 rows, 88
 pitches, H = 150 (``benchmarks/bench_train.py --nade``): see the README.
 """
-import functools
-
 import jax
 import jax.numpy as jnp
 import numba
@@ -119,15 +117,21 @@ def _logits_graph(hidden, visible, steps, W, V):
     return visible + (jax.nn.sigmoid(activation) * V).sum(axis=-1)
 
 
-def _n_blocks(rows):
-    return max(1, min(rows, numba.get_num_threads()))
+def _kernel_arrays(arrays):
+    """C-contiguous, writable float32 copies where needed: one compiled specialisation of each kernel
+    serves PyTensor's C backend and JAX's read-only callback buffers alike."""
+    return [np.require(x, np.float32, ['C', 'W']) for x in arrays]
 
 
-def _run_kernel(kernel, *arrays):
-    """Run a Numba kernel on C-contiguous, writable float32 copies where needed: one compiled
-    specialisation serves PyTensor's C backend and JAX's read-only callback buffers alike."""
-    arrays = [np.require(x, np.float32, ['C', 'W']) for x in arrays]
-    return kernel(*arrays) if kernel is _logits_cpu else kernel(*arrays, _n_blocks(arrays[0].shape[0]))
+def _logits(*arrays):
+    """:func:`_logits_cpu` on any arrays."""
+    return _logits_cpu(*_kernel_arrays(arrays))
+
+
+def _logits_grad(*arrays):
+    """:func:`_logits_grad_cpu` on any arrays, one block of rows per thread."""
+    arrays = _kernel_arrays(arrays)
+    return _logits_grad_cpu(*arrays, max(1, min(len(arrays[0]), numba.get_num_threads())))
 
 
 class NADELogits(Op):
@@ -140,7 +144,7 @@ class NADELogits(Op):
         return Apply(self, inputs, [pt.tensor(dtype='float32', shape=inputs[1].type.shape)])
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = _run_kernel(_logits_cpu, *inputs)
+        outputs[0][0] = _logits(*inputs)
 
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[1]]
@@ -160,7 +164,7 @@ class NADELogitsGrad(Op):
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
-        for slot, value in zip(outputs, _run_kernel(_logits_grad_cpu, *inputs)):
+        for slot, value in zip(outputs, _logits_grad(*inputs)):
             slot[0] = value
 
     def infer_shape(self, fgraph, node, shapes):
@@ -180,8 +184,7 @@ def _jax_logits(op, **kwargs):
         if not _jax_on_cpu():
             return _logits_graph(hidden, visible, steps, W, V)
         shape = jax.ShapeDtypeStruct(visible.shape, jnp.float32)
-        return jax.pure_callback(functools.partial(_run_kernel, _logits_cpu), shape,
-                                 hidden, visible, steps, W, V)
+        return jax.pure_callback(_logits, shape, hidden, visible, steps, W, V)
     return logits
 
 
@@ -192,8 +195,7 @@ def _jax_logits_grad(op, **kwargs):
             d_hidden, _, d_steps, dW, dV = jax.vjp(_logits_graph, hidden, visible, steps, W, V)[1](grad)
             return d_hidden, d_steps, dW, dV
         shapes = tuple(jax.ShapeDtypeStruct(x.shape, jnp.float32) for x in (hidden, steps, W, V))
-        return jax.pure_callback(functools.partial(_run_kernel, _logits_grad_cpu), shapes,
-                                 hidden, visible, steps, W, V, grad)
+        return jax.pure_callback(_logits_grad, shapes, hidden, visible, steps, W, V, grad)
     return gradients
 
 
