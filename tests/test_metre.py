@@ -82,8 +82,8 @@ def test_a_music21_pickup_is_written_as_its_own_bar(tmp_path):
     from music21 import meter, note, stream
 
     from bach2.default_corpus import convert_score, pickup_signature
+    from bach2.metre import piece_positions
     from bach2.midi_to_time_series import midi_to_time_series
-    from bach2.time_series_to_pitch_matrix import ticks_per_step
     part = stream.Part()
     pickup = stream.Measure(number=0)
     pickup.timeSignature = meter.TimeSignature('4/4')
@@ -97,7 +97,7 @@ def test_a_music21_pickup_is_written_as_its_own_bar(tmp_path):
     score = stream.Score([part])
     score.write('musicxml', fp=tmp_path / 'pickup.musicxml')
     piece = midi_to_time_series(convert_score(tmp_path / 'pickup.musicxml', tmp_path / 'pickup.mid'))
-    positions = bar_positions(piece.time_signatures, piece.resolution, ticks_per_step(piece.resolution), 36)
+    positions = piece_positions(piece, 24, 36)                            # 16ths
     assert list(np.flatnonzero(positions[:, 0] == 0)) == [0, 4, 20]       # the pickup, then bars of 16
     assert [pickup_signature(q) for q in (1.0, 1.5, 0.75, 3.0)] == ['1/4', '3/8', '3/16', '3/4']
 

@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 
 from bach2.chord_sequence import beat_profiles, chord_indices
-from bach2.metre import bar_positions
+from bach2.metre import piece_positions
 from bach2.model_config import CheckpointError
 from bach2.prepare import CorpusError, PrepareConfig, find_midi_files, read_corpus
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, ticks_per_step, window
@@ -86,8 +86,7 @@ def midi_pieces(folder, geometry, progress=True):
         matrix = window(full_roll(piece, ticks_per_step(piece.resolution, geometry.step_ticks)),
                         geometry.lowest_pitch, geometry.n_pitches)
         chords = chord_indices(beat_profiles(full_roll(piece, ticks_per_step(piece.resolution))))  # from 16ths
-        positions = bar_positions(piece.time_signatures, piece.resolution,
-                                  ticks_per_step(piece.resolution, geometry.step_ticks), len(matrix))
+        positions = piece_positions(piece, geometry.step_ticks, len(matrix))
         pieces.append((matrix, step_chord_indices(chords, len(matrix), geometry.steps_per_quarter), piece.name,
                        positions))
     return pieces, failures

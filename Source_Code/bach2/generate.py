@@ -26,7 +26,7 @@ import numpy as np
 from bach2.chord_sequence import NO_CHORD, chord_index_sequence, chord_tones
 from bach2.key_finding import find_key, key_name, pitch_class_histogram
 from bach2.listen import RendererMissing, render_midi
-from bach2.metre import bar_positions, continue_positions, regular_positions
+from bach2.metre import continue_positions, piece_positions, regular_positions
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.model_config import CheckpointError, ModelConfig
 from bach2.piano_roll import plot_piano_roll
@@ -37,7 +37,7 @@ from bach2.safe_io import save_pickle
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line,
                                                pitch_matrix_to_roll, pitch_matrix_to_time_series,
-                                               ticks_per_step, time_series_to_pitch_matrix)
+                                               time_series_to_pitch_matrix)
 from bach2.training_set import load_piece, piece_names, step_chord_indices
 
 @dataclasses.dataclass
@@ -88,8 +88,7 @@ def choose_primer(spec, data_dir, length, geometry, rng):
         piece = midi_to_time_series(spec)
         matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, geometry.lowest_pitch, geometry.n_pitches)
         chords = step_chord_indices(chord_index_sequence(piece), len(matrix), geometry.steps_per_quarter)
-        bars = bar_positions(piece.time_signatures, piece.resolution,
-                             ticks_per_step(piece.resolution, geometry.step_ticks), len(matrix))
+        bars = piece_positions(piece, geometry.step_ticks, len(matrix))
         name = pathlib.Path(spec).stem
     else:
         name = str(rng.choice(piece_names(data_dir, geometry.step_ticks))) if spec == 'random' else spec

@@ -23,6 +23,8 @@ carries the metre of the step *after* it, the one being predicted
 """
 import numpy as np
 
+from bach2.time_series_to_pitch_matrix import ticks_per_step
+
 CLOCK_BITS = 5                      # positions 0–31: a bar of 12/8 or 3/2 at 16ths is 24 steps
 METRE_FEATURES = CLOCK_BITS + 1     # the clock, then 1 on the first step of a bar
 DEFAULT_SIGNATURE = (4, 4)
@@ -45,6 +47,13 @@ def bar_positions(time_signatures, resolution, step, n_steps):
     offset = np.mod(ticks - starts[segment], bar_ticks[segment])
     position = np.minimum(np.floor(offset / step + 0.5), steps_per_bar - 1)
     return np.stack([position, steps_per_bar], axis=1).astype(np.int16)
+
+
+def piece_positions(piece, step_ticks, n_steps):
+    """A :class:`~bach2.midi_to_time_series.Piece` → the ``n_steps × 2`` positions of its steps of
+    ``step_ticks`` (at 96 per quarter, as stage 1 counts them)."""
+    return bar_positions(piece.time_signatures, piece.resolution, ticks_per_step(piece.resolution, step_ticks),
+                         n_steps)
 
 
 def regular_positions(n_steps, steps_per_bar, first=0):

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from bach2.chord_sequence import CHORD_NAMES, chord_indices, beat_profiles, transpose_chord_indices
 from bach2.key_finding import find_key, find_key_by_pitch_count, key_name, pitch_class_histogram, semitones_to_c
-from bach2.metre import bar_positions
+from bach2.metre import piece_positions
 from bach2.midi_to_time_series import MidiFileError, Piece, midi_to_time_series
 from bach2.piece_filters import key_changes, skipped_for_time_signature, split_movements, time_signature_names
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
@@ -193,9 +193,7 @@ def write_pitch_matrices(pieces, out_dir, config=PrepareConfig(), keys=None, pro
     """Stage 1 → {label: (pickle path, notes left outside the window per piece)}."""
     keys = keys or [piece_key(piece) for piece in pieces]
     rolls = [full_roll(piece, ticks_per_step(piece.resolution, config.step_ticks)) for piece in pieces]
-    positions = [bar_positions(piece.time_signatures, piece.resolution,
-                               ticks_per_step(piece.resolution, config.step_ticks), len(roll))
-                 for piece, roll in zip(pieces, rolls)]
+    positions = [piece_positions(piece, config.step_ticks, len(roll)) for piece, roll in zip(pieces, rolls)]
     written = {}
     shifts = transposition_shifts(config, keys)
     for label, semitones in tqdm(shifts.items(), desc='stage 1: pitch matrices', unit='key',
