@@ -16,6 +16,9 @@ failure — one repeated pitch — appears.
 import argparse
 import json
 
+import numpy as np
+
+from bach2.metre import continue_positions
 from bach2.model_config import ModelConfig
 from bach2.sampling import Sampler, repetition_report
 from bach2.train import TrainConfig, baseline_report, train, window_nll
@@ -52,7 +55,9 @@ def main():
     report = {'valid_nll_per_frame': history[-1]['valid_nll_per_frame'],
               'valid_window_nll_per_frame': window_nll(trainer.model, trainer.valid_set, args.max_valid_windows),
               'train_seconds': sum(row['seconds'] for row in history), **baseline_report(trainer)}
-    primer, positions = trainer.valid_primer(200)
+    primer, positions = trainer.valid_primer()
+    if positions is not None:                   # the primer's metre, then 200 steps more of it
+        positions = np.concatenate([positions, continue_positions(positions, 200)])
     sampler = Sampler(trainer.model.config, trainer.model.get_state())
     for name, rule in (('bernoulli', 'sample'), ('threshold_0.5', 'threshold')):
         report[f'sample_{name}'] = repetition_report(sampler.continue_piece(primer, 200, rule=rule,

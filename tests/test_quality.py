@@ -28,7 +28,7 @@ def trained(tmp_path_factory):
 def test_sampled_200_steps_are_not_one_repeated_pitch(trained):
     trainer, _ = trained
     sampler = Sampler(trainer.model.config, trainer.model.get_state())
-    steps, _ = sampler.continue_piece(trainer.valid_primer(), 200, seed=1)
+    steps, _ = sampler.continue_piece(trainer.valid_primer()[0], 200, seed=1)
     report = repetition_report(steps)
     assert not report['single_repeated_pitch']
     assert report['distinct_pitches'] >= 5 and report['onsets'] >= 10, report

@@ -38,7 +38,6 @@ import zipfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.metre import continue_positions
 from bach2.model_config import CheckpointError, ModelConfig, TrainingDiverged  # noqa: F401 (re-exported)
 from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
@@ -241,19 +240,14 @@ class Trainer:
         if state is not None:
             self.model.set_state(state)
 
-    def valid_primer(self, n_steps=0):
-        """The first SEQUENCE_LENGTH steps of the middle validation piece (``≤ L × P`` uint8), a primer for sampling;
-        with ``n_steps``, also the bar positions of the primer and of ``n_steps`` steps after it (or None)."""
+    def valid_primer(self):
+        """The first SEQUENCE_LENGTH steps of the middle validation piece, a primer for sampling → (``≤ L × P``
+        uint8, their ``≤ L × 2`` bar positions or None)."""
         data, middle = self.valid_set, len(self.valid_set.names) // 2
         begin, end = data.piece_starts[middle] + 1, data.piece_starts[middle + 1]      # after its silent step
-        end = min(end, begin + self.model_config.sequence_length)
-        primer = data.inputs[begin:end, :self.model_config.n_pitches]
-        if not n_steps:
-            return primer
-        if data.positions is None:
-            return primer, None
-        return primer, np.concatenate([data.positions[begin:end], continue_positions(data.positions[begin:end],
-                                                                                       n_steps)])
+        rows = slice(begin, min(end, begin + self.model_config.sequence_length))
+        positions = None if data.positions is None else data.positions[rows]
+        return data.inputs[rows, :self.model_config.n_pitches], positions
 
     def _feed(self, data, windows, batch_starts, weights):
         return feed(data, windows, batch_starts, weights, self.model_config.sequence_length)
