@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bach2 import chain
-from bach2.chord_model import N_INPUT_TOKENS, N_TOKENS, train_chords
+from bach2.chord_model import train_chords
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 from bach2.line_model import train_lines
 from bach2.model_config import ModelConfig
@@ -35,9 +35,8 @@ def models(tmp_path_factory):
     tiny = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
     settings = dict(epochs=1, max_batches=3, valid_fraction=0.3, transpositions=(0, 1), **QUIET)
     paths = {'chords': root / 'chords.npz', 'melody': root / 'bm.npz', 'second': root / 'ms.npz'}
-    train_chords(data, paths['chords'], SequenceConfig(slot_sizes=(N_INPUT_TOKENS,), n_outputs=N_TOKENS, **tiny),
-                 **settings)
-    train_lines(data, paths['melody'], 'bass-melody', SequenceConfig(**tiny), **settings)
+    train_chords(data, paths['chords'], SequenceConfig(**tiny), metre_input=True, **settings)   # one of each
+    train_lines(data, paths['melody'], 'bass-melody', SequenceConfig(**tiny), metre_input=True, **settings)
     train_lines(data, paths['second'], 'melody-second', SequenceConfig(**tiny), **settings)
     train(ModelConfig(mode='monophonic', chord_input=True, **tiny),
           TrainConfig(str(data), str(root / 'bass'), epochs=1, max_batches=2, transpositions=(0,),

@@ -5,13 +5,16 @@
 * a music21 score with a pickup is written with its bar lines in place;
 * the encoding, its shift to the next step, padding and continuation;
 * a model trained with metre input samples with it (the sampler feeds the positions the model was
-  trained on), and a model without it still loads, samples and evaluates.
+  trained on), and a model without it still loads, samples and evaluates;
+* the road map's chord and line models read the position of the step they predict, in quarter notes
+  and in 16ths, and sample with it.
 """
 import numpy as np
 import pytest
 
-from bach2.metre import (METRE_FEATURES, bar_positions, continue_positions, metre_features, next_step_features,
-                         pad_positions, regular_positions)
+from bach2.metre import (METRE_FEATURES, POSITION_CLASSES, bar_positions, coarser_positions, continue_positions,
+                         fit_positions, metre_features, next_step_features, pad_positions, position_classes,
+                         regular_positions)
 from bach2.midi_to_time_series import Piece, Voice
 from bach2.model_config import ModelConfig
 from bach2.prepare import PrepareConfig, prepare_training_data
@@ -33,6 +36,16 @@ def pickup_piece():
 def expected_positions():
     """16ths: the pickup bar (4 steps), two bars of 16, two of 12."""
     return np.concatenate([regular_positions(4, 4), regular_positions(32, 16), regular_positions(24, 12)])
+
+
+def prepared_pickups(tmp_path, names=('bwv1', 'bwv2', 'bwv3', 'bwv4')):
+    """The pickup piece under four BWV numbers, prepared (stage 0–2) → the prepared folder."""
+    midi = tmp_path / 'midi'
+    midi.mkdir()
+    for name in names:
+        time_series_to_midi(pickup_piece(), midi / f'{name}.mid')
+    prepare_training_data(midi, tmp_path / 'data', PrepareConfig(), processes=1, progress=False)
+    return tmp_path / 'data'
 
 
 def test_positions_follow_a_pickup_and_a_change_of_time_signature():
@@ -114,6 +127,14 @@ def test_the_encoding_is_a_binary_clock_and_a_downbeat():
     np.testing.assert_array_equal(pad_positions(positions, 3)[:4], [[7, 12], [8, 12], [9, 12], [10, 12]])
     empty = np.zeros((0, 2), np.int16)                                     # an empty piece: nothing to predict
     assert next_step_features(empty).shape == (0, METRE_FEATURES) and pad_positions(empty, 1).shape == (1, 2)
+    # the sequence models' slot: the position itself; quarter notes from 16ths; cut or continued to a length
+    np.testing.assert_array_equal(position_classes(regular_positions(3, 48, first=30)), [30, 31, 31])
+    assert POSITION_CLASSES == 32
+    np.testing.assert_array_equal(coarser_positions(expected_positions(), 4)[:7],
+                                  [[0, 1], [0, 4], [1, 4], [2, 4], [3, 4], [0, 4], [1, 4]])
+    np.testing.assert_array_equal(coarser_positions(expected_positions(), 4)[-4:], [[2, 3], [0, 3], [1, 3], [2, 3]])
+    np.testing.assert_array_equal(fit_positions(positions, 18)[-3:], [[1, 12], [2, 12], [3, 12]])
+    np.testing.assert_array_equal(fit_positions(positions, 2), positions[:2])
 
 
 TINY = dict(n_layers=1, n_hidden=6, sequence_length=3, n_pitches=4, lowest_pitch=60, model='lstm-nade',
@@ -183,3 +204,48 @@ def test_the_cli_trains_the_lstm_nade_with_metre_input_by_default_and_it_generat
     result = bach2('evaluate', data, '--checkpoint', checkpoint, '--json', tmp_path / 'evaluate.json')
     assert json.loads((tmp_path / 'evaluate.json').read_text())['frames'] == 4 * 60
     assert 'NLL per frame' in result.stdout
+
+
+def test_the_chord_and_line_models_read_the_position_of_the_step_they_predict(tmp_path):
+    """Chords read quarter-note positions, lines 16ths, each row the position of the step it predicts; a
+    near-zero temperature samples the model's argmax given the positions, which change what it predicts."""
+    from bach2 import chord_model as cm
+    from bach2 import line_model as lm
+    from bach2.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
+    from bach2.sequence_training import load_checkpoint
+    data = prepared_pickups(tmp_path)
+    quarters = coarser_positions(expected_positions(), 4)
+    pieces = cm.load_chord_pieces(data, [0], (0, 5), metre_input=True)
+    assert len(pieces[0][0]) == len(quarters) == 15
+    np.testing.assert_array_equal(cm.sequence_data(pieces).inputs[:, 1], np.tile(quarters[:, 0], 2))
+    line_inputs = lm.line_pieces(data, 'bass-melody', [0], (0,), chord_input=True, metre_input=True)[0][0]
+    assert line_inputs.shape == (60, 4)
+    np.testing.assert_array_equal(line_inputs[:, 3], expected_positions()[:, 0])
+
+    quiet = dict(epochs=1, max_batches=2, valid_fraction=0.25, transpositions=(0,), progress=False,
+                 log=lambda *_: None)
+    tiny = SequenceConfig(n_layers=1, n_hidden=6, sequence_length=4, batch_size=4)
+    cm.train_chords(data, tmp_path / 'c.npz', tiny, metre_input=True, **quiet)
+    config, _, state = load_checkpoint(tmp_path / 'c_best.npz')
+    assert config.slot_sizes == (cm.N_INPUT_TOKENS, POSITION_CLASSES) and config.extra == {'metre_input': True}
+    predictor = cm.load_predictor(config, state)
+    first = []
+    for positions in (regular_positions(6, 4), regular_positions(6, 3, first=2)):
+        tokens = cm.sample_tokens(predictor, 4, temperature=1e-6, primer=[3, 5], positions=positions,
+                                  allow_silent=True)
+        played = [3, 5] + tokens.tolist()
+        for t in range(4):
+            window, last = right_padded_window(cm.chord_inputs(np.array(played[:3 + t]), positions[:3 + t]), 4)
+            p = np.asarray(predictor.predict(one_hot_inputs(window[None], config.slot_sizes))[0, last])
+            assert tokens[t] == np.argmax(p)
+            first.append(p) if t == 0 else None
+    assert not np.allclose(first[0], first[1])
+    assert cm.evaluate_chords(tmp_path / 'c_best.npz')['tokens'] == 15
+
+    lm.train_lines(data, tmp_path / 'l.npz', 'bass-melody', tiny, metre_input=True, **quiet)
+    model, _ = lm.load_line_model(tmp_path / 'l_best.npz')
+    assert model.config.slot_sizes[-1] == POSITION_CLASSES and model.config.extra['metre_input']
+    assert lm.evaluate_lines(tmp_path / 'l_best.npz')['steps'] == 60
+    given = np.array([12, 14, 16, 17, 19, 21])
+    a = lm.sample_line(model, given, seed=1, positions=regular_positions(6, 16))
+    assert a.tolist() == lm.sample_line(model, given, seed=1).tolist()          # default: 4/4 from a downbeat

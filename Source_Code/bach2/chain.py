@@ -16,7 +16,7 @@ from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence, ch
 from bach2.generate import load_model
 from bach2.line_model import PAIRS, extract_line, line_to_matrix, load_line_model, sample_line
 from bach2.listen import RendererMissing, render_midi
-from bach2.metre import regular_positions
+from bach2.metre import piece_positions, regular_positions
 from bach2.midi_to_time_series import Piece, Voice, midi_to_time_series
 from bach2.model_config import CheckpointError
 from bach2.piano_roll import chord_symbol, plot_piano_roll
@@ -103,21 +103,22 @@ def model_bass(checkpoint, chords, temperature=1.0, seed=0, steps_per_quarter=4,
 
 def given_line_of(spec, data_dir, which, n_pitches, lowest_pitch):
     """A MIDI file or a prepared piece's name → (name, its ``which`` line ``T`` int64 with P = rest,
-    ``T`` stage-2 chord index per step)."""
+    ``T`` stage-2 chord index per step, ``T × 2`` bar positions or None for a folder prepared before them)."""
     if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
         piece = midi_to_time_series(spec)
         matrix, _ = time_series_to_pitch_matrix(piece, lowest_pitch=lowest_pitch, n_pitches=n_pitches)
         chords = step_chord_indices(chord_index_sequence(piece), len(matrix))
+        positions = piece_positions(piece, JOURNAL_STEP_TICKS, len(matrix))
         name = pathlib.Path(spec).stem
     else:
-        matrix, chords = load_piece(data_dir, spec)
+        matrix, chords, positions = load_piece(data_dir, spec, positions=True)
         name = spec
     if matrix.shape[1] != n_pitches:
         raise CorpusError(f'{spec}: {matrix.shape[1]} pitches per step, the line model needs {n_pitches}')
     line = extract_line(matrix, which)
     if (line == n_pitches).all():
         raise CorpusError(f'{spec}: no {which} line (too few notes sound together)')
-    return name, line, chords
+    return name, line, chords, positions
 
 
 def lines_over_piece(checkpoint, given, data_dir='training_data', n_steps=128, temperature=1.0, seed=0,
@@ -126,9 +127,11 @@ def lines_over_piece(checkpoint, given, data_dir='training_data', n_steps=128, t
     predictor, _ = load_line_model(checkpoint)
     extra = predictor.config.extra
     which = PAIRS[extra['pair']][0]
-    name, line, chords = given_line_of(given, data_dir, which, extra['n_pitches'], extra['lowest_pitch'])
-    line, chords = (line[:n_steps], chords[:n_steps]) if n_steps else (line, chords)
-    generated = sample_line(predictor, line, temperature, seed, chords)
+    name, line, chords, positions = given_line_of(given, data_dir, which, extra['n_pitches'], extra['lowest_pitch'])
+    if n_steps:
+        line, chords = line[:n_steps], chords[:n_steps]
+        positions = None if positions is None else positions[:n_steps]
+    generated = sample_line(predictor, line, temperature, seed, chords, positions)
     voices = {PAIRS[extra['pair']][0]: line, PAIRS[extra['pair']][1]: generated}
     stem = f'{extra["pair"]}_{name}_seed{seed}'
     return write_voices(voices, extra['n_pitches'], extra['lowest_pitch'], out_dir, stem, audio=audio)['files']

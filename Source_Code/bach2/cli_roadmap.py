@@ -7,6 +7,7 @@
 
 Each command parses, calls one library function and prints where the output went.
 """
+import argparse
 import json
 import pathlib
 import sys
@@ -15,16 +16,6 @@ from bach2.cli_types import count, fraction, positive, rate, transpositions
 from bach2.safe_io import atomic_path
 
 DEFAULT_DATA = 'training_data'
-
-
-
-
-
-
-
-
-
-
 
 
 def add_model_arguments(parser, sequence_length):
@@ -43,6 +34,9 @@ def add_model_arguments(parser, sequence_length):
     parser.add_argument('--valid-fraction', type=fraction, default=0.1,
                         help='share of BWV numbers held out (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--metre-input', action=argparse.BooleanOptionalAction, default=True,
+                        help='the position of each step in its bar as an input (bach2.metre; default: on; '
+                        'needs data prepared since the positions are recorded)')
 
 
 def sequence_config(args, **fields):
@@ -61,11 +55,11 @@ def write_json(path, record):
 
 def cmd_chords_train(args):
     """Train the chord-progression model (one chord per quarter note, all 12 keys) on prepared data."""
-    from bach2.chord_model import N_INPUT_TOKENS, N_TOKENS, train_chords
-    config = sequence_config(args, slot_sizes=(N_INPUT_TOKENS,), n_outputs=N_TOKENS, kind='chords')
+    from bach2.chord_model import train_chords
     out = pathlib.Path(args.out) / f'chords_N{args.hidden}_{args.layers}layers.npz'
-    train_chords(args.data, out, config, epochs=args.epochs, max_batches=args.max_batches,
-                 valid_fraction=args.valid_fraction, seed=args.seed, transpositions=transpositions(args.transpositions))
+    train_chords(args.data, out, sequence_config(args), epochs=args.epochs, max_batches=args.max_batches,
+                 valid_fraction=args.valid_fraction, seed=args.seed, transpositions=transpositions(args.transpositions),
+                 metre_input=args.metre_input)
     print(f'checkpoint: {out} (and {out.stem}_best.npz)')
     return 0
 
@@ -123,7 +117,7 @@ def cmd_lines_train(args):
     out = pathlib.Path(args.out) / f'lines_{args.pair}{chords}_N{args.hidden}_{args.layers}layers.npz'
     train_lines(args.data, out, args.pair, sequence_config(args), epochs=args.epochs, max_batches=args.max_batches,
                 valid_fraction=args.valid_fraction, seed=args.seed, transpositions=transpositions(args.transpositions),
-                chord_input=args.chord_input)
+                chord_input=args.chord_input, metre_input=args.metre_input)
     print(f'checkpoint: {out} (and {out.stem}_best.npz)')
     return 0
 

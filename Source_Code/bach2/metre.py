@@ -20,6 +20,11 @@ biaxial network, so in 4/4 at 16ths the bits mark 16ths, 8ths, beats and half
 bars — and a downbeat flag. Like the chord of ``chord_input``, each step's input
 carries the metre of the step *after* it, the one being predicted
 (:func:`next_step_features`).
+
+The road map's chord and line models read one-hot *slots* of class indices
+(:mod:`bach2.sequence_model`): their metre slot is the position itself, one of
+:data:`POSITION_CLASSES` (:func:`position_classes`), of the step predicted. The
+chord model counts in quarter notes (:func:`coarser_positions`).
 """
 import numpy as np
 
@@ -28,6 +33,7 @@ from bach2.time_series_to_pitch_matrix import ticks_per_step
 CLOCK_BITS = 5                      # positions 0–31: a bar of 12/8 or 3/2 at 16ths is 24 steps
 METRE_FEATURES = CLOCK_BITS + 1     # the clock, then 1 on the first step of a bar
 DEFAULT_SIGNATURE = (4, 4)
+POSITION_CLASSES = 1 << CLOCK_BITS  # one-hot positions of the sequence models' metre slot
 
 
 def bar_positions(time_signatures, resolution, step, n_steps):
@@ -91,3 +97,23 @@ def next_step_features(positions):
     if not len(positions):
         return np.zeros((0, METRE_FEATURES), np.uint8)
     return metre_features(np.concatenate([positions[1:], continue_positions(positions, 1)]))
+
+
+def fit_positions(positions, n_steps):
+    """``positions`` cut to ``n_steps`` rows, or continued in the last bar's length up to them."""
+    positions = np.asarray(positions)
+    if len(positions) >= n_steps:
+        return positions[:n_steps]
+    return np.concatenate([positions, continue_positions(positions, n_steps - len(positions))])
+
+
+def coarser_positions(positions, factor):
+    """Positions of steps → those of steps ``factor`` times longer (quarter notes from 16ths: 4), one per
+    ``factor`` steps: position and bar length divided by ``factor``, rounded down (a bar at least 1)."""
+    rows = np.asarray(positions, np.int64)[::factor]
+    return np.stack([rows[:, 0] // factor, np.maximum(1, rows[:, 1] // factor)], axis=1).astype(np.int16)
+
+
+def position_classes(positions):
+    """``T × 2`` positions → ``T`` int64 one-hot classes (positions past the last class share it)."""
+    return np.minimum(np.asarray(positions)[:, 0].astype(np.int64), POSITION_CLASSES - 1)
