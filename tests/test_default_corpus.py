@@ -1,11 +1,13 @@
-"""bach2.default_corpus: music21's Bach scores converted once into MIDI."""
+"""bach2.default_corpus: the built-in keyboard corpus, and music21's Bach scores converted once into MIDI."""
+import csv
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-from bach2.default_corpus import (SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores, fill_default_corpus,
-                                  holds_midi, midi_name)
+from bach2.default_corpus import (KEYBOARD, SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores, fill_default_corpus,
+                                  midi_name)
 from bach2.midi_to_time_series import midi_to_time_series
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,20 +53,38 @@ def test_fill_default_corpus(tmp_path):
     assert [path.stat().st_mtime_ns for path in present] == mtimes
 
 
-def test_holds_midi(tmp_path):
-    assert not holds_midi(tmp_path / 'missing')
-    assert not holds_midi(tmp_path)
-    (tmp_path / 'notes.txt').write_text('text')
-    assert not holds_midi(tmp_path)
-    (tmp_path / 'deep' / 'er').mkdir(parents=True)
-    (tmp_path / 'deep' / 'er' / 'PIECE.MIDI').write_bytes(b'MThd')
-    assert holds_midi(tmp_path)
+def test_the_keyboard_corpus_ships_with_its_manifest_and_licences():
+    """Every shipped MIDI file is a row of the manifest with its checksum; the licence notes are there."""
+    assert KEYBOARD == ROOT / 'training_data' / 'bach_keyboard'
+    with open(KEYBOARD / 'manifest.tsv', newline='') as handle:
+        rows = list(csv.DictReader(handle, delimiter='\t'))
+    files = sorted(p.relative_to(KEYBOARD).as_posix() for p in KEYBOARD.rglob('*.mid'))
+    assert len(files) == 128 and sorted({row['file'] for row in rows}) == files
+    for name in files:
+        digest = hashlib.sha256((KEYBOARD / name).read_bytes()).hexdigest()
+        assert digest in {row['sha256'] for row in rows if row['file'] == name}, name
+    licence = (KEYBOARD / 'LICENSE.md').read_text()
+    for row in rows:
+        assert 'Creative Commons' not in row['license'] or f'`{row["file"]}`' in licence
+    assert 'https://creativecommons.org/licenses/by-sa/4.0/' in licence
+    assert (KEYBOARD / 'PROVENANCE_mutopia.txt').is_file() and (KEYBOARD / 'PROVENANCE_buschke.txt').is_file()
 
 
-def test_prepare_without_data_fills_the_default_corpus(tmp_path):
+def test_prepare_reads_the_keyboard_corpus_by_default(tmp_path):
+    """Without --data, stage 0 reads the shipped keyboard works (checked on the parsed arguments: the
+    full preparation is the main job's); --data and --chorales exclude each other."""
+    from bach2.cli import build_parser, resolve_data
+    args = build_parser().parse_args(['prepare', '--out', str(tmp_path)])
+    assert resolve_data(args) == KEYBOARD and not list(tmp_path.iterdir())
+    result = subprocess.run([sys.executable, '-m', 'bach2.cli', 'prepare', '--data', 'x', '--chorales'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'not allowed with argument' in result.stderr
+
+
+def test_prepare_with_chorales_fills_the_music21_corpus(tmp_path):
     out = tmp_path / 'training_data'
-    result = subprocess.run([sys.executable, '-m', 'bach2.cli', 'prepare', '--out', str(out), '--limit', '3'],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, '-m', 'bach2.cli', 'prepare', '--out', str(out), '--chorales',
+                             '--limit', '3'], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert len(list((out / SUBFOLDER).glob('*.mid'))) == 3
     manifest = json.loads((out / 'manifest.json').read_text())

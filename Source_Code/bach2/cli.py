@@ -17,7 +17,7 @@ import sys
 import time
 
 from bach2 import __version__
-from bach2.default_corpus import fill_default_corpus, holds_midi
+from bach2.default_corpus import SUBFOLDER, fill_default_corpus, keyboard_corpus
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.model_config import (MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, TARGETS, CheckpointError, ModelConfig,
                                 TrainingDiverged, default_metre_input, default_targets)
@@ -46,10 +46,12 @@ def add_out_argument(parser):
 
 def add_data_arguments(parser):
     """--data, --limit, --jobs, --skip-time-signature, --no-split-movements (stage 0)."""
-    parser.add_argument('--data', help='folder of .mid/.midi files, searched recursively (default: '
-                        f'{DEFAULT_DATA}/, filled from music21\'s Bach corpus when it holds no MIDI)')
-    parser.add_argument('--limit', type=positive, help='convert only the first N pieces of the default corpus (when it is '
-                        'converted, i.e. while the folder holds no MIDI)')
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--data', help='folder of .mid/.midi files, searched recursively (default: the built-in '
+                        f'corpus of Bach keyboard works, {DEFAULT_DATA}/bach_keyboard/)')
+    source.add_argument('--chorales', action='store_true', help="music21's Bach chorales instead (≈ 410, converted "
+                        'once into OUT/music21_bach/, about a minute)')
+    parser.add_argument('--limit', type=positive, help='with --chorales: convert only the first N of them')
     parser.add_argument('--jobs', type=positive, help='worker processes (default: all cores)')
     parser.add_argument('--skip-time-signature', action='append', default=[], metavar='N/D',
                         help='leave out pieces with this time signature, e.g. 3/4 (repeatable)')
@@ -75,23 +77,17 @@ def config_from(args):
                          split_movements=not getattr(args, 'no_split_movements', False))
 
 
-
-
-
-
-
-
-
-
 def resolve_data(args):
-    """The MIDI folder to read: --data, or training_data/ filled with the default corpus if empty."""
+    """The MIDI folder to read: --data; with --chorales, music21's Bach converted into OUT/music21_bach/
+    (once); else the built-in keyboard corpus."""
     if args.data:
         return args.data
-    if not holds_midi(args.out):
-        _, failed = fill_default_corpus(args.out, limit=args.limit, processes=args.jobs)
-        for reason in failed:
-            print(f'music21 could not convert {reason}', file=sys.stderr)
-    return args.out
+    if not args.chorales:
+        return keyboard_corpus()
+    _, failed = fill_default_corpus(args.out, limit=args.limit, processes=args.jobs)
+    for reason in failed:
+        print(f'music21 could not convert {reason}', file=sys.stderr)
+    return pathlib.Path(args.out) / SUBFOLDER
 
 
 def report_failures(failures, skipped):

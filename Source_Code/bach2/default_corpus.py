@@ -1,8 +1,12 @@
-"""The built-in default corpus: music21's Bach (≈ 410 chorales and BWV 846), as MIDI.
+"""The built-in corpora: Bach's keyboard works (the default) and music21's Bach chorales.
 
-music21 ships MusicXML / Humdrum scores offline; :func:`fill_default_corpus`
-converts each to ``<folder>/music21_bach/<name>.mid`` once (about 0.14 s a piece),
-writing every file atomically so an interrupted run leaves only whole files.
+* :data:`KEYBOARD`: 128 MIDI files of fugues, preludes, inventions and sinfonias
+  shipped in ``training_data/bach_keyboard/`` with their manifest and licences
+  (public domain or CC BY-SA, see its ``LICENSE.md``); :func:`keyboard_corpus`.
+* music21's Bach (≈ 410 chorales and BWV 846): music21 ships MusicXML / Humdrum
+  scores offline; :func:`fill_default_corpus` converts each to
+  ``<folder>/music21_bach/<name>.mid`` once (about 0.14 s a piece), writing every
+  file atomically so an interrupted run leaves only whole files.
 """
 import multiprocessing
 import os
@@ -11,8 +15,10 @@ import warnings
 
 from tqdm import tqdm
 
+from bach2.prepare import CorpusError
 from bach2.safe_io import atomic_path
 
+KEYBOARD = pathlib.Path(__file__).resolve().parents[2] / 'training_data' / 'bach_keyboard'
 SUBFOLDER = 'music21_bach'
 SCORE_SUFFIXES = ('.mxl', '.xml', '.musicxml', '.krn')   # scores; music21's .rntxt are analyses
 
@@ -86,10 +92,12 @@ def _convert(job):
         return job[1], f'{pathlib.Path(job[0]).name}: {type(error).__name__}: {error}'
 
 
-def holds_midi(folder):
-    """True when ``folder`` (recursively) holds any ``.mid`` or ``.midi`` file."""
-    folder = pathlib.Path(folder)
-    return folder.is_dir() and any(p.suffix.lower() in ('.mid', '.midi') for p in folder.rglob('*'))
+def keyboard_corpus():
+    """The folder of the built-in keyboard corpus; CorpusError when this copy of Bach2.0 lacks it."""
+    if not (KEYBOARD / 'manifest.tsv').is_file():
+        raise CorpusError(f'{KEYBOARD}: the built-in corpus is missing from this installation; '
+                          'give a MIDI folder with --data')
+    return KEYBOARD
 
 
 def fill_default_corpus(folder, limit=None, processes=None, progress=True):
