@@ -8,8 +8,8 @@ import pytest
 
 from bach2.midi_to_time_series import Voice
 from bach2.time_series_to_midi import notes_to_piece
-from bach2.time_series_to_pitch_matrix import (bass_line, octave_shift, pitch_matrix_to_roll, pitch_matrix_to_time_series,
-                                               pitch_span, shift_semitones, ticks_per_step,
+from bach2.time_series_to_pitch_matrix import (bass_line, octave_shift, onset_roll, pitch_matrix_to_roll,
+                                               pitch_matrix_to_time_series, pitch_span, shift_semitones, ticks_per_step,
                                                time_series_to_pitch_matrix, transpositions, window)
 
 WINDOW = dict(step_ticks=24, lowest_pitch=60, n_pitches=5)
@@ -109,6 +109,36 @@ def test_repeated_note_merges_into_one():
     """Legato: the inverse cannot tell a re-struck pitch from a held one."""
     matrix, _ = time_series_to_pitch_matrix(piece_of([(0, 60, 24), (24, 60, 24)]), **WINDOW)
     assert pitch_matrix_to_time_series(matrix, step=24, lowest_pitch=60) == [(0, 60, 48)]
+
+
+def test_the_onset_plane_tells_a_struck_note_from_a_held_one(tmp_path):
+    """Articulation round trip: MIDI → matrix and onset plane (stage 1 stores it) → MIDI keeps C4 struck twice
+    apart from E4 held for as long, and a note struck while another voice holds the same pitch."""
+    from bach2.midi_to_time_series import Piece, midi_to_time_series
+    from bach2.prepare import ONSETS, PrepareConfig, prepare_training_data
+    from bach2.safe_io import load_pickle
+    from bach2.time_series_to_midi import time_series_to_midi
+    notes = [(0, 60, 48), (48, 60, 48), (0, 64, 96), (96, 62, 24)]         # C4 C4 | E4 held | D4
+    voices = [Voice(track=1, channel=0, name='a', notes=notes), Voice(track=2, channel=1, name='b',
+                                                                      notes=[(24, 64, 24)])]   # E4 again, inside
+    piece = Piece(name='bwv1', resolution=96, tempi=[(0, 500000)], time_signatures=[(0, 4, 4)], key_signatures=[],
+                  markers=[], voices=voices, end_tick=120)
+    midi = tmp_path / 'midi'
+    midi.mkdir()
+    time_series_to_midi(piece, midi / 'bwv1.mid')
+    matrix, _ = time_series_to_pitch_matrix(midi_to_time_series(midi / 'bwv1.mid'), **WINDOW)
+    onsets = onset_roll(midi_to_time_series(midi / 'bwv1.mid'), 24)[:, 60:65]
+    np.testing.assert_array_equal(onsets[:, [0, 2, 4]], [[1, 0, 1], [0, 0, 1], [1, 0, 0], [0, 0, 0], [0, 1, 0]])
+    assert pitch_matrix_to_time_series(matrix, 24, 60) == [(0, 60, 96), (0, 64, 96), (96, 62, 24)]   # legato
+    assert pitch_matrix_to_time_series(matrix, 24, 60, onsets=onsets) == [
+        (0, 60, 48), (0, 64, 24), (24, 64, 72), (48, 60, 48), (96, 62, 24)]
+    prepare_training_data(midi, tmp_path / 'data', PrepareConfig(lowest_pitch=60, n_pitches=5), processes=1,
+                          progress=False)
+    for k, shift in ((0, 0), (1, 1)):                    # the same plane in every key, moved with the notes
+        stored = load_pickle(tmp_path / 'data' / f'pitch_matrix_24ticks_sh{k}.p')
+        np.testing.assert_array_equal(stored[ONSETS][0][:, shift:], onsets[:, :5 - shift])
+        with np.load(tmp_path / 'data' / f'pitch_matrix_24ticks_sh{k}.npz') as arrays:
+            np.testing.assert_array_equal(arrays[ONSETS], stored[ONSETS][0])
 
 
 def test_inverse_on_a_grid_aligned_piece():

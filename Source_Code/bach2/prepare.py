@@ -33,12 +33,14 @@ from bach2.midi_to_time_series import MidiFileError, Piece, midi_to_time_series
 from bach2.piece_filters import key_changes, skipped_for_time_signature, split_movements, time_signature_names
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
 from bach2.time_series_to_pitch_matrix import (JOURNAL_STEP_TICKS, LOWEST_PITCH, N_PITCHES, full_roll,
-                                               note_arrays, note_steps, notes_outside, shift_semitones, ticks_per_step, window)
+                                               note_arrays, note_steps, notes_outside, onset_roll, shift_semitones,
+                                               ticks_per_step, window)
 
 MIDI_SUFFIXES = ('.mid', '.midi')
 TIME_SERIES_FILE = 'time_series.p'
 MANIFEST_FILE = 'manifest.json'
 BAR_POSITIONS = 'bar_positions'     # per step (position in its bar, steps in that bar), see bach2.metre
+ONSETS = 'onsets'                   # per step and pitch, 1 where a note is struck (T × P uint8)
 
 
 @dataclasses.dataclass
@@ -192,18 +194,20 @@ def save_sequences(out_dir, stem, key, sequences, names, per_step=None, **extra)
 def write_pitch_matrices(pieces, out_dir, config=PrepareConfig(), keys=None, progress=True):
     """Stage 1 → {label: (pickle path, notes left outside the window per piece)}."""
     keys = keys or [piece_key(piece) for piece in pieces]
-    rolls = [full_roll(piece, ticks_per_step(piece.resolution, config.step_ticks)) for piece in pieces]
+    steps = [ticks_per_step(piece.resolution, config.step_ticks) for piece in pieces]
+    rolls = [full_roll(piece, step) for piece, step in zip(pieces, steps)]
+    onset_rolls = [onset_roll(piece, step) for piece, step in zip(pieces, steps)]
     positions = [piece_positions(piece, config.step_ticks, len(roll)) for piece, roll in zip(pieces, rolls)]
     written = {}
     shifts = transposition_shifts(config, keys)
     for label, semitones in tqdm(shifts.items(), desc='stage 1: pitch matrices', unit='key',
                                  disable=not progress):
-        matrices = [window(roll, config.lowest_pitch, config.n_pitches, shift)
-                    for roll, shift in zip(rolls, semitones)]
+        matrices, onsets = ([window(roll, config.lowest_pitch, config.n_pitches, shift)
+                             for roll, shift in zip(source, semitones)] for source in (rolls, onset_rolls))
         outside = [notes_outside(note_arrays(piece)[1], config.lowest_pitch, config.n_pitches, shift)
                    for piece, shift in zip(pieces, semitones)]
         path = save_sequences(out_dir, pitch_matrix_name(config, label), 'pitch_matrices', matrices,
-                               [p.name for p in pieces], per_step={BAR_POSITIONS: positions},
+                               [p.name for p in pieces], per_step={BAR_POSITIONS: positions, ONSETS: onsets},
                                semitones=semitones, step_ticks=config.step_ticks,
                                lowest_pitch=config.lowest_pitch, notes_outside=outside)
         written[label] = (path, outside)

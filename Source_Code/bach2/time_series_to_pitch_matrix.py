@@ -12,7 +12,8 @@ a 16th); :func:`ticks_per_step` turns that into a file's own ticks.
 Onsets and ends are rounded to the nearest step and every note keeps at least
 one step, so no note vanishes between two samples. The inverse,
 :func:`pitch_matrix_to_time_series`, is *legato*: consecutive steps of one
-pitch become one note.
+pitch become one note — unless an *onset plane* (:func:`onset_roll`, stored
+beside the pitch matrices in stage 1) marks the pitch struck again.
 """
 import numpy as np
 
@@ -57,6 +58,15 @@ def full_roll(piece, step):
     np.add.at(counts, (first, pitch), 1)
     np.add.at(counts, (last, pitch), -1)
     return np.cumsum(counts[:-1], axis=0) > 0
+
+
+def onset_roll(piece, step):
+    """``T × 128`` bool roll of the steps where a note is struck (T as in :func:`full_roll`): what tells a
+    note held from the step before from the same pitch struck again."""
+    first, pitch, last = note_steps(piece, step)
+    roll = np.zeros((int(last.max()) if len(last) else 0, 128), bool)
+    roll[first, pitch] = True
+    return roll
 
 
 def window(roll, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES, semitones=0):
@@ -123,18 +133,25 @@ def shift_semitones(k):
     return k if k <= 6 else k - 12
 
 
-def pitch_matrix_to_time_series(pitch_matrix, step=JOURNAL_STEP_TICKS, lowest_pitch=LOWEST_PITCH):
+def pitch_matrix_to_time_series(pitch_matrix, step=JOURNAL_STEP_TICKS, lowest_pitch=LOWEST_PITCH, onsets=None):
     """``T × P`` pitch matrix → sorted [(time, pitch, duration)] in ticks, legato.
 
     ``step``: ticks per row. A run of consecutive steps of one pitch becomes one
-    note; ``lowest_pitch`` shifts the columns back to MIDI pitches. Inverse of :func:`time_series_to_pitch_matrix`.
+    note; with ``onsets`` (``T × P``, 1 where a note is struck, :func:`onset_roll`) a
+    sounding step marked struck starts a new note even when the pitch sounded
+    before it. ``lowest_pitch`` shifts the columns back to MIDI pitches. Inverse of
+    :func:`time_series_to_pitch_matrix` (and of :func:`onset_roll` with ``onsets``).
     """
     active = np.asarray(pitch_matrix) > 0
-    padded = np.zeros((active.shape[0] + 2, active.shape[1]), np.int8)
+    padded = np.zeros((active.shape[0] + 2, active.shape[1]), bool)
     padded[1:-1] = active
-    change = np.diff(padded, axis=0)               # (T + 1) × P: +1 at onsets, −1 after ends
-    on_step, on_col = np.nonzero(change == 1)
-    off_step, off_col = np.nonzero(change == -1)
+    struck = np.zeros_like(padded)
+    if onsets is not None:
+        struck[1:-1] = np.asarray(onsets) > 0
+    start = padded[1:] & (~padded[:-1] | struck[1:])           # (T + 1) × P: a note starts at this step
+    end = padded[:-1] & (~padded[1:] | start)                  # … the note before ends here
+    on_step, on_col = np.nonzero(start)
+    off_step, off_col = np.nonzero(end)
     on_order = np.lexsort((on_step, on_col))       # pair the k-th onset and end of each column
     off_order = np.lexsort((off_step, off_col))
     starts, columns, ends = on_step[on_order], on_col[on_order], off_step[off_order]
