@@ -1,5 +1,5 @@
 """The ``bach2`` command: ``prepare`` (stages 0–2), ``inspect`` (stage 0 on files), ``train`` (stage 3),
-``generate`` (stage 4), ``evaluate`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark),
+``generate`` (stage 4), ``evaluate`` and ``judge`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark),
 ``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces),
 ``journey`` (all of them on the built-in corpus, small and quick), and the journal's road map
 (:mod:`bach2.cli_roadmap`): ``chords``, ``lines`` and ``chain``.
@@ -168,6 +168,9 @@ def add_train_arguments(parser):
     parser.add_argument('--metre-input', action=argparse.BooleanOptionalAction, default=None,
                         help="append the next step's position in its bar (a binary clock and a downbeat flag, "
                         'from the time signatures) to each input step (default: on for lstm-nade, off for lstm)')
+    parser.add_argument('--articulation', action='store_true',
+                        help='lstm-nade: model struck and held notes — each step is the pitches sounding, then the '
+                        'pitches struck (the onset plane of stage 1), so a repeated note is not a held one')
     parser.add_argument('--pad-start', action='store_true',
                         help='SEQUENCE_LENGTH silent steps before each piece, so every step is a target '
                         '(the JSB Chorales convention: every frame is predicted)')
@@ -195,8 +198,6 @@ def add_train_arguments(parser):
     parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
 
 
-
-
 def cmd_train(args):
     """Stage 3: train the LSTM on the prepared data; checkpoints, CSV log and curve go to --out."""
     os.environ['JAX_PLATFORMS'] = 'cuda' if args.device == 'gpu' else 'cpu'   # before JAX is imported
@@ -214,8 +215,8 @@ def cmd_train(args):
                                    targets=args.targets or default_targets(args.model),
                                    metre_input=(default_metre_input(args.model) if args.metre_input is None
                                                 else args.metre_input),
-                                   dropout=args.dropout, input_dropout=args.input_dropout,
-                                   n_pitches=n_pitches, lowest_pitch=lowest_pitch)
+                                   articulation=args.articulation, dropout=args.dropout,
+                                   input_dropout=args.input_dropout, n_pitches=n_pitches, lowest_pitch=lowest_pitch)
     except ValueError as error:          # options that do not go together, e.g. a monophonic NADE
         print(f'bach2 train: error: {error} (see bach2 train --help)', file=sys.stderr)
         return 2
@@ -360,12 +361,16 @@ def cmd_evaluate(args):
     from bach2.generate import load_model
     from bach2.music_statistics import compare, format_table, music_statistics
     geometry = corpus = None
+    articulation = False                   # the checkpoints read struck notes too: their pieces are 2P wide
     if args.checkpoint:
-        geometries = {checkpoint: checkpoint_geometry(load_model(checkpoint)[2]) for checkpoint in args.checkpoint}
-        geometry = geometries[args.checkpoint[0]]
+        loaded = {checkpoint: load_model(checkpoint) for checkpoint in args.checkpoint}
+        geometries = {checkpoint: (checkpoint_geometry(meta), config.articulation)
+                      for checkpoint, (config, _, meta) in loaded.items()}
+        geometry, articulation = geometries[args.checkpoint[0]]
         for checkpoint, other in geometries.items():
-            if other != geometry:
-                raise CheckpointError(f'{checkpoint}: trained on {other}, {args.checkpoint[0]} on {geometry}')
+            if other != (geometry, articulation):
+                raise CheckpointError(f'{checkpoint}: trained on {other[0]}, articulation {other[1]}; '
+                                      f'{args.checkpoint[0]} on {geometry}, articulation {articulation}')
     if args.corpus and is_prepared(args.corpus):
         other_default = (args.corpus == DEFAULT_DATA and geometry is not None
                          and Geometry(*prepared_geometry(args.corpus)) != geometry)
@@ -375,7 +380,7 @@ def cmd_evaluate(args):
                                       geometry.steps_per_quarter, [p for *_, p in corpus_pieces])
     elif args.corpus != DEFAULT_DATA:
         raise CorpusError(f'{args.corpus}: not a prepared folder (run `bach2 prepare --out {args.corpus}` first)')
-    geometry, pieces, failures = load_pieces(args.folder, geometry, args.split)
+    geometry, pieces, failures = load_pieces(args.folder, geometry, args.split, articulation=articulation)
     result = {'folder': str(args.folder), 'split': args.split, 'pieces': len(pieces),
               'unreadable': [{'file': path, 'reason': reason} for path, reason in failures]}
     if args.checkpoint:
@@ -384,13 +389,43 @@ def cmd_evaluate(args):
         print(f'NLL per frame {result["nll_per_frame"]:.3f} nats over {result["frames"]} frames of '
               f'{result["pieces"]} pieces, each frame from its piece\'s whole past'
               + (f' ({len(result["too_short"])} empty pieces left out)' if result['too_short'] else ''))
-    result['statistics'] = music_statistics([m for m, *_ in pieces], geometry.lowest_pitch,
+    result['statistics'] = music_statistics([m[:, :geometry.n_pitches] for m, *_ in pieces], geometry.lowest_pitch,
                                             geometry.steps_per_quarter, [p for *_, p in pieces])
     if corpus is not None:
         result['corpus'], result['corpus_statistics'] = args.corpus, corpus
         rows = compare(result['statistics'], corpus)
         result['comparison'] = {name: distance for name, _, _, distance in rows}
         print(format_table(rows))
+    with atomic_path(args.json) as temporary, open(temporary, 'w') as handle:
+        json.dump(result, handle, indent=1)
+    print(f'  {args.json}')
+    return report_failures(failures, [])
+
+
+def cmd_judge(args):
+    """Stage 5, issue 15: can a judge that never saw the model tell 4-bar excerpts of the pieces from held-out
+    Bach (cross-validated accuracy: 0.5, it cannot; 1.0, always), and how long is the longest passage each piece
+    copies from the training Bach, in any transposition? Bach is split as `bach2 train --seed` splits --corpus."""
+    from bach2.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
+    geometry, held_out, training = bach_split(args.corpus, args.seed, args.valid_fraction)
+    pieces, failures = load_generated(args.folder, geometry)
+    groups = [[work(name) for name, *_ in side] for side in (pieces, held_out)]      # a BWV work in one fold
+    try:
+        judge = judge_accuracy([piece[1:] for piece in pieces], [piece[1:] for piece in held_out],
+                               geometry.lowest_pitch, groups)
+    except ValueError as error:                 # too few excerpts on one side
+        raise CorpusError(f'{args.folder}: {error}') from None
+    copies = copy_table(pieces, CopyIndex([matrix for _, matrix, _ in training]), [name for name, *_ in training],
+                        args.copy_limit)
+    print(f'judge accuracy {judge["accuracy"]:.3f} ± {judge["accuracy_std"]:.3f} (over the folds), '
+          f'{judge["excerpts"]} excerpts a side, against {len(held_out)} held-out Bach pieces; 0.5: it cannot tell')
+    print('  it leans on ' + ', '.join(f'{name} ({weight:+.2f})' for name, weight in judge['top_features']))
+    print(f'longest copy from {len(training)} training pieces: median {copies["median"]:g} steps, max '
+          f'{copies["max"]}; {copies["share_over_limit"]:.0%} of {len(pieces)} pieces copy over {args.copy_limit}')
+    result = {'folder': str(args.folder), 'corpus': str(args.corpus), 'seed': args.seed,
+              'valid_fraction': args.valid_fraction, 'held_out': [name for name, *_ in held_out],
+              'judge': judge, 'copies': copies,
+              'unreadable': [{'file': str(path), 'reason': reason} for path, reason in failures]}
     with atomic_path(args.json) as temporary, open(temporary, 'w') as handle:
         json.dump(result, handle, indent=1)
     print(f'  {args.json}')
@@ -534,6 +569,19 @@ def build_parser():
     evaluate.add_argument('--json', default='evaluation.json', help='where the results go (default: %(default)s)')
     evaluate.add_argument('--backend', choices=('jax', 'c'), default='jax')
     evaluate.set_defaults(run=cmd_evaluate)
+    judge = commands.add_parser('judge', help='stage 5: does a judge tell the pieces from Bach; do they copy him',
+                                description=cmd_judge.__doc__)
+    judge.add_argument('folder', help='.p files of bach2 generate (the continuations, primer left out), or else '
+                       'MIDI files, read whole')
+    judge.add_argument('--corpus', default=DEFAULT_DATA, help='prepared folder of held-out and training Bach '
+                       '(default: %(default)s)')
+    judge.add_argument('--seed', type=int, default=0, help='the seed the model was trained with: its BWV split '
+                       '(default: %(default)s)')
+    judge.add_argument('--valid-fraction', type=fraction, default=0.1, help='as bach2 train (default: %(default)s)')
+    judge.add_argument('--copy-limit', type=positive, default=32, help='copies over this many steps count '
+                       '(default: %(default)s, 2 bars)')
+    judge.add_argument('--json', default='judge.json', help='where the results go (default: %(default)s)')
+    judge.set_defaults(run=cmd_judge)
     journey = commands.add_parser('journey', help='the main job: prepare, train a small model, generate',
                                   description=cmd_journey.__doc__)
     add_out_argument(journey)

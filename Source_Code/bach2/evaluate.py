@@ -19,9 +19,9 @@ from bach2.chord_sequence import beat_profiles, chord_indices
 from bach2.metre import piece_positions
 from bach2.model_config import CheckpointError
 from bach2.prepare import CorpusError, PrepareConfig, find_midi_files, read_corpus
-from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, ticks_per_step, window
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, onset_matrix, ticks_per_step, window
 from bach2.training_set import (build_training_set, piece_names, prepared_geometry, read_positions, read_sequences,
-                                read_split, split_indices, step_chord_indices)
+                                read_split, read_steps, split_indices, step_chord_indices)
 
 
 @dataclasses.dataclass
@@ -41,9 +41,10 @@ def is_prepared(folder):
     return any(pathlib.Path(folder).glob('pitch_matrix_*ticks_sh0.npz'))
 
 
-def load_pieces(folder, geometry=None, split='', progress=True):
+def load_pieces(folder, geometry=None, split='', progress=True, articulation=False):
     """→ (Geometry, [(``T × P`` uint8 pitch matrix, ``T`` int16 chord per step, name, ``T × 2`` bar positions
-    or None)], [(file, reason)]).
+    or None)], [(file, reason)]); with ``articulation`` the matrices are ``T × 2P``, the onset plane after
+    the pitches (what a model with articulation reads).
 
     A prepared folder keeps its own geometry (which must equal ``geometry`` when
     given) and may be narrowed to one ``split``; a MIDI folder is read with ``geometry``.
@@ -52,14 +53,14 @@ def load_pieces(folder, geometry=None, split='', progress=True):
         found = Geometry(*prepared_geometry(folder))
         if geometry is not None and found != geometry:
             raise CheckpointError(f'{folder}: prepared with {found}, the model needs {geometry}')
-        return found, prepared_pieces(folder, found, split), []
+        return found, prepared_pieces(folder, found, split, articulation), []
     if split:
         raise CorpusError(f'{folder}: --split needs a prepared folder with split.json, this one holds MIDI files')
     geometry = geometry or Geometry()
-    return geometry, *midi_pieces(folder, geometry, progress)
+    return geometry, *midi_pieces(folder, geometry, progress, articulation)
 
 
-def prepared_pieces(folder, geometry, split=''):
+def prepared_pieces(folder, geometry, split='', articulation=False):
     """The ``sh0`` pieces of a prepared folder (only those of ``split`` when given)."""
     names = piece_names(folder, geometry.step_ticks)
     chosen = range(len(names))
@@ -69,14 +70,14 @@ def prepared_pieces(folder, geometry, split=''):
             raise CorpusError(f'{folder}: no split.json, so no split named {split!r}')
         chosen = split_indices(names, splits, split, folder)
     path = pathlib.Path(folder) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
-    matrices, _ = read_sequences(path, 'pitch_matrices')
+    matrices, _ = read_steps(path, articulation)
     chords, _ = read_sequences(pathlib.Path(folder) / 'chord_sequence_sh0.npz', 'chord_sequences')
     positions = read_positions(path, required=False) or [None] * len(matrices)   # None: prepared before them
     return [(matrices[i], step_chord_indices(chords[i], len(matrices[i]), geometry.steps_per_quarter), names[i],
              positions[i]) for i in chosen]
 
 
-def midi_pieces(folder, geometry, progress=True):
+def midi_pieces(folder, geometry, progress=True, articulation=False):
     """Stages 0–2 of every MIDI file under ``folder`` in its own key → (pieces as :func:`load_pieces`, failures)."""
     config = PrepareConfig(step_ticks=geometry.step_ticks, lowest_pitch=geometry.lowest_pitch,
                            n_pitches=geometry.n_pitches)
@@ -85,6 +86,9 @@ def midi_pieces(folder, geometry, progress=True):
     for piece in read:
         matrix = window(full_roll(piece, ticks_per_step(piece.resolution, geometry.step_ticks)),
                         geometry.lowest_pitch, geometry.n_pitches)
+        if articulation:
+            matrix = np.concatenate([matrix, onset_matrix(piece, geometry.step_ticks, geometry.lowest_pitch,
+                                                          geometry.n_pitches)], axis=1)
         chords = chord_indices(beat_profiles(full_roll(piece, ticks_per_step(piece.resolution))))  # from 16ths
         positions = piece_positions(piece, geometry.step_ticks, len(matrix))
         pieces.append((matrix, step_chord_indices(chords, len(matrix), geometry.steps_per_quarter), piece.name,

@@ -8,7 +8,8 @@ training data undone (column j is MIDI ``lowest_pitch + j``), and a transpositio
 to a chosen key — and writes, named after the model as the journal did
 (``fugue_N768epoch180``; ``_seed<k>`` added for seeds other than 0):
 
-* ``.p``: the pickled pitch matrix (plain dict, loads in IPython);
+* ``.p``: the pickled pitch matrix (plain dict, loads in IPython; ``onsets``: the onset plane of a
+  model with articulation, else None);
 * ``.mid``: the piece, one track;
 * ``.png``: its piano roll, the primer shaded, the stage-2 chords under it;
 * ``.wav`` or ``.ogg`` (``audio``): the MIDI rendered by FluidSynth (:mod:`bach2.listen`),
@@ -35,9 +36,8 @@ from bach2.prepare import MIDI_SUFFIXES, CorpusError
 from bach2.progressions import chord_agreement, parse_key, parse_progression, progression_steps
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
-from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line,
-                                               pitch_matrix_to_roll, pitch_matrix_to_time_series,
-                                               time_series_to_pitch_matrix)
+from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, onset_matrix, pitch_matrix_to_roll,
+                                               pitch_matrix_to_time_series, time_series_to_pitch_matrix)
 from bach2.training_set import load_piece, piece_names, step_chord_indices
 
 @dataclasses.dataclass
@@ -73,26 +73,32 @@ def load_model(checkpoint):
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
 
 
-def choose_primer(spec, data_dir, length, geometry, rng):
-    """→ (name, ``≤ length × P`` uint8 primer, chord per step of the primer and the piece after it, the
-    primer's ``≤ length × 2`` bar positions (:mod:`bach2.metre`; None from a folder prepared before them)).
+def choose_primer(spec, data_dir, length, geometry, rng, articulation=False):
+    """→ (name, ``≤ length × P`` uint8 primer (``2P`` with ``articulation``: the onset plane after the
+    pitches), chord per step of the primer and the piece after it, the primer's ``≤ length × 2`` bar
+    positions (:mod:`bach2.metre`; None from a folder prepared before them)).
 
     ``spec``: 'silence' (ending just before a downbeat of 4/4), 'random' (a prepared piece), a prepared
     piece's name, or a MIDI file, read in the model's :class:`~bach2.evaluate.Geometry` (step, pitch window).
     """
+    width = geometry.n_pitches * (2 if articulation else 1)
     if spec == 'silence':
         bar = 4 * geometry.steps_per_quarter
-        return ('silence', np.zeros((length, geometry.n_pitches), np.uint8), np.full(length, NO_CHORD, np.int16),
+        return ('silence', np.zeros((length, width), np.uint8), np.full(length, NO_CHORD, np.int16),
                 regular_positions(length, bar, -length % bar))
     if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
         piece = midi_to_time_series(spec)
         matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, geometry.lowest_pitch, geometry.n_pitches)
+        if articulation:
+            matrix = np.concatenate([matrix, onset_matrix(piece, geometry.step_ticks, geometry.lowest_pitch,
+                                                          geometry.n_pitches)], axis=1)
         chords = step_chord_indices(chord_index_sequence(piece), len(matrix), geometry.steps_per_quarter)
         bars = piece_positions(piece, geometry.step_ticks, len(matrix))
         name = pathlib.Path(spec).stem
     else:
         name = str(rng.choice(piece_names(data_dir, geometry.step_ticks))) if spec == 'random' else spec
-        matrix, chords, bars = load_piece(data_dir, name, step_ticks=geometry.step_ticks, positions=True)
+        matrix, chords, bars = load_piece(data_dir, name, step_ticks=geometry.step_ticks, positions=True,
+                                          articulation=articulation)
     if not np.asarray(matrix).any():
         raise CorpusError(f'{spec}: the primer piece has no notes')
     return name, np.asarray(matrix[:length], np.uint8), chords, None if bars is None else bars[:length]
@@ -146,7 +152,7 @@ def generate_a_fugue(config, sampler=None, log=print):
     geometry = checkpoint_geometry(meta)
     per = geometry.steps_per_quarter
     primer_name, primer, primer_chords, primer_positions = choose_primer(
-        config.primer, config.data_dir, model_config.sequence_length, geometry, rng)
+        config.primer, config.data_dir, model_config.sequence_length, geometry, rng, model_config.articulation)
     positions = None              # the primer's bar positions, then its metre continued
     if primer_positions is not None:
         positions = np.concatenate([primer_positions, continue_positions(primer_positions, config.n_steps)])
@@ -162,22 +168,24 @@ def generate_a_fugue(config, sampler=None, log=print):
     steps, probabilities = sampler.continue_piece(primer, config.n_steps, rule=config.rule, seed=config.seed,
                                                   context=context, temperature=config.temperature, chords=tones,
                                                   positions=positions)
-    lowest = model_config.lowest_pitch
+    lowest, P = model_config.lowest_pitch, model_config.n_pitches
+    struck = steps[:, P:] if model_config.articulation else None        # the onset plane, with articulation
+    steps, primer = steps[:, :P], primer[:, :P]
     key = found_key(steps, lowest)
     shift = tonic_shift(key, config.key) if config.key and not config.progression else 0   # a progression sets it
     out = pathlib.Path(config.out_dir)
     stem = output_stem(config, model_config, meta)
     step_ticks = geometry.step_ticks
-    notes = pitch_matrix_to_time_series(steps, step=step_ticks, lowest_pitch=lowest + shift)
+    notes = pitch_matrix_to_time_series(steps, step=step_ticks, lowest_pitch=lowest + shift, onsets=struck)
     piece = notes_to_piece(notes, JOURNAL_RESOLUTION, name=stem, tempo=int(round(60e6 / config.tempo_bpm)))
     files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
-    report = {**repetition_report(steps), 'longest_single_pitch_run': longest_single_pitch_run(steps)[0],
+    report = {**repetition_report(steps, struck), 'longest_single_pitch_run': longest_single_pitch_run(steps)[0],
               'notes': len(notes), 'steps': int(len(steps)),
               'key_generated': key_name(key), 'transposed_semitones': shift,
               'key_written': key_name(found_key(steps, lowest + shift))}
     if chords is not None:
         report['chord_agreement'] = chord_agreement(steps, chords[len(primer):], lowest, per)
-    record = {'pitch_matrix': steps, 'lowest_pitch': lowest + shift, 'step_ticks': step_ticks,
+    record = {'pitch_matrix': steps, 'onsets': struck, 'lowest_pitch': lowest + shift, 'step_ticks': step_ticks,
               'resolution': JOURNAL_RESOLUTION, 'primer': primer, 'primer_name': primer_name,
               'probabilities': probabilities.astype(np.float32),
               'prescribed_chords': None if chords is None else chords[len(primer):],

@@ -45,6 +45,7 @@ class ModelConfig:
     chord_input: bool = False       # the journal's plan: the next step's chord (12 pitch classes) as extra input
     metre_input: bool = False       # the next step's position in its bar as extra input (bach2.metre)
     model: str = 'lstm'             # 'lstm-nade': the joint distribution of a step (bach2.nade), polyphonic only
+    articulation: bool = False      # lstm-nade: each step is P sounding then P struck pitches (the onset plane)
     nade_hidden: int = 150          # H, hidden units of the NADE
     targets: str = 'last'           # 'last': window → next step (the journal's); 'all': every step, state carried
     input_dropout: float = 0.0      # dropout on the input steps (Lasagne's DropoutLayer; training only)
@@ -63,6 +64,8 @@ class ModelConfig:
             raise ValueError(f'model must be one of {MODELS}, not {self.model!r}')
         if self.model == 'lstm-nade' and self.mode != 'polyphonic':
             raise ValueError('the lstm-nade model is polyphonic (a monophonic step is already one softmax)')
+        if self.articulation and self.model != 'lstm-nade':
+            raise ValueError('articulation (struck and held notes) is a model of the lstm-nade')
         if self.targets not in TARGETS:
             raise ValueError(f'targets must be one of {TARGETS}, not {self.targets!r}')
         for name in ('input_dropout', 'dropout'):
@@ -73,9 +76,14 @@ class ModelConfig:
                 raise ValueError(f'{name} must be positive, not {getattr(self, name)}')
 
     @property
+    def step_width(self):
+        """Columns of a step the model reads and writes: P pitches, 2P with the onset plane."""
+        return self.n_pitches * (2 if self.articulation else 1)
+
+    @property
     def n_inputs(self):
-        return self.n_pitches + 12 * self.chord_input + METRE_FEATURES * self.metre_input
+        return self.step_width + 12 * self.chord_input + METRE_FEATURES * self.metre_input
 
     @property
     def n_outputs(self):
-        return self.n_pitches + 1 if self.mode == 'monophonic' else self.n_pitches
+        return self.n_pitches + 1 if self.mode == 'monophonic' else self.step_width

@@ -238,20 +238,32 @@ class NADELayer(Layer):
         logits = nade_logits(hidden, visible, targets.reshape((-1, self.num_units)), self.W, self.V)
         return pt.sigmoid(logits).reshape((*leading, self.num_units))
 
-    def sample(self, h, cutoffs, temperature):
-        """Draw one step for ``h`` (1 × N): pitch i sounds where p_i > ``cutoffs[i]`` (P) → (step P, p P).
+    def sample(self, h, cutoffs, temperature, previous=None):
+        """Draw one step for ``h`` (1 × N): unit i is on where p_i > ``cutoffs[i]`` → (step, p), each ``num_units``.
 
         Each conditional's logit is divided by ``temperature``; uniform cutoffs
-        are exact sampling from the NADE, cutoffs of 0.5 take each pitch's likelier value.
+        are exact sampling from the NADE, cutoffs of 0.5 take each unit's likelier value.
+        ``previous`` (P = ``num_units`` / 2, the sounding pitches of the step before): the units are P
+        sounding pitches, then P onsets, and an onset follows its pitch — off where the pitch is silent,
+        on where it starts sounding (a pitch cannot be held from a step where it was silent).
         """
         visible, hidden = self.biases(h)
+        n_pitches = self.num_units // 2
+        if previous is None:
+            forced = pt.full((self.num_units,), -1.0, dtype='float32')
+        else:           # −1 for a pitch; for an onset 1 where its pitch was silent before (struck if it sounds)
+            forced = pt.concatenate([pt.full((n_pitches,), -1.0, dtype='float32'), 1.0 - previous])
 
-        def pitch(b_i, W_i, V_i, cutoff_i, activation):
+        def unit(i, b_i, W_i, V_i, cutoff_i, forced_i, activation, chosen):
             p_i = pt.sigmoid((b_i + pt.dot(pt.sigmoid(activation), V_i)) / temperature)
             v_i = pt.gt(p_i, cutoff_i).astype('float32')
-            return activation + v_i * W_i, v_i, p_i
+            if previous is not None:
+                sounding = chosen[pt.maximum(i - n_pitches, 0)]
+                v_i = pt.switch(pt.lt(forced_i, 0), v_i, sounding * pt.maximum(v_i, forced_i))
+            return activation + v_i * W_i, pt.set_subtensor(chosen[i], v_i), p_i
 
-        outputs = pytensor.scan(pitch, sequences=[visible[0], self.W, self.V, cutoffs],
-                                outputs_info=[hidden[0], None, None], return_updates=False)
-        return outputs[1], outputs[2]
-
+        outputs = pytensor.scan(unit, sequences=[pt.arange(self.num_units), visible[0], self.W, self.V, cutoffs,
+                                                 forced],
+                                outputs_info=[hidden[0], pt.zeros((self.num_units,), dtype='float32'), None],
+                                return_updates=False)
+        return outputs[1][-1], outputs[2]

@@ -26,7 +26,10 @@ output layer's logits z become:
 * monophonic: ``argmax(z / temperature + g)`` over P pitches and a rest; Gumbel
   noise g is sampling from the softmax, g = 0 the journal's argmax;
 * ``lstm-nade``: pitch after pitch, low to high, each conditional compared
-  with its cutoff (see :meth:`bach2.nade.NADELayer.sample`).
+  with its cutoff (see :meth:`bach2.nade.NADELayer.sample`); with ``articulation``
+  the onsets follow the pitches, held only where the pitch sounded the step before.
+
+A step is ``P`` columns, ``2P`` with ``articulation`` (sounding, then struck).
 """
 import numpy as np
 import pytensor
@@ -57,7 +60,8 @@ def decision_noise(mode, rule, n_rows, n_outputs, rng):
 class Sampler:
     """A compiled sampler for the parameters ``state`` ({name: array}, from a checkpoint) of ``config``.
 
-    :meth:`continue_piece` → (``n_steps × P`` uint8 steps, ``n_steps × n_outputs`` probabilities).
+    :meth:`continue_piece` → (``n_steps × W`` uint8 steps, ``n_steps × n_outputs`` probabilities), W the
+    model's ``step_width`` (P, or 2P with articulation).
     """
 
     def __init__(self, config, state, backend='jax'):
@@ -70,13 +74,15 @@ class Sampler:
         for param in params:
             param.set_value(np.asarray(state[param.name], np.float32))
         self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
-        self.n_extra = config.n_inputs - config.n_pitches     # chord tones and metre appended to each row
+        self.n_extra = config.n_inputs - config.step_width     # chord tones and metre appended to each row
         self._compiled = {}       # (context, scan length) → compiled function (JAX needs static shapes)
 
-    def _decide(self, hidden, noise_t, temperature):
-        """Last LSTM layer's output (1 × n) → (chosen step P float32, probabilities n_outputs)."""
+    def _decide(self, hidden, noise_t, temperature, last_row):
+        """Last LSTM layer's output (1 × n) and the last input row → (chosen step W float32, probabilities
+        n_outputs)."""
         if self.config.model == 'lstm-nade':
-            return self.network.sample(hidden, noise_t, temperature)
+            previous = last_row[:self.config.n_pitches] if self.config.articulation else None
+            return self.network.sample(hidden, noise_t, temperature, previous)
         logits = (pt.dot(hidden, self.network.W) + self.network.b)[0] / temperature
         if self.config.mode == 'monophonic':
             perturbed = logits + noise_t
@@ -86,7 +92,7 @@ class Sampler:
         return pt.gt(probabilities, noise_t).astype('float32'), probabilities
 
     def _input_row(self, step, extra_t):
-        """Chosen step (P) → the 1 × n_inputs input row (``extra_t``, chord tones and metre, appended)."""
+        """Chosen step (W) → the 1 × n_inputs input row (``extra_t``, chord tones and metre, appended)."""
         row = step[None, :]
         return pt.concatenate([row, extra_t[None, :self.n_extra]], axis=1) if self.n_extra else row
 
@@ -107,22 +113,23 @@ class Sampler:
     def _build_carry(self, total):
         """Scan over ``total`` rows (primer, then sampled) carrying every LSTM layer's (cell, hidden)."""
         config = self.config
-        primer = pt.tensor('primer', dtype='float32', shape=(total, config.n_pitches))   # read while is_primer
+        primer = pt.tensor('primer', dtype='float32', shape=(total, config.step_width))  # read while is_primer
         is_primer = pt.tensor('is_primer', dtype='float32', shape=(total,))
         extra = pt.tensor('extra', dtype='float32', shape=(total, max(1, self.n_extra)))
         noise = pt.tensor('noise', dtype='float32', shape=(total, config.n_outputs))
         temperature = pt.scalar('temperature', dtype='float32')
 
         def step(primer_t, is_primer_t, extra_t, noise_t, previous, *state_t):
-            row = self._input_row(pt.switch(is_primer_t, primer_t, previous), extra_t)
+            read = pt.switch(is_primer_t, primer_t, previous)
+            row = self._input_row(read, extra_t)
             new_state = []
             for k, lstm in enumerate(self.lstms):
                 cell, row = lstm.get_step_output(row, state_t[2 * k], state_t[2 * k + 1])
                 new_state += [cell, row]
-            chosen, probabilities = self._decide(row, noise_t, temperature)
+            chosen, probabilities = self._decide(row, noise_t, temperature, read)
             return [chosen] + new_state + [probabilities]
 
-        initial = [pt.zeros((config.n_pitches,), dtype='float32')]
+        initial = [pt.zeros((config.step_width,), dtype='float32')]
         for lstm in self.lstms:
             initial += [lstm.cell_init, lstm.hid_init]                                   # (1, n) each
         outputs = pytensor.scan(step, sequences=[primer, is_primer, extra, noise],
@@ -141,7 +148,7 @@ class Sampler:
 
         def step(extra_t, noise_t, window_t):
             hidden = layers.get_output(last_lstm, window_t[None], deterministic=True)[:, -1]   # 1 × n (final step)
-            chosen, probabilities = self._decide(hidden, noise_t, temperature)
+            chosen, probabilities = self._decide(hidden, noise_t, temperature, window_t[-1])
             return pt.concatenate([window_t[1:], self._input_row(chosen, extra_t)]), chosen, probabilities
 
         outputs = pytensor.scan(step, sequences=[extra, noise], outputs_info=[window, None, None],
@@ -157,7 +164,8 @@ class Sampler:
 
     def continue_piece(self, primer, n_steps, rule='sample', seed=0, temperature=1.0, chords=None,
                        context='window', positions=None):
-        """Primer ``L × P`` (L ≥ 1) → the next ``n_steps`` steps and their probabilities.
+        """Primer ``L × W`` (L ≥ 1; W = P, or 2P with articulation) → the next ``n_steps`` steps and their
+        probabilities.
 
         ``rule``: see :func:`decision_noise`; ``seed`` seeds its noise. ``chords``:
         ``(L + n_steps − 1) × 12`` chord tones of the step after each input row
@@ -171,8 +179,8 @@ class Sampler:
         """
         primer = np.asarray(primer, np.float32)
         config = self.config
-        if primer.ndim != 2 or primer.shape[1] != config.n_pitches or len(primer) < 1:
-            raise ValueError(f'primer must be L × {config.n_pitches} with L ≥ 1, got {primer.shape}')
+        if primer.ndim != 2 or primer.shape[1] != config.step_width or len(primer) < 1:
+            raise ValueError(f'primer must be L × {config.step_width} with L ≥ 1, got {primer.shape}')
         if n_steps < 1:
             raise ValueError(f'n_steps must be positive, not {n_steps}')
         if not temperature > 0:
@@ -188,7 +196,7 @@ class Sampler:
         rng = np.random.default_rng(seed)
         if context == 'carry':
             noise = decision_noise(config.mode, rule, total, config.n_outputs, rng)
-            rows = np.zeros((total, config.n_pitches), np.float32)
+            rows = np.zeros((total, config.step_width), np.float32)
             rows[:n_primer] = primer
             is_primer = (np.arange(total) < n_primer).astype(np.float32)
             steps, probabilities = self._function('carry', total)(rows, is_primer, extra, noise,
@@ -206,11 +214,13 @@ class Sampler:
         return np.asarray(steps, np.uint8), np.asarray(probabilities)
 
 
-def repetition_report(steps):
-    """Distinct pitches sounding, note onsets, and whether the whole continuation is one repeated pitch."""
+def repetition_report(steps, struck=None):
+    """Distinct pitches sounding, note onsets (a pitch starting to sound, or ``struck``, ``T × P``, where
+    given), and whether the whole continuation is one repeated pitch."""
     steps = np.asarray(steps, bool)
     sounding = np.nonzero(steps.any(axis=0))[0]
-    onsets = int((steps[1:] & ~steps[:-1]).sum() + steps[0].sum())
+    starts = np.concatenate([steps[:1], steps[1:] & ~steps[:-1]])
+    onsets = int((starts | (steps & (np.asarray(struck) > 0)) if struck is not None else starts).sum())
     return {'distinct_pitches': int(len(sounding)), 'onsets': onsets,
             'single_repeated_pitch': bool(len(sounding) <= 1)}
 

@@ -110,6 +110,12 @@ def time_series_to_pitch_matrix(piece, step_ticks=JOURNAL_STEP_TICKS, lowest_pit
             notes_outside(pitches, lowest_pitch, n_pitches, semitones))
 
 
+def onset_matrix(piece, step_ticks=JOURNAL_STEP_TICKS, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES):
+    """:class:`Piece` → ``T × n_pitches`` uint8 onset plane (1 where a pitch is struck), row for row with
+    :func:`time_series_to_pitch_matrix`'s pitch matrix."""
+    return window(onset_roll(piece, ticks_per_step(piece.resolution, step_ticks)), lowest_pitch, n_pitches)
+
+
 def transpositions(piece, step_ticks=JOURNAL_STEP_TICKS, lowest_pitch=LOWEST_PITCH, n_pitches=N_PITCHES,
                    shifts=range(12)):
     """The piece in 12 keys: {k: (pitch matrix, notes outside)} with ``sh<k>`` = up k semitones.

@@ -215,7 +215,7 @@ class Trainer:
                               f'(valid_fraction {train_config.valid_fraction} or split.json holds out all {len(valid_idx)})')
         load = dict(step_ticks=train_config.step_ticks, monophonic=model_config.mode == 'monophonic',
                     chord_input=model_config.chord_input, metre_input=model_config.metre_input,
-                    piece_steps=train_config.piece_steps)
+                    articulation=model_config.articulation, piece_steps=train_config.piece_steps)
         L = model_config.sequence_length
         self.every_step = model_config.targets == 'all'
         pad = 1 if self.every_step else L if train_config.pad_start else 0
@@ -242,12 +242,12 @@ class Trainer:
 
     def valid_primer(self):
         """The first SEQUENCE_LENGTH steps of the middle validation piece, a primer for sampling → (``≤ L × P``
-        uint8, their ``≤ L × 2`` bar positions or None)."""
+        uint8 (``2P`` with articulation), their ``≤ L × 2`` bar positions or None)."""
         data, middle = self.valid_set, len(self.valid_set.names) // 2
         begin, end = data.piece_starts[middle] + 1, data.piece_starts[middle + 1]      # after its silent step
         rows = slice(begin, min(end, begin + self.model_config.sequence_length))
         positions = None if data.positions is None else data.positions[rows]
-        return data.inputs[rows, :self.model_config.n_pitches], positions
+        return data.inputs[rows, :self.model_config.step_width], positions
 
     def _feed(self, data, windows, batch_starts, weights):
         return feed(data, windows, batch_starts, weights, self.model_config.sequence_length)

@@ -9,6 +9,8 @@ arrays) for the chosen transpositions and keeps the chosen pieces:
   chord appended, see :func:`bach2.chord_sequence.chord_tones`; then, with
   ``metre_input``, the METRE_FEATURES of the next step's position in its bar,
   see :mod:`bach2.metre`);
+* with ``articulation`` a step is ``2P`` wide, inputs and targets: the pitch matrix, then the onset
+  plane (1 where a pitch is struck, so a held note and a repeated one differ);
 * ``targets``: ``N × P`` (polyphonic) or ``N × (P + 1)`` (monophonic: the
   bass line one-hot, last column = rest) uint8;
 * ``step_chords``: ``N`` int16 chord index per step (the chord of its quarter note);
@@ -37,7 +39,7 @@ import numpy as np
 
 from bach2.chord_sequence import CHORD_VECTORS, NO_CHORD, chord_tones
 from bach2.metre import next_step_features, pad_positions
-from bach2.prepare import BAR_POSITIONS, CorpusError
+from bach2.prepare import BAR_POSITIONS, ONSETS, CorpusError
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, bass_line
 from bach2.training_windows import concatenate_pieces
 
@@ -160,27 +162,44 @@ def step_chord_indices(chord_sequence, n_steps, steps_per_quarter=4):
     return np.asarray(chord_sequence, np.int16)[quarter]
 
 
-def read_positions(npz_path, required=True):
-    """Per-piece ``T × 2`` bar positions of a stage-1 ``.npz``. A file that predates them: CorpusError when
-    ``required``, else None."""
+def read_recorded(npz_path, key, required, what):
+    """Per-piece arrays ``key`` of a stage-1 ``.npz`` that later versions of stage 1 added (bar positions,
+    onsets). A file that predates them: CorpusError naming ``what`` needs them when ``required``, else None."""
     try:
         with np.load(npz_path, allow_pickle=False) as arrays:
-            recorded = BAR_POSITIONS in arrays.files
+            recorded = key in arrays.files
     except NPZ_ERRORS as error:
         raise unreadable(npz_path, error) from None
     if recorded:
-        return read_sequences(npz_path, BAR_POSITIONS)[0]
+        return read_sequences(npz_path, key)[0]
     if required:
-        raise CorpusError(f'{npz_path}: prepared before bar positions were recorded; run `bach2 prepare` again '
-                          'for a model with metre input')
+        raise CorpusError(f'{npz_path}: prepared before {key.replace("_", " ")} were recorded; run `bach2 prepare` '
+                          f'again for {what}')
     return None
 
 
-def load_piece(data_dir, name, transposition=0, step_ticks=24, positions=False):
-    """One prepared piece by name → (``T × P`` uint8 pitch matrix, ``T`` int16 chord per step), and with
-    ``positions`` its ``T × 2`` bar positions (None in a folder prepared before them)."""
+def read_positions(npz_path, required=True):
+    """Per-piece ``T × 2`` bar positions of a stage-1 ``.npz`` (None, or CorpusError when ``required``, for a
+    file that predates them)."""
+    return read_recorded(npz_path, BAR_POSITIONS, required, 'a model with metre input')
+
+
+def read_steps(npz_path, articulation=False):
+    """→ (per-piece steps, names) of a stage-1 ``.npz``: ``T × P`` pitch matrices, or with ``articulation``
+    ``T × 2P`` (the pitch matrix, then the onset plane: 1 where a pitch is struck)."""
+    matrices, names = read_sequences(npz_path, 'pitch_matrices')
+    if articulation:
+        onsets = read_recorded(npz_path, ONSETS, True, 'a model of struck and held notes')
+        matrices = [np.concatenate([matrix, struck], axis=1) for matrix, struck in zip(matrices, onsets)]
+    return matrices, names
+
+
+def load_piece(data_dir, name, transposition=0, step_ticks=24, positions=False, articulation=False):
+    """One prepared piece by name → (``T × P`` uint8 pitch matrix (``T × 2P`` with ``articulation``, see
+    :func:`read_steps`), ``T`` int16 chord per step), and with ``positions`` its ``T × 2`` bar positions
+    (None in a folder prepared before them)."""
     path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{transposition}.npz')
-    matrices, names = read_sequences(path, 'pitch_matrices')
+    matrices, names = read_steps(path, articulation)
     if name not in names:
         raise CorpusError(f'{data_dir}: no prepared piece named {name!r} (there are {len(names)}, '
                           f'e.g. {", ".join(names[:3])})')
@@ -199,17 +218,18 @@ def pad_start(array, pad, fill=0):
 
 
 def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=24, monophonic=False,
-                      chord_input=False, pad=0, piece_steps=0, max_steps=0, metre_input=False):
+                      chord_input=False, pad=0, piece_steps=0, max_steps=0, metre_input=False, articulation=False):
     """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet`.
 
     ``pad``, ``piece_steps``, ``max_steps``, ``metre_input``: see :func:`build_training_set`; the bar
-    positions are read when the folder has them (and must be, with ``metre_input``).
+    positions are read when the folder has them (and must be, with ``metre_input``); with ``articulation``
+    every step is ``2P`` wide (:func:`read_steps`).
     """
     steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
     pieces = []
     for k in transpositions:
         path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz')
-        matrices, piece_names_k = read_sequences(path, 'pitch_matrices')
+        matrices, piece_names_k = read_steps(path, articulation)
         chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
         positions = read_positions(path, required=metre_input) or [None] * len(matrices)
         pieces += [(matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), steps_per_quarter),

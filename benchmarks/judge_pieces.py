@@ -1,0 +1,130 @@
+"""Does it sound like Bach? bach2.judge's judge and copy search on sets of generated pieces (issue 15).
+
+Each set is ``LABEL=FOLDER``: the ``.p`` pickles of ``bach2 generate`` or ``benchmarks/sampled_statistics.py``
+(their continuation only, the primer left out), or, in a folder without pickles, its MIDI files read whole.
+For each set:
+
+* judge: how often a logistic regression on style features tells 4-bar excerpts of the set from those of
+  held-out Bach, in cross-validation grouped by piece (0.5: it cannot tell; 1.0: it always can), ± the spread
+  over the folds, and the features it leans on most (weights > 0 point to the set, < 0 to Bach);
+* copies: the longest passage of each piece that a training piece holds verbatim in any transposition, in
+  steps: median and longest over the pieces, and the share of pieces over ``--copy-limit`` (issue 15's target:
+  none over 2 bars, 32 steps).
+
+Held-out and training Bach are the split ``bach2 train`` makes of ``--data`` (its split.json, or else by BWV
+number with ``--valid-fraction`` and ``--seed``: give the seed the models were trained with). The reference
+row is held-out Bach itself: the judge on its works split in two halves (``--halvings`` random halvings, mean ±
+spread; ≈ 0.5 expected), the copy search on it cut in ``--segment``-step pieces like the generated ones.
+Prints a table and writes everything, each piece's copy included, to ``--out`` (JSON).
+
+    python benchmarks/judge_pieces.py --data /tmp/kb2 --out /tmp/judge/seed0.json \\
+        without=/tmp/q_sampled4/without metre=/tmp/q_sampled4/metre
+"""
+import argparse
+import json
+import pathlib
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+from bach2.cli_types import fraction, positive
+from bach2.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
+from bach2.prepare import CorpusError
+from bach2.safe_io import UnsafePickleError, atomic_path
+
+
+def set_argument(text):
+    """'LABEL=FOLDER' → (label, folder), or an argparse error."""
+    label, separator, folder = text.partition('=')
+    if not separator or not label or not folder:
+        raise argparse.ArgumentTypeError(f'{text!r}: give LABEL=FOLDER')
+    return label, folder
+
+
+def judged(generated, bach, args, seed=0):
+    """judge_accuracy of two lists of (name, matrix, positions) grouped by :func:`work`; CorpusError if too few."""
+    try:
+        groups = [[work(name) for name, *_ in side] for side in (generated, bach)]
+        return judge_accuracy([piece[1:] for piece in generated], [piece[1:] for piece in bach],
+                              args.geometry.lowest_pitch, groups, args.excerpt_steps, args.folds, seed=seed)
+    except ValueError as error:
+        raise CorpusError(f'{args.data}: {error}') from None
+
+
+def halvings(held_out, args):
+    """The judge on held-out Bach against held-out Bach, its works split in two random halves ``args.halvings``
+    times → dict: accuracy (mean), accuracy_std (over the halvings), one judge_accuracy per halving."""
+    works = sorted({work(name) for name, *_ in held_out}, key=str)
+    runs = []
+    for seed in range(args.halvings):
+        first = set(np.random.default_rng(seed).permutation(np.array(works, object))[:len(works) // 2])
+        halves = [[piece for piece in held_out if (work(piece[0]) in first) == side] for side in (True, False)]
+        runs.append(judged(*halves, args, seed))
+    accuracies = [run['accuracy'] for run in runs]
+    return {'accuracy': float(np.mean(accuracies)), 'accuracy_std': float(np.std(accuracies)),
+            'excerpts': min(run['excerpts'] for run in runs), 'halvings': runs}
+
+
+def markdown_table(rows, limit):
+    """{label: (pieces, judge dict, copies dict)} → Markdown table."""
+    lines = [f'| set | pieces | excerpts per side | judge accuracy (± spread) | copy median | copy max '
+             f'| copies > {limit} steps |', '|' + ' --- |' * 7]
+    for label, (n, judge, copy) in rows.items():
+        lines.append(f'| {label} | {n} | {judge["excerpts"]} | {judge["accuracy"]:.3f} ± {judge["accuracy_std"]:.3f} '
+                     f'| {copy["median"]:g} | {copy["max"]} | {copy["share_over_limit"]:.0%} |')
+    return '\n'.join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('sets', nargs='+', type=set_argument, metavar='LABEL=FOLDER')
+    parser.add_argument('--data', required=True, help='prepared folder (bach2 prepare): held-out and training Bach')
+    parser.add_argument('--out', required=True, help='results JSON')
+    parser.add_argument('--seed', type=int, default=0, help='the seed of the BWV split (bach2 train --seed)')
+    parser.add_argument('--valid-fraction', type=fraction, default=0.1, help='as bach2 train --valid-fraction')
+    parser.add_argument('--excerpt-steps', type=positive, default=64, help='steps of an excerpt the judge sees')
+    parser.add_argument('--folds', type=positive, default=5, help='cross-validation folds')
+    parser.add_argument('--halvings', type=positive, default=10, help='random halvings of held-out Bach (reference)')
+    parser.add_argument('--segment', type=positive, default=256, help='held-out Bach is cut in pieces of these '
+                        'steps for its copy search (as long as the generated pieces)')
+    parser.add_argument('--copy-limit', type=positive, default=32, help='copies longer than this many steps count')
+    args = parser.parse_args()
+    labels = [label for label, _ in args.sets]
+    if len(set(labels)) < len(labels) or 'held-out Bach' in labels:
+        parser.error(f'each set needs its own label, not {", ".join(labels)}')
+    try:
+        args.geometry, held_out, training = bach_split(args.data, args.seed, args.valid_fraction)
+        sets = {}
+        for label, folder in args.sets:                          # bad input fails before the long part
+            sets[label], failures = load_generated(folder, args.geometry)
+            for path, reason in failures:
+                print(f'{path}: left out ({reason})', file=sys.stderr)
+        index = CopyIndex([matrix for _, matrix, _ in training])
+        names = [name for name, *_ in training]
+        segments = [(f'{name}@{s}', matrix[s:s + args.segment], None) for name, matrix, _ in held_out
+                    for s in range(0, max(len(matrix) - args.segment, 0) + 1, args.segment)]   # ≥ 1 a piece
+        rows = {'held-out Bach': (len(held_out), halvings(held_out, args),
+                                  copy_table(segments, index, names, args.copy_limit))}
+        for label, generated in tqdm(sets.items(), desc='sets', unit='set'):
+            rows[label] = (len(generated), judged(generated, held_out, args),
+                           copy_table(generated, index, names, args.copy_limit))
+    except (CorpusError, UnsafePickleError) as error:
+        sys.exit(f'judge_pieces: error: {error}')
+    print(f'held-out Bach: {len(held_out)} pieces of --data {args.data} (split seed {args.seed}); '
+          f'copies searched in its {len(training)} training pieces, 12 transpositions')
+    print(markdown_table(rows, args.copy_limit))
+    for label, (_, judge, _) in list(rows.items())[1:]:
+        print(f'{label}: the judge leans on '
+              + ', '.join(f'{name} ({weight:+.2f})' for name, weight in judge['top_features']))
+    results = {'args': {**vars(args), 'geometry': vars(args.geometry), 'sets': dict(args.sets)},
+               'held_out': [name for name, *_ in held_out],
+               'results': {label: {'pieces': n, 'judge': judge, 'copies': copy}
+                           for label, (n, judge, copy) in rows.items()}}
+    with atomic_path(args.out) as temporary:
+        pathlib.Path(temporary).write_text(json.dumps(results, indent=1))
+    print(f'  {args.out}')
+
+
+if __name__ == '__main__':
+    main()
