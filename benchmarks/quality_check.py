@@ -42,12 +42,14 @@ def main():
     parser.add_argument('--sequence-length', type=int, default=64)
     parser.add_argument('--metre-input', action='store_true',
                         help="the next step's position in its bar as input (off here, so earlier rows reproduce)")
+    parser.add_argument('--articulation', action='store_true',
+                        help='lstm-nade: struck and held notes, each step 2P wide (the onset plane of stage 1)')
     parser.add_argument('--seed', type=int, default=0, help='initial weights, batch order and the BWV split')
     parser.add_argument('--resume', action='store_true')
     args = parser.parse_args()
     model_config = ModelConfig(n_hidden=args.hidden, optimizer='adam', learning_rate=args.learning_rate,
                                model=args.model, targets=args.targets, dropout=args.dropout,
-                               metre_input=args.metre_input,
+                               metre_input=args.metre_input, articulation=args.articulation,
                                batch_size=args.batch_size, sequence_length=args.sequence_length)
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, max_batches=args.max_batches,
                                seed=args.seed)
@@ -60,8 +62,9 @@ def main():
         positions = np.concatenate([positions, continue_positions(positions, 200)])
     sampler = Sampler(trainer.model.config, trainer.model.get_state())
     for name, rule in (('bernoulli', 'sample'), ('threshold_0.5', 'threshold')):
-        report[f'sample_{name}'] = repetition_report(sampler.continue_piece(primer, 200, rule=rule,
-                                                                            positions=positions)[0])
+        steps = sampler.continue_piece(primer, 200, rule=rule, positions=positions)[0]
+        P = model_config.n_pitches
+        report[f'sample_{name}'] = repetition_report(steps[:, :P], steps[:, P:] if args.articulation else None)
     print(json.dumps(report, indent=1))
 
 

@@ -28,11 +28,13 @@ from bach2.cli_types import positive, rate
 from bach2.evaluate import checkpoint_geometry, load_pieces
 from bach2.generate import GenerateConfig, generate_a_fugue, load_model
 from bach2.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
+from bach2.prepare import ONSETS
 from bach2.safe_io import atomic_path, load_pickle, save_png
+from bach2.training_set import read_recorded
 
 NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the three statistics issue 8 names
 METRE_NAMED = ('sounding_notes', 'onset_positions')                    # and the two of the metre issue (19)
-BOOTSTRAPPED = NAMED + METRE_NAMED
+BOOTSTRAPPED = NAMED + METRE_NAMED + ('note_durations',)               # and the held and struck notes (15)
 
 
 def distances(statistics, corpus):
@@ -42,7 +44,7 @@ def distances(statistics, corpus):
 
 def generate_pieces(label, checkpoint, args):
     """Generate ``args.count`` pieces with one checkpoint → [(pitch matrix, primer name, primer length,
-    bar positions or None)]."""
+    bar positions or None, onset plane or None)]."""
     sampler, pieces = None, []
     for seed in tqdm(range(args.count), desc=label, unit='piece'):
         config = GenerateConfig(checkpoint, data_dir=args.data, out_dir=str(pathlib.Path(args.out) / label),
@@ -51,17 +53,22 @@ def generate_pieces(label, checkpoint, args):
         sampler = result['sampler']
         record = load_pickle(result['files']['p'])
         pieces.append((record['pitch_matrix'], record['primer_name'], len(record['primer']),
-                       record.get('bar_positions')))
+                       record.get('bar_positions'), record.get('onsets')))
     return pieces
 
 
-def bach_continuations(generated, corpus_pieces, n_steps):
+def bach_continuations(generated, corpus_pieces, n_steps, n_pitches):
     """The steps of each primer's own piece after the primer (as long as the generated piece, or what is left)
-    → [(pitch matrix, bar positions or None)]."""
+    → [(pitch matrix, bar positions or None, onset plane or None)]; ``corpus_pieces`` are ``2P`` wide where
+    the folder records onsets."""
     by_name = {name: (matrix, positions) for matrix, _, name, positions in corpus_pieces}
-    return [(by_name[name][0][length:length + n_steps],
-             None if by_name[name][1] is None else by_name[name][1][length:length + n_steps])
-            for _, name, length, _ in generated]
+    pieces = []
+    for _, name, length, *_ in generated:
+        matrix, positions = by_name[name]
+        cut = slice(length, length + n_steps)
+        pieces.append((matrix[cut, :n_pitches], None if positions is None else positions[cut],
+                       matrix[cut, n_pitches:] if matrix.shape[1] > n_pitches else None))
+    return pieces
 
 
 def bootstrap_distances(counts, corpus, n_resamples, seed=0):
@@ -146,14 +153,17 @@ def main():
         parser.error(f'each checkpoint needs its own label, not {", ".join(labels)}')
     geometry = checkpoint_geometry(load_model(args.checkpoints[0][1])[2])
     lowest, per = geometry.lowest_pitch, geometry.steps_per_quarter
-    _, corpus_pieces, _ = load_pieces(args.data, geometry, progress=False)
-    corpus = pooled_statistics([piece_counts(matrix, lowest, per, positions)
+    P = geometry.n_pitches
+    recorded = read_recorded(pathlib.Path(args.data) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz', ONSETS,
+                             False, '') is not None             # then Bach's notes are read with their onsets
+    _, corpus_pieces, _ = load_pieces(args.data, geometry, progress=False, articulation=recorded)
+    corpus = pooled_statistics([piece_counts(matrix[:, :P], lowest, per, positions, matrix[:, P:] if recorded else None)
                                 for matrix, _, _, positions in corpus_pieces])
     generated = {label: generate_pieces(label, path, args) for label, path in args.checkpoints}
-    pieces = {'bach': bach_continuations(next(iter(generated.values())), corpus_pieces, args.steps)}
-    pieces.update({label: [(matrix, positions) for matrix, _, _, positions in made]
+    pieces = {'bach': bach_continuations(next(iter(generated.values())), corpus_pieces, args.steps, P)}
+    pieces.update({label: [(matrix, positions, onsets) for matrix, _, _, positions, onsets in made]
                    for label, made in generated.items()})
-    counts = {label: [piece_counts(matrix, lowest, per, positions) for matrix, positions in made]
+    counts = {label: [piece_counts(matrix, lowest, per, positions, onsets) for matrix, positions, onsets in made]
               for label, made in pieces.items()}
     statistics = {label: pooled_statistics(piece) for label, piece in counts.items()}
     found = {label: distances(values, corpus) for label, values in statistics.items()}

@@ -40,6 +40,19 @@ def test_silence_repeated_notes_and_a_chord_change():
     assert stats['chord_transitions'] == {'major→major +5': 1.0}           # C major → F major across the silence
 
 
+def test_note_durations_read_the_onset_plane():
+    """C4 struck on every quarter for a bar and E4 held for it: legato, two 16-step notes; with the onset
+    plane, four quarter notes and one whole note — five onsets, not two."""
+    piece = matrix([[C4, E4]] * 16)
+    struck = np.zeros_like(piece)
+    struck[0:16:4, C4 - LOW] = 1
+    struck[0, E4 - LOW] = 1
+    legato, played = music_statistics([piece], LOW), music_statistics([piece], LOW, onsets=[struck])
+    assert legato['note_durations'] == {'13-16': 1.0} and legato['note_density'] == 2 / 4
+    assert played['note_durations'] == {'4': 0.8, '13-16': 0.2} and played['note_density'] == 5 / 4
+    assert total_variation(played['note_durations'], legato['note_durations']) == pytest.approx(0.8)
+
+
 def test_pieces_are_pooled_not_concatenated():
     a, b = matrix([[C4]] * 4), matrix([[G4]] * 4)
     stats = music_statistics([a, b], LOW)

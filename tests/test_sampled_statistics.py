@@ -36,12 +36,16 @@ def test_pooling_counts_equals_the_statistics_of_the_pieces_with_repeats():
 def test_bach_continues_each_primer_with_its_own_next_steps():
     from bach2.metre import regular_positions
     piece = np.arange(20 * 61).reshape(20, 61) % 2
-    corpus = [(piece, None, 'bwv1', regular_positions(20, 16)), (1 - piece, None, 'bwv2', None)]
-    found = sampled_statistics.bach_continuations([(None, 'bwv2', 4, None), (None, 'bwv1', 16, None)], corpus, 8)
+    struck = piece * (np.arange(20) % 3 == 0)[:, None]                    # its onset plane
+    corpus = [(np.hstack([piece, struck]), None, 'bwv1', regular_positions(20, 16)),
+              (np.hstack([1 - piece, 1 - piece]), None, 'bwv2', None)]    # pieces with onsets: 2P wide
+    found = sampled_statistics.bach_continuations([(None, 'bwv2', 4, None, None), (None, 'bwv1', 16, None, None)],
+                                                  corpus, 8, 61)
     np.testing.assert_array_equal(found[0][0], 1 - piece[4:12])
     assert found[0][1] is None                                             # a folder prepared before positions
     np.testing.assert_array_equal(found[1][0], piece[16:20])               # only what is left of the piece
     np.testing.assert_array_equal(found[1][1], regular_positions(4, 16, first=0))
+    np.testing.assert_array_equal(found[1][2], struck[16:20])
 
 
 def test_the_bootstrap_finds_the_set_drawn_like_the_corpus_closer_on_all_three():
@@ -56,7 +60,7 @@ def test_the_bootstrap_finds_the_set_drawn_like_the_corpus_closer_on_all_three()
     assert all(len(values) == 200 for values in resampled['alike'].values())
     assert sampled_statistics.share_closer(resampled, 'alike', 'clusters') == {
         'pitch_class_histogram': 1.0, 'chord_transitions': 1.0, 'polyphony': 1.0, 'sounding_notes': 1.0,
-        'all_three': 1.0}                           # no bar positions here: no onset_positions
+        'note_durations': 1.0, 'all_three': 1.0}                           # no bar positions here: no onset_positions
     assert set(sampled_statistics.share_closer(resampled, 'clusters', 'clusters').values()) == {0.0}   # never
     assert set(sampled_statistics.share_closer(resampled, 'clusters', 'alike').values()) == {0.0}
 

@@ -9,14 +9,17 @@ set pool its pieces:
 * ``chord_transitions``: distribution of consecutive chord changes as (quality, quality,
   root interval) — key-free, from stage 2's chord finder;
 * ``polyphony``: mean pitches sounding per non-silent step;
-* ``note_density``: note onsets per quarter note (a pitch that turns on);
+* ``note_density``: note onsets per quarter note (a pitch that turns on, or is struck again where the
+  piece comes with its onset plane);
 * ``pitch_range``: mean over pieces of highest − lowest pitch, in semitones;
 * ``repetition``: share of steps equal to the step before (held chords, repeated notes);
 * ``empty_beats``: share of quarter notes in which nothing sounds;
 * ``sounding_notes``: distribution of the number of pitches sounding per step (0 … 5, then '6+');
 * ``onset_positions``: distribution of note onsets over the positions of the bar, keyed
   'position/steps in the bar' ('4/16': the second beat of 4/4 at 16ths) — only for pieces
-  given with their bar positions (:mod:`bach2.metre`), else empty.
+  given with their bar positions (:mod:`bach2.metre`), else empty;
+* ``note_durations``: distribution of note lengths in steps (:data:`DURATION_BINS`); without an onset
+  plane a note lasts as long as its pitch sounds (the pitch matrix's legato reading).
 
 :func:`compare` sets the statistics of generated pieces beside the corpus's:
 total-variation distance for the two distributions, the difference for the rest.
@@ -28,16 +31,23 @@ import numpy as np
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
 from bach2.key_finding import HARMONIC_MINOR_SCALE, MAJOR_SCALE, find_key, pitch_class_histogram
 from bach2.pitch_names import PITCH_CLASS_NAMES
-from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll
+from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll, pitch_matrix_to_time_series
 
 SCALAR_STATISTICS = ('in_key', 'polyphony', 'note_density', 'pitch_range', 'repetition', 'empty_beats')
-DISTRIBUTIONS = ('pitch_class_histogram', 'chord_transitions', 'sounding_notes', 'onset_positions')
+DISTRIBUTIONS = ('pitch_class_histogram', 'chord_transitions', 'sounding_notes', 'onset_positions', 'note_durations')
 MOST_NOTES = 6            # sounding_notes pools 6 and more
+DURATION_BINS = {'1': 1, '2': 2, '3': 3, '4': 4, '5-6': 6, '7-8': 8, '9-12': 12, '13-16': 16, '17+': None}  # ≤ steps
 
 
-def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None):
+def duration_bin(steps):
+    """A note length in steps → its key in :data:`DURATION_BINS`."""
+    return next(key for key, most in DURATION_BINS.items() if most is None or steps <= most)
+
+
+def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, onsets=None):
     """One piece → the raw counts that :func:`music_statistics` pools (dict of numbers and Counters);
-    ``positions``: its ``T × 2`` bar positions, or None."""
+    ``positions``: its ``T × 2`` bar positions, or None; ``onsets``: its ``T × P`` onset plane (1 where a
+    pitch is struck), or None (a note lasts while its pitch sounds)."""
     roll = pitch_matrix_to_roll(pitch_matrix, lowest_pitch).astype(bool)     # T × 128
     sounding = roll.any(axis=1)
     histogram = pitch_class_histogram(roll)
@@ -45,10 +55,12 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None):
     tonic = PITCH_CLASS_NAMES.index(tonic_name)
     scale = {(tonic + degree) % 12 for degree in (MAJOR_SCALE if mode == 'major' else HARMONIC_MINOR_SCALE)}
     pitch_classes = np.nonzero(roll)[1] % 12
-    onsets = roll & ~np.vstack([np.zeros((1, 128), bool), roll[:-1]])
+    struck = np.zeros_like(roll) if onsets is None else pitch_matrix_to_roll(onsets, lowest_pitch).astype(bool)
+    notes = pitch_matrix_to_time_series(pitch_matrix, step=1, lowest_pitch=0, onsets=onsets)
+    onsets = roll & (~np.vstack([np.zeros((1, 128), bool), roll[:-1]]) | struck)
     pitches = np.nonzero(roll.any(axis=0))[0]
     chords = chord_indices(beat_profiles(roll, steps_per_quarter)) if len(roll) else np.zeros(0, int)
-    notes = np.minimum(roll.sum(axis=1), MOST_NOTES)
+    sounding_notes = np.minimum(roll.sum(axis=1), MOST_NOTES)
     onset_positions = collections.Counter()
     if positions is not None:
         for (position, steps_per_bar), n in zip(np.asarray(positions)[:len(roll)], onsets.sum(axis=1)):
@@ -64,8 +76,9 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None):
         'empty_beats': int(sum(chord == NO_CHORD for chord in chords)),
         'transitions': chord_transitions(chords),
         'sounding_notes': collections.Counter({str(n) if n < MOST_NOTES else f'{MOST_NOTES}+': int(count)
-                                               for n, count in zip(*np.unique(notes, return_counts=True))}),
+                                               for n, count in zip(*np.unique(sounding_notes, return_counts=True))}),
         'onset_positions': onset_positions,
+        'note_durations': collections.Counter(duration_bin(duration) for _, _, duration in notes),
     }
 
 
@@ -84,18 +97,20 @@ def chord_transitions(chords):
     return changes
 
 
-def music_statistics(pitch_matrices, lowest_pitch, steps_per_quarter=4, positions=None):
-    """Pieces (``T × P`` each; ``positions``: their bar positions, or None) → dict of the statistics in the
-    module docstring, pooled over the pieces."""
+def music_statistics(pitch_matrices, lowest_pitch, steps_per_quarter=4, positions=None, onsets=None):
+    """Pieces (``T × P`` each; ``positions``: their bar positions, ``onsets``: their onset planes, each a
+    list or None) → dict of the statistics in the module docstring, pooled over the pieces."""
     positions = positions or [None] * len(pitch_matrices)
-    return pooled_statistics([piece_counts(matrix, lowest_pitch, steps_per_quarter, piece_positions)
-                              for matrix, piece_positions in zip(pitch_matrices, positions)])
+    onsets = onsets or [None] * len(pitch_matrices)
+    return pooled_statistics([piece_counts(matrix, lowest_pitch, steps_per_quarter, piece_positions, piece_onsets)
+                              for matrix, piece_positions, piece_onsets in zip(pitch_matrices, positions, onsets)])
 
 
 def pooled_statistics(counts):
     """:func:`piece_counts` of some pieces (a bootstrap may repeat one) → the dict of :func:`music_statistics`."""
     total = collections.Counter()
-    pooled = {name: collections.Counter() for name in ('transitions', 'sounding_notes', 'onset_positions')}
+    pooled = {name: collections.Counter() for name in ('transitions', 'sounding_notes', 'onset_positions',
+                                                       'note_durations')}
     histogram = np.zeros(12)
     for piece in counts:
         histogram += piece['pitch_classes']
@@ -114,6 +129,7 @@ def pooled_statistics(counts):
         'chord_transitions': shares(pooled['transitions']),
         'sounding_notes': shares(pooled['sounding_notes']),
         'onset_positions': shares(pooled['onset_positions']),
+        'note_durations': shares(pooled['note_durations']),
     }
 
 

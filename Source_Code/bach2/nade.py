@@ -244,26 +244,33 @@ class NADELayer(Layer):
         Each conditional's logit is divided by ``temperature``; uniform cutoffs
         are exact sampling from the NADE, cutoffs of 0.5 take each unit's likelier value.
         ``previous`` (P = ``num_units`` / 2, the sounding pitches of the step before): the units are P
-        sounding pitches, then P onsets, and an onset follows its pitch — off where the pitch is silent,
-        on where it starts sounding (a pitch cannot be held from a step where it was silent).
+        sounding pitches, then P onsets, each following its pitch (:func:`follow_pitches`).
         """
         visible, hidden = self.biases(h)
         n_pitches = self.num_units // 2
-        if previous is None:
-            forced = pt.full((self.num_units,), -1.0, dtype='float32')
-        else:           # −1 for a pitch; for an onset 1 where its pitch was silent before (struck if it sounds)
-            forced = pt.concatenate([pt.full((n_pitches,), -1.0, dtype='float32'), 1.0 - previous])
+        articulated = previous is not None
+        before = pt.concatenate([pt.zeros((n_pitches,), dtype='float32'), previous]) if articulated \
+            else pt.zeros((self.num_units,), dtype='float32')
 
-        def unit(i, b_i, W_i, V_i, cutoff_i, forced_i, activation, chosen):
+        def unit(i, b_i, W_i, V_i, cutoff_i, before_i, activation, chosen):
             p_i = pt.sigmoid((b_i + pt.dot(pt.sigmoid(activation), V_i)) / temperature)
             v_i = pt.gt(p_i, cutoff_i).astype('float32')
-            if previous is not None:
-                sounding = chosen[pt.maximum(i - n_pitches, 0)]
-                v_i = pt.switch(pt.lt(forced_i, 0), v_i, sounding * pt.maximum(v_i, forced_i))
+            if articulated:             # an onset (i ≥ P) follows the pitch sampled before it
+                sounding, onset = chosen[pt.maximum(i - n_pitches, 0)], pt.ge(i, n_pitches)
+                v_i = pt.switch(onset, follow_pitches(v_i, sounding, before_i), v_i)
+                p_i = pt.switch(onset, follow_pitches(p_i, sounding, before_i), p_i)
             return activation + v_i * W_i, pt.set_subtensor(chosen[i], v_i), p_i
 
         outputs = pytensor.scan(unit, sequences=[pt.arange(self.num_units), visible[0], self.W, self.V, cutoffs,
-                                                 forced],
+                                                 before],
                                 outputs_info=[hidden[0], pt.zeros((self.num_units,), dtype='float32'), None],
                                 return_updates=False)
         return outputs[1][-1], outputs[2]
+
+
+def follow_pitches(onsets, sounding, before):
+    """Onset values or conditionals of a step whose onsets follow its pitches → 0 where the pitch is silent,
+    1 where it starts sounding (``before`` 0: silent the step before), ``onsets`` where it sounded before
+    (held, or struck again: the one choice left). Any shapes that broadcast; exact 0 and 1, so the
+    likelihood counts only the choices the music leaves open."""
+    return sounding * (before * onsets + (1 - before))

@@ -45,7 +45,7 @@ import pytensor.tensor as pt
 
 from bach2 import layers, objectives, updates
 from bach2.model_config import CheckpointError, ModelConfig  # noqa: F401 (ModelConfig re-exported)
-from bach2.nade import NADELayer
+from bach2.nade import NADELayer, follow_pitches
 
 # … which turns float32 sums float64 and breaks scan's carry types: the model is float32 throughout.
 pytensor.config.floatX = 'float32'
@@ -158,6 +158,10 @@ class RNNModel:
             hidden = hidden[:, -1:]
         rows = B * T
         probabilities = self.network.get_output_for(hidden, targets=targets.reshape((B, T, config.n_outputs)))
+        if config.articulation:         # the onsets follow the pitches: only held-or-struck is the model's choice
+            P, step = config.n_pitches, targets.reshape((B, T, config.n_outputs))
+            probabilities = pt.concatenate([probabilities[..., :P], follow_pitches(
+                probabilities[..., P:], step[..., :P], inputs[:, L - T:, :P])], axis=-1)
         *outputs, frame_nll = self._costs(probabilities.reshape((rows, config.n_outputs)),
                                           targets.reshape((rows, config.n_outputs)), chords.reshape((rows, 12)),
                                           weights.reshape((rows,)))
