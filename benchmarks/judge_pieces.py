@@ -43,7 +43,8 @@ def set_argument(text):
 
 
 def judged(generated, bach, args, seed=0):
-    """judge_accuracy of two lists of (name, matrix, positions) grouped by :func:`work`; CorpusError if too few."""
+    """judge_accuracy of two lists of (name, matrix, positions, onsets) grouped by :func:`work`; CorpusError if too
+    few."""
     try:
         groups = [[work(name) for name, *_ in side] for side in (generated, bach)]
         return judge_accuracy([piece[1:] for piece in generated], [piece[1:] for piece in bach],
@@ -100,9 +101,9 @@ def main():
             sets[label], failures = load_generated(folder, args.geometry)
             for path, reason in failures:
                 print(f'{path}: left out ({reason})', file=sys.stderr)
-        index = CopyIndex([matrix for _, matrix, _ in training])
+        index = CopyIndex([matrix for _, matrix, *_ in training])
         names = [name for name, *_ in training]
-        segments = [(f'{name}@{s}', matrix[s:s + args.segment], None) for name, matrix, _ in held_out
+        segments = [(f'{name}@{s}', matrix[s:s + args.segment], None) for name, matrix, *_ in held_out
                     for s in range(0, max(len(matrix) - args.segment, 0) + 1, args.segment)]   # ≥ 1 a piece
         rows = {'held-out Bach': (len(held_out), halvings(held_out, args),
                                   copy_table(segments, index, names, args.copy_limit))}

@@ -77,8 +77,16 @@ def test_notes_pushed_out_of_the_window_match_nothing():
 def test_excerpts_leave_out_silence_and_the_short_tail():
     piece = np.ones((64 * 3 + 10, P), np.uint8)
     piece[64:128] = 0
-    found = excerpts([(piece, regular_positions(len(piece), 16)), (piece[:63], None)])
-    assert [(i, len(matrix), len(positions)) for i, matrix, positions in found] == [(0, 64, 64), (0, 64, 64)]
+    struck = np.zeros_like(piece)
+    struck[::4] = 1                                                         # every pitch struck each quarter
+    found = excerpts([(piece, regular_positions(len(piece), 16), struck), (piece[:63], None)])
+    assert [(i, len(matrix), len(positions)) for i, matrix, positions, _ in found] == [(0, 64, 64), (0, 64, 64)]
+    np.testing.assert_array_equal(found[1][3], struck[128:192])
+    # struck again each quarter: notes of 4 steps, not one held note, and 16 times the onsets
+    held, played = excerpt_features(found[1][1]), excerpt_features(found[1][1], onsets=found[1][3])
+    duration = [FEATURE_NAMES.index(f'duration {label}') for label in ('4', '17+')]
+    assert held[duration].tolist() == [0, 1] and played[duration].tolist() == [1, 0]
+    assert played[FEATURE_NAMES.index('onsets per step')] == 16 * held[FEATURE_NAMES.index('onsets per step')]
 
 
 def test_features_do_not_depend_on_the_key_or_register():

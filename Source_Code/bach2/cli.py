@@ -415,7 +415,7 @@ def cmd_judge(args):
                                geometry.lowest_pitch, groups)
     except ValueError as error:                 # too few excerpts on one side
         raise CorpusError(f'{args.folder}: {error}') from None
-    copies = copy_table(pieces, CopyIndex([matrix for _, matrix, _ in training]), [name for name, *_ in training],
+    copies = copy_table(pieces, CopyIndex([matrix for _, matrix, *_ in training]), [name for name, *_ in training],
                         args.copy_limit)
     print(f'judge accuracy {judge["accuracy"]:.3f} ± {judge["accuracy_std"]:.3f} (over the folds), '
           f'{judge["excerpts"]} excerpts a side, against {len(held_out)} held-out Bach pieces; 0.5: it cannot tell')

@@ -12,7 +12,10 @@
 
 Pieces are ``T × P`` uint8 pitch matrices (column j = MIDI ``lowest_pitch + j``,
 4 steps per quarter), each given with its ``T × 2`` bar positions
-(:mod:`bach2.metre`) or None (then bars of 16 steps from its first step).
+(:mod:`bach2.metre`) or None (then bars of 16 steps from its first step), and
+its ``T × P`` onset plane (1 where a pitch is struck) or None (a note lasts
+while its pitch sounds): the judge hears a repeated note as a listener does
+where the piece says it was struck again.
 :func:`bach_split` and :func:`load_generated` read the two sides (held-out and
 training Bach; generated pieces) for ``benchmarks/judge_pieces.py`` and the CLI.
 """
@@ -27,9 +30,10 @@ from bach2.key_finding import find_key
 from bach2.metre import regular_positions
 from bach2.music_statistics import MOST_NOTES, piece_counts
 from bach2.pitch_names import PITCH_CLASS_NAMES
-from bach2.prepare import CorpusError
+from bach2.prepare import ONSETS, CorpusError
 from bach2.safe_io import load_pickle
-from bach2.training_set import prepared_geometry
+from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
+from bach2.training_set import prepared_geometry, read_recorded
 from bach2.training_windows import bwv_number
 
 EXCERPT_STEPS = 64                       # 4 bars of 4/4 at 16ths
@@ -65,8 +69,9 @@ def voice_intervals(matrix, onsets, top):
     return np.clip(np.diff(pitch[new]), -LEAP, LEAP)
 
 
-def excerpt_features(matrix, positions=None, lowest_pitch=24):
-    """``T × P`` excerpt (and its ``T × 2`` bar positions, or None) → ``len(FEATURE_NAMES)`` float64.
+def excerpt_features(matrix, positions=None, lowest_pitch=24, onsets=None):
+    """``T × P`` excerpt (and its ``T × 2`` bar positions and ``T × P`` onset plane, each or None) →
+    ``len(FEATURE_NAMES)`` float64.
 
     Histograms are shares; nothing depends on the key, the register or T. The pitch-class,
     sounding-note, onset-position, range and repetition counts are :func:`~bach2.music_statistics.piece_counts`'s.
@@ -74,12 +79,12 @@ def excerpt_features(matrix, positions=None, lowest_pitch=24):
     matrix = np.asarray(matrix).astype(bool)
     n = len(matrix)
     positions = regular_positions(n, SLOTS) if positions is None else positions
-    counts = piece_counts(matrix.astype(np.uint8), lowest_pitch, STEPS_PER_QUARTER, positions)
-    onsets = matrix & ~np.vstack([np.zeros((1, matrix.shape[1]), bool), matrix[:-1]])
+    counts = piece_counts(matrix.astype(np.uint8), lowest_pitch, STEPS_PER_QUARTER, positions, onsets)
+    struck = np.zeros_like(matrix) if onsets is None else np.asarray(onsets).astype(bool)
+    durations = np.array([duration for _, _, duration in pitch_matrix_to_time_series(matrix, 1, 0, onsets)])
+    onsets = matrix & (~np.vstack([np.zeros((1, matrix.shape[1]), bool), matrix[:-1]]) | struck)
     step, pitch = np.nonzero(matrix)
     bass = np.argmax(matrix, axis=1)[step]
-    edges = np.diff(np.pad(matrix.T.astype(np.int8), ((0, 0), (1, 1))), axis=1)     # P × (T + 1): +1 on, −1 off
-    durations = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
     slots, sounding = np.zeros(SLOTS), np.zeros(MOST_NOTES + 1)
     for key, count in counts['onset_positions'].items():
         position, steps_per_bar = (int(x) for x in key.split('/'))
@@ -99,17 +104,19 @@ def excerpt_features(matrix, positions=None, lowest_pitch=24):
 
 
 def excerpts(pieces, steps=EXCERPT_STEPS):
-    """Pieces [(``T × P``, ``T × 2`` positions or None)] → [(piece index, excerpt, its positions or None)]:
-    non-overlapping windows of ``steps`` from each piece's first step, all-silent ones and the short tail left out."""
-    return [(i, matrix[s:s + steps], None if positions is None else positions[s:s + steps])
-            for i, (matrix, positions) in enumerate(pieces)
+    """Pieces [(``T × P``, ``T × 2`` positions or None[, ``T × P`` onsets or None])] → [(piece index, excerpt,
+    its positions or None, its onsets or None)]: non-overlapping windows of ``steps`` from each piece's first
+    step, all-silent ones and the short tail left out."""
+    cut = lambda array, s: None if array is None else array[s:s + steps]          # noqa: E731
+    return [(i, matrix[s:s + steps], cut(positions, s), cut(onsets[0] if onsets else None, s))
+            for i, (matrix, positions, *onsets) in enumerate(pieces)
             for s in range(0, len(matrix) - steps + 1, steps) if matrix[s:s + steps].any()]
 
 
 def judge_accuracy(generated, bach, lowest_pitch=24, groups=None, steps=EXCERPT_STEPS, folds=5, C=0.1, seed=0,
                    top=8):
     """How well a judge tells excerpts of ``generated`` from those of ``bach`` (both [(``T × P``, positions or
-    None)]) → dict.
+    None[, onsets or None])]) → dict.
 
     ``groups``: (generated groups, bach groups), a label per piece (e.g. its BWV number: versions of one work
     stay together), by default each piece its own. Both sides are cut into :func:`excerpts`, the larger
@@ -131,9 +138,9 @@ def judge_accuracy(generated, bach, lowest_pitch=24, groups=None, steps=EXCERPT_
     X, y, labels, used = [], [], [], []
     for label, (side, side_groups) in enumerate(zip(sides, (groups or (None, None))[::-1])):
         chosen = [side[i] for i in np.sort(rng.choice(len(side), n, replace=False))]
-        used.append(len({piece for piece, _, _ in chosen}))
-        for piece, matrix, positions in chosen:
-            X.append(excerpt_features(matrix, positions, lowest_pitch))
+        used.append(len({piece for piece, *_ in chosen}))
+        for piece, matrix, positions, onsets in chosen:
+            X.append(excerpt_features(matrix, positions, lowest_pitch, onsets))
             y.append(label)
             labels.append(f'{label}:{piece if side_groups is None else side_groups[piece]}')
     X, y, group_ids = np.array(X), np.array(y), np.unique(labels, return_inverse=True)[1]
@@ -261,11 +268,11 @@ def longest_copy(piece, corpus, shifts=range(-6, 6)):
 
 
 def copy_table(pieces, index, names, limit=32, progress=True):
-    """:func:`longest_copy` of each (name, ``T × P``, positions) in ``index`` (whose pieces are called ``names``)
+    """:func:`longest_copy` of each (name, ``T × P``, …) in ``index`` (whose pieces are called ``names``)
     → dict: ``median``, ``max`` (steps), ``share_over_limit`` (of pieces copying more than ``limit`` steps),
     ``per_piece`` (one :class:`Copy` dict each, its corpus piece by name)."""
     found = [{'piece': name, **longest_copy(matrix, index)._asdict()}
-             for name, matrix, _ in tqdm(pieces, desc='copies', unit='piece', disable=not progress, leave=False)]
+             for name, matrix, *_ in tqdm(pieces, desc='copies', unit='piece', disable=not progress, leave=False)]
     for copy in found:
         copy['corpus_piece'] = names[copy['corpus_piece']] if copy['steps'] else None
     steps = np.array([copy['steps'] for copy in found])
@@ -280,22 +287,28 @@ def work(name):
 
 
 def bach_split(data_dir, seed=0, valid_fraction=0.1):
-    """Prepared folder → (Geometry, held-out, training), each piece (name, ``T × P``, positions or None) in its
-    own key: the split ``bach2 train --seed`` makes (split.json, or by BWV number); CorpusError if a side is empty."""
+    """Prepared folder → (Geometry, held-out, training), each piece (name, ``T × P``, positions or None, onsets
+    or None where the folder predates them) in its own key: the split ``bach2 train --seed`` makes (split.json,
+    or by BWV number); CorpusError if a side is empty."""
     from bach2.train import TrainConfig, training_split           # the same split, in one place
     geometry = Geometry(*prepared_geometry(data_dir))
-    _, corpus, _ = load_pieces(data_dir, geometry, progress=False)
+    path = pathlib.Path(data_dir) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
+    recorded = read_recorded(path, ONSETS, False, '') is not None
+    _, corpus, _ = load_pieces(data_dir, geometry, progress=False, articulation=recorded)
+    P = geometry.n_pitches
     sides = training_split(TrainConfig(data_dir=data_dir, seed=seed, valid_fraction=valid_fraction,
                                        step_ticks=geometry.step_ticks))
     if not all(sides):
         raise CorpusError(f'{data_dir}: the split holds out {len(sides[1])} of {len(corpus)} pieces; '
                           'the judge needs Bach on both sides')
-    return geometry, *([(corpus[i][2], corpus[i][0], corpus[i][3]) for i in side] for side in sides[::-1])
+    return geometry, *([(corpus[i][2], corpus[i][0][:, :P], corpus[i][3], corpus[i][0][:, P:] if recorded else None)
+                         for i in side] for side in sides[::-1])
 
 
 def load_generated(folder, geometry):
-    """A folder of generated pieces → ([(name, ``T × P``, positions or None)], [(file, reason)]): its ``.p``
-    pickles of ``bach2 generate`` (the continuation, primer left out), or else its MIDI files read whole.
+    """A folder of generated pieces → ([(name, ``T × P``, positions or None, onsets or None)], [(file, reason)]):
+    its ``.p`` pickles of ``bach2 generate`` (the continuation, primer left out; the onset plane of a model
+    with articulation), or else its MIDI files read whole with their onsets.
     CorpusError naming the folder or file when there is no piece, or a pickle is not one or of another geometry."""
     folder = pathlib.Path(folder)
     if not folder.is_dir():
@@ -309,12 +322,13 @@ def load_generated(folder, geometry):
         found = Geometry(record.get('step_ticks', 24), matrix.shape[1], record.get('lowest_pitch', 24))
         if found != geometry:
             raise CorpusError(f'{path}: generated with {found}, the corpus is {geometry}')
-        positions = record.get('bar_positions')
+        positions, onsets = record.get('bar_positions'), record.get('onsets')
         pieces.append((path.stem, matrix, positions if positions is not None and len(positions) == len(matrix)
-                       else None))
+                       else None, onsets))
     if pieces:
         return pieces, []
-    _, read, failures = load_pieces(folder, geometry, progress=False)
+    _, read, failures = load_pieces(folder, geometry, progress=False, articulation=True)
     if not read:
         raise CorpusError(f'{folder}: no readable piece')
-    return [(name, matrix, positions) for matrix, _, name, positions in read], failures
+    P = geometry.n_pitches
+    return [(name, matrix[:, :P], positions, matrix[:, P:]) for matrix, _, name, positions in read], failures
