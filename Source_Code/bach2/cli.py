@@ -1,5 +1,6 @@
 """The ``bach2`` command: ``prepare`` (stages 0–2), ``inspect`` (stage 0 on files), ``train`` (stage 3),
-``generate`` (stage 4), ``evaluate`` and ``judge`` (stage 5), ``prepare-jsb`` (the JSB Chorales benchmark),
+``export`` (a checkpoint to share), ``generate`` (stage 4), ``evaluate`` and ``judge`` (stage 5),
+``prepare-jsb`` (the JSB Chorales benchmark),
 ``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces),
 ``journey`` (all of them on the built-in corpus, small and quick), and the journal's road map
 (:mod:`bach2.cli_roadmap`): ``chords``, ``lines`` and ``chain``.
@@ -238,7 +239,7 @@ def cmd_train(args):
 def add_generate_arguments(parser):
     """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4)."""
     parser.add_argument('checkpoint', nargs='?', help='a .npz checkpoint of `bach2 train`, or a folder: its newest '
-                        '(default: the newest in checkpoints/)')
+                        '(default: the model shipped with Bach2.0, trained on the built-in corpus)')
     parser.add_argument('--data', default=DEFAULT_DATA, help='prepared data for primers and progressions '
                         '(default: %(default)s)')
     parser.add_argument('--out', default='Synthesized_Fugues', help='default: %(default)s')
@@ -291,14 +292,14 @@ def newest_checkpoint(folder='checkpoints'):
 
 def generate_configs(args):
     """One :class:`GenerateConfig` per piece asked for (``--count``)."""
-    from bach2.generate import GenerateConfig
+    from bach2.generate import SHIPPED_MODEL, GenerateConfig
     from bach2.progressions import parse_progression
     if args.progression and not args.progression.startswith('piece:'):
         try:
             parse_progression(args.progression, args.key or 'C major')
         except ValueError as error:
             raise CorpusError(f'--progression: {error}') from None
-    checkpoint = args.checkpoint or newest_checkpoint()
+    checkpoint = args.checkpoint or str(SHIPPED_MODEL)
     if os.path.isdir(checkpoint):
         checkpoint = newest_checkpoint(checkpoint)
     n_steps = args.bars * 16 if args.bars else args.steps
@@ -329,6 +330,15 @@ def cmd_generate(args):
             print(f'  {path}')
     if not args.no_gallery:
         refresh_gallery(args.out, args.data)
+    return 0
+
+
+def cmd_export(args):
+    """Export a checkpoint to share or ship: its parameters (no optimizer state, no pickle), meta, training log
+    and curve, and model.json with the command that trained it and the pieces it saw and held out."""
+    from bach2.train import export_model
+    path = export_model(args.checkpoint, args.out, args.command, args.temperature)
+    print('written: ' + ', '.join(str(p) for p in sorted(path.parent.iterdir())))
     return 0
 
 
@@ -449,19 +459,46 @@ def refresh_gallery(folder, corpus_dir):
     print(f'gallery: {write_gallery(folder, corpus_dir)}')
 
 
+def shipped_pieces(args, audio, count=2):
+    """The journey's first pieces: the shipped model continues ``count`` pieces it never trained on (its
+    held-out pieces that ``args.out`` holds, else random ones) at the temperature recorded with it; a model
+    that does not fit the prepared data is skipped with a line that says why."""
+    from bach2.generate import SHIPPED_MODEL, GenerateConfig, generate_a_fugue, load_model
+    from bach2.training_set import piece_names
+    try:
+        _, _, meta = load_model(SHIPPED_MODEL)
+        prepared = set(piece_names(args.out))
+        primers = [name for name in meta.get('held_out', []) if name in prepared][:count]
+        sampler = None
+        for k in range(count):
+            primer = primers[k] if k < len(primers) else 'random'
+            result = generate_a_fugue(GenerateConfig(
+                checkpoint=str(SHIPPED_MODEL), data_dir=args.out, out_dir=args.fugues, primer=primer, n_steps=256,
+                seed=k, temperature=meta.get('temperature', 1.0), name=f'shipped_{k}_{primer}', audio=audio),
+                sampler=sampler)
+            sampler = result['sampler']
+            for path in result['files'].values():
+                print(f'  {path}')
+    except (CheckpointError, CorpusError, ValueError) as error:
+        print(f'the shipped model is skipped: {error}')
+
+
 def cmd_journey(args):
-    """The whole journey on the built-in corpus: prepare → train a small model → generate → MIDI and PNG."""
+    """The whole journey on the built-in corpus: prepare → two pieces of the shipped model → train a small model
+    of the journal → its pieces → MIDI, PNG (and WAV) and the gallery."""
     from bach2.generate import GenerateConfig, generate_a_fugue
     from bach2.train import TrainConfig, checkpoint_path, train
     model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
     print('stages 0–2: prepare the training data')
     status = cmd_prepare(args, min_steps=model_config.sequence_length + 1)   # pieces that give a window
-    print('stage 3: train a small model (2 × 128 units)')
+    audio = 'wav' if _renderer_or_say_so() else ''
+    print('stage 4 with the model shipped with Bach2.0 (trained on the built-in corpus): two pieces')
+    shipped_pieces(args, audio)
+    print('stage 3: train a small model of the journal (2 × 128 units)')
     train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
                                max_batches=args.max_batches, max_valid_frames=4000)
     train(model_config, train_config)
     print('stage 4: generate')
-    audio = 'wav' if _renderer_or_say_so() else ''
     sampler = None
     for seed in range(2):
         result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint_path(train_config, model_config)),
@@ -541,6 +578,15 @@ def build_parser():
                                    description=cmd_generate.__doc__)
     add_generate_arguments(generate)
     generate.set_defaults(run=cmd_generate)
+    export = commands.add_parser('export', help='a checkpoint as a model to share (parameters, log, curve, split)',
+                                 description=cmd_export.__doc__)
+    export.add_argument('checkpoint', help='a .npz of `bach2 train` (its training data must still be there: the '
+                        'split is written down)')
+    export.add_argument('--out', required=True, help='folder to write model.npz, model.json and the log into')
+    export.add_argument('--command', default='', help='the command that trained it, recorded in model.json')
+    export.add_argument('--temperature', type=rate, default=1.0, help='the sampling temperature to use with it '
+                        '(the journey reads it) (default: %(default)s)')
+    export.set_defaults(run=cmd_export)
     prepare_jsb = commands.add_parser('prepare-jsb', help='the JSB Chorales benchmark as a prepared folder',
                                       description=cmd_prepare_jsb.__doc__)
     prepare_jsb.add_argument('json', help='jsb-chorales-quarter.json (the Boulanger-Lewandowski split)')

@@ -124,7 +124,7 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
                                   pad=1)
         model = RNNModel(model_config, backend=backend)
         try:
-            model.set_state(state)
+            model.set_state(state, parameters_only=True)
         except CheckpointError as error:
             raise CheckpointError(f'{checkpoint}: {error}') from None
         row_nlls.append(stream_nll(model, data, progress=progress)[3])

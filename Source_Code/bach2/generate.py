@@ -40,6 +40,9 @@ from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, on
                                                pitch_matrix_to_time_series, time_series_to_pitch_matrix)
 from bach2.training_set import load_piece, piece_names, step_chord_indices
 
+SHIPPED_MODEL = pathlib.Path(__file__).parent / 'shipped' / 'model.npz'   # trained on the built-in corpus
+
+
 @dataclasses.dataclass
 class GenerateConfig:
     checkpoint: str

@@ -229,9 +229,11 @@ class RNNModel:
         """{name: value} of every parameter and optimizer accumulator (float32 arrays)."""
         return {variable.name: np.asarray(variable.get_value()) for variable in self.params + self.optimizer_state}
 
-    def set_state(self, state):
-        """Load :meth:`get_state` values; a missing or extra name, or a wrong shape, is a CheckpointError naming it."""
-        assign_state(self.params + self.optimizer_state, state)
+    def set_state(self, state, parameters_only=False):
+        """Load :meth:`get_state` values (only the parameters with ``parameters_only``: an exported model, or
+        evaluation); a missing or extra name, or a wrong shape, is a CheckpointError naming it."""
+        assign_state(self.params + ([] if parameters_only else self.optimizer_state), state,
+                     allow_extra=parameters_only)
 
 
 def assign_state(variables, state, allow_extra=False):

@@ -32,6 +32,7 @@ import dataclasses
 import json
 import math
 import pathlib
+import shutil
 import time
 import zipfile
 
@@ -43,7 +44,7 @@ from bach2.prepare import CorpusError
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle, save_png
 from bach2.training_set import load_training_set, piece_names, read_split, select_pieces, split_indices
-from bach2.training_windows import (iterate_batches, make_batch, make_X_Y, split_by_bwv, stream_chunks,
+from bach2.training_windows import (bwv_number, iterate_batches, make_batch, make_X_Y, split_by_bwv, stream_chunks,
                                     stream_layout)
 
 
@@ -121,6 +122,39 @@ def load_checkpoint(path):
     if missing or not state:
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint (no {", ".join(missing) or "parameters"})')
     return meta, state
+
+
+def export_model(checkpoint, folder, command='', temperature=1.0):
+    """A checkpoint → ``folder`` with what a model needs to be used and trusted, and nothing to resume from:
+    ``model.npz`` (its parameters without the optimizer's accumulators, and its meta), the training log
+    (``.csv``) and curve (``.png``) beside the checkpoint, and ``model.json``: the configurations, the
+    ``command`` that trained it, its history, the pieces it trained on and held out (names, BWV numbers) and
+    the sampling ``temperature`` to use with it. → the ``model.npz`` path; no pickle is written or read."""
+    meta, state = load_checkpoint(checkpoint)
+    model_config = ModelConfig(**meta['model_config'])
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    parameters = {name: value for name, value in state.items()
+                  if not name.startswith(f'{model_config.optimizer}_state')}
+    train_config = TrainConfig(**{key: tuple(value) if isinstance(value, list) else value
+                                  for key, value in meta['train_config'].items()})
+    names = piece_names(train_config.data_dir, train_config.step_ticks)
+    sides = {side: [names[i] for i in indices] for side, indices in zip(('trained_on', 'held_out'),
+                                                                       training_split(train_config))}
+    record = {**meta, 'command': command, 'temperature': temperature, **sides,
+              'bwv_trained_on': sorted({bwv_number(name) for name in sides['trained_on']} - {None}),
+              'bwv_held_out': sorted({bwv_number(name) for name in sides['held_out']} - {None})}
+    save_npz(folder / 'model.npz', meta=np.array(json.dumps(record)),
+             **{f'param:{name}': value for name, value in parameters.items()})
+    with atomic_path(folder / 'model.json') as temporary:
+        pathlib.Path(temporary).write_text(json.dumps(record, indent=1))
+    stem = pathlib.Path(checkpoint)
+    stem = stem.with_name(stem.stem.removesuffix('_best'))
+    for suffix, name in (('.csv', 'training_log.csv'), ('.png', 'training_curve.png')):
+        if stem.with_suffix(suffix).is_file():
+            with atomic_path(folder / name) as temporary:
+                shutil.copyfile(stem.with_suffix(suffix), temporary)
+    return folder / 'model.npz'
 
 
 def load_carry(path):
