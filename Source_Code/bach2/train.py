@@ -128,7 +128,7 @@ def export_model(checkpoint, folder, command='', temperature=1.0):
     """A checkpoint → ``folder`` with what a model needs to be used and trusted, and nothing to resume from:
     ``model.npz`` (its parameters without the optimizer's accumulators, and its meta), the training log
     (``.csv``) and curve (``.png``) beside the checkpoint, and ``model.json``: the configurations, the
-    ``command`` that trained it, its history, the pieces it trained on and held out (names, BWV numbers) and
+    ``command`` that trained it, its history per epoch, the pieces it trained on and held out (names, BWV numbers) and
     the sampling ``temperature`` to use with it. → the ``model.npz`` path; no pickle is written or read."""
     meta, state = load_checkpoint(checkpoint)
     model_config = ModelConfig(**meta['model_config'])
@@ -141,7 +141,9 @@ def export_model(checkpoint, folder, command='', temperature=1.0):
     names = piece_names(train_config.data_dir, train_config.step_ticks)
     sides = {side: [names[i] for i in indices] for side, indices in zip(('trained_on', 'held_out'),
                                                                        training_split(train_config))}
-    record = {**meta, 'command': command, 'temperature': temperature, **sides,
+    history = [{key: value for key, value in row.items() if not key.startswith('batch_')}   # per epoch only
+               for row in meta['history']]
+    record = {**meta, 'history': history, 'command': command, 'temperature': temperature, **sides,
               'bwv_trained_on': sorted({bwv_number(name) for name in sides['trained_on']} - {None}),
               'bwv_held_out': sorted({bwv_number(name) for name in sides['held_out']} - {None})}
     save_npz(folder / 'model.npz', meta=np.array(json.dumps(record)),
