@@ -8,5 +8,5 @@ from bach2.cli import OneLineParser, add_generate_arguments, cmd_generate, run
 
 if __name__ == '__main__':
     parser = OneLineParser(description=__doc__)
-    add_generate_arguments(parser)
+    add_generate_arguments(parser, shipped=False)     # the journal's order: the model stage 3 just trained
     sys.exit(run(cmd_generate, parser.parse_args()))

@@ -62,3 +62,14 @@ def test_export_keeps_the_parameters_and_evaluate_reads_them(tmp_path):
     assert main(['evaluate', str(data), '--checkpoint', str(tmp_path / 'model' / 'model.npz'), '--json',
                  str(tmp_path / 'e.json')]) == 0
     assert json.loads((tmp_path / 'e.json').read_text())['nll_per_frame'] > 0
+
+
+def test_the_journals_stage_4_still_takes_the_model_stage_3_wrote(tmp_path, monkeypatch):
+    from bach2.cli import OneLineParser, add_generate_arguments, build_parser, generate_configs
+    (tmp_path / 'checkpoints').mkdir()
+    (tmp_path / 'checkpoints' / 'lstm_polyphonic_N128_2layers.npz').write_bytes(b'')
+    monkeypatch.chdir(tmp_path)
+    stage4 = OneLineParser()
+    add_generate_arguments(stage4, shipped=False)
+    assert generate_configs(stage4.parse_args([]))[0].checkpoint == 'checkpoints/lstm_polyphonic_N128_2layers.npz'
+    assert generate_configs(build_parser().parse_args(['generate']))[0].checkpoint == str(SHIPPED_MODEL)

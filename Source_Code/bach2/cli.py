@@ -236,10 +236,14 @@ def cmd_train(args):
     return 0
 
 
-def add_generate_arguments(parser):
-    """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4)."""
+def add_generate_arguments(parser, shipped=True):
+    """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4). Without a
+    checkpoint: the shipped model (``bach2 generate``), or the newest in checkpoints/ (``shipped=False``:
+    the journal's stage 4, after its stage 3)."""
     parser.add_argument('checkpoint', nargs='?', help='a .npz checkpoint of `bach2 train`, or a folder: its newest '
-                        '(default: the model shipped with Bach2.0, trained on the built-in corpus)')
+                        '(default: ' + ('the model shipped with Bach2.0, trained on the built-in corpus)' if shipped
+                                        else 'the newest in checkpoints/, what stage 3 wrote)'))
+    parser.set_defaults(shipped=shipped)
     parser.add_argument('--data', default=DEFAULT_DATA, help='prepared data for primers and progressions '
                         '(default: %(default)s)')
     parser.add_argument('--out', default='Synthesized_Fugues', help='default: %(default)s')
@@ -299,7 +303,7 @@ def generate_configs(args):
             parse_progression(args.progression, args.key or 'C major')
         except ValueError as error:
             raise CorpusError(f'--progression: {error}') from None
-    checkpoint = args.checkpoint or str(SHIPPED_MODEL)
+    checkpoint = args.checkpoint or (str(SHIPPED_MODEL) if args.shipped else newest_checkpoint())
     if os.path.isdir(checkpoint):
         checkpoint = newest_checkpoint(checkpoint)
     n_steps = args.bars * 16 if args.bars else args.steps
