@@ -12,7 +12,11 @@ an output layer for the next step:
 * monophonic (the bass line): P + 1 softmax outputs (the last = rest);
 * ``model='lstm-nade'`` (beyond the journal): a :class:`~bach2.nade.NADELayer`
   instead, the joint distribution of the step's pitches; its "probabilities"
-  are the conditionals p(y_i | y_<i), so the same cross-entropy is its exact NLL.
+  are the conditionals p(y_i | y_<i), so the same cross-entropy is its exact NLL;
+  with ``articulation`` a step is 2P wide — the pitches sounding, then the pitches
+  struck — and the onset conditionals follow the pitches exactly
+  (:func:`~bach2.nade.follow_pitches`: 0 where silent, 1 where a pitch starts), so
+  the NLL counts only the choice between holding a pitch and striking it again.
 
 Cost = note cost + λ · chord cost:
 
