@@ -252,20 +252,21 @@ class NADELayer(Layer):
         before = pt.concatenate([pt.zeros((n_pitches,), dtype='float32'), previous]) if articulated \
             else pt.zeros((self.num_units,), dtype='float32')
 
-        def unit(i, b_i, W_i, V_i, cutoff_i, before_i, activation, chosen):
+        def unit(i, b_i, W_i, V_i, cutoff_i, before_i, activation, *chosen):
             p_i = pt.sigmoid((b_i + pt.dot(pt.sigmoid(activation), V_i)) / temperature)
             v_i = pt.gt(p_i, cutoff_i).astype('float32')
-            if articulated:             # an onset (i ≥ P) follows the pitch sampled before it
-                sounding, onset = chosen[pt.maximum(i - n_pitches, 0)], pt.ge(i, n_pitches)
-                v_i = pt.switch(onset, follow_pitches(v_i, sounding, before_i), v_i)
-                p_i = pt.switch(onset, follow_pitches(p_i, sounding, before_i), p_i)
-            return activation + v_i * W_i, pt.set_subtensor(chosen[i], v_i), p_i
+            if not articulated:
+                return activation + v_i * W_i, v_i, p_i
+            sounding, onset = chosen[0][pt.maximum(i - n_pitches, 0)], pt.ge(i, n_pitches)   # the units so far
+            v_i = pt.switch(onset, follow_pitches(v_i, sounding, before_i), v_i)   # an onset follows its pitch
+            p_i = pt.switch(onset, follow_pitches(p_i, sounding, before_i), p_i)
+            return activation + v_i * W_i, pt.set_subtensor(chosen[0][i], v_i), p_i
 
+        chosen = pt.zeros((self.num_units,), dtype='float32') if articulated else None
         outputs = pytensor.scan(unit, sequences=[pt.arange(self.num_units), visible[0], self.W, self.V, cutoffs,
                                                  before],
-                                outputs_info=[hidden[0], pt.zeros((self.num_units,), dtype='float32'), None],
-                                return_updates=False)
-        return outputs[1][-1], outputs[2]
+                                outputs_info=[hidden[0], chosen, None], return_updates=False)
+        return (outputs[1][-1] if articulated else outputs[1]), outputs[2]
 
 
 def follow_pitches(onsets, sounding, before):
