@@ -417,7 +417,7 @@ def cmd_evaluate(args):
 
 
 def cmd_judge(args):
-    """Stage 5, issue 15: can a judge that never saw the model tell 4-bar excerpts of the pieces from held-out
+    """Stage 5: can a judge that never saw the model tell 4-bar excerpts of the pieces from held-out
     Bach (cross-validated accuracy: 0.5, it cannot; 1.0, always), and how long is the longest passage each piece
     copies from the training Bach, in any transposition? Bach is split as `bach2 train --seed` splits --corpus."""
     from bach2.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
