@@ -632,7 +632,7 @@ def build_parser():
                        '(default: %(default)s, 2 bars)')
     judge.add_argument('--json', default='judge.json', help='where the results go (default: %(default)s)')
     judge.set_defaults(run=cmd_judge)
-    journey = commands.add_parser('journey', help='the main job: prepare, train a small model, generate',
+    journey = commands.add_parser('journey', help='the main job: prepare, the shipped model writes, a small model trains and writes',
                                   description=cmd_journey.__doc__)
     add_out_argument(journey)
     add_data_arguments(journey)
