@@ -30,7 +30,7 @@ from bach2.generate import GenerateConfig, generate_a_fugue, load_model
 from bach2.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
 from bach2.prepare import ONSETS
 from bach2.safe_io import atomic_path, load_pickle, save_png
-from bach2.training_set import read_recorded
+from bach2.training_set import records
 
 NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the three statistics issue 8 names
 METRE_NAMED = ('sounding_notes', 'onset_positions')                    # and the two of the metre issue (19)
@@ -154,8 +154,8 @@ def main():
     geometry = checkpoint_geometry(load_model(args.checkpoints[0][1])[2])
     lowest, per = geometry.lowest_pitch, geometry.steps_per_quarter
     P = geometry.n_pitches
-    recorded = read_recorded(pathlib.Path(args.data) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz', ONSETS,
-                             False, '') is not None             # then Bach's notes are read with their onsets
+    sh0 = pathlib.Path(args.data) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
+    recorded = records(sh0, ONSETS)                     # then Bach's notes are read with their onsets
     _, corpus_pieces, _ = load_pieces(args.data, geometry, progress=False, articulation=recorded)
     corpus = pooled_statistics([piece_counts(matrix[:, :P], lowest, per, positions, matrix[:, P:] if recorded else None)
                                 for matrix, _, _, positions in corpus_pieces])

@@ -28,26 +28,24 @@ from tqdm import tqdm
 from bach2.evaluate import Geometry, load_pieces
 from bach2.key_finding import find_key
 from bach2.metre import regular_positions
-from bach2.music_statistics import MOST_NOTES, piece_counts
+from bach2.music_statistics import DURATION_BINS, MOST_NOTES, piece_counts
 from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.prepare import ONSETS, CorpusError
 from bach2.safe_io import load_pickle
-from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
-from bach2.training_set import prepared_geometry, read_recorded
+from bach2.training_set import prepared_geometry, records
 from bach2.training_windows import bwv_number
 
 EXCERPT_STEPS = 64                       # 4 bars of 4/4 at 16ths
 STEPS_PER_QUARTER = 4
 SLOTS = 16                               # onsets by position in the bar, the bar cut in 16 slots
 LEAP = 12                                # melodic intervals are clipped to ± an octave
-DURATION_EDGES = (1, 2, 3, 4, 5, 7, 9, 13, 17)   # note lengths in steps: 1, 2, 3, 4, 5–6, 7–8, 9–12, 13–16, 17+
 FEATURE_GROUPS = {
     'top voice interval': [f'{k:+d}' for k in range(-LEAP, LEAP + 1)],      # successive notes of the highest voice
     'bass interval': [f'{k:+d}' for k in range(-LEAP, LEAP + 1)],           # … and of the lowest
     'above bass': [str(k) for k in range(12)],                              # other sounding notes, mod 12
     'sounding notes': [str(n) for n in range(MOST_NOTES)] + [f'{MOST_NOTES}+'],   # per step
     'onset slot': [f'{s}/{SLOTS}' for s in range(SLOTS)],
-    'duration': ['1', '2', '3', '4', '5-6', '7-8', '9-12', '13-16', '17+'],
+    'duration': list(DURATION_BINS),                                        # note lengths in steps
     'pitch class from tonic': [str(k) for k in range(12)],                  # of the excerpt's own key
     '': ['minor', 'in key', 'steps with onsets', 'onsets per step', 'range (octaves)', 'repeated steps'],
 }
@@ -74,14 +72,14 @@ def excerpt_features(matrix, positions=None, lowest_pitch=24, onsets=None):
     ``len(FEATURE_NAMES)`` float64.
 
     Histograms are shares; nothing depends on the key, the register or T. The pitch-class,
-    sounding-note, onset-position, range and repetition counts are :func:`~bach2.music_statistics.piece_counts`'s.
+    sounding-note, onset-position, note-length, range and repetition counts are
+    :func:`~bach2.music_statistics.piece_counts`'s.
     """
     matrix = np.asarray(matrix).astype(bool)
     n = len(matrix)
     positions = regular_positions(n, SLOTS) if positions is None else positions
     counts = piece_counts(matrix.astype(np.uint8), lowest_pitch, STEPS_PER_QUARTER, positions, onsets)
     struck = np.zeros_like(matrix) if onsets is None else np.asarray(onsets).astype(bool)
-    durations = np.array([duration for _, _, duration in pitch_matrix_to_time_series(matrix, 1, 0, onsets)])
     onsets = matrix & (~np.vstack([np.zeros((1, matrix.shape[1]), bool), matrix[:-1]]) | struck)
     step, pitch = np.nonzero(matrix)
     bass = np.argmax(matrix, axis=1)[step]
@@ -97,7 +95,7 @@ def excerpt_features(matrix, positions=None, lowest_pitch=24, onsets=None):
         normalised(np.bincount(voice_intervals(matrix, onsets, False) + LEAP, minlength=2 * LEAP + 1)),
         normalised(np.bincount((pitch - bass)[pitch != bass] % 12, minlength=12)),
         normalised(sounding), normalised(slots),
-        normalised(np.bincount(np.digitize(durations, DURATION_EDGES) - 1, minlength=len(DURATION_EDGES))),
+        normalised([counts['note_durations'][key] for key in DURATION_BINS]),
         normalised(np.roll(counts['pitch_classes'], -PITCH_CLASS_NAMES.index(tonic))),
         [mode == 'minor', counts['in_key'] / max(counts['notes_sounding'], 1), onsets.any(axis=1).mean(),
          onsets.sum() / n, counts['range'] / 12, counts['repeats'] / max(n - 1, 1)]])
@@ -293,7 +291,7 @@ def bach_split(data_dir, seed=0, valid_fraction=0.1):
     from bach2.train import TrainConfig, training_split           # the same split, in one place
     geometry = Geometry(*prepared_geometry(data_dir))
     path = pathlib.Path(data_dir) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
-    recorded = read_recorded(path, ONSETS, False, '') is not None
+    recorded = records(path, ONSETS)
     _, corpus, _ = load_pieces(data_dir, geometry, progress=False, articulation=recorded)
     P = geometry.n_pitches
     sides = training_split(TrainConfig(data_dir=data_dir, seed=seed, valid_fraction=valid_fraction,

@@ -162,15 +162,20 @@ def step_chord_indices(chord_sequence, n_steps, steps_per_quarter=4):
     return np.asarray(chord_sequence, np.int16)[quarter]
 
 
+def records(npz_path, key):
+    """Whether a stage-1 ``.npz`` holds ``key`` (arrays that later versions of stage 1 added: bar positions,
+    onsets), read from its index without loading any array."""
+    try:
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            return key in arrays.files
+    except NPZ_ERRORS as error:
+        raise unreadable(npz_path, error) from None
+
+
 def read_recorded(npz_path, key, required, what):
     """Per-piece arrays ``key`` of a stage-1 ``.npz`` that later versions of stage 1 added (bar positions,
     onsets). A file that predates them: CorpusError naming ``what`` needs them when ``required``, else None."""
-    try:
-        with np.load(npz_path, allow_pickle=False) as arrays:
-            recorded = key in arrays.files
-    except NPZ_ERRORS as error:
-        raise unreadable(npz_path, error) from None
-    if recorded:
+    if records(npz_path, key):
         return read_sequences(npz_path, key)[0]
     if required:
         raise CorpusError(f'{npz_path}: prepared before {key.replace("_", " ")} were recorded; run `bach2 prepare` '
