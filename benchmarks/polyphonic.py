@@ -21,7 +21,7 @@ import numpy as np
 from bach2.baselines import repeat_nll, repeat_rates, unigram_nll
 from bach2.cli_types import decay, fraction
 from bach2.evaluate import checkpoint_nll, load_pieces
-from bach2.model_config import ModelConfig
+from bach2.model_config import PITCH_ORDERS, ModelConfig
 from bach2.polyphonic_music import BENCHMARKS, PUBLISHED_TEST_NLL, prepare_polyphonic
 from bach2.safe_io import atomic_path
 from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, load_checkpoint, train
@@ -60,6 +60,9 @@ def main():
     parser.add_argument('--metre-input', action='store_true',
                         help="the next frame's position in a 4/4 bar counted from the first frame as input "
                         '(the sets have no bar lines; off here, so earlier rows reproduce)')
+    parser.add_argument('--pitch-order', choices=PITCH_ORDERS, default='up',
+                        help="lstm-nade: draw each frame's pitches low to high (up) or high to low (down: a given "
+                        'soprano conditions exactly, see bach2 harmonize) (default: %(default)s)')
     parser.add_argument('--patience', type=int, default=0, help='early stopping: epochs without a new best (0 = off)')
     parser.add_argument('--transpositions', default='all', help="'all' or a comma list of k in sh<k>")
     parser.add_argument('--plateau-decay', type=decay, default=1.0,
@@ -89,7 +92,7 @@ def main():
                                    batch_size=args.batch_size, optimizer='adam', learning_rate=args.learning_rate,
                                    n_pitches=88, lowest_pitch=21, model=args.model, nade_hidden=args.nade_hidden,
                                    targets=args.targets, dropout=args.dropout, input_dropout=args.input_dropout,
-                                   metre_input=args.metre_input)
+                                   metre_input=args.metre_input, pitch_order=args.pitch_order)
         train_config = TrainConfig(str(data_dir), str(out / 'checkpoints'), epochs=args.epochs, seed=args.seed,
                                    transpositions=shifts, valid_transpositions=(0,),
                                    step_ticks=BENCHMARKS[args.set][1], pad_start=args.targets == 'last',

@@ -26,20 +26,22 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def numpy_conditionals(h, v, state):
-    """p(v_i = 1 | v_<i, h) pitch by pitch, from the equations of bach2.nade's docstring."""
+def numpy_conditionals(h, v, state, order='up'):
+    """p(v_i = 1 | v_before i, h) pitch by pitch, from the equations of bach2.nade's docstring, the
+    parameters indexed in the drawing order (low to high, or high to low)."""
     W, V, b, c = (state[f'output.{name}'] for name in 'WVbc')
     visible, activation = b + h @ state['output.U_v'], c + h @ state['output.U_h']
+    drawn = v if order == 'up' else v[::-1]
     conditionals = []
     for i in range(len(v)):
         conditionals.append(sigmoid(visible[i] + V[i] @ sigmoid(activation)))
-        activation = activation + v[i] * W[i]
-    return np.array(conditionals)
+        activation = activation + drawn[i] * W[i]
+    return np.array(conditionals if order == 'up' else conditionals[::-1])
 
 
-@pytest.fixture(scope='module')
-def model():
-    model = RNNModel(ModelConfig(batch_size=2 ** P, **TINY))
+@pytest.fixture(scope='module', params=['up', 'down'])
+def model(request):
+    model = RNNModel(ModelConfig(batch_size=2 ** P, pitch_order=request.param, **TINY))
     rng = np.random.default_rng(0)
     model.set_state({name: (rng.normal(0, 0.8, value.shape) if name.startswith(('output', 'lstm'))
                             else value).astype(np.float32) for name, value in model.get_state().items()})
@@ -68,7 +70,8 @@ def test_conditionals_equal_a_pitch_by_pitch_numpy_nade(model):
     lstm = model.network.input_layer                    # its output h is checked in test_layers.py
     h = pytensor.function([model.network_input()], layers.get_output(lstm)[:, -1])(X)     # the last step
     for row in range(2 ** P):
-        np.testing.assert_allclose(conditionals[row], numpy_conditionals(h[row], all_steps()[row], state), atol=1e-5)
+        np.testing.assert_allclose(conditionals[row], numpy_conditionals(h[row], all_steps()[row], state,
+                                                                         model.config.pitch_order), atol=1e-5)
 
 
 def test_the_nade_output_refuses_to_run_without_the_step():
@@ -84,12 +87,12 @@ def test_a_monophonic_nade_is_refused():
 
 @pytest.mark.parametrize('context', ['window', 'carry'])
 def test_sampled_conditionals_are_the_models_on_the_drawn_steps(model, context):
-    config = ModelConfig(batch_size=1, **TINY)
+    config = ModelConfig(batch_size=1, pitch_order=model.config.pitch_order, **TINY)
     sampler = Sampler(config, model.get_state())
     primer = np.random.default_rng(3).integers(0, 2, (3, P)).astype(np.float32)
     steps, probabilities = sampler.continue_piece(primer, 6, seed=4, context=context)
     assert steps.shape == (6, P) and probabilities.shape == (6, P)
-    single = RNNModel(ModelConfig(batch_size=1, **TINY))
+    single = RNNModel(config)
     single.set_state(model.get_state())
     piece = np.concatenate([primer, steps]).astype(np.float32)
     rows = 6 if context == 'window' else 3 + 6 - 1          # carry draws noise for the primer rows too

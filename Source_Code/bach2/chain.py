@@ -137,31 +137,43 @@ def lines_over_piece(checkpoint, given, data_dir='training_data', n_steps=128, t
     return write_voices(voices, extra['n_pitches'], extra['lowest_pitch'], out_dir, stem, audio=audio)['files']
 
 
-def write_voices(lines, n_pitches, lowest_pitch, out_dir, stem, chords=None, audio='', record=None):
+def write_voices(lines, n_pitches, lowest_pitch, out_dir, stem, chords=None, audio='', record=None, onsets=None,
+                 marks=(), step_ticks=JOURNAL_STEP_TICKS):
     """{voice name: ``T`` line} → one MIDI with a track per voice, a ``.p`` record and a piano-roll PNG
-    (``chords`` per quarter note under it, else found from the notes); ``audio`` 'wav' renders it too.
-    → {'files': {kind: path}, 'matrix': ``T × P`` all voices together}."""
+    (``chords`` per quarter note under it, else found from the notes; ``marks`` [(step, label)] drawn on
+    it); ``audio`` 'wav' renders it too. ``onsets`` {voice name: ``T`` bool}: where a voice strikes its
+    note (else a note lasts while its pitch stays); the ``.p`` keeps them, and their ``T × P`` onset plane. ``step_ticks``: a step's length at 96 ticks per
+    quarter (24: 16ths). → {'files': {kind: path}, 'matrix': ``T × P`` all voices together}."""
     out = pathlib.Path(out_dir)
-    voices, matrices = [], []
+    voices, matrices, planes = [], [], []
     for channel, (name, line) in enumerate(lines.items()):
         matrix = line_to_matrix(line, n_pitches)
         matrices.append(matrix)
-        notes = pitch_matrix_to_time_series(matrix, step=JOURNAL_STEP_TICKS, lowest_pitch=lowest_pitch)
+        struck = None if onsets is None else matrix * np.asarray(onsets[name], np.uint8)[:, None]
+        planes.append(struck)
+        notes = pitch_matrix_to_time_series(matrix, step=step_ticks, lowest_pitch=lowest_pitch, onsets=struck)
         voices.append(Voice(track=channel + 1, channel=channel, name=name, notes=notes))
     n_steps = max(len(matrix) for matrix in matrices)
     combined = np.zeros((n_steps, n_pitches), np.uint8)
-    for matrix in matrices:
+    struck = None if onsets is None else np.zeros_like(combined)
+    for matrix, plane in zip(matrices, planes):
         combined[:len(matrix)] |= matrix
+        if plane is not None:
+            struck[:len(plane)] |= plane
     end = max((t + d for voice in voices for t, _, d in voice.notes), default=0)
     piece = Piece(name=stem, resolution=JOURNAL_RESOLUTION, tempi=[(0, 600000)], time_signatures=[(0, 4, 4)],
                   key_signatures=[], markers=[], voices=voices, end_tick=end)
     files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
     files['p'] = out / f'{stem}.p'
     save_pickle({'lines': {name: np.asarray(line) for name, line in lines.items()}, 'pitch_matrix': combined,
-                 'lowest_pitch': lowest_pitch, 'step_ticks': JOURNAL_STEP_TICKS, 'resolution': JOURNAL_RESOLUTION,
+                 'onsets': struck, 'voice_onsets': None if onsets is None else
+                 {name: np.asarray(o) for name, o in onsets.items()},
+                 'lowest_pitch': lowest_pitch, 'step_ticks': step_ticks, 'resolution': JOURNAL_RESOLUTION,
                  'chords': None if chords is None else np.asarray(chords), **(record or {})}, files['p'])
+    steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
     files['png'] = plot_piano_roll(combined, out / f'{stem}.png', title=stem, lowest_pitch=lowest_pitch,
-                                   chords='auto' if chords is None else chords)
+                                   chords='auto' if chords is None else chords, marks=marks,
+                                   steps_per_bar=4 * steps_per_quarter, steps_per_quarter=steps_per_quarter)
     if audio:
         try:
             files[audio] = render_midi(files['mid'], out / f'{stem}.{audio}')['path']

@@ -2,8 +2,9 @@
 ``export`` (a checkpoint to share), ``generate`` (stage 4), ``evaluate`` and ``judge`` (stage 5),
 ``prepare-jsb`` (the JSB Chorales benchmark),
 ``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and generated pieces),
-``journey`` (all of them on the built-in corpus, small and quick), and the journal's road map
-(:mod:`bach2.cli_roadmap`): ``chords``, ``lines`` and ``chain``.
+``journey`` (all of them on the built-in corpus, small and quick), the journal's road map
+(:mod:`bach2.cli_roadmap`): ``chords``, ``lines`` and ``chain``, and voices around given lines
+(:mod:`bach2.cli_voices`): ``harmonize`` and ``fugue``.
 
 Every subcommand has ``--help``; bad input ends in one line on stderr naming
 the file and the problem, and a non-zero exit status.
@@ -20,7 +21,8 @@ import time
 from bach2 import __version__
 from bach2.default_corpus import SUBFOLDER, fill_default_corpus, keyboard_corpus
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.model_config import (MODELS, OPTIMIZER_NAMES, SAMPLING_RULES, TARGETS, CheckpointError, ModelConfig,
+from bach2.model_config import (MODELS, OPTIMIZER_NAMES, PITCH_ORDERS, SAMPLING_RULES, TARGETS, CheckpointError,
+                                ModelConfig,
                                 TrainingDiverged, default_metre_input, default_targets)
 from bach2.key_finding import key_name
 from bach2.listen import RenderError, RendererMissing
@@ -28,6 +30,8 @@ from bach2.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_
                            prepare_training_data)
 from bach2.piece_filters import time_signature_names
 from bach2.cli_roadmap import add_chain_command, add_chords_commands, add_lines_commands
+from bach2.cli_voices import add_voice_commands
+from bach2.fugue import SubjectError
 from bach2.cli_types import count, decay, fraction, positive, rate, transpositions
 from bach2.safe_io import UnsafePickleError, atomic_path
 
@@ -172,6 +176,9 @@ def add_train_arguments(parser):
     parser.add_argument('--articulation', action='store_true',
                         help='lstm-nade: model struck and held notes — each step is the pitches sounding, then the '
                         'pitches struck (the onset plane of stage 1), so a repeated note is not a held one')
+    parser.add_argument('--pitch-order', choices=PITCH_ORDERS, default=defaults.pitch_order,
+                        help="lstm-nade: draw each step's pitches low to high (up) or high to low (down), so that "
+                        'bach2 harmonize and fugue can give the top voice exactly (default: %(default)s)')
     parser.add_argument('--pad-start', action='store_true',
                         help='SEQUENCE_LENGTH silent steps before each piece, so every step is a target '
                         '(the JSB Chorales convention: every frame is predicted)')
@@ -216,7 +223,8 @@ def cmd_train(args):
                                    targets=args.targets or default_targets(args.model),
                                    metre_input=(default_metre_input(args.model) if args.metre_input is None
                                                 else args.metre_input),
-                                   articulation=args.articulation, dropout=args.dropout,
+                                   articulation=args.articulation, pitch_order=args.pitch_order,
+                                   dropout=args.dropout,
                                    input_dropout=args.input_dropout, n_pitches=n_pitches, lowest_pitch=lowest_pitch)
     except ValueError as error:          # options that do not go together, e.g. a monophonic NADE
         print(f'bach2 train: error: {error} (see bach2 train --help)', file=sys.stderr)
@@ -673,6 +681,7 @@ def build_parser():
     add_chords_commands(commands)
     add_lines_commands(commands)
     add_chain_command(commands)
+    add_voice_commands(commands)
     parser.command_parsers = commands.choices
     return parser
 
@@ -681,7 +690,8 @@ def run(function, args):
     """Run a command; project errors and refused file operations become one line on stderr, exit status 2."""
     try:
         return function(args)
-    except (CorpusError, MidiFileError, UnsafePickleError, CheckpointError, RendererMissing, RenderError) as error:
+    except (CorpusError, MidiFileError, UnsafePickleError, CheckpointError, RendererMissing, RenderError,
+            SubjectError) as error:
         print(f'bach2: error: {error}', file=sys.stderr)
         return 2
     except TrainingDiverged as error:

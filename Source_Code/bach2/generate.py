@@ -41,6 +41,8 @@ from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, on
 from bach2.training_set import load_piece, piece_names, step_chord_indices
 
 SHIPPED_MODEL = pathlib.Path(__file__).parent / 'shipped' / 'model.npz'   # trained on the built-in corpus
+#: the shipped model and its twin drawn high to low (a given soprano: bach2 harmonize, bach2 fugue)
+SHIPPED_MODELS = {'up': SHIPPED_MODEL, 'down': SHIPPED_MODEL.parent / 'down' / 'model.npz'}
 
 
 @dataclasses.dataclass

@@ -8,6 +8,7 @@ MODES = ('polyphonic', 'monophonic')
 TARGETS = ('last', 'all')           # what a training sequence teaches: its next step (the journal's) or every step
 MODELS = ('lstm', 'lstm-nade')       # output: independent sigmoids (the journal's) or a NADE over the step
 SAMPLING_RULES = ('sample', 'threshold', 'argmax')   # see bach2.sampling.decision_noise
+PITCH_ORDERS = ('up', 'down')        # the NADE's order over a step: low to high, or high to low (bach2.nade)
 
 
 def default_targets(model):
@@ -47,6 +48,7 @@ class ModelConfig:
     model: str = 'lstm'             # 'lstm-nade': the joint distribution of a step (bach2.nade), polyphonic only
     articulation: bool = False      # lstm-nade: each step is P sounding then P struck pitches (the onset plane)
     nade_hidden: int = 150          # H, hidden units of the NADE
+    pitch_order: str = 'up'         # lstm-nade: 'down' draws high to low, so a given top voice conditions exactly
     targets: str = 'last'           # 'last': window → next step (the journal's); 'all': every step, state carried
     input_dropout: float = 0.0      # dropout on the input steps (Lasagne's DropoutLayer; training only)
     dropout: float = 0.0            # dropout after each LSTM layer (between layers and before the output)
@@ -66,6 +68,10 @@ class ModelConfig:
             raise ValueError('the lstm-nade model is polyphonic (a monophonic step is already one softmax)')
         if self.articulation and self.model != 'lstm-nade':
             raise ValueError('articulation (struck and held notes) is a model of the lstm-nade')
+        if self.pitch_order not in PITCH_ORDERS:
+            raise ValueError(f'pitch_order must be one of {PITCH_ORDERS}, not {self.pitch_order!r}')
+        if self.pitch_order != 'up' and self.model != 'lstm-nade':
+            raise ValueError('a pitch order is a choice of the lstm-nade (the lstm has no order)')
         if self.targets not in TARGETS:
             raise ValueError(f'targets must be one of {TARGETS}, not {self.targets!r}')
         for name in ('input_dropout', 'dropout'):

@@ -25,6 +25,8 @@ set pool its pieces:
 total-variation distance for the two distributions, the difference for the rest.
 """
 import collections
+import functools
+import itertools
 
 import numpy as np
 
@@ -166,3 +168,33 @@ def format_table(rows):
         cells = ['' if value is None else f'{value:.3f}' for value in (ours, theirs)]
         lines.append(f'{name:<24}{cells[0]:>11}{cells[1]:>11}{distance:>+11.3f}')
     return '\n'.join(lines)
+
+
+@functools.lru_cache(maxsize=None)
+def _parallels(upper, upper_next, lower, lower_next):
+    """music21's verdict on two voices moving (MIDI numbers, spelled as music21 spells them) →
+    (parallel or antiparallel fifth, parallel octave); cached, as a piece repeats its motions."""
+    from music21 import note, voiceLeading
+    quartet = voiceLeading.VoiceLeadingQuartet(*(note.Note(midi=p) for p in (upper, upper_next, lower, lower_next)))
+    return quartet.parallelFifth(), quartet.parallelOctave()
+
+
+def parallel_motion(lines, lowest_pitch, n_pitches):
+    """Parallel fifths and octaves between voices, as music21's ``VoiceLeadingQuartet`` finds them.
+
+    ``lines``: ``n_voices × T`` columns (P = rest; one voice per row, e.g. from
+    :func:`bach2.harmonize.separate_voices`). A *voice pair* is two voices at two successive steps where
+    both sound and at least one changes pitch. → {'fifths', 'octaves', 'pairs', 'per_100_pairs': fifths and
+    octaves per 100 pairs}. Spelling comes from the MIDI numbers (music21's default), the same for every piece.
+    """
+    lines = np.asarray(lines)
+    fifths = octaves = pairs = 0
+    for upper, lower in itertools.combinations(lines, 2):
+        for t in range(1, lines.shape[1]):
+            a, b, c, d = int(upper[t - 1]), int(upper[t]), int(lower[t - 1]), int(lower[t])
+            if max(a, b, c, d) >= n_pitches or (a == b and c == d):
+                continue
+            fifth, octave = _parallels(a + lowest_pitch, b + lowest_pitch, c + lowest_pitch, d + lowest_pitch)
+            fifths, octaves, pairs = fifths + fifth, octaves + octave, pairs + 1
+    return {'fifths': fifths, 'octaves': octaves, 'pairs': pairs,
+            'per_100_pairs': 100 * (fifths + octaves) / pairs if pairs else float('nan')}

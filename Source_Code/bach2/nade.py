@@ -3,7 +3,7 @@
 The faithful model gives each pitch its own sigmoid, independent of the others,
 so it cannot learn which notes sound together. :class:`NADELayer` models the
 whole step ``v`` (P pitches, 0/1) as a product of conditionals, low pitch to
-high (Larochelle & Murray 2011), with biases set by the LSTM output ``h`` — the
+high (or high to low: ``order``; Larochelle & Murray 2011), with biases set by the LSTM output ``h`` — the
 RNN-NADE of Boulanger-Lewandowski et al. (2012), here with an LSTM:
 
     b_v = b + h·U_v                   (P)    visible biases of this step
@@ -202,18 +202,27 @@ def _jax_logits_grad(op, **kwargs):
 class NADELayer(Layer):
     """Output layer over P pitches with H NADE hidden units, reading an ``B × N`` LSTM output.
 
-    Parameters: W (P × H), V (P × H), b (P), c (H), U_v (N × P), U_h (N × H), all float32.
-    ``get_output_for(h, targets=v)`` → ``B × P`` conditionals p(v_i = 1 | v_<i, h); h may have
+    Parameters: W (P × H), V (P × H), b (P), c (H), U_v (N × P), U_h (N × H), all float32, indexed in
+    the order the NADE draws its units. ``order``: 'up' (low to high) or 'down' (high to low, each of
+    the ``planes`` planes of P pitches reversed), so that a given top voice is the first thing drawn
+    and the rest of the step is sampled from its exact conditional. Inputs and outputs keep the natural order.
+    ``get_output_for(h, targets=v)`` → ``B × P`` conditionals p(v_i = 1 | v_before i, h); h may have
     more leading axes (``B × T × N`` with ``B × T × P`` targets → ``B × T × P``).
     """
 
     def __init__(self, incoming, num_units, num_hidden, W=Normal(0.01), V=Normal(0.01), U=Normal(0.01),
-                 b=Constant(0.), c=Constant(0.), name=None):
+                 b=Constant(0.), c=Constant(0.), order='up', planes=1, name=None):
         super().__init__(incoming, name)
         self._check_num_units(num_units)
         self._check_num_units(num_hidden)
+        if order not in ('up', 'down') or num_units % planes:
+            raise ValueError(f'{self._describe()}: order must be up or down over whole planes, '
+                             f'not {order!r} over {num_units} units in {planes} planes')
         num_inputs = incoming.output_shape[-1]
         self.num_units, self.num_hidden = num_units, num_hidden
+        width = num_units // planes
+        self.order = None if order == 'up' else np.concatenate(
+            [np.arange(width)[::-1] + k * width for k in range(planes)])     # its own inverse
         self.W = self.add_param(W, (num_units, num_hidden), name='W')
         self.V = self.add_param(V, (num_units, num_hidden), name='V')
         self.b = self.add_param(b, (num_units,), name='b', regularizable=False)
@@ -224,8 +233,12 @@ class NADELayer(Layer):
     def get_output_shape_for(self, input_shape):
         return input_shape[0], self.num_units
 
+    def _reorder(self, x):
+        """Units on the last axis of ``x`` from the natural order to the drawing order, or back."""
+        return x if self.order is None else x[..., self.order]
+
     def biases(self, h):
-        """LSTM output ``B × N`` → (visible biases ``B × P``, hidden biases ``B × H``) of this step."""
+        """LSTM output ``B × N`` → (visible biases ``B × P``, hidden biases ``B × H``) of this step, drawing order."""
         return self.b + pt.dot(h, self.U_v), self.c + pt.dot(h, self.U_h)
 
     def get_output_for(self, input, targets=None, **kwargs):
@@ -235,38 +248,49 @@ class NADELayer(Layer):
         leading = tuple(static) if None not in static else input.shape[:-1]
         h = input.reshape((-1, input.shape[-1]))                            # rows × N
         visible, hidden = self.biases(h)
-        logits = nade_logits(hidden, visible, targets.reshape((-1, self.num_units)), self.W, self.V)
+        steps = self._reorder(targets.reshape((-1, self.num_units)))
+        logits = self._reorder(nade_logits(hidden, visible, steps, self.W, self.V))
         return pt.sigmoid(logits).reshape((*leading, self.num_units))
 
-    def sample(self, h, cutoffs, temperature, previous=None):
+    def sample(self, h, cutoffs, temperature, previous=None, max_notes=None):
         """Draw one step for ``h`` (1 × N): unit i is on where p_i > ``cutoffs[i]`` → (step, p), each ``num_units``.
 
         Each conditional's logit is divided by ``temperature``; uniform cutoffs
-        are exact sampling from the NADE, cutoffs of 0.5 take each unit's likelier value.
+        are exact sampling from the NADE, cutoffs of 0.5 take each unit's likelier value; a cutoff
+        below 0 keeps a unit on, one above 1 keeps it off (given notes). ``max_notes`` (a scalar): once
+        that many pitches sound, the later ones in the drawing order stay off, unless given (a cap on
+        the voices, drawn greedily: not the exact conditional of "at most k").
         ``previous`` (P = ``num_units`` / 2, the sounding pitches of the step before): the units are P
         sounding pitches, then P onsets, each following its pitch (:func:`follow_pitches`).
         """
         visible, hidden = self.biases(h)
         n_pitches = self.num_units // 2
         articulated = previous is not None
-        before = pt.concatenate([pt.zeros((n_pitches,), dtype='float32'), previous]) if articulated \
+        cutoffs = self._reorder(cutoffs)
+        before = self._reorder(pt.concatenate([pt.zeros((n_pitches,), dtype='float32'), previous])) if articulated \
             else pt.zeros((self.num_units,), dtype='float32')
+        cap = pt.as_tensor_variable(np.float32(self.num_units) if max_notes is None else max_notes).astype('float32')
+        pitch = pt.lt(pt.arange(self.num_units), n_pitches) if articulated else pt.ones((self.num_units,), 'bool')
 
-        def unit(i, b_i, W_i, V_i, cutoff_i, before_i, activation, *chosen):
+        def unit(i, b_i, W_i, V_i, cutoff_i, before_i, pitch_i, activation, count, *chosen):
             p_i = pt.sigmoid((b_i + pt.dot(pt.sigmoid(activation), V_i)) / temperature)
             v_i = pt.gt(p_i, cutoff_i).astype('float32')
+            v_i = pt.switch(pitch_i & pt.ge(count, cap) & pt.ge(cutoff_i, 0), np.float32(0), v_i)
+            count = count + pitch_i * v_i
             if not articulated:
-                return activation + v_i * W_i, v_i, p_i
+                return activation + v_i * W_i, count, v_i, p_i
             sounding, onset = chosen[0][pt.maximum(i - n_pitches, 0)], pt.ge(i, n_pitches)   # the units so far
             v_i = pt.switch(onset, follow_pitches(v_i, sounding, before_i), v_i)   # an onset follows its pitch
             p_i = pt.switch(onset, follow_pitches(p_i, sounding, before_i), p_i)
-            return activation + v_i * W_i, pt.set_subtensor(chosen[0][i], v_i), p_i
+            return activation + v_i * W_i, count, pt.set_subtensor(chosen[0][i], v_i), p_i
 
         chosen = pt.zeros((self.num_units,), dtype='float32') if articulated else None
         outputs = pytensor.scan(unit, sequences=[pt.arange(self.num_units), visible[0], self.W, self.V, cutoffs,
-                                                 before],
-                                outputs_info=[hidden[0], chosen, None], return_updates=False)
-        return (outputs[1][-1] if articulated else outputs[1]), outputs[2]
+                                                 before, pitch],
+                                outputs_info=[hidden[0], pt.constant(np.float32(0)), chosen, None],
+                                return_updates=False)
+        step = outputs[2][-1] if articulated else outputs[2]
+        return self._reorder(step), self._reorder(outputs[3])
 
 
 def follow_pitches(onsets, sounding, before):

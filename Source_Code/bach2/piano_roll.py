@@ -60,12 +60,13 @@ def place_labels(changes, quarters_per_inch, rows=CHORD_ROWS, points=CHORD_FONT_
 
 
 def plot_piano_roll(pitch_matrix, path, title='', lowest_pitch=LOWEST_PITCH, steps_per_bar=16, primer_steps=0,
-                    chords=None, steps_per_quarter=4):
+                    chords=None, steps_per_quarter=4, marks=()):
     """``T × P`` pitch matrix → PNG at ``path``: time in bars across, pitch up, C's named (C4 = middle C).
 
     ``primer_steps`` > 0 shades the first steps (the primer the model continued).
     ``chords``: one chord index per quarter note to label under the roll; ``'auto'``
     computes them from the matrix (:func:`pitch_matrix_chords`); None: no chord row.
+    ``marks``: [(step, label)] — a dashed line at each step, labelled at the top (e.g. a fugue's entries).
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -85,6 +86,10 @@ def plot_piano_roll(pitch_matrix, path, title='', lowest_pitch=LOWEST_PITCH, ste
     if primer_steps:
         axis.axvspan(0, primer_steps / steps_per_bar, color='tab:blue', alpha=0.12, label='primer')
         axis.legend(loc='upper right')
+    for k, (step, label) in enumerate(marks):        # labels on two rows, so that neighbours do not overlap
+        axis.axvline(step / steps_per_bar, color='tab:red', linestyle='--', linewidth=0.8)
+        axis.text(step / steps_per_bar, n_pitches - 1 - 4 * (k % 2), ' ' + label, color='tab:red', fontsize=8,
+                  va='top')
     c_columns = [j for j in range(n_pitches) if (lowest_pitch + j) % 12 == 0]
     axis.set_yticks(c_columns)
     axis.set_yticklabels([f'{PITCH_CLASS_NAMES[0]}{(lowest_pitch + j) // 12 - 1}' for j in c_columns])

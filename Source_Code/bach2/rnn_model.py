@@ -90,7 +90,8 @@ def build_network(config, batch_size):
         if config.dropout:
             network = layers.DropoutLayer(network, config.dropout, name=f'dropout{i + 1}')
     if config.model == 'lstm-nade':
-        return NADELayer(network, config.n_outputs, config.nade_hidden, name='output')
+        return NADELayer(network, config.n_outputs, config.nade_hidden, order=config.pitch_order,
+                         planes=2 if config.articulation else 1, name='output')
     nonlinearity = layers.softmax if config.mode == 'monophonic' else layers.sigmoid
     return layers.DenseLayer(network, config.n_outputs, nonlinearity=nonlinearity, num_leading_axes=2,
                              name='output')

@@ -77,12 +77,12 @@ class Sampler:
         self.n_extra = config.n_inputs - config.step_width     # chord tones and metre appended to each row
         self._compiled = {}       # (context, scan length) → compiled function (JAX needs static shapes)
 
-    def _decide(self, hidden, noise_t, temperature, last_row):
-        """Last LSTM layer's output (1 × n) and the last input row → (chosen step W float32, probabilities
-        n_outputs)."""
+    def _decide(self, hidden, noise_t, temperature, last_row, limit_t):
+        """Last LSTM layer's output (1 × n), the last input row and the most pitches that may sound
+        (``limit_t``, lstm-nade only) → (chosen step W float32, probabilities n_outputs)."""
         if self.config.model == 'lstm-nade':
             previous = last_row[:self.config.n_pitches] if self.config.articulation else None
-            return self.network.sample(hidden, noise_t, temperature, previous)
+            return self.network.sample(hidden, noise_t, temperature, previous, max_notes=limit_t)
         logits = (pt.dot(hidden, self.network.W) + self.network.b)[0] / temperature
         if self.config.mode == 'monophonic':
             perturbed = logits + noise_t
@@ -117,24 +117,25 @@ class Sampler:
         is_primer = pt.tensor('is_primer', dtype='float32', shape=(total,))
         extra = pt.tensor('extra', dtype='float32', shape=(total, max(1, self.n_extra)))
         noise = pt.tensor('noise', dtype='float32', shape=(total, config.n_outputs))
+        limit = pt.tensor('limit', dtype='float32', shape=(total,))
         temperature = pt.scalar('temperature', dtype='float32')
 
-        def step(primer_t, is_primer_t, extra_t, noise_t, previous, *state_t):
+        def step(primer_t, is_primer_t, extra_t, noise_t, limit_t, previous, *state_t):
             read = pt.switch(is_primer_t, primer_t, previous)
             row = self._input_row(read, extra_t)
             new_state = []
             for k, lstm in enumerate(self.lstms):
                 cell, row = lstm.get_step_output(row, state_t[2 * k], state_t[2 * k + 1])
                 new_state += [cell, row]
-            chosen, probabilities = self._decide(row, noise_t, temperature, read)
+            chosen, probabilities = self._decide(row, noise_t, temperature, read, limit_t)
             return [chosen] + new_state + [probabilities]
 
         initial = [pt.zeros((config.step_width,), dtype='float32')]
         for lstm in self.lstms:
             initial += [lstm.cell_init, lstm.hid_init]                                   # (1, n) each
-        outputs = pytensor.scan(step, sequences=[primer, is_primer, extra, noise],
+        outputs = pytensor.scan(step, sequences=[primer, is_primer, extra, noise, limit],
                                 outputs_info=initial + [None], n_steps=total, return_updates=False)
-        return pytensor.function([primer, is_primer, extra, noise, temperature], [outputs[0], outputs[-1]],
+        return pytensor.function([primer, is_primer, extra, noise, limit, temperature], [outputs[0], outputs[-1]],
                                  mode=BACKENDS[self.backend], on_unused_input='ignore')
 
     def _build_window(self, n_steps):
@@ -143,17 +144,19 @@ class Sampler:
         window = pt.tensor('window', dtype='float32', shape=(config.sequence_length, config.n_inputs))
         extra = pt.tensor('extra', dtype='float32', shape=(n_steps, max(1, self.n_extra)))   # see _extra_columns
         noise = pt.tensor('noise', dtype='float32', shape=(n_steps, config.n_outputs))
+        limit = pt.tensor('limit', dtype='float32', shape=(n_steps,))
         temperature = pt.scalar('temperature', dtype='float32')
         last_lstm = self.lstms[-1]
 
-        def step(extra_t, noise_t, window_t):
+        def step(extra_t, noise_t, limit_t, window_t):
             hidden = layers.get_output(last_lstm, window_t[None], deterministic=True)[:, -1]   # 1 × n (final step)
-            chosen, probabilities = self._decide(hidden, noise_t, temperature, window_t[-1])
+            chosen, probabilities = self._decide(hidden, noise_t, temperature, window_t[-1], limit_t)
             return pt.concatenate([window_t[1:], self._input_row(chosen, extra_t)]), chosen, probabilities
 
-        outputs = pytensor.scan(step, sequences=[extra, noise], outputs_info=[window, None, None],
+        outputs = pytensor.scan(step, sequences=[extra, noise, limit], outputs_info=[window, None, None],
                                 n_steps=n_steps, return_updates=False)
-        return pytensor.function([window, extra, noise, temperature], outputs[1:], mode=BACKENDS[self.backend],
+        return pytensor.function([window, extra, noise, limit, temperature], outputs[1:],
+                                 mode=BACKENDS[self.backend],
                                  on_unused_input='ignore')     # a 1-step run never reads the next columns
 
     def _function(self, context, length):
@@ -163,7 +166,7 @@ class Sampler:
         return self._compiled[context, length]
 
     def continue_piece(self, primer, n_steps, rule='sample', seed=0, temperature=1.0, chords=None,
-                       context='window', positions=None):
+                       context='window', positions=None, given=None, max_notes=None):
         """Primer ``L × W`` (L ≥ 1; W = P, or 2P with articulation) → the next ``n_steps`` steps and their
         probabilities.
 
@@ -176,6 +179,9 @@ class Sampler:
         state, exactly as the model was trained (and as the journal sampled);
         'carry' — the state is carried, one LSTM step per new step (≈ SEQUENCE_LENGTH×
         faster, but a window-trained model drifts once the context outgrows its windows).
+        ``given`` (``n_steps × W`` int8: 1 on, 0 off, −1 the model's choice) fixes units of the new
+        steps (polyphonic models); ``max_notes`` (``n_steps`` ints, lstm-nade) caps the pitches sounding
+        in each new step, given ones included (see :meth:`bach2.nade.NADELayer.sample`).
         """
         primer = np.asarray(primer, np.float32)
         config = self.config
@@ -193,13 +199,16 @@ class Sampler:
         if chords.shape != (total, 12):
             raise ValueError(f'chords must be {total} × 12 (primer + n_steps − 1 rows), got {chords.shape}')
         extra = self._extra_columns(chords, positions, total)
+        limit = self._limits(max_notes, n_steps)
         rng = np.random.default_rng(seed)
         if context == 'carry':
             noise = decision_noise(config.mode, rule, total, config.n_outputs, rng)
+            noise[n_primer - 1:] = self._give(noise[n_primer - 1:], given)
+            limit = np.concatenate([np.zeros(n_primer - 1, np.float32), limit])
             rows = np.zeros((total, config.step_width), np.float32)
             rows[:n_primer] = primer
             is_primer = (np.arange(total) < n_primer).astype(np.float32)
-            steps, probabilities = self._function('carry', total)(rows, is_primer, extra, noise,
+            steps, probabilities = self._function('carry', total)(rows, is_primer, extra, noise, limit,
                                                                   np.float32(temperature))
             first = n_primer - 1            # the prediction made after reading the primer's last row
             steps, probabilities = steps[first:], probabilities[first:]
@@ -209,9 +218,29 @@ class Sampler:
             window = np.zeros((L, config.n_inputs), np.float32)        # silence before a short primer
             window[-min(L, n_primer):] = inputs[-L:]
             later = np.concatenate([extra[n_primer:], np.zeros((1, extra.shape[1]), np.float32)])
-            noise = decision_noise(config.mode, rule, n_steps, config.n_outputs, rng)
-            steps, probabilities = self._function('window', n_steps)(window, later, noise, np.float32(temperature))
+            noise = self._give(decision_noise(config.mode, rule, n_steps, config.n_outputs, rng), given)
+            steps, probabilities = self._function('window', n_steps)(window, later, noise, limit,
+                                                                     np.float32(temperature))
         return np.asarray(steps, np.uint8), np.asarray(probabilities)
+
+
+    def _give(self, noise, given):
+        """Noise ``n_steps × W`` with the ``given`` units fixed: a cutoff of −1 keeps a unit on, 2 keeps it off."""
+        if given is None:
+            return noise
+        given = np.asarray(given)
+        if self.config.mode != 'polyphonic' or given.shape != noise.shape:
+            raise ValueError(f'given units need a polyphonic model and {noise.shape[0]} × {noise.shape[1]} values, '
+                             f'got {given.shape} for a {self.config.mode} model')
+        return np.where(given == 1, np.float32(-1), np.where(given == 0, np.float32(2), noise)).astype(np.float32)
+
+    def _limits(self, max_notes, n_steps):
+        """``n_steps`` float32 caps on the pitches sounding (P: none)."""
+        if max_notes is None:
+            return np.full(n_steps, self.config.n_pitches, np.float32)
+        if self.config.model != 'lstm-nade' or np.shape(max_notes) != (n_steps,):
+            raise ValueError(f'max_notes needs an lstm-nade model and {n_steps} values')
+        return np.asarray(max_notes, np.float32)
 
 
 def repetition_report(steps, struck=None):

@@ -1,0 +1,135 @@
+"""bach2.harmonize and ``bach2 harmonize``: voices written around a line given note for note.
+
+* a NADE drawn high to low, given its top pitch, samples the rest of the step from the exact conditional
+  (frequencies against the enumerated distribution of a tiny model), and the cap on the pitches holds;
+* a plan fixes the units of the outer voice it gives, and refuses an inner one;
+* the voices are dealt with the given one kept, the others nearest where they were;
+* the command, with the shipped models on a real Bach file: one track per voice, the melody (or bass)
+  note for note, and a checkpoint of the wrong drawing order refused in one line.
+"""
+import itertools
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from bach2.cli import main
+from bach2.generate import SHIPPED_MODELS
+from bach2.harmonize import (VoicePlan, harmonize_plan, order_segments, plan_units, read_line, separate_voices)
+from bach2.midi_to_time_series import midi_to_time_series
+from bach2.model_config import ModelConfig
+from bach2.music_statistics import parallel_motion
+from bach2.rnn_model import RNNModel
+from bach2.sampling import Sampler
+
+ROOT = Path(__file__).resolve().parents[1]
+INVENTION = ROOT / 'training_data' / 'bach_keyboard' / 'mutopia' / 'bwv772_invention_bach-invention-01.mid'
+P = 4
+TINY = dict(n_layers=1, n_hidden=6, sequence_length=3, n_pitches=P, lowest_pitch=60, model='lstm-nade',
+            nade_hidden=5, pitch_order='down')
+
+
+@pytest.fixture(scope='module')
+def down_state():
+    model = RNNModel(ModelConfig(batch_size=2 ** P, **TINY))
+    rng = np.random.default_rng(0)
+    return {name: (rng.normal(0, 1.0, value.shape) if name.startswith(('output', 'lstm')) else value
+                   ).astype(np.float32) for name, value in model.get_state().items()}
+
+
+def test_a_given_top_pitch_leaves_the_rest_to_the_exact_conditional(down_state):
+    model = RNNModel(ModelConfig(batch_size=2 ** P, **TINY))
+    model.set_state(down_state, parameters_only=True)
+    primer = np.array([[0, 1, 0, 0], [0, 0, 0, 1], [1, 0, 1, 0]], np.float32)        # one window
+    steps = np.array(list(itertools.product([0, 1], repeat=P)), np.float32)            # every step
+    conditionals = np.asarray(model.predict(np.repeat(primer[None], 2 ** P, axis=0), steps))
+    joint = np.prod(np.where(steps > 0, conditionals, 1 - conditionals), axis=1)
+    with_top = steps[:, P - 1] == 1
+    exact = joint[with_top] / joint[with_top].sum()                    # p(lower three | top on)
+    sampler = Sampler(ModelConfig(batch_size=1, **TINY), down_state)
+    given = np.array([[-1, -1, -1, 1]], np.int8)
+    drawn = [tuple(sampler.continue_piece(primer, 1, seed=seed, context='carry', given=given)[0][0])
+             for seed in range(3000)]
+    assert all(step[P - 1] == 1 for step in drawn)
+    index = {tuple(step.astype(np.uint8)): i for i, step in enumerate(steps[with_top])}
+    frequencies = np.bincount([index[step] for step in drawn], minlength=len(exact)) / len(drawn)
+    np.testing.assert_allclose(frequencies, exact, atol=0.03)
+    capped = [sampler.continue_piece(primer, 1, seed=seed, context='carry', given=given, max_notes=[2])[0][0]
+              for seed in range(200)]
+    assert max(step.sum() for step in capped) == 2 and all(step[P - 1] for step in capped)
+
+
+def test_the_plan_gives_the_outer_voice_and_refuses_an_inner_one():
+    line = np.array([2, 2, P, 1])
+    plan = harmonize_plan(line, np.array([True, False, False, True]), 'soprano', 3, P)
+    given, caps, orders = plan_units(plan, P, articulation=True)
+    assert given[0].tolist() == [-1, -1, 1, 0, -1, -1, 1, 0]          # on, above it off; struck
+    assert given[1, 2 + P] == 0 and given[2].tolist() == [-1] * 2 * P   # held; a rest leaves all free
+    assert caps.tolist() == [3, 3, 2, 3] and orders.tolist() == ['down', 'down', '', 'down']
+    bass = plan_units(harmonize_plan(line, np.ones(4, bool), 'bass', 3, P), P, articulation=False)[0]
+    assert bass[0].tolist() == [0, 0, 1, -1]
+    inner = VoicePlan(np.array([1]), np.array([2]), np.array([True]), np.ones((1, 3), bool), P)
+    with pytest.raises(ValueError, match='between two sounding voices'):
+        plan_units(inner, P, articulation=False)
+    assert order_segments(np.array(['', 'up', '', 'down', 'down', ''], object)) == [(0, 3, 'up'), (3, 6, 'down')]
+
+
+def test_voices_are_dealt_with_the_given_line_kept():
+    n = 12
+    line = np.array([10, 10, 11])
+    plan = harmonize_plan(line, np.array([True, False, True]), 'soprano', 3, n)
+    steps = np.zeros((3, 2 * n), np.uint8)
+    for t, columns in enumerate([(10, 7, 3), (10, 4), (11, 7, 2)]):
+        steps[t, list(columns)] = 1
+        steps[t, n + np.array(columns)] = 1
+    steps[1, n + 10] = 0                                              # the soprano held
+    lines, onsets = separate_voices(steps, plan, n)
+    assert lines[0].tolist() == [10, 10, 11] and onsets[0].tolist() == [True, False, True]
+    assert lines[1].tolist() == [7, n, 7] and lines[2].tolist() == [3, 4, 2]      # 4 is nearer 3 than 7
+
+
+def test_parallel_fifths_and_octaves_are_music21s():
+    fifths = np.array([[48, 50], [41, 43]])                         # C4–D4 over F3–G3 (columns from 24)
+    assert parallel_motion(fifths, 24, 61)['fifths'] == 1
+    contrary = np.array([[48, 50], [41, 38]])
+    assert parallel_motion(contrary, 24, 61) == {'fifths': 0, 'octaves': 0, 'pairs': 1, 'per_100_pairs': 0.0}
+
+
+def track_notes(path):
+    """{track name: [(start tick, pitch)]} of a MIDI file."""
+    notes = {}
+    for track in mido.MidiFile(path).tracks[1:]:
+        name, tick, found = '', 0, []
+        for message in track:
+            tick += message.time
+            if message.type == 'track_name':
+                name = message.name
+            elif message.type == 'note_on' and message.velocity:
+                found.append((tick, message.note))
+        notes[name] = found
+    return notes
+
+
+@pytest.mark.parametrize('voice', ['soprano', 'bass'])
+def test_harmonize_keeps_the_given_line_note_for_note(voice, tmp_path, capsys):
+    assert main(['harmonize', str(INVENTION), '--voice', voice, '--voices', '3', '--out-dir', str(tmp_path),
+                 '--seed', '2']) == 0
+    written = next(tmp_path.glob('*.mid'))
+    assert str(written) in capsys.readouterr().out
+    notes = track_notes(written)
+    assert list(notes) == ['soprano', 'alto', 'bass']
+    line, onsets, _ = read_line(INVENTION, 'top' if voice == 'soprano' else 'bottom', 61, 24)
+    expected = [(int(t) * 24, int(line[t]) + 24) for t in np.flatnonzero(onsets)]
+    piece = midi_to_time_series(written)
+    assert [(time * 96 // piece.resolution, pitch) for time, pitch in notes[voice]] == expected
+    others = [name for name in notes if name != voice]
+    assert all(len(notes[name]) > 0 for name in others)
+
+
+def test_a_checkpoint_of_the_wrong_order_is_one_line(tmp_path, capsys):
+    assert main(['harmonize', str(INVENTION), '--voice', 'soprano', '--checkpoint', str(SHIPPED_MODELS['up']),
+                 '--out-dir', str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert 'needed an lstm-nade drawn down' in error and error.count('\n') == 1
+    assert not any(tmp_path.iterdir())
