@@ -1,13 +1,8 @@
 """Fugue expositions on the subjects of held-out fugues, against Bach's own expositions (issue 16).
 
 From the prepared keyboard corpus (``--data``, e.g. ``bach2 prepare --out /tmp/kbdefault``) and the split
-``bach2 train --seed`` makes of it, each fugue gives:
-
-* its subject: the highest line from its first note up to the step where a second note first sounds (the
-  answer's entry), struck where the onset plane says, at its own place in the bar;
-* its voices: the most notes sounding (90th percentile of the steps) over the first four subject lengths,
-  fugues under 3 voices, or with a subject under half a bar or over 8 bars, left out;
-* its exposition: from the first note, as many subject lengths as it has voices.
+``bach2 train --seed`` makes of it, each fugue gives its subject, voices and exposition
+(:func:`bach2.fugue.subject_of`).
 
 For each held-out fugue and ``--seeds``, ``bach2.fugue.compose`` writes an exposition on its subject with
 the ``--up``/``--down`` pair (default: the shipped pair). Measured: the share of entries kept note for note
@@ -25,33 +20,12 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.fugue import compose
+from bach2.fugue import compose, subject_of
 from bach2.generate import SHIPPED_MODELS
 from bach2.harmonize import load_samplers
 from bach2.judge import bach_split, judge_accuracy, work
 from bach2.music_statistics import compare, format_table, music_statistics
 from bach2.safe_io import atomic_path, load_pickle
-
-
-def exposition(name, matrix, positions, onsets):
-    """One fugue → (subject pitches, onsets, positions, voices, exposition (matrix, positions, onsets)) or None."""
-    counts = matrix.sum(axis=1)
-    if not counts.any() or not (counts >= 2).any():
-        return None
-    first = int(np.flatnonzero(counts)[0])
-    length = int(np.flatnonzero(counts >= 2)[0]) - first
-    bar = int(positions[first][1])
-    if not bar // 2 <= length <= 8 * bar:
-        return None
-    voices = max(int(np.percentile(counts[first + k * length:first + (k + 1) * length], 90)) for k in range(4))
-    if voices < 3:
-        return None
-    voices = min(voices, 4)
-    span = slice(first, first + voices * length)
-    line = np.array([np.flatnonzero(row)[-1] if row.any() else -1 for row in matrix[first:first + length]])
-    struck = np.array([t == 0 or line[t] != line[t - 1] or (line[t] >= 0 and onsets[first + t, line[t]] > 0)
-                       for t in range(length)])
-    return line, struck, positions[first:first + length], voices, (matrix[span], positions[span], onsets[span])
 
 
 def main():
@@ -67,7 +41,7 @@ def main():
     samplers, geometry = load_samplers({'up': args.up, 'down': args.down})
     _, held_out, training = bach_split(args.data, args.seed)
     fugues = {side: [(name, found) for name, *piece in pieces if '_fugue_' in name
-                     for found in [exposition(name, *piece)] if found is not None]
+                     for found in [subject_of(*piece)] if found is not None]
               for side, pieces in (('held_out', held_out), ('training', training))}
     written, intact, per_subject = [], [], []
     with tempfile.TemporaryDirectory() as folder:

@@ -91,6 +91,7 @@ JOURNEY = ['journey', '--out', '{out}', '--checkpoints', '{checkpoints}', '--fug
            '--epochs', '1', '--max-batches', '1']
 GENERATE = ['generate', '{ck}', '--data', '{prepared}', '--out', '{fugues}', '--steps', '4']
 EVALUATE = ['--json', '{out}/manifest.json']            # a file that must survive
+HARMONIZE = ['--out-dir', '{fugues}']
 TRAIN = ['train', *TINY, '--out', '{checkpoints}', '--epochs', '1', '--max-batches', '1']
 
 # (command line with {placeholders}, what the one line must say ({…} filled in the same way))
@@ -190,6 +191,28 @@ CASES = {
     'chain-missing': (['chain', '{missing}.npz', '--melody', '{missing}.npz', '--second', '{missing}.npz',
                        '--out-dir', '{fugues}'], '{missing}.npz: no such checkpoint'),
     'chain-nonsense-option': (['chain', '--frobnicate'], 'bach2 chain: error:'),
+    'harmonize-missing': (['harmonize', '{missing}.mid', *HARMONIZE], '{missing}.mid: cannot open'),
+    'harmonize-not-midi': (['harmonize', '{not_midi}', *HARMONIZE], f'{{not_midi}}: {NOT_MIDI}'),
+    'harmonize-not-a-midi-name': (['harmonize', '{out}/manifest.json', *HARMONIZE],
+                                  '{out}/manifest.json: not a MIDI file (expected'),
+    'harmonize-wrong-checkpoint': (['harmonize', '{short_piece}', '--checkpoint', '{ck}', *HARMONIZE],
+                                   '{ck}: needed an lstm-nade drawn down'),
+    'harmonize-missing-checkpoint': (['harmonize', '{short_piece}', '--checkpoint', '{missing}.npz', *HARMONIZE],
+                                     '{missing}.npz: no such checkpoint'),
+    'harmonize-nonsense-value': (['harmonize', '{short_piece}', '--voices', '5', *HARMONIZE],
+                                 "argument --voices: invalid choice: 5"),
+    'fugue-empty-subject': (['fugue', ' ', *HARMONIZE], 'the subject is empty'),
+    'fugue-not-a-note': (['fugue', 'C4 H4', *HARMONIZE], "subject token 'H4' is not a note"),
+    'fugue-bad-length': (['fugue', 'C4:0.3 D4', *HARMONIZE], 'a length must be a positive multiple'),
+    'fugue-only-rests': (['fugue', 'r r:2', *HARMONIZE], 'the subject has only rests'),
+    'fugue-out-of-range': (['fugue', 'C8 D8', *HARMONIZE], "outside the model's 24–84"),
+    'fugue-bad-key': (['fugue', 'C4 D4', '--key', 'H major', *HARMONIZE], "not a key: 'H major'"),
+    'fugue-missing-midi': (['fugue', '{missing}.mid', *HARMONIZE], '{missing}.mid: cannot open'),
+    'fugue-not-midi': (['fugue', '{not_midi}', *HARMONIZE], f'{{not_midi}}: {NOT_MIDI}'),
+    'fugue-missing-checkpoint': (['fugue', 'C4 D4', '--up', '{missing}.npz', '--down', '{missing}.npz', *HARMONIZE],
+                                 '{missing}.npz: no such checkpoint'),
+    'fugue-one-checkpoint': (['fugue', 'C4 D4', '--up', '{ck}', *HARMONIZE], '--up and --down go together'),
+    'fugue-nonsense-value': (['fugue', 'C4 D4', '--temperature', '0', *HARMONIZE], 'argument --temperature'),
     'no-command': ([], 'bach2: error: the following arguments are required: COMMAND (see bach2 --help)'),
     'unknown-command': (['frobnicate'], "bach2: error: argument COMMAND: invalid choice: 'frobnicate'"),
 }

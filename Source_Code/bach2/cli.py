@@ -495,9 +495,40 @@ def shipped_pieces(args, audio, count=2):
         print(f'the shipped model is skipped: {error}')
 
 
+def shipped_exposition(args, audio):
+    """The journey's fugue: the shipped pair of models writes an exposition on the subject of the first
+    held-out fugue of 3 or 4 voices that ``args.out`` holds; skipped with a line that says why otherwise."""
+    import numpy as np
+    from bach2.fugue import compose, subject_of
+    from bach2.generate import SHIPPED_MODELS, load_model
+    from bach2.harmonize import load_samplers
+    from bach2.training_set import load_piece, piece_names
+    try:
+        samplers, geometry = load_samplers(SHIPPED_MODELS)
+        _, _, meta = load_model(SHIPPED_MODELS['up'])
+        prepared, P = set(piece_names(args.out)), geometry.n_pitches
+        for name in (name for name in meta.get('held_out', []) if '_fugue_' in name and name in prepared):
+            matrix, _, positions = load_piece(args.out, name, positions=True, articulation=True)
+            found = positions is not None and subject_of(matrix[:, :P], positions, matrix[:, P:])
+            if found:
+                break
+        else:
+            raise CorpusError(f'{args.out}: none of the held-out fugues is prepared here with its onsets')
+        line, struck, subject_positions, voices, _ = found
+        files, report = compose(samplers, geometry, np.where(line >= 0, line + geometry.lowest_pitch, -1), struck,
+                                subject_positions, voices, temperature=meta.get('temperature', 1.0),
+                                out_dir=args.fugues, audio=audio, name=f'shipped_exposition_{name}')
+        print(f'  on the subject of {name}, {voices} voices, {report["key"]}: entries intact '
+              f'{report["entries_intact"]:.0%}')
+        for path in files.values():
+            print(f'  {path}')
+    except (CheckpointError, CorpusError, ValueError) as error:
+        print(f'the fugue exposition is skipped: {error}')
+
+
 def cmd_journey(args):
-    """The whole journey on the built-in corpus: prepare → two pieces of the shipped model → train a small model
-    of the journal → its pieces → MIDI, PNG (and WAV) and the gallery."""
+    """The whole journey on the built-in corpus: prepare → two pieces and a fugue exposition of the shipped models
+    → train a small model of the journal → its pieces → MIDI, PNG (and WAV) and the gallery."""
     from bach2.generate import GenerateConfig, generate_a_fugue
     from bach2.train import TrainConfig, checkpoint_path, train
     model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
@@ -506,6 +537,8 @@ def cmd_journey(args):
     audio = 'wav' if _renderer_or_say_so() else ''
     print('stage 4 with the model shipped with Bach2.0 (trained on the built-in corpus): two pieces')
     shipped_pieces(args, audio)
+    print('a fugue exposition by the shipped models (bach2 fugue) on the subject of a fugue they never trained on')
+    shipped_exposition(args, audio)
     print('stage 3: train a small model of the journal (2 × 128 units)')
     train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
                                max_batches=args.max_batches, max_valid_frames=4000)

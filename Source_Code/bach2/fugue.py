@@ -223,3 +223,33 @@ def compose(samplers, geometry, pitches, onsets, positions, n_voices=3, answer='
     report['entries_intact'] = entries_intact(lines, voice_onsets, entries, geometry.lowest_pitch,
                                               geometry.n_pitches)
     return files, report
+
+
+def subject_of(matrix, positions, onsets):
+    """A fugue's ``T × P`` pitch matrix, ``T × 2`` bar positions and ``T × P`` onset plane → (subject ``T_s``
+    columns (−1 rest), ``T_s`` onsets, ``T_s × 2`` positions, voices, its exposition (matrix, positions,
+    onsets)), or None where it does not read as a fugue of 3 or more voices.
+
+    The subject is the highest line from the first note up to the step where a second note first sounds
+    (the answer's entry); the voices, the most notes sounding (90th percentile of the steps) over the first
+    four subject lengths, at most 4; the exposition, from the first note, as many subject lengths as there
+    are voices. A subject under half a bar or over 8 bars is not read as one.
+    """
+    counts = np.asarray(matrix).sum(axis=1)
+    if not (counts >= 2).any():
+        return None
+    first = int(np.flatnonzero(counts)[0])
+    length = int(np.flatnonzero(counts >= 2)[0]) - first
+    bar = int(positions[first][1])
+    if not bar // 2 <= length <= 8 * bar:
+        return None
+    voices = max(int(np.percentile(counts[first + k * length:first + (k + 1) * length], 90)) for k in range(4)
+                 if len(counts[first + k * length:first + (k + 1) * length]))
+    if voices < 3:
+        return None
+    voices = min(voices, 4)
+    span = slice(first, first + voices * length)
+    line = np.array([np.flatnonzero(row)[-1] if row.any() else -1 for row in matrix[first:first + length]])
+    struck = np.array([t == 0 or line[t] != line[t - 1] or (line[t] >= 0 and onsets[first + t, line[t]] > 0)
+                       for t in range(length)])
+    return line, struck, positions[first:first + length], voices, (matrix[span], positions[span], onsets[span])
