@@ -12,9 +12,10 @@ install_debian_packages() {
     [ -e /usr/share/sounds/sf2/TimGM6mb.sf2 ] || [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
         || missing+=(timgm6mb-soundfont)
     command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+    command -v musescore3 >/dev/null || missing+=(musescore3)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-        echo "optional, for listening and the gallery test: apt-get install ${missing[*]}"
+        echo "optional, for listening and the gallery and score tests: apt-get install ${missing[*]}"
         return 0
     fi
     echo "installing ${missing[*]} (apt-get)"

@@ -12,6 +12,7 @@ import pytest
 
 from bach2.cli import main
 from bach2.fugue import SubjectError, answer_of, exposition_plan, parse_subject
+from bach2.listen import renderer_available
 from bach2.safe_io import load_pickle
 
 C_MINOR = 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1'
@@ -78,3 +79,4 @@ def test_the_fugue_command_keeps_every_entry_where_the_form_puts_it(tmp_path, ca
     assert bass.tolist() == (answer_of(pitches, onsets, 0) - 24).tolist()
     assert record['pitch_matrix'][96:].sum(axis=1).max() <= 4
     assert (tmp_path / 'expo.png').stat().st_size > 1000
+    assert (tmp_path / 'expo.wav').is_file() == renderer_available()

@@ -24,6 +24,7 @@ from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.prepare import MIDI_SUFFIXES, CorpusError
 from bach2.progressions import parse_progression
 from bach2.safe_io import atomic_path, save_npz, save_pickle
+from bach2.scores import write_musicxml
 from bach2.sequence_training import load_checkpoint
 from bach2.time_series_to_midi import time_series_to_midi
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, pitch_matrix_to_time_series,
@@ -138,12 +139,15 @@ def lines_over_piece(checkpoint, given, data_dir='training_data', n_steps=128, t
 
 
 def write_voices(lines, n_pitches, lowest_pitch, out_dir, stem, chords=None, audio='', record=None, onsets=None,
-                 marks=(), step_ticks=JOURNAL_STEP_TICKS):
+                 marks=(), step_ticks=JOURNAL_STEP_TICKS, time_signature=(4, 4), lead_steps=0, musicxml=False):
     """{voice name: ``T`` line} → one MIDI with a track per voice, a ``.p`` record and a piano-roll PNG
     (``chords`` per quarter note under it, else found from the notes; ``marks`` [(step, label)] drawn on
     it); ``audio`` 'wav' renders it too. ``onsets`` {voice name: ``T`` bool}: where a voice strikes its
     note (else a note lasts while its pitch stays); the ``.p`` keeps them, and their ``T × P`` onset plane. ``step_ticks``: a step's length at 96 ticks per
-    quarter (24: 16ths). → {'files': {kind: path}, 'matrix': ``T × P`` all voices together}."""
+    quarter (24: 16ths); ``time_signature`` (numerator, denominator) and ``lead_steps``, the steps of the first
+    bar before the first step (a pickup), place the bar lines of the MIDI and of the MusicXML score that
+    ``musicxml`` writes too (:mod:`bach2.scores`, one part per voice).
+    → {'files': {kind: path}, 'matrix': ``T × P`` all voices together}."""
     out = pathlib.Path(out_dir)
     voices, matrices, planes = [], [], []
     for channel, (name, line) in enumerate(lines.items()):
@@ -151,7 +155,8 @@ def write_voices(lines, n_pitches, lowest_pitch, out_dir, stem, chords=None, aud
         matrices.append(matrix)
         struck = None if onsets is None else matrix * np.asarray(onsets[name], np.uint8)[:, None]
         planes.append(struck)
-        notes = pitch_matrix_to_time_series(matrix, step=step_ticks, lowest_pitch=lowest_pitch, onsets=struck)
+        notes = [(time + lead_steps * step_ticks, pitch, duration) for time, pitch, duration in
+                 pitch_matrix_to_time_series(matrix, step=step_ticks, lowest_pitch=lowest_pitch, onsets=struck)]
         voices.append(Voice(track=channel + 1, channel=channel, name=name, notes=notes))
     n_steps = max(len(matrix) for matrix in matrices)
     combined = np.zeros((n_steps, n_pitches), np.uint8)
@@ -161,9 +166,12 @@ def write_voices(lines, n_pitches, lowest_pitch, out_dir, stem, chords=None, aud
         if plane is not None:
             struck[:len(plane)] |= plane
     end = max((t + d for voice in voices for t, _, d in voice.notes), default=0)
-    piece = Piece(name=stem, resolution=JOURNAL_RESOLUTION, tempi=[(0, 600000)], time_signatures=[(0, 4, 4)],
-                  key_signatures=[], markers=[], voices=voices, end_tick=end)
+    piece = Piece(name=stem, resolution=JOURNAL_RESOLUTION, tempi=[(0, 600000)],
+                  time_signatures=[(0, *time_signature)], key_signatures=[], markers=[], voices=voices, end_tick=end)
     files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
+    if musicxml:
+        files['musicxml'] = write_musicxml({voice.name: voice.notes for voice in voices}, JOURNAL_RESOLUTION,
+                                           out / f'{stem}.musicxml', time_signature=time_signature)
     files['p'] = out / f'{stem}.p'
     save_pickle({'lines': {name: np.asarray(line) for name, line in lines.items()}, 'pitch_matrix': combined,
                  'onsets': struck, 'voice_onsets': None if onsets is None else
@@ -195,8 +203,9 @@ def chain_report(matrix, chords, lowest_pitch, steps_per_quarter=4):
 
 def make_chain(chords_checkpoint, melody_checkpoint, second_checkpoint, bass_checkpoint=None, quarters=32,
                seed=0, temperature=1.0, primer='', key='C major', out_dir='Synthesized_Fugues', name='',
-               audio='', log=print):
-    """Progression → bass → melody → second melody → files (see :func:`write_voices`) and a report.
+               audio='', log=print, musicxml=False):
+    """Progression → bass → melody → second melody → files (see :func:`write_voices`; ``musicxml``: a score
+    too) and a report.
 
     ``bass_checkpoint``: a monophonic ``--chord-input`` model; None plays each chord's root instead.
     ``temperature`` applies to every stage. → {'files', 'report', 'chords', 'lines'}.
@@ -225,7 +234,8 @@ def make_chain(chords_checkpoint, melody_checkpoint, second_checkpoint, bass_che
     record = {'progression': progression_text(chords), 'bass_source': str(bass_checkpoint or 'chord roots'),
               'checkpoints': [str(chords_checkpoint), str(melody_checkpoint), str(second_checkpoint)],
               'seed': seed, 'temperature': temperature}
-    written = write_voices(lines, n_pitches, lowest, out_dir, stem, chords=chords, audio=audio, record=record)
+    written = write_voices(lines, n_pitches, lowest, out_dir, stem, chords=chords, audio=audio, record=record,
+                           musicxml=musicxml)
     report = chain_report(written['matrix'], chords, lowest)
     log(f'{stem}: {quarters} quarter notes, bass from {record["bass_source"]}, chord agreement '
         f'{report["chord_agreement"]:.2f}, in key {report["in_key"]:.2f}')

@@ -282,6 +282,8 @@ def add_generate_arguments(parser, shipped=True):
     audio.add_argument('--audio', nargs='?', const='wav', choices=('wav', 'ogg'), default='',
                        help='also render each piece to audio beside its MIDI (FluidSynth; default: wav)')
     audio.add_argument('--wav', dest='audio', action='store_const', const='wav', help='same as --audio wav')
+    parser.add_argument('--musicxml', action='store_true', help='write a MusicXML score of each piece too (a piano '
+                        'grand staff; music21)')
     parser.add_argument('--no-gallery', action='store_true', help='do not refresh OUT/index.html (the gallery)')
 
 
@@ -320,7 +322,7 @@ def generate_configs(args):
                            context=args.context, key=args.key or '', progression=args.progression,
                            beats_per_chord=args.beats_per_chord, tempo_bpm=args.tempo, backend=args.backend,
                            name=f'{args.name}_{k}' if args.name and args.count > 1 else args.name,
-                           audio=args.audio)
+                           audio=args.audio, musicxml=args.musicxml)
             for k in range(args.count)]
 
 

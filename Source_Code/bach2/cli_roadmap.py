@@ -184,7 +184,8 @@ def cmd_chain(args):
     for k in range(args.count):
         result = make_chain(args.chords_checkpoint, args.melody, args.second, args.bass, args.chords, args.seed + k,
                             args.temperature, args.primer, args.key, args.out_dir,
-                            f'{args.name}_seed{args.seed + k}' if args.name else '', audio='wav' if args.wav else '')
+                            f'{args.name}_seed{args.seed + k}' if args.name else '', audio='wav' if args.wav else '',
+                            musicxml=args.musicxml)
         print('written: ' + ', '.join(str(path) for path in result['files'].values()))
         reports.append(result['report'])
     if args.count > 1:
@@ -206,6 +207,7 @@ def add_chain_command(commands):
     chain.add_argument('--name', default='', help='file stem (default: chain_<chord checkpoint>_seed<k>)')
     chain.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     chain.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
+    chain.add_argument('--musicxml', action='store_true', help='write a MusicXML score too, one part per voice')
     chain.set_defaults(run=cmd_chain)
     return chain
 

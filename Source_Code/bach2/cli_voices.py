@@ -5,8 +5,11 @@
 * ``fugue SUBJECT --voices 3|4``: an exposition on a subject, then a free continuation
   (:func:`bach2.fugue.write_fugue`).
 
-Both write one MIDI track per voice, a ``.p`` record and a piano roll (and a WAV with ``--wav``).
+Both write one MIDI track per voice, a ``.p`` record, a piano roll, where FluidSynth is installed a WAV,
+and with ``--musicxml`` a score.
 """
+import argparse
+
 from bach2.cli_types import count, positive, rate
 from bach2.fugue import SubjectError
 
@@ -20,7 +23,15 @@ def add_common_arguments(parser):
     parser.add_argument('--count', type=positive, default=1, help='pieces, seeds seed, seed+1, … (default: 1)')
     parser.add_argument('--name', default='', help='file stem (default: from the input and the seed)')
     parser.add_argument('--out-dir', default=DEFAULT_OUT, help='default: %(default)s')
-    parser.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth, when installed)')
+    parser.add_argument('--wav', action=argparse.BooleanOptionalAction, default=None,
+                        help='render a WAV too (default: when FluidSynth and a soundfont are installed)')
+    parser.add_argument('--musicxml', action='store_true', help='write a MusicXML score too, one part per voice')
+
+
+def audio(args):
+    """'wav' where the pieces are to be rendered: asked for, or by default when FluidSynth can."""
+    from bach2.listen import renderer_available
+    return 'wav' if (renderer_available() if args.wav is None else args.wav) else ''
 
 
 def stems(args):
@@ -37,7 +48,7 @@ def cmd_harmonize(args):
     from bach2.harmonize import harmonize
     for k, stem in enumerate(stems(args)):
         files, lines = harmonize(args.melody, args.voice, args.voices, args.checkpoint, args.temperature,
-                                 args.seed + k, args.out_dir, 'wav' if args.wav else '', stem)
+                                 args.seed + k, args.out_dir, audio(args), stem, args.musicxml)
         print('written: ' + ', '.join(str(path) for path in files.values()))
     return 0
 
@@ -54,7 +65,8 @@ def cmd_fugue(args):
         checkpoints = {'up': args.up, 'down': args.down}
     for k, stem in enumerate(stems(args)):
         files, report = write_fugue(args.subject, args.voices, checkpoints, args.answer, args.key, args.free_bars,
-                                    args.temperature, args.seed + k, args.out_dir, 'wav' if args.wav else '', stem)
+                                    args.temperature, args.seed + k, args.out_dir, audio(args), stem,
+                                    musicxml=args.musicxml)
         entries = '; '.join(f'bar {bar:g} {kind} in the {voice}' for bar, voice, kind in report['entries'])
         print(f'{report["key"]}, {report["answer"]} answer: {entries}; entries intact '
               f'{report["entries_intact"]:.0%}')

@@ -190,18 +190,19 @@ def entries_intact(lines, onsets, entries, lowest_pitch, n_pitches):
 
 
 def write_fugue(subject, n_voices=3, checkpoints=None, answer='tonal', key='', free_bars=4, temperature=1.0, seed=0,
-                out_dir='Synthesized_Fugues', audio='', name='', progress=None):
+                out_dir='Synthesized_Fugues', audio='', name='', progress=None, musicxml=False):
     """Write an exposition on ``subject`` (MIDI file or text, :func:`read_subject`) and ``free_bars`` bars after
     it with ``checkpoints`` ({'up': path, 'down': path}, lstm-nade models of both drawing orders on one
     geometry; default: the shipped pair) → :func:`compose`'s (files, report)."""
     from bach2.generate import SHIPPED_MODELS
     samplers, geometry = load_samplers(checkpoints or SHIPPED_MODELS)
     return compose(samplers, geometry, *read_subject(subject, geometry), n_voices, answer, key, free_bars,
-                   temperature, seed, out_dir, audio, name, progress, record={'subject': subject})
+                   temperature, seed, out_dir, audio, name, progress, record={'subject': subject}, musicxml=musicxml)
 
 
 def compose(samplers, geometry, pitches, onsets, positions, n_voices=3, answer='tonal', key='', free_bars=4,
-            temperature=1.0, seed=0, out_dir='Synthesized_Fugues', audio='', name='', progress=None, record=None):
+            temperature=1.0, seed=0, out_dir='Synthesized_Fugues', audio='', name='', progress=None, record=None,
+            musicxml=False):
     """An exposition on the subject ``pitches``/``onsets``/``positions`` (as :func:`read_subject`) written by
     ``samplers`` (:func:`bach2.harmonize.load_samplers`) → (files {kind: path}, report: key, answer rule,
     entries [(bar, voice, kind)], ``exposition_steps`` (up to the end of the last entry), share of
@@ -219,7 +220,7 @@ def compose(samplers, geometry, pitches, onsets, positions, n_voices=3, answer='
     stem = name or f'fugue_exposition_{n_voices}v_seed{seed}'
     files, lines, voice_onsets = write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed,
                                             temperature, audio, record={**(record or {}), **report}, marks=marks,
-                                            progress=progress)
+                                            progress=progress, musicxml=musicxml)
     report['entries_intact'] = entries_intact(lines, voice_onsets, entries, geometry.lowest_pitch,
                                               geometry.n_pitches)
     return files, report

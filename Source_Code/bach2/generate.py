@@ -13,7 +13,8 @@ to a chosen key — and writes, named after the model as the journal did
 * ``.mid``: the piece, one track;
 * ``.png``: its piano roll, the primer shaded, the stage-2 chords under it;
 * ``.wav`` or ``.ogg`` (``audio``): the MIDI rendered by FluidSynth (:mod:`bach2.listen`),
-  when it is installed.
+  when it is installed;
+* ``.musicxml`` (``musicxml``): the score on a piano grand staff (:mod:`bach2.scores`).
 
 A model trained with ``chord_input`` follows a prescribed progression
 (``progression='i iv V i'`` in ``key``, one chord per bar, cycled; or
@@ -35,6 +36,7 @@ from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.prepare import MIDI_SUFFIXES, CorpusError
 from bach2.progressions import chord_agreement, parse_key, parse_progression, progression_steps
 from bach2.safe_io import save_pickle
+from bach2.scores import write_musicxml
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, onset_matrix, pitch_matrix_to_roll,
                                                pitch_matrix_to_time_series, time_series_to_pitch_matrix)
@@ -63,6 +65,7 @@ class GenerateConfig:
     backend: str = 'jax'
     name: str = ''                     # file stem; '' = fugue_N<hidden>epoch<epoch>[_seed<k>]
     audio: str = ''                    # 'wav' or 'ogg': render the MIDI too (needs FluidSynth); '' = no audio
+    musicxml: bool = False             # write a MusicXML score too (a piano grand staff, bach2.scores)
 
 
 def load_model(checkpoint):
@@ -184,6 +187,9 @@ def generate_a_fugue(config, sampler=None, log=print):
     notes = pitch_matrix_to_time_series(steps, step=step_ticks, lowest_pitch=lowest + shift, onsets=struck)
     piece = notes_to_piece(notes, JOURNAL_RESOLUTION, name=stem, tempo=int(round(60e6 / config.tempo_bpm)))
     files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
+    if config.musicxml:
+        files['musicxml'] = write_musicxml({'piano': notes}, JOURNAL_RESOLUTION, out / f'{stem}.musicxml',
+                                           key=found_key(steps, lowest + shift))
     report = {**repetition_report(steps, struck), 'longest_single_pitch_run': longest_single_pitch_run(steps)[0],
               'notes': len(notes), 'steps': int(len(steps)),
               'key_generated': key_name(key), 'transposed_semitones': shift,

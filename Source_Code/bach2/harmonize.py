@@ -233,22 +233,25 @@ def load_samplers(checkpoints):
 
 
 def write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed=0, temperature=1.0, audio='',
-               record=None, marks=(), progress=None):
+               record=None, marks=(), progress=None, musicxml=False):
     """Sample ``plan`` (:func:`write_with_plan`), deal the voices (:func:`separate_voices`) and write them
-    (one MIDI track per voice named ``names``, ``.p``, piano roll with ``marks``, audio) →
-    (files {kind: path}, ``n_voices × T`` lines, ``n_voices × T`` onsets)."""
+    (one MIDI track per voice named ``names``, ``.p``, piano roll with ``marks``, audio, a MusicXML score),
+    in the bar of the first step's position → (files {kind: path}, ``n_voices × T`` lines, ``n_voices × T`` onsets)."""
     from bach2.chain import write_voices
+    from bach2.scores import time_signature_of
     steps = write_with_plan(samplers, plan, positions, seed, temperature, progress)
     lines, onsets = separate_voices(steps, plan, geometry.n_pitches)
     written = write_voices(dict(zip(names, lines)), geometry.n_pitches, geometry.lowest_pitch, out_dir, stem,
                            audio=audio, onsets=dict(zip(names, onsets)), marks=marks, step_ticks=geometry.step_ticks,
+                           time_signature=time_signature_of(int(positions[0][1]), geometry.steps_per_quarter),
+                           lead_steps=int(positions[0][0]), musicxml=musicxml,
                            record={'steps': steps, 'bar_positions': np.asarray(positions), 'seed': seed,
                                    'temperature': temperature, **(record or {})})
     return written['files'], lines, onsets
 
 
 def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, temperature=1.0, seed=0,
-              out_dir='Synthesized_Fugues', audio='', name=''):
+              out_dir='Synthesized_Fugues', audio='', name='', musicxml=False):
     """Harmonize the highest (``voice='soprano'``) or lowest (``'bass'``) line of the MIDI file ``melody``
     in ``n_voices`` voices → (files {kind: path}, ``n_voices × T`` lines). ``checkpoint``: an lstm-nade
     drawn in the order that gives this voice first (default: the shipped model of that order)."""
@@ -265,5 +268,5 @@ def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, temperature=
     names = VOICE_NAMES[n_voices]
     stem = name or f'harmonized_{voice}_{pathlib.Path(melody).stem}_seed{seed}'
     files, lines, _ = write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed, temperature,
-                                 audio, record={'given_voice': voice, 'melody': str(melody)})
+                                 audio, record={'given_voice': voice, 'melody': str(melody)}, musicxml=musicxml)
     return files, lines
