@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from bach2.cli import main
-from bach2.fugue import SubjectError, answer_of, exposition_plan, parse_subject
+from bach2.fugue import SubjectError, answer_of, exposition_plan, parse_subject, subject_key
 from bach2.listen import renderer_available
+from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.safe_io import load_pickle
 
 C_MINOR = 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1'
@@ -31,6 +32,14 @@ def test_a_subject_is_read_from_text():
 def test_a_bad_subject_is_named(text, message):
     with pytest.raises(SubjectError, match=message):
         parse_subject(text)
+
+
+@pytest.mark.parametrize('text, key', [(C_MINOR, ('C', 'minor')), ('E4 B4 C5 B4 A4 G4 F#4 E4', ('E', 'minor')),
+                                       ('G4 D5 C5 B4 A4 G4', ('G', 'major')), ('D4 A4 F4 D4 C#4 D4 E4 F4', ('D', 'minor'))])
+def test_the_key_of_a_subject_has_its_first_note_as_tonic_or_dominant(text, key):
+    tonic, found = subject_key(parse_subject(text)[0])
+    assert found == key and PITCH_CLASS_NAMES[tonic] == key[0]
+    assert subject_key(parse_subject(text)[0], 'A major')[1] == ('A', 'major')
 
 
 def test_the_tonal_answer_turns_the_dominant_of_the_head_into_the_tonic():

@@ -29,7 +29,7 @@ import typing
 import numpy as np
 
 from bach2.harmonize import VOICE_NAMES, VoicePlan, load_samplers, read_line, write_plan
-from bach2.key_finding import find_key
+from bach2.key_finding import MODES, key_correlations
 from bach2.metre import fit_positions, regular_positions
 from bach2.pitch_names import PITCH_CLASS_NAMES
 from bach2.prepare import MIDI_SUFFIXES, CorpusError
@@ -112,15 +112,21 @@ def read_subject(spec, geometry):
 
 def subject_key(pitches, key=''):
     """The tonic pitch class (0–11) and the key ('C', 'minor') of a subject: ``key`` when given (e.g.
-    'C minor'), else the key profile that best fits its pitch classes weighted by duration."""
+    'C minor'), else the key profile that best fits its pitch classes weighted by duration, among the keys
+    whose tonic or dominant is its first note (a subject starts on one or the other)."""
     if key:
         try:
             found = parse_key(key)
         except ValueError as error:
             raise SubjectError(str(error)) from None
-    else:
-        found = find_key(np.bincount(pitches[pitches >= 0] % 12, minlength=12))
-    return PITCH_CLASS_NAMES.index(found[0]), found
+        return PITCH_CLASS_NAMES.index(found[0]), found
+    sounding = pitches[pitches >= 0]
+    correlations = key_correlations(np.bincount(sounding % 12, minlength=12)).reshape(12, len(MODES))
+    first = sounding[0] % 12
+    allowed = np.zeros(12, bool)
+    allowed[[first, (first - 7) % 12]] = True
+    tonic, mode = np.unravel_index(np.argmax(np.where(allowed[:, None], correlations, -np.inf)), correlations.shape)
+    return int(tonic), (PITCH_CLASS_NAMES[tonic], MODES[mode])
 
 
 def answer_of(pitches, onsets, tonic, rule='tonal'):
