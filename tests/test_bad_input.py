@@ -205,7 +205,7 @@ CASES = {
     'fugue-not-a-note': (['fugue', 'C4 H4', *HARMONIZE], "subject token 'H4' is not a note"),
     'fugue-bad-length': (['fugue', 'C4:0.3 D4', *HARMONIZE], 'a length must be a positive multiple'),
     'fugue-only-rests': (['fugue', 'r r:2', *HARMONIZE], 'the subject has only rests'),
-    'fugue-out-of-range': (['fugue', 'C8 D8', *HARMONIZE], "outside the model's 24–84"),
+    'fugue-out-of-range': (['fugue', 'C2 D7', *HARMONIZE], "wider than the model's 24–84"),
     'fugue-bad-key': (['fugue', 'C4 D4', '--key', 'H major', *HARMONIZE], "not a key: 'H major'"),
     'fugue-missing-midi': (['fugue', '{missing}.mid', *HARMONIZE], '{missing}.mid: cannot open'),
     'fugue-not-midi': (['fugue', '{not_midi}', *HARMONIZE], f'{{not_midi}}: {NOT_MIDI}'),

@@ -66,8 +66,10 @@ def test_the_plan_puts_every_entry_in_its_voice_whole_bars_apart(voices):
     assert plan.active[-1].all() and (plan.voice[-16:] == -1).all()
     for t in range(len(plan.voice)):
         plan.side(t)                                                   # never an inner voice
-    with pytest.raises(SubjectError, match='outside the model'):
-        exposition_plan(pitches + 36, onsets, positions, voices, 0, 61, 24)
+    high = exposition_plan(pitches + 24, onsets, positions, voices, 0, 61, 24)[2]       # an octave down to fit
+    assert [entry.pitches.tolist() for entry in high] == [(entry.pitches + 12).tolist() for entry in entries]
+    with pytest.raises(SubjectError, match="wider than the model's 24–84"):
+        exposition_plan(np.where(np.arange(len(pitches)) < 4, 30, pitches + 24), onsets, positions, voices, 0, 61, 24)
 
 
 def test_the_fugue_command_keeps_every_entry_where_the_form_puts_it(tmp_path, capsys):

@@ -154,22 +154,25 @@ def exposition_plan(pitches, onsets, positions, n_voices, tonic, n_pitches, lowe
     """→ (:class:`~bach2.harmonize.VoicePlan` of the exposition and its free continuation, ``T × 2`` bar
     positions, [:class:`Entry`]).
 
-    A SubjectError names the entry that leaves the model's pitch range.
+    The entries keep their distances (answer a fifth above the subject, the lower entries one and two
+    octaves down); the whole exposition moves by octaves, the fewest, where it would leave the model's
+    pitch range, and a SubjectError says so where no octave fits.
     """
     if n_voices not in ENTRIES:
         raise SubjectError(f'a fugue here has 3 or 4 voices, not {n_voices}')
     bar = int(positions[0][1])
     spacing = -(-len(pitches) // bar) * bar             # whole bars: every entry starts where the subject did
-    entries = []
-    for k, (voice, kind, octaves) in enumerate(ENTRIES[n_voices]):
-        line = pitches if kind == 'subject' else answer_of(pitches, onsets, tonic, answer)
-        line = np.where(line >= 0, line + 12 * octaves, -1)
-        low, high = line[line >= 0].min(), line.max()
-        if low < lowest_pitch or high >= lowest_pitch + n_pitches:
-            raise SubjectError(f'the {kind} in the {VOICE_NAMES[n_voices][voice]} spans MIDI {low}–{high}, outside '
-                               f'the model\'s {lowest_pitch}–{lowest_pitch + n_pitches - 1}: write the subject '
-                               'an octave higher or lower')
-        entries.append(Entry(k * spacing, voice, kind, line, onsets))
+    lines = [(voice, kind, np.where(line >= 0, line + 12 * octaves, -1)) for voice, kind, octaves in ENTRIES[n_voices]
+             for line in [pitches if kind == 'subject' else answer_of(pitches, onsets, tonic, answer)]]
+    low = min(line[line >= 0].min() for *_, line in lines)
+    high = max(line.max() for *_, line in lines)
+    shift = next((12 * k for k in (0, -1, 1, -2, 2, -3, 3)
+                  if lowest_pitch <= low + 12 * k and high + 12 * k < lowest_pitch + n_pitches), None)
+    if shift is None:
+        raise SubjectError(f'the {n_voices} entries span MIDI {low}–{high}, wider than the model\'s '
+                           f'{lowest_pitch}–{lowest_pitch + n_pitches - 1}')
+    entries = [Entry(k * spacing, voice, kind, np.where(line >= 0, line + shift, -1), onsets)
+               for k, (voice, kind, line) in enumerate(lines)]
     n_steps = (n_voices - 1) * spacing + len(pitches) + free_steps
     plan = VoicePlan(voice=np.full(n_steps, -1), line=np.full(n_steps, n_pitches), struck=np.zeros(n_steps, bool),
                      active=np.zeros((n_steps, n_voices), bool), n_pitches=n_pitches)
