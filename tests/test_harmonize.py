@@ -16,7 +16,8 @@ import pytest
 
 from bach2.cli import main
 from bach2.generate import SHIPPED_MODELS
-from bach2.harmonize import (VoicePlan, harmonize_plan, order_segments, plan_units, read_line, separate_voices)
+from bach2.harmonize import (VoicePlan, bar_layout, harmonize_plan, order_segments, plan_units, read_line,
+                             separate_voices)
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.model_config import ModelConfig
 from bach2.music_statistics import parallel_motion
@@ -87,6 +88,12 @@ def test_voices_are_dealt_with_the_given_line_kept():
     lines, onsets = separate_voices(steps, plan, n)
     assert lines[0].tolist() == [10, 10, 11] and onsets[0].tolist() == [True, False, True]
     assert lines[1].tolist() == [7, n, 7] and lines[2].tolist() == [3, 4, 2]      # 4 is nearer 3 than 7
+
+
+def test_the_bars_of_a_piece_with_a_pickup():
+    pickup = np.array([[0, 4], [1, 4], [2, 4], [3, 4]] + [[k, 16] for k in range(20)])      # a beat, then 4/4
+    assert bar_layout(pickup) == (16, 12)
+    assert bar_layout(np.array([[2, 16], [3, 16]])) == (16, 2) and bar_layout(np.array([[0, 12]] * 3)) == (12, 0)
 
 
 def test_parallel_fifths_and_octaves_are_music21s():

@@ -56,11 +56,14 @@ def test_fugue_writes_one_part_per_voice(tmp_path):
         assert score_sounding(part) == sounding(voice.notes, piece.resolution)
     key = score.parts[0].flatten().getElementsByClass('KeySignature')[0]
     assert key.sharps == -3                                                 # C minor: three flats
+    assert len({part.highestTime for part in score.parts}) == 1            # every part to the last bar line
+    assert score.parts[0].highestTime % 4 == 0
 
 
 @pytest.mark.parametrize('key, pitch, name', [(('F', 'major'), 70, 'B-4'), (('B', 'major'), 70, 'A#4'),
                                                (('G-', 'major'), 59, 'C-4'), (('C', 'minor'), 63, 'E-4'),
-                                               (('E', 'major'), 63, 'D#4')])
+                                               (('E', 'major'), 63, 'D#4'), (('A', 'major'), 63, 'D#4'),
+                                               (('F', 'major'), 66, 'G-4'), (('C', 'major'), 66, 'F#4')])
 def test_the_key_spells_the_pitches(tmp_path, key, pitch, name):
     from music21 import converter
     path = write_musicxml({'voice': [(0, pitch, 96)]}, 96, tmp_path / 'one.musicxml', key=key)

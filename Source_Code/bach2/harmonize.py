@@ -213,6 +213,15 @@ def check_order(config, voice, checkpoint):
                               f'{config.model}, {config.pitch_order}')
 
 
+def bar_layout(positions):
+    """``T × 2`` bar positions → (steps in a bar, the most common length; steps of that bar before the first
+    step: its position, or what a shorter first bar, a pickup, leaves out)."""
+    positions = np.asarray(positions, np.int64)
+    bar = int(np.bincount(positions[:, 1]).argmax())
+    position, first_bar = int(positions[0][0]), int(positions[0][1])
+    return bar, (bar - first_bar + position) % bar if first_bar < bar else position
+
+
 def load_samplers(checkpoints):
     """{'up' or 'down': checkpoint path} → {order: compiled Sampler}, each checked to be an lstm-nade drawn in
     that order, all on one geometry; CheckpointError naming the file otherwise."""
@@ -241,10 +250,11 @@ def write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed=0
     from bach2.scores import time_signature_of
     steps = write_with_plan(samplers, plan, positions, seed, temperature, progress)
     lines, onsets = separate_voices(steps, plan, geometry.n_pitches)
+    bar, lead = bar_layout(positions)
     written = write_voices(dict(zip(names, lines)), geometry.n_pitches, geometry.lowest_pitch, out_dir, stem,
                            audio=audio, onsets=dict(zip(names, onsets)), marks=marks, step_ticks=geometry.step_ticks,
-                           time_signature=time_signature_of(int(positions[0][1]), geometry.steps_per_quarter),
-                           lead_steps=int(positions[0][0]), musicxml=musicxml,
+                           time_signature=time_signature_of(bar, geometry.steps_per_quarter), lead_steps=lead,
+                           musicxml=musicxml,
                            record={'steps': steps, 'bar_positions': np.asarray(positions), 'seed': seed,
                                    'temperature': temperature, **(record or {})})
     return written['files'], lines, onsets
