@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from bach2.cli import main
-from bach2.generate import SHIPPED_MODEL, load_model
+from bach2.generate import SHIPPED_MODEL, SHIPPED_MODELS, load_model
 from bach2.model_config import ModelConfig
 from bach2.safe_io import load_pickle
 from midi_builders import write_random_corpus
@@ -28,6 +28,15 @@ def test_the_shipped_model_is_small_safe_and_documented():
     assert json.loads((folder / 'model.json').read_text())['held_out'] == meta['held_out']
     assert (folder / 'training_log.csv').read_text().count('\n') == meta['epoch'] + 1      # a header, one per epoch
     assert (folder / 'training_curve.png').stat().st_size > 1000
+
+
+def test_the_shipped_twin_draws_high_to_low_on_the_same_split():
+    up, _, up_meta = load_model(SHIPPED_MODELS['up'])
+    down, state, meta = load_model(SHIPPED_MODELS['down'])
+    assert (up.pitch_order, down.pitch_order) == ('up', 'down')
+    assert {**vars(up), 'pitch_order': 'down'} == vars(down)                 # else the same model
+    assert meta['held_out'] == up_meta['held_out'] and '--pitch-order down' in meta['command']
+    assert SHIPPED_MODELS['down'].stat().st_size < 20e6 and not any(n.startswith('adam_state') for n in state)
 
 
 def test_generate_without_a_checkpoint_uses_the_shipped_model(tmp_path, capsys):
