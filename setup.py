@@ -17,7 +17,7 @@ setup(
     long_description_content_type='text/markdown',
     package_dir={'': 'Source_Code'},
     packages=['bach2'],
-    package_data={'bach2': ['shipped/*', 'shipped/down/*']},   # the models trained on the built-in corpus
+    package_data={'bach2': ['shipped/*', 'shipped/down/*', 'studio.html']},   # trained models, the studio's page
     python_requires='>=3.10',
     install_requires=REQUIREMENTS,
     extras_require={

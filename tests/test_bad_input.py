@@ -213,6 +213,8 @@ CASES = {
                                  '{missing}.npz: no such checkpoint'),
     'fugue-one-checkpoint': (['fugue', 'C4 D4', '--up', '{ck}', *HARMONIZE], '--up and --down go together'),
     'fugue-nonsense-value': (['fugue', 'C4 D4', '--temperature', '0', *HARMONIZE], 'argument --temperature'),
+    'studio-bad-port': (['studio', '--port', '99999', '--out-dir', '{fugues}'], '--port 99999: not a port (0–65535)'),
+    'studio-nonsense-option': (['studio', '--frobnicate'], 'bach2 studio: error: unrecognized arguments'),
     'no-command': ([], 'bach2: error: the following arguments are required: COMMAND (see bach2 --help)'),
     'unknown-command': (['frobnicate'], "bach2: error: argument COMMAND: invalid choice: 'frobnicate'"),
 }

@@ -49,7 +49,8 @@ def write_folder(folder):
     return folder
 
 
-@pytest.mark.parametrize('command', [['--help'], ['prepare', '--help'], ['inspect', '--help']])
+@pytest.mark.parametrize('command', [['--help'], ['prepare', '--help'], ['inspect', '--help'], ['harmonize', '--help'],
+                                     ['fugue', '--help'], ['studio', '--help']])
 def test_bach2_help(command):
     result = bach2(*command)
     assert result.returncode == 0, result.stderr

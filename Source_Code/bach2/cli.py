@@ -558,6 +558,18 @@ def cmd_journey(args):
     return status
 
 
+def cmd_studio(args):
+    """Serve the studio, a page to try Bach2.0 without a terminal: pick a model, continue a primer, harmonize
+    an uploaded melody or write a fugue exposition; see the piano roll, listen, download MIDI and MusicXML."""
+    from bach2.studio import Studio, create_app
+    if not 0 <= args.port <= 65535:
+        raise CorpusError(f'--port {args.port}: not a port (0–65535)')
+    app = create_app(Studio(args.out_dir, args.checkpoints))
+    print(f'Bach2.0 studio: http://{args.host}:{args.port}/  (Ctrl-C stops it; pieces go to {args.out_dir})')
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
 def cmd_listen(args):
     """Render a MIDI file to WAV or OGG with FluidSynth (peak at −1 dBFS) beside it or at -o."""
     from bach2.listen import audio_levels, render_midi
@@ -717,6 +729,16 @@ def build_parser():
     add_lines_commands(commands)
     add_chain_command(commands)
     add_voice_commands(commands)
+    studio = commands.add_parser('studio', help='Bach2.0 in the browser: continue, harmonize, write a fugue',
+                                 description=cmd_studio.__doc__)
+    studio.add_argument('--host', default='127.0.0.1', help='address to serve on (default: %(default)s, this machine '
+                        'only; 0.0.0.0 opens the studio to every machine that can reach this one — it has no login)')
+    studio.add_argument('--port', type=int, default=7860, help='default: %(default)s')
+    studio.add_argument('--out-dir', default='Synthesized_Fugues/studio', help='where the pieces go '
+                        '(default: %(default)s)')
+    studio.add_argument('--checkpoints', default='checkpoints', help='its .npz files are offered as models beside '
+                        'the shipped one (default: %(default)s)')
+    studio.set_defaults(run=cmd_studio)
     parser.command_parsers = commands.choices
     return parser
 

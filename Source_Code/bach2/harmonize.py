@@ -111,7 +111,8 @@ def write_with_plan(samplers, plan, positions, seed=0, temperature=1.0, progress
 
     ``samplers``: {'up': Sampler, 'down': Sampler} (one is enough where the plan never needs the
     other); ``positions``: ``T × 2`` bar positions (models with ``metre_input``). Each run of one
-    drawing order is one ``continue_piece`` in the carried context, from silence then everything written.
+    drawing order is one ``continue_piece`` in the carried context, from silence then everything written;
+    ``progress(fraction)`` is called after each.
     """
     config = next(iter(samplers.values())).config
     given, caps, orders = plan_units(plan, config.n_pitches, config.articulation)
@@ -127,7 +128,7 @@ def write_with_plan(samplers, plan, positions, seed=0, temperature=1.0, progress
             positions=positions[:end + 1], given=given[start:end], max_notes=caps[start:end])
         steps[start + 1:end + 1] = new
         if progress:
-            progress(end - start)
+            progress(end / len(plan.voice))
     return steps[1:]
 
 
