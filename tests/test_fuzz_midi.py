@@ -1,6 +1,6 @@
 """Fuzzing the MIDI reader: every input → a Piece (with its repair report) or a one-line MidiFileError.
 
-Three parts: every malformed case of the README's "Malformed MIDI" table, built
+Three parts: every malformed case of the "Malformed MIDI" table (docs/robustness.md), built
 byte by byte; hypothesis over files made of a valid header and mutated tracks;
 and the mutation fuzzer of ``benchmarks/fuzz_midi.py`` over a few shared files.
 The contract (``fuzz_midi.check``) also bounds each read to 1 s and 64 MiB.

@@ -32,7 +32,7 @@ import os
 
 from bach2.smf_reader import SmfError, read_smf
 
-MAX_FILE_BYTES = 4 * 2 ** 20    # a larger file is not a score (the largest shared file: 30 KB); see the README
+MAX_FILE_BYTES = 4 * 2 ** 20    # a larger file is not a score (the largest shared file: 30 KB); see docs/robustness.md
 READ_BLOCK_BYTES = 2 ** 16      # read in blocks: one read(MAX_FILE_BYTES + 1) would reserve it all per file
 #: A longer track is taken as corrupt delta times (2**15 quarter notes ≈ 4.5 hours at 120 bpm; the longest
 #: shared file has 956). It bounds stage 1 too: a 16th-note roll of at most 2**17 steps.

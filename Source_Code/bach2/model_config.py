@@ -12,7 +12,7 @@ PITCH_ORDERS = ('up', 'down')        # the NADE's order over a step: low to high
 
 
 def default_targets(model):
-    """What ``bach2 train`` teaches by default: every step for the LSTM-NADE (measured in the README), the
+    """What ``bach2 train`` teaches by default: every step for the LSTM-NADE (measured in docs/every_step.md), the
     journal's last step for its own model."""
     return 'all' if model == 'lstm-nade' else 'last'
 

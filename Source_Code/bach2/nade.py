@@ -20,7 +20,7 @@ The teacher-forced conditionals are one fused operation, :data:`nade_logits`
 ops): on a CPU, Numba kernels walk the pitches of each row once, so the
 ``rows × P × H`` activations are never stored (the gradient recomputes them row
 by row); a JAX graph on another JAX device (a GPU). Measured for 1 024 rows, 88
-pitches, H = 150 (``benchmarks/bench_train.py --nade``): see the README.
+pitches, H = 150 (``benchmarks/bench_train.py --nade``): see docs/every_step.md.
 """
 import jax
 import jax.numpy as jnp
