@@ -1,8 +1,8 @@
 """``bach2 studio`` driven by headless Chromium through its real page (bach2.studio, studio.html).
 
 The app serves on a free port of 127.0.0.1 with the shipped models; the browser fills the forms and
-submits them as a person would. Checked end to end: a continuation of a corpus piece, a harmonized
-uploaded melody and a fugue exposition — each with its piano roll loaded, its MIDI and MusicXML
+submits them as a person would. Checked end to end: a continuation of a corpus piece and of an
+uploaded MIDI file, a harmonized uploaded melody and a fugue exposition — each with its piano roll loaded, its MIDI and MusicXML
 linked and written, its audio where FluidSynth is installed, and listed among the session's
 pieces — then every bad input (a file that is not MIDI, by name or by content; an empty or
 unparsable subject; a value out of range; a checkpoint gone missing) answered by one line on the
@@ -94,6 +94,9 @@ def test_the_studio_continues_harmonizes_and_writes_a_fugue(studio, browser):
     assert shown['error'] == '' and shown['name'].startswith('studio_fugue') and shown['roll'] > 0
     assert written(studio, shown, 'musicxml') and shown['pieces'] == 3
     assert 'fugue exposition on' in browser.evaluate("document.querySelector('#pieces').textContent")
+    shown = submit(browser, 'continue', {'steps': '16'}, upload_of(MELODY, 'primer_file', 'my primer.mid'))
+    assert shown['error'] == '' and shown['roll'] > 0 and shown['pieces'] == 4
+    assert 'continued my primer.mid' in browser.evaluate("document.querySelector('#pieces').textContent")
 
 
 @pytest.mark.parametrize('form, fields, upload, message', [
