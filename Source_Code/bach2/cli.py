@@ -21,8 +21,8 @@ import time
 from bach2 import __version__
 from bach2.default_corpus import SUBFOLDER, fill_default_corpus, keyboard_corpus
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.model_config import (MODELS, OPTIMIZER_NAMES, PITCH_ORDERS, SAMPLING_RULES, TARGETS, CheckpointError,
-                                ModelConfig,
+from bach2.model_config import (MODELS, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, SAMPLING_RULES, TARGETS,
+                                CheckpointError, ModelConfig,
                                 TrainingDiverged, default_metre_input, default_targets)
 from bach2.key_finding import key_name
 from bach2.listen import RenderError, RendererMissing
@@ -179,6 +179,12 @@ def add_train_arguments(parser):
     parser.add_argument('--pitch-order', choices=PITCH_ORDERS, default=defaults.pitch_order,
                         help="lstm-nade: draw each step's pitches low to high (up) or high to low (down), so that "
                         'bach2 harmonize and fugue can give the top voice exactly (default: %(default)s)')
+    parser.add_argument('--note-cost', choices=NOTE_COSTS, default=defaults.note_cost,
+                        help="the note cost: cross-entropy averaged over pitches and examples ('mean', Lasagne's), "
+                        "summed over pitches ('sum') or over pitches and examples ('total') (default: %(default)s)")
+    parser.add_argument('--log-gate-gradients', action='store_true',
+                        help='record, per batch and LSTM layer, the largest gradient reaching the gate '
+                        'pre-activations (what GRAD_CLIPPING compares with its bound) in the history')
     parser.add_argument('--pad-start', action='store_true',
                         help='SEQUENCE_LENGTH silent steps before each piece, so every step is a target '
                         '(the JSB Chorales convention: every frame is predicted)')
@@ -224,6 +230,7 @@ def cmd_train(args):
                                    metre_input=(default_metre_input(args.model) if args.metre_input is None
                                                 else args.metre_input),
                                    articulation=args.articulation, pitch_order=args.pitch_order,
+                                   note_cost=args.note_cost,
                                    dropout=args.dropout,
                                    input_dropout=args.input_dropout, n_pitches=n_pitches, lowest_pitch=lowest_pitch)
     except ValueError as error:          # options that do not go together, e.g. a monophonic NADE
@@ -235,7 +242,7 @@ def cmd_train(args):
                                backend=args.backend, max_batches=args.max_batches,
                                max_valid_frames=args.max_valid_frames, piece_steps=args.piece_steps,
                                max_steps=args.max_steps, plateau_decay=args.plateau_decay,
-                               patience=args.patience)
+                               patience=args.patience, log_gate_gradients=args.log_gate_gradients)
     trainer, history = train(model_config, train_config, resume=args.resume)      # TrainingDiverged: see run()
     if trainer.valid_set is not None and args.mode == 'polyphonic' and history:
         baselines = baseline_report(trainer)

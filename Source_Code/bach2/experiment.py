@@ -216,7 +216,9 @@ def train_report(history, seconds):
             'valid_nll_per_frame': [None if nll is None else round(nll, 4) for nll in nlls],
             'final_valid_nll_per_frame': round(known[-1], 4) if known else None,
             'best_valid_nll_per_frame': round(min(known), 4) if known else None,
-            'seconds': round(seconds, 1)}
+            'seconds': round(seconds, 1),
+            **({'gate_gradient_max': [row['gate_gradient_max'] for row in rows]}      # per epoch, per layer
+               if rows and 'gate_gradient_max' in rows[0] else {})}
 
 
 def run_variant(run, out, progress=True, log=print):

@@ -415,13 +415,17 @@ class LSTMLayer(Layer):
         W_in, W_hid, b, peep = self.stacked_params()
         return self.advance(pt.dot(input_n, W_in) + b + pt.dot(hid_prev, W_hid), cell_prev, peep)
 
-    def get_output_for(self, input, mask=None, reset=None, state_in=None, state_out=None, **kwargs):
+    def get_output_for(self, input, mask=None, reset=None, state_in=None, state_out=None, gate_probes=None,
+                       **kwargs):
         """Output for ``input`` (batch, time, features); the three extras carry a state across calls.
 
         ``reset`` (batch, time) float32: 1 where the state returns to ``cell_init`` / ``hid_init``
         before the step (a new piece begins inside the sequence). ``state_in`` {layer: (cell, hid)},
         each (batch, n): the state before the first step, instead of the initial one.
         ``state_out``: a dict that receives {layer: (cell, hid)} after the last step.
+        ``gate_probes``: a dict that receives {layer: probe}, a (time, batch, 4n) zero tensor added to the gate
+        pre-activations after their clip, so that ``pytensor.grad(cost, probe)`` is the gradient reaching
+        them before GRAD_CLIPPING acts (what it compares with its bound); the numbers are unchanged.
         """
         W_in, W_hid, b, peep = self.stacked_params()
         # (batch, time, features) -> (time, batch, features): scan iterates over axis 0
@@ -431,9 +435,14 @@ class LSTMLayer(Layer):
             input = pt.dot(input, W_in) + b  # (time, batch, 4n)
         clip = np.float32(self.grad_clipping)
         n_peep = len(peep)
+        probe = None
+        if gate_probes is not None:
+            probe = pt.zeros((input.shape[0], n_batch, 4 * self.num_units), dtype='float32')
+            gate_probes[self] = probe
 
         def step(input_n, *rest):
             rest = list(rest)
+            probe_n = rest.pop(0) if probe is not None else None     # (batch, 4n) zeros
             mask_n = rest.pop(0) if mask is not None else None        # (batch, 1) each
             reset_n = rest.pop(0) if reset is not None else None
             cell_prev, hid_prev, W_hid, *rest = rest
@@ -448,12 +457,14 @@ class LSTMLayer(Layer):
             gates = input_n + pt.dot(hid_prev, W_hid)  # (batch, 4n) pre-activations
             if self.grad_clipping:
                 gates = pytensor.gradient.grad_clip(gates, -clip, clip)
+            if probe_n is not None:
+                gates = gates + probe_n
             cell, hid = self.advance(gates, cell_prev, peep_n)
             if mask_n is not None:      # keep the previous state where the step is padding
                 cell, hid = pt.switch(mask_n, cell, cell_prev), pt.switch(mask_n, hid, hid_prev)
             return cell, hid
 
-        sequences = [input]
+        sequences = [input] + ([probe] if probe is not None else [])
         for per_step in (mask, reset):
             if per_step is not None:
                 # (batch, time) -> (time, batch, 1): per-step column broadcast over units

@@ -8,7 +8,9 @@ MODES = ('polyphonic', 'monophonic')
 TARGETS = ('last', 'all')           # what a training sequence teaches: its next step (the journal's) or every step
 MODELS = ('lstm', 'lstm-nade')       # output: independent sigmoids (the journal's) or a NADE over the step
 SAMPLING_RULES = ('sample', 'threshold', 'argmax')   # see bach2.sampling.decision_noise
-PITCH_ORDERS = ('up', 'down')        # the NADE's order over a step: low to high, or high to low (bach2.nade)
+PITCH_ORDERS = ('up', 'down')
+NOTE_COSTS = ('mean', 'sum', 'total')   # the note cost: cross-entropy averaged over pitches and examples, summed
+                                         # over pitches (averaged over examples), or summed over both        # the NADE's order over a step: low to high, or high to low (bach2.nade)
 
 
 def default_targets(model):
@@ -42,6 +44,7 @@ class ModelConfig:
     optimizer: str = 'adagrad'
     learning_rate: float = 0.05
     chord_weight: float = 0.0       # λ; 0 is the plain model
+    note_cost: str = 'mean'         # 'mean' (Lasagne's aggregate), 'sum' over pitches, 'total' over pitches and batch
     mode: str = 'polyphonic'        # or 'monophonic' (bass line, softmax)
     chord_input: bool = False       # the journal's plan: the next step's chord (12 pitch classes) as extra input
     metre_input: bool = False       # the next step's position in its bar as extra input (bach2.metre)
@@ -68,6 +71,8 @@ class ModelConfig:
             raise ValueError('the lstm-nade model is polyphonic (a monophonic step is already one softmax)')
         if self.articulation and self.model != 'lstm-nade':
             raise ValueError('articulation (struck and held notes) is a model of the lstm-nade')
+        if self.note_cost not in NOTE_COSTS:
+            raise ValueError(f'note_cost must be one of {NOTE_COSTS}, not {self.note_cost!r}')
         if self.pitch_order not in PITCH_ORDERS:
             raise ValueError(f'pitch_order must be one of {PITCH_ORDERS}, not {self.pitch_order!r}')
         if self.pitch_order != 'up' and self.model != 'lstm-nade':

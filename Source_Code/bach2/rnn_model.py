@@ -21,7 +21,8 @@ an output layer for the next step:
 Cost = note cost + λ · chord cost:
 
 * note cost: binary cross-entropy averaged over pitches and examples
-  (categorical cross-entropy in monophonic mode);
+  (summed over pitches with ``note_cost='sum'``, over pitches and examples with ``'total'``;
+  categorical cross-entropy in monophonic mode);
 * chord cost (the journal's): fold the predicted probabilities into a 12-bin
   pitch-class profile and take ``arccos(cosine similarity)/π`` against the
   target step's chord vector from stage 2 (steps without a chord do not count).
@@ -102,7 +103,9 @@ class RNNModel:
 
     Shapes: B = batch_size, L = sequence_length, P = n_outputs, n = n_hidden; all float32.
 
-    * ``train`` — one optimizer step → (cost, note cost, chord cost, NLL summed over frames, frames):
+    * ``train`` — one optimizer step → (cost, note cost, chord cost, NLL summed over frames, frames[, *state]
+      [, the largest absolute gradient reaching each LSTM layer's gate pre-activations, with
+      ``log_gate_gradients``: before GRAD_CLIPPING clips it]):
       ``targets='last'``: ``train(X, Y, chords, weights)``, X ``B × L × n_inputs`` windows,
       Y ``B × P`` the step after each, chords ``B × 12`` (zeros: no chord), weights ``B``;
       ``targets='all'``: ``train(X, Y, chords, weights, reset, *state)`` with Y ``B × L × P``
@@ -117,7 +120,7 @@ class RNNModel:
       the ``lstm-nade`` model ``predict(X, Y)`` → the conditionals p(y_i = 1 | y_<i, X) of the step Y.
     """
 
-    def __init__(self, config, backend='jax', seed=0):
+    def __init__(self, config, backend='jax', seed=0, log_gate_gradients=False):
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {sorted(BACKENDS)}, not {backend!r}')
         self.config, self.backend, self.mode = config, backend, BACKENDS[backend]
@@ -128,20 +131,25 @@ class RNNModel:
         # a shared scalar, so that a schedule (TrainConfig.plateau_decay) can change it between epochs
         self.learning_rate = pytensor.shared(np.float32(config.learning_rate), name='learning_rate')
         self.fold = pt.constant(fold_matrix(config.n_pitches, config.lowest_pitch))
-        self._training_graph = self._graph(last=config.targets == 'last', deterministic=False)[:2]
-        self.step = OPTIMIZERS[config.optimizer](self._training_graph[1][0], self.params,
-                                                 learning_rate=self.learning_rate)
+        probes = {} if log_gate_gradients else None
+        self._training_graph = self._graph(last=config.targets == 'last', deterministic=False, gate_probes=probes)[:2]
+        cost = self._training_graph[1][0]
+        if probes:      # one backward pass gives the parameters' gradients and the gates'
+            grads = pytensor.grad(cost, self.params + [probes[lstm] for lstm in self.lstms])
+            cost = grads[:len(self.params)]
+            self._training_graph[1].extend(pt.abs(grad).max() for grad in grads[len(self.params):])
+        self.step = OPTIMIZERS[config.optimizer](cost, self.params, learning_rate=self.learning_rate)
         self.optimizer_state = [variable for variable in self.step if variable not in set(self.params)]
         for i, variable in enumerate(self.optimizer_state):     # stable names for checkpoints
             variable.name = f'{config.optimizer}_state{i}'
         self.step.update(layers.random_updates(self.network))   # a new dropout mask every step
 
-    def _graph(self, last, deterministic):
+    def _graph(self, last, deterministic, gate_probes=None):
         """Symbolic (inputs, [cost, note cost, chord cost, NLL sum, frames, *final state], probabilities,
         NLL of each frame ``B × T``) of one pass.
 
         ``last``: windows predicting the step after them from a zero state; else every step,
-        from a given state, with resets.
+        from a given state, with resets. ``gate_probes``: see :meth:`bach2.layers.LSTMLayer.get_output_for`.
         """
         config, B, L = self.config, self.config.batch_size, self.config.sequence_length
         T = 1 if last else L
@@ -158,7 +166,7 @@ class RNNModel:
             state_in = {lstm: (state[2 * k], state[2 * k + 1]) for k, lstm in enumerate(self.lstms)}
             given += [reset] + state
         hidden = layers.get_output(self.network.input_layer, inputs, deterministic=deterministic, reset=reset,
-                                   state_in=state_in, state_out=state_out)               # B × L × n
+                                   state_in=state_in, state_out=state_out, gate_probes=gate_probes)  # B × L × n
         if last:
             hidden = hidden[:, -1:]
         rows = B * T
@@ -183,9 +191,12 @@ class RNNModel:
             frame_nll = note_loss
         else:
             elementwise = objectives.binary_crossentropy(probabilities, targets)          # rows × P
-            note_loss, frame_nll = elementwise.mean(axis=1), elementwise.sum(axis=1)
+            frame_nll = elementwise.sum(axis=1)
+            note_loss = elementwise.mean(axis=1) if config.note_cost == 'mean' else frame_nll
         total_weight = weights.sum()
-        note_cost = (weights * note_loss).sum() / pt.maximum(total_weight, np.float32(1e-7))
+        note_cost = (weights * note_loss).sum()
+        if config.note_cost != 'total':             # averaged over the examples
+            note_cost = note_cost / pt.maximum(total_weight, np.float32(1e-7))
         if config.chord_weight:
             has_chord = pt.gt(chords.sum(axis=1), 0).astype('float32') * weights
             chord_term = (has_chord * chord_cost(probabilities[:, :config.n_pitches], chords, self.fold)).sum() \

@@ -66,6 +66,7 @@ class TrainConfig:
     max_steps: int = 0              # keep the first N training steps, pieces in order (the journal's [:4800]); 0 = all
     plateau_decay: float = 1.0      # learning rate × this after each epoch whose validation NLL is no new best; 1 = off
     patience: int = 0               # stop after this many epochs without a new best validation NLL; 0 = never
+    log_gate_gradients: bool = False  # record, per batch and LSTM layer, the largest gradient reaching its gates
 
 
 def training_split(train_config):
@@ -272,7 +273,8 @@ class Trainer:
             self.valid_set = None             # every validation piece is empty
         if self.valid_set is not None and train_config.max_valid_frames:
             self.valid_set = select_pieces(self.valid_set, train_config.max_valid_frames, train_config.seed)
-        self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed)
+        self.model = RNNModel(model_config, backend=train_config.backend, seed=train_config.seed,
+                              log_gate_gradients=train_config.log_gate_gradients)
         if state is not None:
             self.model.set_state(state)
 
@@ -304,14 +306,19 @@ class Trainer:
         return batches[:config.max_batches] if config.max_batches else batches
 
     def train_step(self, batch, state, record):
-        """One optimizer step; its cost, NLL summed and frames appended to the three lists of ``record`` →
+        """One optimizer step; its cost, NLL summed, frames and (with ``log_gate_gradients``) the largest
+        gradient reaching each layer's gate pre-activations appended to the four lists of ``record`` →
         the carried state."""
         if self.every_step:
-            cost, _, _, nll, frames, *state = self.model.train(*stream_batch(self.train_set, *batch), *state)
+            cost, _, _, nll, frames, *rest = self.model.train(*stream_batch(self.train_set, *batch), *state)
         else:
-            cost, _, _, nll, frames = self.model.train(*self._feed(self.train_set, self.train_windows, *batch))
+            cost, _, _, nll, frames, *rest = self.model.train(*self._feed(self.train_set, self.train_windows, *batch))
+        n_state = 2 * len(self.model.lstms) if self.every_step else 0
+        state, gates = rest[:n_state], rest[n_state:]
         for kept, value in zip(record, (cost, nll, frames)):
             kept.append(float(value))
+        if gates:
+            record[3].append([float(gate) for gate in gates])
         return state
 
     def run(self, start_epoch=0, start_batch=0, history=(), progress=True, log=print, carry=()):
@@ -331,7 +338,8 @@ class Trainer:
             first = start_batch if epoch == start_epoch else 0
             # this epoch so far: len(costs) is always the index of the next batch to train
             partial = history.pop() if first and history and history[-1]['epoch'] == epoch else {}
-            costs, nlls, frames = (list(partial.get(key, [])) for key in ('batch_costs', 'batch_nll', 'batch_frames'))
+            costs, nlls, frames, gates = (list(partial.get(key, [])) for key in ('batch_costs', 'batch_nll',
+                                                                                  'batch_frames', 'batch_gate_gradients'))
             state = list(carry) if first and len(carry) else self.model.zero_state()
             learning_rate = scheduled_learning_rate(history, self.model_config.learning_rate, config.plateau_decay)
             self.model.learning_rate.set_value(np.float32(learning_rate))
@@ -341,13 +349,14 @@ class Trainer:
             try:
                 for b in bar:
                     # one statement: a Ctrl-C lands before the step or after its numbers are kept
-                    state = self.train_step(batches[b], state, (costs, nlls, frames))
+                    state = self.train_step(batches[b], state, (costs, nlls, frames, gates))
                     if not math.isfinite(costs[-1]):
                         raise TrainingDiverged(f'loss became {costs[-1]} at epoch {epoch + 1}, batch {b + 1}; '
                                                f'last good checkpoint kept: {path}')
                     bar.set_postfix(loss=f'{np.mean(costs[-50:]):.4f}')
             except KeyboardInterrupt:
-                history.append({'epoch': epoch, 'batch_costs': costs, 'batch_nll': nlls, 'batch_frames': frames})
+                history.append({'epoch': epoch, 'batch_costs': costs, 'batch_nll': nlls, 'batch_frames': frames,
+                                **({'batch_gate_gradients': gates} if gates else {})})
                 self._check_finite(epoch, len(costs), path)
                 save_checkpoint(path, self.model, config, epoch, len(costs), history,
                                 carry=[np.asarray(x) for x in state] if self.every_step else None)
@@ -359,6 +368,8 @@ class Trainer:
                    'train_cost': float(np.mean(costs)), 'train_nll_per_frame': sum(nlls) / max(sum(frames), 1.0),
                    'seconds': seconds, 'learning_rate': learning_rate,
                    'frames_per_second': sum(frames[first:]) / max(seconds, 1e-9)}
+            if gates:       # per layer: the largest over the epoch; per batch in batch_gate_gradients
+                row.update(batch_gate_gradients=gates, gate_gradient_max=np.max(gates, axis=0).tolist())
             if self.valid_set is not None:
                 row['valid_cost'], row['valid_nll_per_frame'] = self.validate()
             self._check_finite(epoch, len(costs), path)
