@@ -308,7 +308,7 @@ def interrupted_then_resumed(two_epochs, one_epoch, out, line_text):
 
 
 def test_ctrl_c_before_a_batch_then_resume(two_epochs, one_epoch, tmp_path):
-    meta, history, files = interrupted_then_resumed(two_epochs, one_epoch, tmp_path, 'state = self.train_step(batches[b], state, (costs, nlls, frames))')
+    meta, history, files = interrupted_then_resumed(two_epochs, one_epoch, tmp_path, 'state = self.train_step(batches[b], state, (costs, nlls, frames, gates))')
     assert meta['epoch'] == 1 and meta['batch'] == 1                # epoch 2, batch 2 (1-based) comes next
     assert meta['history'][-1] == {'epoch': 1, 'batch_costs': two_epochs[1][1]['batch_costs'][:1],
                                    'batch_nll': two_epochs[1][1]['batch_nll'][:1],
