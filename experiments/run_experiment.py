@@ -32,6 +32,9 @@ def build_parser():
     parser.add_argument('--device', choices=('cpu', 'gpu'),
                         help='JAX device (default: cpu for quick, gpu for full)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('--resume', action='store_true', help='continue each variant from its checkpoint in --out '
+                        '(a run stopped by Ctrl-C, a kill or the end of a session: it loses at most the epoch it was '
+                        'in); a variant without one starts afresh')
     return parser
 
 
@@ -45,7 +48,7 @@ def main(argv=None):
     command = 'python experiments/run_experiment.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     try:
         run_experiment(path, args.setting, args.data, args.out, args.overrides, command,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, resume=args.resume)
     except (ValueError, CorpusError) as error:
         print(f'run_experiment: {error}', file=sys.stderr)
         return 2

@@ -105,3 +105,22 @@ def test_an_experiment_runs_end_to_end_and_writes_its_measurements(tmp_path):
     for name in ('loss_curves.png', 'run/training_curve.png', 'run/training_log.csv'):
         assert (out / name).stat().st_size > 0
     assert (out / 'run' / 'checkpoints' / 'lstm_polyphonic_N8_1layers.npz').exists()
+
+
+def test_a_stopped_experiment_resumes_where_its_checkpoint_left_it(tmp_path):
+    data = tmp_path / 'data'
+    prepare_training_data(write_random_corpus(tmp_path / 'midi'), data, progress=False, processes=1)
+    tiny = ['model.n_layers=1', 'model.n_hidden=8', 'model.sequence_length=8', 'model.batch_size=4',
+            'train.max_batches=3', 'train.valid_fraction=0.3', 'generate.n_steps=12']
+    runner = load_runner()
+    outs = {}
+    for name, steps in (('straight', [['train.epochs=2']]), ('resumed', [['train.epochs=1'], ['train.epochs=2']])):
+        outs[name] = tmp_path / name
+        for k, extra in enumerate(steps):           # the resumed run stops after one epoch, then goes on
+            argv = ['first_4800_steps', '--data', str(data), '--out', str(outs[name]), '--no-progress']
+            argv += [item for setting in tiny + extra for item in ('--set', setting)] + (['--resume'] if k else [])
+            assert runner.main(argv) == 0
+    straight, resumed = (json.loads((outs[name] / 'results.json').read_text())['runs']['run']['training']
+                         for name in ('straight', 'resumed'))
+    assert resumed['epochs'] == straight['epochs'] == 2 and resumed['batches'] == 6
+    assert resumed['train_cost'] == pytest.approx(straight['train_cost'], rel=1e-5)

@@ -221,11 +221,16 @@ def train_report(history, seconds):
                if rows and 'gate_gradient_max' in rows[0] else {})}
 
 
-def run_variant(run, out, progress=True, log=print):
-    """Train and generate one variant into ``out`` → its entry of results.json (with the history for plots)."""
+def run_variant(run, out, progress=True, log=print, resume=False):
+    """Train and generate one variant into ``out`` → its entry of results.json (with the history for plots).
+    ``resume``: continue from the variant's checkpoint where it has one (a run stopped at the end of an epoch,
+    by Ctrl-C, or killed: the last epoch's checkpoint), else start afresh."""
     from bach2.train import baseline_report, checkpoint_path, train
     started = time.perf_counter()
-    trainer, history = train(run.model_config, run.train_config, progress=progress, log=log)
+    resumed = resume and checkpoint_path(run.train_config, run.model_config).exists()
+    if resumed:
+        log(f'{run.name}: resuming from {checkpoint_path(run.train_config, run.model_config)}')
+    trainer, history = train(run.model_config, run.train_config, resume=resumed, progress=progress, log=log)
     trained = time.perf_counter() - started
     trained_path = checkpoint_path(run.train_config, run.model_config)
     for suffix, name in (('.csv', 'training_log.csv'), ('.png', 'training_curve.png')):
@@ -269,8 +274,9 @@ def plot_loss_curves(path, histories, title, smooth=20):
 
 
 def run_experiment(config_path, setting='quick', data_dir='training_data', out_dir=None, overrides=(),
-                   command='', progress=True, log=print):
-    """Train, generate and measure every variant of one experiment → the results dict (also ``results.json``)."""
+                   command='', progress=True, log=print, resume=False):
+    """Train, generate and measure every variant of one experiment → the results dict (also ``results.json``);
+    ``resume``: each variant continues from its checkpoint in ``out_dir`` where there is one."""
     from bach2.safe_io import atomic_path
     from bach2.training_set import prepared_geometry
     config = load_config(config_path)
@@ -288,7 +294,7 @@ def run_experiment(config_path, setting='quick', data_dir='training_data', out_d
                                                     if run.train_config.max_batches else ''))
         variant_out = out / run.name
         variant_out.mkdir(parents=True, exist_ok=True)
-        results['runs'][run.name], histories[run.name] = run_variant(run, variant_out, progress, log)
+        results['runs'][run.name], histories[run.name] = run_variant(run, variant_out, progress, log, resume)
     results['seconds'] = round(time.perf_counter() - started, 1)
     plot_loss_curves(out / 'loss_curves.png', histories, f'{name} ({setting})')
     with atomic_path(out / 'results.json') as temporary:
