@@ -32,7 +32,7 @@ from bach2.harmonize import VOICE_NAMES, VoicePlan, load_samplers, read_line, wr
 from bach2.key_finding import MODES, key_correlations
 from bach2.metre import fit_positions, regular_positions
 from bach2.pitch_names import PITCH_CLASS_NAMES
-from bach2.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.prepare import MIDI_SUFFIXES
 from bach2.progressions import parse_key
 
 STEPS_PER_QUARTER = 4

@@ -205,15 +205,6 @@ def harmonize_plan(line, onsets, voice, n_voices, n_pitches):
                      active=np.ones((n_steps, n_voices), bool), n_pitches=n_pitches)
 
 
-def check_order(config, voice, checkpoint):
-    """CheckpointError unless ``config`` draws ``voice`` first (soprano: 'down', bass: 'up')."""
-    needed = ORDER_OF_SIDE['top' if voice == 'soprano' else 'bottom']
-    if config.model != 'lstm-nade' or config.pitch_order != needed:
-        raise CheckpointError(f'{checkpoint}: a given {voice} needs an lstm-nade drawn {needed} '
-                              f'(bach2 train --model lstm-nade --pitch-order {needed}); this one is '
-                              f'{config.model}, {config.pitch_order}')
-
-
 def bar_layout(positions):
     """``T × 2`` bar positions → (steps in a bar, the most common length; steps of that bar before the first
     step: its position, or what a shorter first bar, a pickup, leaves out)."""

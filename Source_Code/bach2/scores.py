@@ -36,7 +36,7 @@ def _spelled(pitch, spelling, sharps=0):
 def _part(notes, resolution, name, key, time_signature, part_class, end, clef=None):
     """[(tick, pitch, duration)] → a music21 part (chords where notes overlap) lasting ``end`` quarter notes
     (a rest after its last note: every part ends at the same bar line), bars made."""
-    from music21 import meter, note, stream
+    from music21 import meter, note
     part = part_class()
     part.partName = name
     spelling = {p.pitchClass: p.name for p in key.pitches}
