@@ -21,6 +21,7 @@ from headless_chromium import HeadlessChromium, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 MELODY = ROOT / 'Synthesized_Fugues' / 'examples' / 'chorale_bwv66.6_soprano.mid'
+ARTIFACTS = ROOT / 'test-artifacts'
 
 pytestmark = pytest.mark.skipif(find_chromium() is None, reason='Chromium is missing (apt-get install chromium)')
 
@@ -94,6 +95,8 @@ def test_the_studio_continues_harmonizes_and_writes_a_fugue(studio, browser):
     assert shown['error'] == '' and shown['name'].startswith('studio_fugue') and shown['roll'] > 0
     assert written(studio, shown, 'musicxml') and shown['pieces'] == 3
     assert 'fugue exposition on' in browser.evaluate("document.querySelector('#pieces').textContent")
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.screenshot(ARTIFACTS / 'studio.png').stat().st_size > 10000      # the page, for a person to look at
     shown = submit(browser, 'continue', {'steps': '16'}, upload_of(MELODY, 'primer_file', 'my primer.mid'))
     assert shown['error'] == '' and shown['roll'] > 0 and shown['pieces'] == 4
     assert 'continued my primer.mid' in browser.evaluate("document.querySelector('#pieces').textContent")
