@@ -123,7 +123,7 @@ def main():
             for part, values in zip(nll[order], conditional_nll(samplers[order], matrix, positions, length, side)):
                 part.append(values)
         bach_chords = chord_indices(beat_profiles(pitch_matrix_to_roll(matrix, lowest), 1))
-        bach_lines, _ = separate_voices(matrix, free_plan(len(matrix), P), P)
+        bach_lines, _ = separate_voices(matrix, free_plan(len(matrix), P))
         rows['bach'].append(statistics(matrix, bach_lines, bach_chords, lowest))
         for condition, order in GIVEN.items():
             if condition == 'nothing':
@@ -135,7 +135,7 @@ def main():
             for seed in args.seeds:
                 steps = write_with_plan({order: samplers[order]}, padded(plan, length),
                                         fit_positions(positions, length), seed, args.temperature)[:len(matrix)]
-                lines, _ = separate_voices(steps, plan, P)
+                lines, _ = separate_voices(steps, plan)
                 row = statistics(steps, lines, bach_chords, lowest)
                 if condition != 'nothing':
                     index = 0 if condition == 'soprano' else VOICES - 1

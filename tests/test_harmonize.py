@@ -64,15 +64,15 @@ def test_a_given_top_pitch_leaves_the_rest_to_the_exact_conditional(down_state):
 def test_the_plan_gives_the_outer_voice_and_refuses_an_inner_one():
     line = np.array([2, 2, P, 1])
     plan = harmonize_plan(line, np.array([True, False, False, True]), 'soprano', 3, P)
-    given, caps, orders = plan_units(plan, P, articulation=True)
+    given, caps, orders = plan_units(plan, articulation=True)
     assert given[0].tolist() == [-1, -1, 1, 0, -1, -1, 1, 0]          # on, above it off; struck
     assert given[1, 2 + P] == 0 and given[2].tolist() == [-1] * 2 * P   # held; a rest leaves all free
     assert caps.tolist() == [3, 3, 2, 3] and orders.tolist() == ['down', 'down', '', 'down']
-    bass = plan_units(harmonize_plan(line, np.ones(4, bool), 'bass', 3, P), P, articulation=False)[0]
+    bass = plan_units(harmonize_plan(line, np.ones(4, bool), 'bass', 3, P), articulation=False)[0]
     assert bass[0].tolist() == [0, 0, 1, -1]
     inner = VoicePlan(np.array([1]), np.array([2]), np.array([True]), np.ones((1, 3), bool), P)
     with pytest.raises(ValueError, match='between two sounding voices'):
-        plan_units(inner, P, articulation=False)
+        plan_units(inner, articulation=False)
     assert order_segments(np.array(['', 'up', '', 'down', 'down', ''], object)) == [(0, 3, 'up'), (3, 6, 'down')]
 
 
@@ -85,7 +85,7 @@ def test_voices_are_dealt_with_the_given_line_kept():
         steps[t, list(columns)] = 1
         steps[t, n + np.array(columns)] = 1
     steps[1, n + 10] = 0                                              # the soprano held
-    lines, onsets = separate_voices(steps, plan, n)
+    lines, onsets = separate_voices(steps, plan)
     assert lines[0].tolist() == [10, 10, 11] and onsets[0].tolist() == [True, False, True]
     assert lines[1].tolist() == [7, n, 7] and lines[2].tolist() == [3, 4, 2]      # 4 is nearer 3 than 7
 

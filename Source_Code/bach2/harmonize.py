@@ -70,10 +70,10 @@ class VoicePlan:
                          'the lowest voice can be given exactly')
 
 
-def plan_units(plan, n_pitches, articulation):
+def plan_units(plan, articulation):
     """→ (``T × W`` int8 given units: 1 on, 0 off, −1 the model's; ``T`` int caps on the sounding
     pitches; ``T`` drawing orders 'up', 'down' or '' where either gives the same)."""
-    n_steps = len(plan.voice)
+    n_steps, n_pitches = len(plan.voice), plan.n_pitches
     width = n_pitches * (2 if articulation else 1)
     given = np.full((n_steps, width), -1, np.int8)
     orders = np.full(n_steps, '', object)
@@ -115,7 +115,7 @@ def write_with_plan(samplers, plan, positions, seed=0, temperature=1.0, progress
     ``progress(fraction)`` is called after each.
     """
     config = next(iter(samplers.values())).config
-    given, caps, orders = plan_units(plan, config.n_pitches, config.articulation)
+    given, caps, orders = plan_units(plan, config.articulation)
     segments = order_segments(orders, first='up' if 'up' in samplers else 'down')
     for _, _, order in segments:
         if order not in samplers:
@@ -141,7 +141,7 @@ def _deal(notes, voices, last):
     return dict(zip(best, notes))
 
 
-def separate_voices(steps, plan, n_pitches):
+def separate_voices(steps, plan):
     """``T × W`` sampled steps → (``n_voices × T`` int64 lines, P = rest; ``n_voices × T`` bool onsets).
 
     The given voice keeps the plan's line; the other pitches of a step go, high to low, to the other
@@ -150,7 +150,7 @@ def separate_voices(steps, plan, n_pitches):
     voice strikes a note where its pitch changes.
     """
     steps = np.asarray(steps)
-    n_steps, n_voices = len(steps), plan.n_voices
+    n_steps, n_voices, n_pitches = len(steps), plan.n_voices, plan.n_pitches
     lines = np.full((n_voices, n_steps), n_pitches, np.int64)
     onsets = np.zeros((n_voices, n_steps), bool)
     struck_plane = steps[:, n_pitches:] if steps.shape[1] == 2 * n_pitches else None
@@ -241,7 +241,7 @@ def write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed=0
     from bach2.chain import write_voices
     from bach2.scores import time_signature_of
     steps = write_with_plan(samplers, plan, positions, seed, temperature, progress)
-    lines, onsets = separate_voices(steps, plan, geometry.n_pitches)
+    lines, onsets = separate_voices(steps, plan)
     bar, lead = bar_layout(positions)
     written = write_voices(dict(zip(names, lines)), geometry.n_pitches, geometry.lowest_pitch, out_dir, stem,
                            audio=audio, onsets=dict(zip(names, onsets)), marks=marks, step_ticks=geometry.step_ticks,
