@@ -124,3 +124,44 @@ def test_a_stopped_experiment_resumes_where_its_checkpoint_left_it(tmp_path):
                          for name in ('straight', 'resumed'))
     assert resumed['epochs'] == straight['epochs'] == 2 and resumed['batches'] == 6
     assert resumed['train_cost'] == pytest.approx(straight['train_cost'], rel=1e-5)
+
+
+def load_all_full():
+    spec = importlib.util.spec_from_file_location('run_all_full', EXPERIMENTS / 'run_all_full.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_full_runs_are_timed_and_projected_then_run_in_sequence_with_resume(tmp_path):
+    data = tmp_path / 'data'
+    prepare_training_data(write_random_corpus(tmp_path / 'midi'), data, progress=False, processes=1)
+    tiny = ['model.n_layers=1', 'model.n_hidden=8', 'model.sequence_length=8', 'model.batch_size=4',
+            'train.valid_fraction=0.3', 'train.transpositions=[0]', 'generate.n_steps=12']
+    runner = load_all_full()
+    common = ['--data', str(data), '--device', 'cpu', '--no-progress']
+    common += [item for setting in tiny for item in ('--set', setting)]
+    timing = tmp_path / 'timing'
+    assert runner.main(common + ['--time', '2', '--only', 'first_4800_steps', 'grad_clipping',
+                                 '--out', str(timing)]) == 0
+    rows = json.loads((timing / 'timing.json').read_text())['rows']
+    assert [(row['config'], row['variant']) for row in rows] == [('first_4800_steps', 'run'),
+                                                                 ('grad_clipping', 'clip1000'),
+                                                                 ('grad_clipping', 'clip10')]
+    for row in rows:
+        results = json.loads((timing / row['config'] / 'results.json').read_text())['runs'][row['variant']]
+        assert results['training']['epochs'] == 2 and results['training']['batches'] == 4    # 2 epochs of 2
+        assert row['batches_per_epoch'] == -(-results['data']['data_size'] // 4)             # the whole epoch
+        assert row['epochs'] == 180 and row['seconds_per_batch'] > 0 and row['validation_seconds_per_epoch'] > 0
+        assert row['projected_hours'] == pytest.approx(
+            (row['seconds_per_batch'] * row['batches_per_epoch'] + row['validation_seconds_per_epoch']) * 180 / 3600,
+            rel=0.01, abs=1e-4)
+    runs = tmp_path / 'runs'
+    small = ['--set', 'train.epochs=1', '--set', 'train.max_batches=2', '--only', 'first_4800_steps', 'first_4_bars',
+             '--out', str(runs)]
+    for _ in range(2):          # the second time each configuration resumes from its last epoch: nothing to train
+        assert runner.main(common + small) == 0
+        for name in ('first_4800_steps', 'first_4_bars'):
+            results = json.loads((runs / name / 'results.json').read_text())
+            assert results['setting'] == 'full' and results['runs']['run']['training']['batches'] == 2
+    assert '--resume' in results['command']

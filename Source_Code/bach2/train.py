@@ -371,7 +371,9 @@ class Trainer:
             if gates:       # per layer: the largest over the epoch; per batch in batch_gate_gradients
                 row.update(batch_gate_gradients=gates, gate_gradient_max=np.max(gates, axis=0).tolist())
             if self.valid_set is not None:
+                started = time.perf_counter()
                 row['valid_cost'], row['valid_nll_per_frame'] = self.validate()
+                row['valid_seconds'] = time.perf_counter() - started
             self._check_finite(epoch, len(costs), path)
             history.append(row)
             save_checkpoint(path, self.model, config, epoch + 1, 0, history)
@@ -393,7 +395,7 @@ class Trainer:
 
 
 LOG_COLUMNS = ('epoch', 'train_cost', 'valid_cost', 'valid_nll_per_frame', 'seconds', 'frames_per_second',
-               'learning_rate', 'train_nll_per_frame')
+               'learning_rate', 'train_nll_per_frame', 'valid_seconds')
 
 
 def epochs_without_best(history):
