@@ -178,11 +178,3 @@ def test_the_nade_graph_for_other_jax_devices_equals_the_cpu_kernels(nade_inputs
     d_hidden, _, d_steps, dW, dV = vjp(grad)
     for value, reference in zip((d_hidden, d_steps, dW, dV), nade._logits_grad_cpu(*nade_inputs, 3)):
         np.testing.assert_allclose(value, reference, rtol=2e-5, atol=2e-5)
-
-
-def test_the_kernels_sigmoid_is_float32_exact_over_the_whole_line():
-    from bach2.nade import _sigmoid_into
-    x = np.linspace(-200, 200, 400_001).astype(np.float32)
-    out, bits = np.empty_like(x), np.empty(x.shape, np.int32)
-    _sigmoid_into(x, out, bits)
-    assert np.abs(out - sigmoid(x.astype(np.float64))).max() < 2e-7

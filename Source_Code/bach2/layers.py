@@ -24,6 +24,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytensor.tensor.random as ptr
 
+from bach2.lstm_sequence import lstm_sequence
+
 FLOAT = 'float32'
 
 # --------------------------------------------------------------------------- random
@@ -330,6 +332,9 @@ class LSTMLayer(Layer):
     step; the forward pass is unchanged. ``gradient_steps`` truncates
     backpropagation through time (-1: no truncation). ``precompute_input``
     computes x_t W_x + b for all steps before the scan (same numbers).
+    ``fused``: the whole recurrence as one operation (:mod:`bach2.lstm_sequence`, the
+    same numbers) where nothing needs the scan: no mask, no truncation, no gate probes,
+    ``precompute_input`` and the default nonlinearities.
 
     References: Graves, A. (2013) Generating sequences with recurrent neural
     networks, arXiv:1308.0850; Lasagne ``layers/recurrent.py``.
@@ -340,7 +345,7 @@ class LSTMLayer(Layer):
                  nonlinearity=tanh, cell_init=Constant(0.), hid_init=Constant(0.),
                  backwards=False, learn_init=False, peepholes=True, gradient_steps=-1,
                  grad_clipping=0, precompute_input=True, mask_input=None,
-                 only_return_final=False, name=None):
+                 only_return_final=False, fused=True, name=None):
         super().__init__(incoming, name)
         input_shape = incoming.output_shape
         if len(input_shape) != 3:
@@ -357,7 +362,7 @@ class LSTMLayer(Layer):
         self.backwards, self.learn_init, self.peepholes = backwards, learn_init, peepholes
         self.gradient_steps, self.grad_clipping = gradient_steps, grad_clipping
         self.precompute_input, self.only_return_final = precompute_input, only_return_final
-        self.mask_input = mask_input
+        self.mask_input, self.fused = mask_input, fused
         num_inputs = input_shape[2]
         gates = dict(zip(GATE_NAMES, (ingate, forgetgate, cell, outgate)))
         self.gate_nonlinearities = [gates[g].nonlinearity for g in GATE_NAMES]
@@ -440,6 +445,20 @@ class LSTMLayer(Layer):
             probe = pt.zeros((input.shape[0], n_batch, 4 * self.num_units), dtype='float32')
             gate_probes[self] = probe
 
+        if state_in and self in state_in:
+            cell_init, hid_init = state_in[self]
+        else:   # (1, n) -> (batch, n): the same initial state for every sequence
+            cell_init = pt.repeat(self.cell_init, n_batch, axis=0)
+            hid_init = pt.repeat(self.hid_init, n_batch, axis=0)
+        if self._fusable(mask, gate_probes):
+            resets = pt.zeros(input.shape[:2], dtype='float32') if reset is None else reset.T   # (time, batch)
+            if self.backwards:
+                input, resets = input[::-1], resets[::-1]
+            peep_rows = pt.stack(peep) if peep else pt.zeros((3, self.num_units), dtype='float32')
+            cell_out, hid_out = lstm_sequence(input, W_hid, peep_rows, cell_init, hid_init, resets, self.cell_init,
+                                              self.hid_init, self.grad_clipping)
+            return self._outputs(cell_out, hid_out, state_out)
+
         def step(input_n, *rest):
             rest = list(rest)
             probe_n = rest.pop(0) if probe is not None else None     # (batch, 4n) zeros
@@ -472,15 +491,20 @@ class LSTMLayer(Layer):
         non_sequences = [W_hid] + peep + ([] if self.precompute_input else [W_in, b])
         if reset is not None:
             non_sequences += [self.cell_init, self.hid_init]
-        if state_in and self in state_in:
-            cell_init, hid_init = state_in[self]
-        else:   # (1, n) -> (batch, n): the same initial state for every sequence
-            cell_init = pt.repeat(self.cell_init, n_batch, axis=0)
-            hid_init = pt.repeat(self.hid_init, n_batch, axis=0)
         cell_out, hid_out = pytensor.scan(
             step, sequences=sequences, outputs_info=[cell_init, hid_init], non_sequences=non_sequences,
             go_backwards=self.backwards, truncate_gradient=self.gradient_steps,
             strict=True, return_updates=False)
+        return self._outputs(cell_out, hid_out, state_out)
+
+    def _fusable(self, mask, gate_probes):
+        """Whether :mod:`bach2.lstm_sequence` computes this layer's recurrence (see ``fused``)."""
+        return (self.fused and mask is None and gate_probes is None and self.precompute_input
+                and self.gradient_steps < 0 and self.nonlinearity is tanh
+                and self.gate_nonlinearities == [sigmoid, sigmoid, tanh, sigmoid])
+
+    def _outputs(self, cell_out, hid_out, state_out):
+        """The layer's output from the states (time, batch, n) in processing order; the last into ``state_out``."""
         if state_out is not None:
             state_out[self] = (cell_out[-1], hid_out[-1])
         # hid_out is (time, batch, n), in processing order (reversed when backwards)

@@ -33,28 +33,9 @@ from pytensor.graph.op import Op
 from pytensor.link.jax.dispatch import jax_funcify
 
 from bach2.layers import Constant, Layer, Normal
+from bach2.lstm_sequence import sigmoid_into
 
 F32 = np.float32
-
-
-@numba.njit(fastmath=True, inline='always', cache=True)
-def _sigmoid_into(activation, out, bits):
-    """``out = σ(activation)`` over H (float32; ``bits``: int32 scratch of H).
-
-    exp is written out, 2^k · p(f) with a degree-6 polynomial (σ within 2e-7 of
-    float64 for any input, tested), because pip's Numba has no vector exp: this
-    form compiles to AVX-512, and the forward kernel ran 11× faster than with ``np.exp``.
-    """
-    for h in range(activation.shape[0]):
-        x = min(max(-activation[h], F32(-87.)), F32(87.)) * F32(1.4426950408889634)    # log2 e^(-a)
-        k = np.floor(x + F32(0.5))
-        f = (x - k) * F32(0.6931471805599453)                                          # |f| ≤ ln2 / 2
-        out[h] = F32(1.) + f * (F32(1.) + f * (F32(1 / 2) + f * (F32(1 / 6) + f * (
-            F32(1 / 24) + f * (F32(1 / 120) + f * F32(1 / 720))))))
-        bits[h] = (np.int32(k) + np.int32(127)) << np.int32(23)                         # 2^k as float32 bits
-    powers = bits.view(np.float32)
-    for h in range(activation.shape[0]):
-        out[h] = F32(1.) / (F32(1.) + out[h] * powers[h])
 
 
 @numba.njit(fastmath=True, parallel=True, cache=True)
@@ -66,7 +47,7 @@ def _logits_cpu(hidden, visible, steps, W, V):
         activation = hidden[r].copy()
         s, bits = np.empty_like(activation), np.empty(activation.shape[0], np.int32)
         for i in range(n_pitches):
-            _sigmoid_into(activation, s, bits)
+            sigmoid_into(activation, s, bits)
             logits[r, i] = visible[r, i] + np.dot(V[i], s)
             if steps[r, i] != 0:
                 activation += steps[r, i] * W[i]
@@ -92,7 +73,7 @@ def _logits_grad_cpu(hidden, visible, steps, W, V, grad, n_blocks):
         for r in range(block * per_block, min(rows, (block + 1) * per_block)):
             activation[:] = hidden[r]
             for i in range(n_pitches):                 # σ(a_i) of every pitch, as in the forward pass
-                _sigmoid_into(activation, s[i], bits)
+                sigmoid_into(activation, s[i], bits)
                 if steps[r, i] != 0:
                     activation += steps[r, i] * W[i]
             above[:] = 0                               # Σ_{k > i} ∂/∂a_k: a_k holds v_i W_i for every k > i

@@ -1,0 +1,135 @@
+"""bach2.lstm_sequence: the fused LSTM recurrence equals LSTMLayer's scan (forward and every gradient, every option
+the layer fuses), through PyTensor's C backend and through JAX; the JAX graph for other devices equals the kernels."""
+import warnings
+
+import jax
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from bach2 import layers as L
+from bach2 import lstm_sequence as ls
+from test_layers import lstm_reference, randomize
+
+B, T, F, N = 3, 5, 4, 6
+
+CASES = {
+    'default': dict(),
+    'no peepholes': dict(peepholes=False),
+    'backwards': dict(backwards=True),
+    'only final': dict(only_return_final=True),
+    'learned init': dict(learn_init=True),
+    'clipping binds': dict(grad_clipping=0.05),
+    'backwards, clipping binds': dict(backwards=True, grad_clipping=0.05),
+    'reset and carried state': dict(reset=True),
+    'reset, backwards, learned init': dict(reset=True, backwards=True, learn_init=True),
+}
+
+
+@pytest.fixture(autouse=True)
+def float32_jax():
+    """JAX in 32-bit mode (PyTensor turns 64-bit on when floatX is float64), restored after."""
+    import pytensor.link.jax.dispatch  # noqa: F401
+    before = jax.config.read('jax_enable_x64')
+    jax.config.update('jax_enable_x64', False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'Explicitly requested dtype float64', UserWarning)
+        yield
+    jax.config.update('jax_enable_x64', before)
+
+
+def build(options, fused, rng):
+    """An LSTM layer with random parameters (the same for the same rng state) and its symbolic loss, gradients."""
+    options = dict(options)
+    with_reset = options.pop('reset', False)
+    l_in = L.InputLayer((B, T, F))
+    lstm = L.LSTMLayer(l_in, N, fused=fused, **options)
+    randomize(lstm, rng)
+    extra, kwargs = [], {}
+    if with_reset:
+        reset = pt.tensor('reset', dtype='float32', shape=(B, T))
+        cell, hid = (pt.tensor(name, dtype='float32', shape=(B, N)) for name in ('cell', 'hid'))
+        state_out = {}
+        extra, kwargs = [reset, cell, hid], dict(reset=reset, state_in={lstm: (cell, hid)}, state_out=state_out)
+    output = L.get_output(lstm, **kwargs)
+    weights = pt.constant(np.random.RandomState(7).normal(size=lstm.output_shape).astype(np.float32))
+    loss = (output * weights).sum() * np.float32(100.)      # large enough that a clip of 0.05 binds
+    if with_reset:
+        loss = loss + (state_out[lstm][0] * weights.reshape((-1,))[:N]).sum()
+    wrt = lstm.get_params(trainable=True) + [l_in.input_var] + extra[1:]
+    return lstm, [l_in.input_var] + extra, [output, loss] + pytensor.grad(loss, wrt)
+
+
+@pytest.mark.parametrize('mode', ['CVM', 'JAX'])
+@pytest.mark.parametrize('options', CASES.values(), ids=CASES.keys())
+def test_the_fused_recurrence_equals_the_scan(options, mode):
+    values = {}
+    for fused in (True, False):
+        lstm, inputs, outputs = build(options, fused, np.random.RandomState(0))
+        assert lstm._fusable(None, None) == fused
+        function = pytensor.function(inputs, outputs, mode=mode)
+        ops = {type(node.op).__name__ for node in function.maker.fgraph.toposort()}
+        assert ('LSTMSequence' in ops) == fused or mode == 'JAX'
+        rng = np.random.RandomState(1)
+        given = [rng.normal(size=(B, T, F)).astype(np.float32)]
+        if len(inputs) > 1:
+            reset = np.zeros((B, T), np.float32)
+            reset[0, 2] = reset[2, 0] = reset[1, 4] = 1
+            given += [reset] + [rng.normal(0, 0.5, size=(B, N)).astype(np.float32) for _ in range(2)]
+        values[fused] = [np.asarray(value) for value in function(*given)]
+    for k, (fused, scanned) in enumerate(zip(values[True], values[False])):
+        assert fused.dtype == np.float32 and fused.shape == scanned.shape
+        assert np.abs(scanned).max() > 1e-3, k                        # not vacuous
+        np.testing.assert_allclose(fused, scanned, rtol=2e-5, atol=2e-5 * np.abs(scanned).max(), err_msg=str(k))
+
+
+def test_the_fused_forward_equals_the_numpy_reference():
+    lstm, inputs, outputs = build({}, True, np.random.RandomState(0))
+    p = {param.name.split('.')[-1]: param.get_value().astype(np.float64) for param in lstm.get_params()}
+    x = np.random.RandomState(1).normal(size=(B, T, F)).astype(np.float32)
+    got = pytensor.function(inputs, outputs[0], mode='CVM')(x)
+    np.testing.assert_allclose(got, lstm_reference(x.astype(np.float64), p), rtol=1e-5, atol=1e-5)
+
+
+def test_a_mask_probes_or_truncation_keep_the_scan():
+    l_in, l_mask = L.InputLayer((B, T, F)), L.InputLayer((B, T))
+    assert L.LSTMLayer(l_in, N)._fusable(None, None)
+    assert not L.LSTMLayer(l_in, N, mask_input=l_mask)._fusable(l_mask.input_var, None)
+    assert not L.LSTMLayer(l_in, N)._fusable(None, {})
+    assert not L.LSTMLayer(l_in, N, gradient_steps=2)._fusable(None, None)
+    assert not L.LSTMLayer(l_in, N, precompute_input=False)._fusable(None, None)
+    assert not L.LSTMLayer(l_in, N, nonlinearity=L.rectify)._fusable(None, None)
+
+
+def test_the_graph_for_other_jax_devices_equals_the_cpu_kernels():
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(0, 0.5, size=shape).astype(np.float32)
+              for shape in ((T, B, 4 * N), (N, 4 * N), (3, N), (B, N), (B, N))]
+    reset = np.zeros((T, B), np.float32)
+    reset[2, 0] = reset[0, 2] = 1
+    start = [rng.normal(0, 0.5, size=(1, N)).astype(np.float32) for _ in range(2)]
+    inputs = [*arrays, reset, *start]
+    d_cells, d_hids = (rng.normal(0, 20, size=(T, B, N)).astype(np.float32) for _ in range(2))
+    cells, hids, cache = ls._forward(*inputs)
+    for clip in (0., 0.5):
+        def graph(gates_in, W_hid, peep, cell0, hid0, cell_start, hid_start):
+            return ls._graph(clip, gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start)
+        (g_cells, g_hids), pull = jax.vjp(graph, *arrays, *start)
+        np.testing.assert_allclose(g_cells, cells, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(g_hids, hids, rtol=1e-5, atol=1e-5)
+        kernels = ls._backward(clip, *inputs, cells, hids, cache, d_cells, d_hids)
+        if clip:
+            assert np.abs(kernels[0]).max() == pytest.approx(clip)      # the clip binds
+        for k, (value, reference) in enumerate(zip(pull((d_cells, d_hids)), kernels)):
+            np.testing.assert_allclose(value, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max(),
+                                       err_msg=str(k))
+
+
+def test_the_kernels_sigmoid_and_tanh_are_float32_exact_over_the_whole_line():
+    x = np.linspace(-200, 200, 400_001).astype(np.float32)
+    out, bits = np.empty_like(x), np.empty(x.shape, np.int32)
+    ls.sigmoid_into(x, out, bits)
+    assert np.abs(out - 1 / (1 + np.exp(-x.astype(np.float64)))).max() < 2e-7
+    ls._tanh_into(x, out, np.empty_like(x), bits)
+    assert np.abs(out - np.tanh(x.astype(np.float64))).max() < 5e-7
