@@ -10,6 +10,8 @@ import pytest
 
 from bach2 import layers as L
 from bach2 import lstm_sequence as ls
+from bach2.rnn_model import ModelConfig, RNNModel
+from bach2.sampling import Sampler
 from test_layers import lstm_reference, randomize
 
 B, T, F, N = 3, 5, 4, 6
@@ -92,14 +94,20 @@ def test_the_fused_forward_equals_the_numpy_reference():
     np.testing.assert_allclose(got, lstm_reference(x.astype(np.float64), p), rtol=1e-5, atol=1e-5)
 
 
-def test_a_mask_probes_or_truncation_keep_the_scan():
+def test_a_mask_probes_or_truncation_keep_the_scan_and_only_the_c_backend_fuses():
     l_in, l_mask = L.InputLayer((B, T, F)), L.InputLayer((B, T))
-    assert L.LSTMLayer(l_in, N)._fusable(None, None)
-    assert not L.LSTMLayer(l_in, N, mask_input=l_mask)._fusable(l_mask.input_var, None)
-    assert not L.LSTMLayer(l_in, N)._fusable(None, {})
-    assert not L.LSTMLayer(l_in, N, gradient_steps=2)._fusable(None, None)
-    assert not L.LSTMLayer(l_in, N, precompute_input=False)._fusable(None, None)
-    assert not L.LSTMLayer(l_in, N, nonlinearity=L.rectify)._fusable(None, None)
+    assert L.LSTMLayer(l_in, N, fused=True)._fusable(None, None)
+    assert not L.LSTMLayer(l_in, N)._fusable(None, None)                        # Lasagne's scan by default
+    assert not L.LSTMLayer(l_in, N, fused=True, mask_input=l_mask)._fusable(l_mask.input_var, None)
+    assert not L.LSTMLayer(l_in, N, fused=True)._fusable(None, {})
+    assert not L.LSTMLayer(l_in, N, fused=True, gradient_steps=2)._fusable(None, None)
+    assert not L.LSTMLayer(l_in, N, fused=True, precompute_input=False)._fusable(None, None)
+    assert not L.LSTMLayer(l_in, N, fused=True, nonlinearity=L.rectify)._fusable(None, None)
+    config = ModelConfig(n_layers=2, n_hidden=4, sequence_length=4, batch_size=2)
+    for backend, fused in (('c', True), ('jax', False)):
+        model = RNNModel(config, backend=backend)
+        assert [lstm.fused for lstm in model.lstms] == [fused, fused]
+        assert [lstm.fused for lstm in Sampler(config, model.get_state(), backend).lstms] == [fused, fused]
 
 
 def test_the_graph_for_other_jax_devices_equals_the_cpu_kernels():

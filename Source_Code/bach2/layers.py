@@ -334,7 +334,8 @@ class LSTMLayer(Layer):
     computes x_t W_x + b for all steps before the scan (same numbers).
     ``fused``: the whole recurrence as one operation (:mod:`bach2.lstm_sequence`, the
     same numbers) where nothing needs the scan: no mask, no truncation, no gate probes,
-    ``precompute_input`` and the default nonlinearities.
+    ``precompute_input`` and the default nonlinearities (the models fuse on PyTensor's
+    C backend: :data:`bach2.rnn_model.FUSED`).
 
     References: Graves, A. (2013) Generating sequences with recurrent neural
     networks, arXiv:1308.0850; Lasagne ``layers/recurrent.py``.
@@ -345,7 +346,7 @@ class LSTMLayer(Layer):
                  nonlinearity=tanh, cell_init=Constant(0.), hid_init=Constant(0.),
                  backwards=False, learn_init=False, peepholes=True, gradient_steps=-1,
                  grad_clipping=0, precompute_input=True, mask_input=None,
-                 only_return_final=False, fused=True, name=None):
+                 only_return_final=False, fused=False, name=None):
         super().__init__(incoming, name)
         input_shape = incoming.output_shape
         if len(input_shape) != 3:

@@ -26,11 +26,17 @@ mathematics is a ``lax.scan`` and its gradient is JAX's. Written by hand
 because no library offers an LSTM with Lasagne's peepholes and gate clipping
 (cuDNN and PyTorch have no peepholes).
 """
+import platform
+
 import jax
 import jax.numpy as jnp
 import numba
 import numpy as np
 import pytensor.tensor as pt
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+from threadpoolctl import ThreadpoolController
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
@@ -77,83 +83,135 @@ def _previous(t, b, states, state0, reset, start):
     return states[t - 1, b] if t > 0 else state0[b]
 
 
-@numba.njit(fastmath=True, cache=True)
-def _forward_cpu(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start):
-    """→ cells, hids (T × B × n), cache (T × B × 5n: i, f, g, o, tanh c)."""
+X86 = platform.machine().lower() in ('x86_64', 'amd64')
+
+
+@intrinsic
+def _flush_denormals(typingctx, flush):
+    """Set (``flush`` true) or clear the flush-to-zero and denormals-are-zero bits of this thread's MXCSR → whether
+    both were set before. Called at the start and the end of each thread's block: a gradient fading over 64
+    steps reaches the denormal range, where this CPU computes many times slower, and XLA flushes them too
+    (measured: the kernels ran up to 3× slower without). Elsewhere than on x86 nothing is done (→ True)."""
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        if not X86:
+            return ir.Constant(ir.IntType(1), 1)
+        slot = cgutils.alloca_once(builder, i32)
+        pointer = builder.bitcast(slot, ir.IntType(8).as_pointer())
+        function = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
+        builder.call(cgutils.get_or_insert_function(builder.module, function, 'llvm.x86.sse.stmxcsr'), [pointer])
+        before = builder.load(slot)
+        bits = ir.Constant(i32, 0x8040)
+        builder.store(builder.select(args[0], builder.or_(before, bits), builder.and_(before, builder.not_(bits))),
+                      slot)
+        builder.call(cgutils.get_or_insert_function(builder.module, function, 'llvm.x86.sse.ldmxcsr'), [pointer])
+        return builder.icmp_unsigned('==', builder.and_(before, bits), bits)
+    return types.boolean(types.boolean), codegen
+
+
+@numba.njit(fastmath=True, inline='always', cache=True)
+def _block_rows(block, per, n_rows):
+    return block * per, min(n_rows, (block + 1) * per)
+
+
+@numba.njit(fastmath=True, parallel=True, cache=True)
+def _forward_cpu(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, n_blocks):
+    """→ cells, hids (T × B × n), cache (T × B × 5n: i, f, g, o, tanh c). The sequences are split into
+    ``n_blocks`` blocks, one per thread, each running all T steps on its own (no step waits for another block)."""
     T, B, G = gates_in.shape
     n = G // 4
     cells, hids = np.empty((T, B, n), np.float32), np.empty((T, B, n), np.float32)
     cache = np.empty((T, B, 5 * n), np.float32)
-    h_prev = np.empty((B, n), np.float32)
-    for t in range(T):
-        for b in range(B):
-            h_prev[b] = _previous(t, b, hids, hid0, reset, hid_start)
-        pre = np.dot(h_prev, W_hid)                                                  # B × G
-        for b in range(B):
-            c_prev = _previous(t, b, cells, cell0, reset, cell_start)
-            z, act = pre[b], cache[t, b]
-            scratch, bits = np.empty(n, np.float32), np.empty(n, np.int32)
-            for k in range(G):
-                z[k] += gates_in[t, b, k]
-            for k in range(n):
-                z[k] += c_prev[k] * peep[0, k]
-                z[n + k] += c_prev[k] * peep[1, k]
-            sigmoid_into(z[:2 * n], act[:2 * n], np.empty(2 * n, np.int32))          # i, f
-            _tanh_into(z[2 * n:3 * n], act[2 * n:3 * n], scratch, bits)               # g
-            cell = cells[t, b]
-            for k in range(n):
-                cell[k] = act[n + k] * c_prev[k] + act[k] * act[2 * n + k]
-                z[3 * n + k] += cell[k] * peep[2, k]                                    # the new cell
-            sigmoid_into(z[3 * n:], act[3 * n:4 * n], bits)                           # o
-            _tanh_into(cell, act[4 * n:], scratch, bits)
-            for k in range(n):
-                hids[t, b, k] = act[3 * n + k] * act[4 * n + k]
+    per = (B + n_blocks - 1) // n_blocks
+    for block in numba.prange(n_blocks):
+        flushed = _flush_denormals(True)
+        lo, hi = _block_rows(block, per, B)
+        h_prev = np.empty((max(hi - lo, 0), n), np.float32)
+        scratch, bits = np.empty(n, np.float32), np.empty(2 * n, np.int32)
+        for t in range(T):
+            for b in range(lo, hi):
+                h_prev[b - lo] = _previous(t, b, hids, hid0, reset, hid_start)
+            pre = np.dot(h_prev, W_hid)                                              # rows × G
+            for b in range(lo, hi):
+                c_prev = _previous(t, b, cells, cell0, reset, cell_start)
+                z, act = pre[b - lo], cache[t, b]
+                for k in range(G):
+                    z[k] += gates_in[t, b, k]
+                for k in range(n):
+                    z[k] += c_prev[k] * peep[0, k]
+                    z[n + k] += c_prev[k] * peep[1, k]
+                sigmoid_into(z[:2 * n], act[:2 * n], bits)                            # i, f
+                _tanh_into(z[2 * n:3 * n], act[2 * n:3 * n], scratch, bits)           # g
+                cell = cells[t, b]
+                for k in range(n):
+                    cell[k] = act[n + k] * c_prev[k] + act[k] * act[2 * n + k]
+                    z[3 * n + k] += cell[k] * peep[2, k]                                # the new cell
+                sigmoid_into(z[3 * n:], act[3 * n:4 * n], bits)                       # o
+                _tanh_into(cell, act[4 * n:], scratch, bits)
+                for k in range(n):
+                    hids[t, b, k] = act[3 * n + k] * act[4 * n + k]
+        _flush_denormals(flushed)
     return cells, hids, cache
 
 
-@numba.njit(fastmath=True, cache=True)
+@numba.njit(fastmath=True, parallel=True, cache=True)
 def _backward_cpu(W_hid_T, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
-                  d_cells, d_hids, clip):
+                  d_cells, d_hids, clip, n_blocks):
     """The gradient of Σ d_cells · cells + d_hids · hids → (d gates_in, d W_hid, d peep, d cell0, d hid0,
-    d cell_start, d hid_start); ``clip`` > 0 bounds what reaches the gate pre-activations."""
+    d cell_start, d hid_start); ``clip`` > 0 bounds what reaches the gate pre-activations. Blocks of sequences
+    as in the forward kernel, each with its own share of d W_hid and d peep, summed at the end."""
     T, B, n = cells.shape
     G = 4 * n
     d_gates = np.empty((T, B, G), np.float32)
-    d_peep_rows = np.zeros((B, 3, n), np.float32)          # per sequence: the threads never share a row
-    dh_next, dc_next = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32)
-    d_cell_start, d_hid_start = np.zeros((1, n), np.float32), np.zeros((1, n), np.float32)
-    h_prev = np.empty((T, B, n), np.float32)
-    for t in range(T - 1, -1, -1):
-        for b in range(B):
-            c_prev = _previous(t, b, cells, cell0, reset, cell_start)
-            h_prev[t, b] = _previous(t, b, hids, hid0, reset, hid_start)
-            act, dz, dp = cache[t, b], d_gates[t, b], d_peep_rows[b]
-            cell = cells[t, b]
-            for k in range(n):
-                i, f, g, o, tc = act[k], act[n + k], act[2 * n + k], act[3 * n + k], act[4 * n + k]
-                dh = d_hids[t, b, k] + dh_next[b, k]
-                do = dh * tc * o * (F32(1.) - o)
-                dc = d_cells[t, b, k] + dc_next[b, k] + dh * o * (F32(1.) - tc * tc) + do * peep[2, k]
-                di = dc * g * i * (F32(1.) - i)
-                df = dc * c_prev[k] * f * (F32(1.) - f)
-                dg = dc * i * (F32(1.) - g * g)
-                dc_next[b, k] = dc * f + di * peep[0, k] + df * peep[1, k]
-                dp[0, k] += di * c_prev[k]
-                dp[1, k] += df * c_prev[k]
-                dp[2, k] += do * cell[k]
-                if clip > 0:
-                    di, df = min(max(di, -clip), clip), min(max(df, -clip), clip)
-                    dg, do = min(max(dg, -clip), clip), min(max(do, -clip), clip)
-                dz[k], dz[n + k], dz[2 * n + k], dz[3 * n + k] = di, df, dg, do
-        dh_next = np.dot(d_gates[t], W_hid_T)                                         # B × n
-        for b in range(B):
-            if reset[t, b] != 0:            # this step read the start state, not the step before
-                d_cell_start[0] += dc_next[b]
-                d_hid_start[0] += dh_next[b]
-                dc_next[b] = 0
-                dh_next[b] = 0
-    d_W_hid = np.dot(h_prev.reshape(T * B, n).T.copy(), d_gates.reshape(T * B, G))
-    return d_gates, d_W_hid, d_peep_rows.sum(axis=0), dc_next, dh_next, d_cell_start, d_hid_start
+    d_W_blocks = np.zeros((n_blocks, n, G), np.float32)
+    d_peep_blocks = np.zeros((n_blocks, 3, n), np.float32)
+    d_start_blocks = np.zeros((n_blocks, 2, n), np.float32)          # cell_start, hid_start
+    d_cell0, d_hid0 = np.zeros((B, n), np.float32), np.zeros((B, n), np.float32)
+    per = (B + n_blocks - 1) // n_blocks
+    for block in numba.prange(n_blocks):
+        flushed = _flush_denormals(True)
+        lo, hi = _block_rows(block, per, B)
+        rows = max(hi - lo, 0)
+        dz_block, h_block = np.empty((T, rows, G), np.float32), np.empty((T, rows, n), np.float32)
+        dh_next, dc_next = np.zeros((rows, n), np.float32), np.zeros((rows, n), np.float32)
+        dp = d_peep_blocks[block]
+        for t in range(T - 1, -1, -1):
+            for b in range(lo, hi):
+                r = b - lo
+                c_prev = _previous(t, b, cells, cell0, reset, cell_start)
+                h_block[t, r] = _previous(t, b, hids, hid0, reset, hid_start)
+                act, dz, cell = cache[t, b], dz_block[t, r], cells[t, b]
+                for k in range(n):
+                    i, f, g, o, tc = act[k], act[n + k], act[2 * n + k], act[3 * n + k], act[4 * n + k]
+                    dh = d_hids[t, b, k] + dh_next[r, k]
+                    do = dh * tc * o * (F32(1.) - o)
+                    dc = d_cells[t, b, k] + dc_next[r, k] + dh * o * (F32(1.) - tc * tc) + do * peep[2, k]
+                    di = dc * g * i * (F32(1.) - i)
+                    df = dc * c_prev[k] * f * (F32(1.) - f)
+                    dg = dc * i * (F32(1.) - g * g)
+                    dc_next[r, k] = dc * f + di * peep[0, k] + df * peep[1, k]
+                    dp[0, k] += di * c_prev[k]
+                    dp[1, k] += df * c_prev[k]
+                    dp[2, k] += do * cell[k]
+                    if clip > 0:
+                        di, df = min(max(di, -clip), clip), min(max(df, -clip), clip)
+                        dg, do = min(max(dg, -clip), clip), min(max(do, -clip), clip)
+                    dz[k], dz[n + k], dz[2 * n + k], dz[3 * n + k] = di, df, dg, do
+            dh_next = np.dot(dz_block[t], W_hid_T)                                     # rows × n
+            for b in range(lo, hi):
+                if reset[t, b] != 0:        # this step read the start state, not the step before
+                    d_start_blocks[block, 0] += dc_next[b - lo]
+                    d_start_blocks[block, 1] += dh_next[b - lo]
+                    dc_next[b - lo] = 0
+                    dh_next[b - lo] = 0
+        d_cell0[lo:hi] = dc_next
+        d_hid0[lo:hi] = dh_next
+        d_gates[:, lo:hi] = dz_block
+        d_W_blocks[block] = np.dot(h_block.reshape(T * rows, n).T.copy(), dz_block.reshape(T * rows, G))
+        _flush_denormals(flushed)
+    d_start = d_start_blocks.sum(axis=0)
+    return (d_gates, d_W_blocks.sum(axis=0), d_peep_blocks.sum(axis=0), d_cell0, d_hid0,
+            d_start[:1].copy(), d_start[1:].copy())
 
 
 def _kernel_arrays(arrays):
@@ -161,15 +219,27 @@ def _kernel_arrays(arrays):
     return [np.require(x, np.float32, ['C', 'W']) for x in arrays]
 
 
+_BLAS = ThreadpoolController().select(user_api='blas')
+
+
+def _one_block_per_thread(kernel, *arrays, n_rows):
+    """``kernel(*arrays, n_blocks)``: one block of the ``n_rows`` sequences per Numba thread, each calling a
+    BLAS of one thread (measured: BLAS's own threads fighting Numba's for two cores made the step 1.5–2× slower)."""
+    n_blocks = max(1, min(n_rows, numba.get_num_threads()))
+    with _BLAS.limit(limits=1):
+        return kernel(*arrays, n_blocks)
+
+
 def _forward(*arrays):
-    return _forward_cpu(*_kernel_arrays(arrays))
+    arrays = _kernel_arrays(arrays)
+    return _one_block_per_thread(_forward_cpu, *arrays, n_rows=arrays[0].shape[1])
 
 
 def _backward(clip, gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
               d_cells, d_hids):
     arrays = _kernel_arrays((np.asarray(W_hid).T, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids,
                              cache, d_cells, d_hids))
-    return _backward_cpu(*arrays, F32(clip))
+    return _one_block_per_thread(_backward_cpu, *arrays, F32(clip), n_rows=arrays[2].shape[0])
 
 
 def _step_graph(carry, inputs, W_hid, peep, cell_start, hid_start, clip):

@@ -58,6 +58,10 @@ jax.config.update('jax_enable_x64', False)
 
 OPTIMIZERS = {'sgd': updates.sgd, 'adagrad': updates.adagrad, 'rmsprop': updates.rmsprop, 'adam': updates.adam}
 BACKENDS = {'jax': 'JAX', 'c': 'CVM'}   # PyTensor compile modes: JAX (XLA) or the C virtual machine
+# whether each LSTM layer's recurrence is one fused Op (bach2.lstm_sequence) rather than a scan: on the C backend
+# the Op's training step is 2.4× (N = 256) to 3.4× (N = 768) faster than the scan's; through JAX on a CPU the scan
+# stays faster (the Op is a host callback there: benchmarks/bench_train.py, docs/measured.md)
+FUSED = {'jax': False, 'c': True}
 
 
 def fold_matrix(n_pitches, lowest_pitch):
@@ -76,8 +80,9 @@ def chord_cost(probabilities, chord_targets, fold):
     return pt.arccos(cosine) / np.float32(np.pi)
 
 
-def build_network(config, batch_size):
-    """Layers for ``config`` with a ``batch_size × L × n_inputs`` input → the output layer.
+def build_network(config, batch_size, fused=False):
+    """Layers for ``config`` with a ``batch_size × L × n_inputs`` input → the output layer (``fused``: see
+    :class:`bach2.layers.LSTMLayer`).
 
     Every LSTM returns all its steps; the output layer (``num_leading_axes=2``) reads
     ``B × T × N`` — every step (``targets='all'``) or only the last (T = 1, the journal's).
@@ -87,7 +92,8 @@ def build_network(config, batch_size):
     if config.input_dropout:
         network = layers.DropoutLayer(network, config.input_dropout, name='input_dropout')
     for i in range(config.n_layers):
-        network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping, name=f'lstm{i + 1}')
+        network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping, fused=fused,
+                                   name=f'lstm{i + 1}')
         if config.dropout:
             network = layers.DropoutLayer(network, config.dropout, name=f'dropout{i + 1}')
     if config.model == 'lstm-nade':
@@ -125,7 +131,7 @@ class RNNModel:
             raise ValueError(f'backend must be one of {sorted(BACKENDS)}, not {backend!r}')
         self.config, self.backend, self.mode = config, backend, BACKENDS[backend]
         layers.set_rng(np.random.RandomState(seed))
-        self.network = build_network(config, config.batch_size)
+        self.network = build_network(config, config.batch_size, fused=FUSED[backend])
         self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
         self.params = layers.get_all_params(self.network, trainable=True)
         # a shared scalar, so that a schedule (TrainConfig.plateau_decay) can change it between epochs

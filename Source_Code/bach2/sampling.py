@@ -37,7 +37,7 @@ import pytensor.tensor as pt
 
 from bach2 import layers
 from bach2.metre import metre_features
-from bach2.rnn_model import BACKENDS, build_network
+from bach2.rnn_model import BACKENDS, FUSED, build_network
 
 
 def decision_noise(mode, rule, n_rows, n_outputs, rng):
@@ -66,7 +66,7 @@ class Sampler:
 
     def __init__(self, config, state, backend='jax'):
         self.config, self.backend = config, backend
-        self.network = build_network(config, batch_size=1)
+        self.network = build_network(config, batch_size=1, fused=FUSED[backend])
         params = layers.get_all_params(self.network, trainable=True)   # initial states stay at their constants
         missing = sorted(p.name for p in params if p.name not in state)
         if missing:

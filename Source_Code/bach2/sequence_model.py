@@ -26,7 +26,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from bach2 import layers, objectives
-from bach2.rnn_model import BACKENDS, OPTIMIZERS, assign_state   # importing rnn_model also makes everything float32
+from bach2.rnn_model import BACKENDS, FUSED, OPTIMIZERS, assign_state   # importing rnn_model also makes everything float32
 
 
 @dataclasses.dataclass
@@ -74,11 +74,12 @@ def one_hot_inputs(indices, slot_sizes):
     return out
 
 
-def build_network(config, batch_size):
-    """InputLayer ``batch_size × L × n_inputs`` → LSTM layer(s) → per-step softmax layer (``B × L × V``)."""
+def build_network(config, batch_size, fused=False):
+    """InputLayer ``batch_size × L × n_inputs`` → LSTM layer(s) → per-step softmax layer (``B × L × V``);
+    ``fused``: see :class:`bach2.layers.LSTMLayer`."""
     network = layers.InputLayer((batch_size, config.sequence_length, config.n_inputs), name='input')
     for i in range(config.n_layers):
-        network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping,
+        network = layers.LSTMLayer(network, config.n_hidden, grad_clipping=config.grad_clipping, fused=fused,
                                    name=f'lstm{i + 1}')                   # B × L × N
     # B × L × N → B × L × V: the dense layer keeps batch and time (num_leading_axes=2)
     return layers.DenseLayer(network, config.n_outputs, nonlinearity=layers.softmax, num_leading_axes=2,
@@ -96,7 +97,7 @@ class SequenceModel:
         layers.set_rng(np.random.RandomState(seed))
         batch = batch_size or config.batch_size
         self.batch_size = batch
-        self.network = build_network(config, batch)
+        self.network = build_network(config, batch, fused=FUSED[backend])
         self.params = layers.get_all_params(self.network, trainable=True)
         inputs = layers.get_all_layers(self.network)[0].input_var
         targets = pt.tensor('targets', dtype='int32', shape=(batch, config.sequence_length))
