@@ -1,17 +1,18 @@
 """Benchmark: training speed of the journal's LSTM (2 layers, batch 64 × 64 steps, 61 pitches, Adagrad).
 
 Ours — PyTensor graph with peepholes and GRAD_CLIPPING, compiled through JAX
-(default) and through the C backend — against PyTorch's ``nn.LSTM`` of the same
+(default; the LSTM a scan) and through the C backend (the LSTM one fused Op,
+:mod:`bach2.lstm_sequence`, and the scan it replaces there) — against PyTorch's ``nn.LSTM`` of the same
 size (no peepholes, cuDNN-style gates) with the same output layer, binary
 cross-entropy and Adagrad (gradients clipped at 10), measured in the same run.
 
 Two kinds of training step (``--targets``, both by default):
 
 * ``last`` (the journal's): each window's last output predicts the step after it —
-  ours (JAX and C backends) against PyTorch's loss on ``output[:, -1]``;
+  ours against PyTorch's loss on ``output[:, -1]``;
 * ``all``: every step of the window predicts the step after it (our ``targets='all'``,
-  state carried and reset at column 0) — ours through JAX against PyTorch's loss on
-  every step of the same batch.
+  state carried and reset at column 0) — ours against PyTorch's loss on every step
+  of the same batch.
 
 Two rates per step: *pushed/s*, the time steps pushed through the network
 (batch × SEQUENCE_LENGTH per step, either kind), and *predicted/s*, the frames
@@ -67,10 +68,13 @@ def time_steps(step, n_steps):
     return float(np.median(times))
 
 
-def ours(n_hidden, backend, n_steps, forward_only=False, targets='last'):
+def ours(n_hidden, backend, n_steps, forward_only=False, targets='last', fused=None):
+    """Seconds per training step (or forward pass) of our model; ``fused``: the LSTM as one Op or a scan (None:
+    the backend's choice, :data:`bach2.rnn_model.FUSED`)."""
     from bach2.rnn_model import ModelConfig, RNNModel
     model = RNNModel(ModelConfig(n_layers=2, n_hidden=n_hidden, sequence_length=STEPS, batch_size=BATCH,
-                                 optimizer='adagrad', grad_clipping=10.0, targets=targets), backend=backend)
+                                 optimizer='adagrad', grad_clipping=10.0, targets=targets), backend=backend,
+                     fused=fused)
     X, Y = batch_arrays()
     if targets == 'all':
         Y = all_step_targets(X, Y)
@@ -89,6 +93,15 @@ def ours(n_hidden, backend, n_steps, forward_only=False, targets='last'):
     function = model.validate if forward_only else model.train
     # float() waits for the result: JAX dispatches asynchronously
     return time_steps(lambda: float(function(X, Y, chords, weights)[0]), n_steps)
+
+
+def training_flops(n_hidden, targets):
+    """Floating-point operations of the matrix products of one training step: 3 × the forward pass's (the
+    backward pass has two products for each forward one)."""
+    per_step = 2 * BATCH * 4 * n_hidden * (PITCHES + n_hidden)          # layer 1: input and recurrent products
+    per_step += 2 * BATCH * 4 * n_hidden * (2 * n_hidden)               # layer 2
+    outputs = 2 * BATCH * n_hidden * PITCHES * (STEPS if targets == 'all' else 1)
+    return 3 * (STEPS * per_step + outputs)
 
 
 def recurrent_products(n_hidden, n_steps):
@@ -232,8 +245,8 @@ def main():
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 768], help='hidden units N per layer')
     parser.add_argument('--steps', type=int, default=10, help='timed training steps per setting (median)')
     parser.add_argument('--targets', nargs='+', choices=('last', 'all'), default=['last', 'all'],
-                        help="training kinds to time: 'last' (the journal's, one frame predicted per window; "
-                             "JAX and C backends), 'all' (every step predicted; JAX backend)")
+                        help="training kinds to time: 'last' (the journal's, one frame predicted per window), "
+                             "'all' (every step predicted)")
     parser.add_argument('--breakdown', action='store_true',
                         help='also time the forward pass alone and the recurrent matrix products alone')
     parser.add_argument('--nade', action='store_true',
@@ -245,9 +258,9 @@ def main():
     frames = BATCH * STEPS
     predicted = {'last': BATCH, 'all': BATCH * STEPS}    # frames with a prediction and a loss, per step
     print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad, '
-          f'grad_clipping 10')
-    print(f'{"N":>5s} {"targets":8s} {"implementation":32s} {"ms/step":>8s} {"pushed/s":>9s} {"predicted/s":>11s} '
-          f'{"vs PyTorch":>10s}')
+          f'grad_clipping 10; GFLOP/s counts the matrix products, 3 × those of the forward pass')
+    print(f'{"N":>5s} {"targets":8s} {"implementation":36s} {"ms/step":>8s} {"pushed/s":>9s} {"predicted/s":>11s} '
+          f'{"GFLOP/s":>8s} {"vs PyTorch":>10s}')
     for n_hidden in args.sizes:
         ours_seconds = {}
         for targets in ('last', 'all'):
@@ -255,12 +268,14 @@ def main():
                 continue
             reference = pytorch(n_hidden, args.steps, targets=targets)
             ours_seconds[targets] = ours(n_hidden, 'jax', args.steps, targets=targets)
-            rows = [('PyTorch nn.LSTM (reference)', reference), ('bach2 PyTensor → JAX', ours_seconds[targets])]
+            rows = [('PyTorch nn.LSTM (reference)', reference), ('bach2 PyTensor → JAX, scan', ours_seconds[targets]),
+                    ('bach2 PyTensor → C, fused LSTM Op', ours(n_hidden, 'c', args.steps, targets=targets))]
             if targets == 'last':
-                rows.append(('bach2 PyTensor → C', ours(n_hidden, 'c', max(2, args.steps // 3))))
+                rows.append(('bach2 PyTensor → C, scan', ours(n_hidden, 'c', max(2, args.steps // 3), fused=False)))
+            gflop = training_flops(n_hidden, targets) / 1e9
             for name, seconds in rows:
-                print(f'{n_hidden:5d} {targets:8s} {name:32s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} '
-                      f'{predicted[targets] / seconds:11.0f} {reference / seconds:9.2f}x')
+                print(f'{n_hidden:5d} {targets:8s} {name:36s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} '
+                      f'{predicted[targets] / seconds:11.0f} {gflop / seconds:8.0f} {reference / seconds:9.2f}x')
         if len(ours_seconds) == 2:
             ratio = predicted['all'] / ours_seconds['all'] / (predicted['last'] / ours_seconds['last'])
             print(f'{n_hidden:5d} {"all/last":8s} {"bach2 → JAX, frames predicted/s":32s} {"":8s} {"":9s} '

@@ -333,8 +333,8 @@ class LSTMLayer(Layer):
     backpropagation through time (-1: no truncation). ``precompute_input``
     computes x_t W_x + b for all steps before the scan (same numbers).
     ``fused``: the whole recurrence as one operation (:mod:`bach2.lstm_sequence`, the
-    same numbers) where nothing needs the scan: no mask, no truncation, no gate probes,
-    ``precompute_input`` and the default nonlinearities (the models fuse on PyTensor's
+    same numbers, the input product inside) where nothing needs the scan: no mask, no
+    truncation, no gate probes, the default nonlinearities (the models fuse on PyTensor's
     C backend: :data:`bach2.rnn_model.FUSED`).
 
     References: Graves, A. (2013) Generating sequences with recurrent neural
@@ -437,15 +437,6 @@ class LSTMLayer(Layer):
         # (batch, time, features) -> (time, batch, features): scan iterates over axis 0
         input = input.dimshuffle(1, 0, 2)
         n_batch = input.shape[1]
-        if self.precompute_input:
-            input = pt.dot(input, W_in) + b  # (time, batch, 4n)
-        clip = np.float32(self.grad_clipping)
-        n_peep = len(peep)
-        probe = None
-        if gate_probes is not None:
-            probe = pt.zeros((input.shape[0], n_batch, 4 * self.num_units), dtype='float32')
-            gate_probes[self] = probe
-
         if state_in and self in state_in:
             cell_init, hid_init = state_in[self]
         else:   # (1, n) -> (batch, n): the same initial state for every sequence
@@ -456,9 +447,17 @@ class LSTMLayer(Layer):
             if self.backwards:
                 input, resets = input[::-1], resets[::-1]
             peep_rows = pt.stack(peep) if peep else pt.zeros((3, self.num_units), dtype='float32')
-            cell_out, hid_out = lstm_sequence(input, W_hid, peep_rows, cell_init, hid_init, resets, self.cell_init,
-                                              self.hid_init, self.grad_clipping)
+            cell_out, hid_out = lstm_sequence(input, W_in, b, W_hid, peep_rows, cell_init, hid_init, resets,
+                                              self.cell_init, self.hid_init, self.grad_clipping)
             return self._outputs(cell_out, hid_out, state_out)
+        if self.precompute_input:
+            input = pt.dot(input, W_in) + b  # (time, batch, 4n)
+        clip = np.float32(self.grad_clipping)
+        n_peep = len(peep)
+        probe = None
+        if gate_probes is not None:
+            probe = pt.zeros((input.shape[0], n_batch, 4 * self.num_units), dtype='float32')
+            gate_probes[self] = probe
 
         def step(input_n, *rest):
             rest = list(rest)
@@ -500,8 +499,7 @@ class LSTMLayer(Layer):
 
     def _fusable(self, mask, gate_probes):
         """Whether :mod:`bach2.lstm_sequence` computes this layer's recurrence (see ``fused``)."""
-        return (self.fused and mask is None and gate_probes is None and self.precompute_input
-                and self.gradient_steps < 0 and self.nonlinearity is tanh
+        return (self.fused and mask is None and gate_probes is None and self.gradient_steps < 0 and self.nonlinearity is tanh
                 and self.gate_nonlinearities == [sigmoid, sigmoid, tanh, sigmoid])
 
     def _outputs(self, cell_out, hid_out, state_out):

@@ -2,10 +2,11 @@
 
 :class:`~bach2.layers.LSTMLayer` as a ``scan`` costs a loop of small graph
 operations per step; here a layer's T steps are one PyTensor Op, its gradient a
-second. Inputs, float32 (T steps, B sequences, n units, G = 4n gates stacked
-[in, forget, cell, out] as in Lasagne):
+second. Inputs, float32 (T steps, B sequences, F features, n units, G = 4n gates
+stacked [in, forget, cell, out] as in Lasagne):
 
-    gates_in    T × B × G   x_t W_in + b, computed before (one matrix product for all steps)
+    x           T × B × F   the layer's input
+    W_in, b     F × G, G    x_t W_in + b: one matrix product for all steps
     W_hid       n × G
     peep        3 × n       peepholes [w_ci, w_cf, w_co] (zeros and unused without them)
     cell0, hid0 B × n       the state before the first step
@@ -19,9 +20,11 @@ gradient reads. The gradient clips what reaches the gate pre-activations to
 the peepholes sit after the clip, as in the scan.
 
 On a CPU (PyTensor's C backend, or JAX on the CPU through a callback) Numba
-kernels do one BLAS product per step (NumPy's ``dot`` in Numba calls SciPy's
-BLAS) and the gate functions in one vectorised pass; the weights' gradient is
-one product over all steps at the end. On another JAX device (a GPU) the same
+kernels split the sequences into one block per thread; each block does the input
+product for all its steps at once, then one BLAS product per step (NumPy's
+``dot`` in Numba calls SciPy's BLAS, one thread per block) and the gate
+functions in one vectorised pass, never waiting for another block; the weights'
+gradients are one product per block over all steps at the end. On another JAX device (a GPU) the same
 mathematics is a ``lax.scan`` and its gradient is JAX's. Written by hand
 because no library offers an LSTM with Lasagne's peepholes and gate clipping
 (cuDNN and PyTorch have no peepholes).
@@ -115,10 +118,11 @@ def _block_rows(block, per, n_rows):
 
 
 @numba.njit(fastmath=True, parallel=True, cache=True)
-def _forward_cpu(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, n_blocks):
+def _forward_cpu(x, W_in, b_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, n_blocks):
     """→ cells, hids (T × B × n), cache (T × B × 5n: i, f, g, o, tanh c). The sequences are split into
     ``n_blocks`` blocks, one per thread, each running all T steps on its own (no step waits for another block)."""
-    T, B, G = gates_in.shape
+    T, B, F = x.shape
+    G = W_hid.shape[1]
     n = G // 4
     cells, hids = np.empty((T, B, n), np.float32), np.empty((T, B, n), np.float32)
     cache = np.empty((T, B, 5 * n), np.float32)
@@ -126,7 +130,11 @@ def _forward_cpu(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_star
     for block in numba.prange(n_blocks):
         flushed = _flush_denormals(True)
         lo, hi = _block_rows(block, per, B)
-        h_prev = np.empty((max(hi - lo, 0), n), np.float32)
+        rows = max(hi - lo, 0)
+        x_block = np.empty((T, rows, F), np.float32)
+        x_block[:] = x[:, lo:hi]
+        gates_in = np.dot(x_block.reshape(T * rows, F), W_in).reshape(T, rows, G)     # without b_in
+        h_prev = np.empty((rows, n), np.float32)
         scratch, bits = np.empty(n, np.float32), np.empty(2 * n, np.int32)
         for t in range(T):
             for b in range(lo, hi):
@@ -136,7 +144,7 @@ def _forward_cpu(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_star
                 c_prev = _previous(t, b, cells, cell0, reset, cell_start)
                 z, act = pre[b - lo], cache[t, b]
                 for k in range(G):
-                    z[k] += gates_in[t, b, k]
+                    z[k] += gates_in[t, b - lo, k] + b_in[k]
                 for k in range(n):
                     z[k] += c_prev[k] * peep[0, k]
                     z[n + k] += c_prev[k] * peep[1, k]
@@ -155,14 +163,16 @@ def _forward_cpu(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_star
 
 
 @numba.njit(fastmath=True, parallel=True, cache=True)
-def _backward_cpu(W_hid_T, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
+def _backward_cpu(x, W_in_T, W_hid_T, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
                   d_cells, d_hids, clip, n_blocks):
-    """The gradient of Σ d_cells · cells + d_hids · hids → (d gates_in, d W_hid, d peep, d cell0, d hid0,
+    """The gradient of Σ d_cells · cells + d_hids · hids → (d x, d W_in, d b, d W_hid, d peep, d cell0, d hid0,
     d cell_start, d hid_start); ``clip`` > 0 bounds what reaches the gate pre-activations. Blocks of sequences
-    as in the forward kernel, each with its own share of d W_hid and d peep, summed at the end."""
+    as in the forward kernel, each with its own share of the weights' gradients, summed at the end."""
     T, B, n = cells.shape
+    F = x.shape[2]
     G = 4 * n
-    d_gates = np.empty((T, B, G), np.float32)
+    d_x = np.empty((T, B, F), np.float32)
+    d_W_in_blocks, d_b_blocks = np.zeros((n_blocks, F, G), np.float32), np.zeros((n_blocks, G), np.float32)
     d_W_blocks = np.zeros((n_blocks, n, G), np.float32)
     d_peep_blocks = np.zeros((n_blocks, 3, n), np.float32)
     d_start_blocks = np.zeros((n_blocks, 2, n), np.float32)          # cell_start, hid_start
@@ -206,12 +216,17 @@ def _backward_cpu(W_hid_T, peep, cell0, hid0, reset, cell_start, hid_start, cell
                     dh_next[b - lo] = 0
         d_cell0[lo:hi] = dc_next
         d_hid0[lo:hi] = dh_next
-        d_gates[:, lo:hi] = dz_block
-        d_W_blocks[block] = np.dot(h_block.reshape(T * rows, n).T.copy(), dz_block.reshape(T * rows, G))
+        dz_rows = dz_block.reshape(T * rows, G)
+        d_W_blocks[block] = np.dot(h_block.reshape(T * rows, n).T.copy(), dz_rows)
+        x_block = np.empty((T, rows, F), np.float32)
+        x_block[:] = x[:, lo:hi]
+        d_W_in_blocks[block] = np.dot(x_block.reshape(T * rows, F).T.copy(), dz_rows)
+        d_b_blocks[block] = dz_rows.sum(axis=0)
+        d_x[:, lo:hi] = np.dot(dz_rows, W_in_T).reshape(T, rows, F)
         _flush_denormals(flushed)
     d_start = d_start_blocks.sum(axis=0)
-    return (d_gates, d_W_blocks.sum(axis=0), d_peep_blocks.sum(axis=0), d_cell0, d_hid0,
-            d_start[:1].copy(), d_start[1:].copy())
+    return (d_x, d_W_in_blocks.sum(axis=0), d_b_blocks.sum(axis=0), d_W_blocks.sum(axis=0),
+            d_peep_blocks.sum(axis=0), d_cell0, d_hid0, d_start[:1].copy(), d_start[1:].copy())
 
 
 def _kernel_arrays(arrays):
@@ -235,11 +250,11 @@ def _forward(*arrays):
     return _one_block_per_thread(_forward_cpu, *arrays, n_rows=arrays[0].shape[1])
 
 
-def _backward(clip, gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
+def _backward(clip, x, W_in, b_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
               d_cells, d_hids):
-    arrays = _kernel_arrays((np.asarray(W_hid).T, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids,
-                             cache, d_cells, d_hids))
-    return _one_block_per_thread(_backward_cpu, *arrays, F32(clip), n_rows=arrays[2].shape[0])
+    arrays = _kernel_arrays((x, np.asarray(W_in).T, np.asarray(W_hid).T, peep, cell0, hid0, reset, cell_start,
+                             hid_start, cells, hids, cache, d_cells, d_hids))
+    return _one_block_per_thread(_backward_cpu, *arrays, F32(clip), n_rows=x.shape[1])
 
 
 def _step_graph(carry, inputs, W_hid, peep, cell_start, hid_start, clip):
@@ -275,15 +290,18 @@ def _clipped_backward(clip, g):
 _clipped.defvjp(_clipped_forward, _clipped_backward)
 
 
-def _graph(clip, gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start):
+def _graph(clip, x, W_in, b_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start):
     """cells, hids (T × B × n) as a JAX scan (for a JAX device other than the CPU)."""
+    gates_in = x @ W_in + b_in
+
     def step(carry, inputs):
         return _step_graph(carry, inputs, W_hid, peep, cell_start, hid_start, jnp.float32(clip))
     return jax.lax.scan(step, (cell0, hid0), (gates_in, reset))[1]
 
 
 class LSTMSequence(Op):
-    """(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start) → (cells, hids, cache); see the module."""
+    """(x, W_in, b, W_hid, peep, cell0, hid0, reset, cell_start, hid_start) → (cells, hids, cache); see the
+    module."""
     __props__ = ('grad_clipping',)
 
     def __init__(self, grad_clipping=0.):
@@ -291,7 +309,8 @@ class LSTMSequence(Op):
 
     def make_node(self, *inputs):
         inputs = [pt.as_tensor_variable(x).astype('float32') for x in inputs]
-        T, B, G = inputs[0].type.shape
+        T, B, _ = inputs[0].type.shape
+        G = inputs[3].type.shape[1]
         n = None if G is None else G // 4
         return Apply(self, inputs, [pt.tensor(dtype='float32', shape=(T, B, n)),
                                     pt.tensor(dtype='float32', shape=(T, B, n)),
@@ -302,20 +321,22 @@ class LSTMSequence(Op):
             slot[0] = value
 
     def infer_shape(self, fgraph, node, shapes):
-        T, B, G = shapes[0]
-        return [(T, B, G // 4), (T, B, G // 4), (T, B, 5 * (G // 4))]
+        (T, B, _), n = shapes[0], shapes[3][0]
+        return [(T, B, n), (T, B, n), (T, B, 5 * n)]
 
     def pullback(self, inputs, outputs, cotangents):
         d_cells, d_hids = (pt.zeros_like(out) if isinstance(d.type, DisconnectedType) else d
                            for out, d in zip(outputs[:2], cotangents[:2]))
         grads = LSTMSequenceGrad(self.grad_clipping)(*inputs, *outputs, d_cells, d_hids)
-        d_gates, d_W_hid, d_peep, d_cell0, d_hid0, d_cell_start, d_hid_start = grads
-        return [d_gates, d_W_hid, d_peep, d_cell0, d_hid0, pt.zeros_like(inputs[5]), d_cell_start, d_hid_start]
+        return [*grads[:7], pt.zeros_like(inputs[7]), *grads[7:]]
+
+
+GRADIENTS = (0, 1, 2, 3, 4, 5, 6, 8, 9)       # the inputs of LSTMSequence that have one (all but reset)
 
 
 class LSTMSequenceGrad(Op):
-    """(the 8 inputs of :class:`LSTMSequence`, its 3 outputs, d cells, d hids) → the gradients of its inputs but
-    reset's."""
+    """(the 10 inputs of :class:`LSTMSequence`, its 3 outputs, d cells, d hids) → the gradients of its inputs
+    but reset's."""
     __props__ = ('grad_clipping',)
 
     def __init__(self, grad_clipping=0.):
@@ -323,7 +344,7 @@ class LSTMSequenceGrad(Op):
 
     def make_node(self, *inputs):
         inputs = [pt.as_tensor_variable(x).astype('float32') for x in inputs]
-        outputs = [pt.tensor(dtype='float32', shape=inputs[i].type.shape) for i in (0, 1, 2, 3, 4, 6, 7)]
+        outputs = [pt.tensor(dtype='float32', shape=inputs[i].type.shape) for i in GRADIENTS]
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
@@ -331,7 +352,7 @@ class LSTMSequenceGrad(Op):
             slot[0] = value
 
     def infer_shape(self, fgraph, node, shapes):
-        return [shapes[i] for i in (0, 1, 2, 3, 4, 6, 7)]
+        return [shapes[i] for i in GRADIENTS]
 
 
 def _jax_on_cpu():
@@ -342,14 +363,13 @@ def _jax_on_cpu():
 def _jax_forward(op, **kwargs):
     clip = op.grad_clipping
 
-    def forward(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start):
-        T, B, G = gates_in.shape
-        n = G // 4
+    def forward(*inputs):
+        (T, B, _), n = inputs[0].shape, inputs[3].shape[0]
         if not _jax_on_cpu():
-            cells, hids = _graph(clip, gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start)
+            cells, hids = _graph(clip, *inputs)
             return cells, hids, jnp.zeros((T, B, 5 * n), jnp.float32)     # the graph's gradient needs no cache
         shapes = tuple(jax.ShapeDtypeStruct(shape, jnp.float32) for shape in ((T, B, n), (T, B, n), (T, B, 5 * n)))
-        return jax.pure_callback(_forward, shapes, gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start)
+        return jax.pure_callback(_forward, shapes, *inputs)
     return forward
 
 
@@ -357,21 +377,19 @@ def _jax_forward(op, **kwargs):
 def _jax_backward(op, **kwargs):
     clip = op.grad_clipping
 
-    def backward(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
-                 d_cells, d_hids):
-        inputs = (gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start)
+    def backward(*arrays):
+        inputs, (cells, hids, cache, d_cells, d_hids) = arrays[:10], arrays[10:]
         if not _jax_on_cpu():
-            def graph(gates_in, W_hid, peep, cell0, hid0, cell_start, hid_start):
-                return _graph(clip, gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start)
-            pull = jax.vjp(graph, *inputs[:5], cell_start, hid_start)[1]
+            def graph(*differentiable):
+                return _graph(clip, *differentiable[:7], inputs[7], *differentiable[7:])
+            pull = jax.vjp(graph, *(inputs[i] for i in GRADIENTS))[1]
             return pull((d_cells, d_hids))
-        shapes = tuple(jax.ShapeDtypeStruct(inputs[i].shape, jnp.float32) for i in (0, 1, 2, 3, 4, 6, 7))
-        return jax.pure_callback(lambda *arrays: _backward(clip, *arrays), shapes, *inputs, cells, hids, cache,
-                                 d_cells, d_hids)
+        shapes = tuple(jax.ShapeDtypeStruct(inputs[i].shape, jnp.float32) for i in GRADIENTS)
+        return jax.pure_callback(lambda *arrays: _backward(clip, *arrays), shapes, *arrays)
     return backward
 
 
-def lstm_sequence(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, grad_clipping=0.):
+def lstm_sequence(x, W_in, b, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, grad_clipping=0.):
     """Symbolic (cells, hids), each T × B × n, of the whole recurrence (see the module)."""
-    cells, hids, _ = LSTMSequence(grad_clipping)(gates_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start)
+    cells, hids, _ = LSTMSequence(grad_clipping)(x, W_in, b, W_hid, peep, cell0, hid0, reset, cell_start, hid_start)
     return cells, hids

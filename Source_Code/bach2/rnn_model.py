@@ -126,12 +126,12 @@ class RNNModel:
       the ``lstm-nade`` model ``predict(X, Y)`` → the conditionals p(y_i = 1 | y_<i, X) of the step Y.
     """
 
-    def __init__(self, config, backend='jax', seed=0, log_gate_gradients=False):
+    def __init__(self, config, backend='jax', seed=0, log_gate_gradients=False, fused=None):
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {sorted(BACKENDS)}, not {backend!r}')
         self.config, self.backend, self.mode = config, backend, BACKENDS[backend]
         layers.set_rng(np.random.RandomState(seed))
-        self.network = build_network(config, config.batch_size, fused=FUSED[backend])
+        self.network = build_network(config, config.batch_size, fused=FUSED[backend] if fused is None else fused)
         self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
         self.params = layers.get_all_params(self.network, trainable=True)
         # a shared scalar, so that a schedule (TrainConfig.plateau_decay) can change it between epochs
