@@ -67,8 +67,9 @@ def test_collapse_is_one_pitch_for_half_the_piece_and_near_silence_is_under_a_no
     assert not collapse_flags(piece)['single_repeated_pitch']
 
 
-def load_runner():
-    spec = importlib.util.spec_from_file_location('run_experiment', EXPERIMENTS / 'run_experiment.py')
+def load_runner(name='run_experiment'):
+    """experiments/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -126,19 +127,12 @@ def test_a_stopped_experiment_resumes_where_its_checkpoint_left_it(tmp_path):
     assert resumed['train_cost'] == pytest.approx(straight['train_cost'], rel=1e-5)
 
 
-def load_all_full():
-    spec = importlib.util.spec_from_file_location('run_all_full', EXPERIMENTS / 'run_all_full.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_full_runs_are_timed_and_projected_then_run_in_sequence_with_resume(tmp_path):
     data = tmp_path / 'data'
     prepare_training_data(write_random_corpus(tmp_path / 'midi'), data, progress=False, processes=1)
     tiny = ['model.n_layers=1', 'model.n_hidden=8', 'model.sequence_length=8', 'model.batch_size=4',
             'train.valid_fraction=0.3', 'train.transpositions=[0]', 'generate.n_steps=12']
-    runner = load_all_full()
+    runner = load_runner('run_all_full')
     common = ['--data', str(data), '--device', 'cpu', '--no-progress']
     common += [item for setting in tiny for item in ('--set', setting)]
     timing = tmp_path / 'timing'
