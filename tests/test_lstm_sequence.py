@@ -154,3 +154,28 @@ def test_the_c_backends_fused_sampler_writes_what_the_jax_scan_writes():
     np.testing.assert_allclose(pieces['c'][1], pieces['jax'][1], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(pieces['c'][0], pieces['jax'][0])
     assert 0 < pieces['c'][0].sum() < pieces['c'][0].size
+
+
+def test_an_every_step_lstm_nade_trains_the_same_on_the_fused_c_backend_as_through_jax():
+    """Resets and the carried state of every-step training, an LSTM-NADE with dropout off: three training steps
+    from the same parameters give the same costs, states and parameters with the fused Op (C) and the scan (JAX)."""
+    config = ModelConfig(n_layers=2, n_hidden=8, sequence_length=6, batch_size=3, model='lstm-nade', nade_hidden=5,
+                         targets='all', n_pitches=10, learning_rate=0.1)
+    models = {backend: RNNModel(config, backend=backend, seed=4) for backend in ('c', 'jax')}
+    assert [lstm.fused for lstm in models['c'].lstms] == [True, True]
+    rng = np.random.RandomState(5)
+    steps = (rng.uniform(size=(3, 7, config.step_width)) < 0.3).astype(np.float32)
+    X, Y = steps[:, :-1], steps[:, 1:]
+    chords, weights = np.zeros((3, 6, 12), np.float32), np.ones((3, 6), np.float32)
+    reset = np.zeros((3, 6), np.float32)
+    reset[:, 0] = reset[1, 3] = 1
+    states = {backend: model.zero_state() for backend, model in models.items()}
+    for _ in range(3):
+        outputs = {}
+        for backend, model in models.items():
+            outputs[backend] = [np.asarray(v) for v in model.train(X, Y, chords, weights, reset, *states[backend])]
+            states[backend] = outputs[backend][5:]
+        for c_value, jax_value in zip(outputs['c'], outputs['jax']):
+            np.testing.assert_allclose(c_value, jax_value, rtol=1e-4, atol=1e-5)
+    for name, value in models['jax'].get_state().items():
+        np.testing.assert_allclose(models['c'].get_state()[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
