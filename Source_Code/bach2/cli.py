@@ -196,7 +196,8 @@ def add_train_arguments(parser):
                         help='share of BWV numbers held out for validation (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--backend', choices=('jax', 'c'), default='jax',
-                        help="PyTensor backend: 'jax' (XLA) or 'c' (default: %(default)s)")
+                        help="PyTensor backend: 'jax' (XLA, the LSTM a scan) or 'c' (each LSTM layer one fused Op) "
+                             "(default: %(default)s)")
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
     parser.add_argument('--max-batches', type=count, default=0, help='batches per epoch, 0 = all (quick runs)')
