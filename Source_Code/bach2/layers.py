@@ -499,8 +499,8 @@ class LSTMLayer(Layer):
 
     def _fusable(self, mask, gate_probes):
         """Whether :mod:`bach2.lstm_sequence` computes this layer's recurrence (see ``fused``)."""
-        return (self.fused and mask is None and gate_probes is None and self.gradient_steps < 0 and self.nonlinearity is tanh
-                and self.gate_nonlinearities == [sigmoid, sigmoid, tanh, sigmoid])
+        return (self.fused and mask is None and gate_probes is None and self.gradient_steps < 0
+                and self.nonlinearity is tanh and self.gate_nonlinearities == [sigmoid, sigmoid, tanh, sigmoid])
 
     def _outputs(self, cell_out, hid_out, state_out):
         """The layer's output from the states (time, batch, n) in processing order; the last into ``state_out``."""
