@@ -6,8 +6,8 @@
 --time K trains each configuration (each variant) for 2 epochs of K batches into --out and prints, per
 configuration, the seconds per batch of the second epoch (the first compiles), the batches of a whole epoch, the
 seconds of one validation and the projected hours of all its epochs (compilation aside); timing.json keeps them.
-Without --time each configuration runs as
-`run_experiment.py NAME --setting full --resume`: run the same command again after a stop and each picks up where it was.
+Without --time each configuration runs as `run_experiment.py NAME --setting full --resume`: run the same
+command again after a stop and each picks up where it was.
 """
 import argparse
 import csv
