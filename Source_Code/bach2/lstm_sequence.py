@@ -231,8 +231,9 @@ def _backward_cpu(x, W_in_T, W_hid_T, peep, cell0, hid0, reset, cell_start, hid_
             d_peep_blocks.sum(axis=0), d_cell0, d_hid0, d_start[:1].copy(), d_start[1:].copy())
 
 
-def _kernel_arrays(arrays):
-    """C-contiguous, writable float32 copies where needed (one compiled specialisation of each kernel)."""
+def kernel_arrays(arrays):
+    """C-contiguous, writable float32 copies where needed: one compiled specialisation of each kernel (here and
+    in :mod:`bach2.nade`) serves PyTensor's C backend and JAX's read-only callback buffers alike."""
     return [np.require(x, np.float32, ['C', 'W']) for x in arrays]
 
 
@@ -249,32 +250,15 @@ def _one_block_per_thread(kernel, *arrays, n_rows):
 
 
 def _forward(*arrays):
-    arrays = _kernel_arrays(arrays)
+    arrays = kernel_arrays(arrays)
     return _one_block_per_thread(_forward_cpu, *arrays, n_rows=arrays[0].shape[1])
 
 
 def _backward(clip, x, W_in, b_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start, cells, hids, cache,
               d_cells, d_hids):
-    arrays = _kernel_arrays((x, np.asarray(W_in).T, np.asarray(W_hid).T, peep, cell0, hid0, reset, cell_start,
+    arrays = kernel_arrays((x, np.asarray(W_in).T, np.asarray(W_hid).T, peep, cell0, hid0, reset, cell_start,
                              hid_start, cells, hids, cache, d_cells, d_hids))
     return _one_block_per_thread(_backward_cpu, *arrays, F32(clip), n_rows=x.shape[1])
-
-
-def _step_graph(carry, inputs, W_hid, peep, cell_start, hid_start, clip):
-    """One step of the JAX graph: the scan's step with the reset, the clip and the peepholes."""
-    cell_prev, hid_prev = carry
-    gates_in, reset = inputs
-    keep = reset[:, None] == 0
-    cell_prev = jnp.where(keep, cell_prev, cell_start)
-    hid_prev = jnp.where(keep, hid_prev, hid_start)
-    z = _clipped(gates_in + hid_prev @ W_hid, clip)
-    n = cell_prev.shape[1]
-    i = jax.nn.sigmoid(z[:, :n] + cell_prev * peep[0])
-    f = jax.nn.sigmoid(z[:, n:2 * n] + cell_prev * peep[1])
-    cell = f * cell_prev + i * jnp.tanh(z[:, 2 * n:3 * n])
-    o = jax.nn.sigmoid(z[:, 3 * n:] + cell * peep[2])
-    hid = o * jnp.tanh(cell)
-    return (cell, hid), (cell, hid)
 
 
 @jax.custom_vjp
@@ -295,10 +279,21 @@ _clipped.defvjp(_clipped_forward, _clipped_backward)
 
 def _graph(clip, x, W_in, b_in, W_hid, peep, cell0, hid0, reset, cell_start, hid_start):
     """cells, hids (T × B × n) as a JAX scan (for a JAX device other than the CPU)."""
-    gates_in = x @ W_in + b_in
+    gates_in, clip, n = x @ W_in + b_in, jnp.float32(clip), W_hid.shape[0]
 
     def step(carry, inputs):
-        return _step_graph(carry, inputs, W_hid, peep, cell_start, hid_start, jnp.float32(clip))
+        """The scan's step: the reset, the clip, then the peepholes."""
+        (cell_prev, hid_prev), (gates_n, reset_n) = carry, inputs
+        keep = reset_n[:, None] == 0
+        cell_prev = jnp.where(keep, cell_prev, cell_start)
+        hid_prev = jnp.where(keep, hid_prev, hid_start)
+        z = _clipped(gates_n + hid_prev @ W_hid, clip)
+        i = jax.nn.sigmoid(z[:, :n] + cell_prev * peep[0])
+        f = jax.nn.sigmoid(z[:, n:2 * n] + cell_prev * peep[1])
+        cell = f * cell_prev + i * jnp.tanh(z[:, 2 * n:3 * n])
+        o = jax.nn.sigmoid(z[:, 3 * n:] + cell * peep[2])
+        hid = o * jnp.tanh(cell)
+        return (cell, hid), (cell, hid)
     return jax.lax.scan(step, (cell0, hid0), (gates_in, reset))[1]
 
 
@@ -358,7 +353,8 @@ class LSTMSequenceGrad(Op):
         return [shapes[i] for i in GRADIENTS]
 
 
-def _jax_on_cpu():
+def jax_on_cpu():
+    """Whether JAX computes on the CPU (the kernels through a callback) or on another device (a JAX graph)."""
     return jax.default_backend() == 'cpu'
 
 
@@ -368,7 +364,7 @@ def _jax_forward(op, **kwargs):
 
     def forward(*inputs):
         (T, B, _), n = inputs[0].shape, inputs[3].shape[0]
-        if not _jax_on_cpu():
+        if not jax_on_cpu():
             cells, hids = _graph(clip, *inputs)
             return cells, hids, jnp.zeros((T, B, 5 * n), jnp.float32)     # the graph's gradient needs no cache
         shapes = tuple(jax.ShapeDtypeStruct(shape, jnp.float32) for shape in ((T, B, n), (T, B, n), (T, B, 5 * n)))
@@ -381,8 +377,8 @@ def _jax_backward(op, **kwargs):
     clip = op.grad_clipping
 
     def backward(*arrays):
-        inputs, (cells, hids, cache, d_cells, d_hids) = arrays[:10], arrays[10:]
-        if not _jax_on_cpu():
+        inputs, (d_cells, d_hids) = arrays[:10], arrays[13:]     # then cells, hids, cache, d cells, d hids
+        if not jax_on_cpu():
             def graph(*differentiable):
                 return _graph(clip, *differentiable[:7], inputs[7], *differentiable[7:])
             pull = jax.vjp(graph, *(inputs[i] for i in GRADIENTS))[1]

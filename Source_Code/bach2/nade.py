@@ -33,7 +33,7 @@ from pytensor.graph.op import Op
 from pytensor.link.jax.dispatch import jax_funcify
 
 from bach2.layers import Constant, Layer, Normal
-from bach2.lstm_sequence import sigmoid_into
+from bach2.lstm_sequence import jax_on_cpu, kernel_arrays, sigmoid_into
 
 F32 = np.float32
 
@@ -98,20 +98,14 @@ def _logits_graph(hidden, visible, steps, W, V):
     return visible + (jax.nn.sigmoid(activation) * V).sum(axis=-1)
 
 
-def _kernel_arrays(arrays):
-    """C-contiguous, writable float32 copies where needed: one compiled specialisation of each kernel
-    serves PyTensor's C backend and JAX's read-only callback buffers alike."""
-    return [np.require(x, np.float32, ['C', 'W']) for x in arrays]
-
-
 def _logits(*arrays):
     """:func:`_logits_cpu` on any arrays."""
-    return _logits_cpu(*_kernel_arrays(arrays))
+    return _logits_cpu(*kernel_arrays(arrays))
 
 
 def _logits_grad(*arrays):
     """:func:`_logits_grad_cpu` on any arrays, one block of rows per thread."""
-    arrays = _kernel_arrays(arrays)
+    arrays = kernel_arrays(arrays)
     return _logits_grad_cpu(*arrays, max(1, min(len(arrays[0]), numba.get_num_threads())))
 
 
@@ -155,14 +149,10 @@ class NADELogitsGrad(Op):
 nade_logits = NADELogits()
 
 
-def _jax_on_cpu():
-    return jax.default_backend() == 'cpu'
-
-
 @jax_funcify.register(NADELogits)
 def _jax_logits(op, **kwargs):
     def logits(hidden, visible, steps, W, V):
-        if not _jax_on_cpu():
+        if not jax_on_cpu():
             return _logits_graph(hidden, visible, steps, W, V)
         shape = jax.ShapeDtypeStruct(visible.shape, jnp.float32)
         return jax.pure_callback(_logits, shape, hidden, visible, steps, W, V)
@@ -172,7 +162,7 @@ def _jax_logits(op, **kwargs):
 @jax_funcify.register(NADELogitsGrad)
 def _jax_logits_grad(op, **kwargs):
     def gradients(hidden, visible, steps, W, V, grad):
-        if not _jax_on_cpu():
+        if not jax_on_cpu():
             d_hidden, _, d_steps, dW, dV = jax.vjp(_logits_graph, hidden, visible, steps, W, V)[1](grad)
             return d_hidden, d_steps, dW, dV
         shapes = tuple(jax.ShapeDtypeStruct(x.shape, jnp.float32) for x in (hidden, steps, W, V))
