@@ -5,6 +5,8 @@ Ours — PyTensor graph with peepholes and GRAD_CLIPPING, compiled through JAX
 :mod:`bach2.lstm_sequence`, and the scan it replaces there) — against PyTorch's ``nn.LSTM`` of the same
 size (no peepholes, cuDNN-style gates) with the same output layer, binary
 cross-entropy and Adagrad (gradients clipped at 10), measured in the same run.
+On a CPU PyTorch runs ``nn.LSTM`` through oneDNN's fused RNN primitive; a second
+PyTorch row turns oneDNN off (PyTorch's own products and gate functions).
 
 Two kinds of training step (``--targets``, both by default):
 
@@ -37,6 +39,7 @@ products in PyTorch — with the GFLOP/s each reaches.
 """
 import argparse
 import time
+import warnings
 
 import numpy as np
 
@@ -135,9 +138,16 @@ def recurrent_products(n_hidden, n_steps):
     return jax_seconds, time_steps(looped, n_steps)
 
 
-def pytorch(n_hidden, n_steps, forward_only=False, targets='last'):
-    """Seconds per PyTorch training step (or forward pass); ``targets='all'``: the loss on every step's output."""
+def pytorch(n_hidden, n_steps, forward_only=False, targets='last', onednn=True):
+    """Seconds per PyTorch training step (or forward pass); ``targets='all'``: the loss on every step's output;
+    ``onednn=False``: without oneDNN, whose fused RNN primitive (``mkldnn_rnn_layer``) ``nn.LSTM`` runs on a CPU
+    by default — then each step is PyTorch's own matrix products and gate functions."""
     import torch
+    if not onednn:
+        with warnings.catch_warnings():     # the flags' note on TF32, which float32 training never uses
+            warnings.simplefilter('ignore', UserWarning)
+            with torch.backends.mkldnn.flags(enabled=False):
+                return pytorch(n_hidden, n_steps, forward_only, targets)
     # Flush denormals to zero, as XLA does: without it, once Adagrad saturates some gates,
     # PyTorch's backward pass measured 6× slower here (denormal arithmetic), an unfair reference.
     torch.set_flush_denormal(True)
@@ -268,7 +278,9 @@ def main():
                 continue
             reference = pytorch(n_hidden, args.steps, targets=targets)
             ours_seconds[targets] = ours(n_hidden, 'jax', args.steps, targets=targets)
-            rows = [('PyTorch nn.LSTM (reference)', reference), ('bach2 PyTensor → JAX, scan', ours_seconds[targets]),
+            rows = [('PyTorch nn.LSTM (reference)', reference),
+                    ('PyTorch nn.LSTM without oneDNN', pytorch(n_hidden, args.steps, targets=targets, onednn=False)),
+                    ('bach2 PyTensor → JAX, scan', ours_seconds[targets]),
                     ('bach2 PyTensor → C, fused LSTM Op', ours(n_hidden, 'c', args.steps, targets=targets))]
             if targets == 'last':
                 rows.append(('bach2 PyTensor → C, scan', ours(n_hidden, 'c', max(2, args.steps // 3), fused=False)))

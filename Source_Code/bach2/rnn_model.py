@@ -50,6 +50,7 @@ import pytensor.tensor as pt
 
 from bach2 import layers, objectives, updates
 from bach2.model_config import CheckpointError, ModelConfig  # noqa: F401 (ModelConfig re-exported)
+from bach2.lstm_sequence import one_blas_thread
 from bach2.nade import NADELayer, follow_pitches
 
 # … which turns float32 sums float64 and breaks scan's carry types: the model is float32 throughout.
@@ -62,6 +63,13 @@ BACKENDS = {'jax': 'JAX', 'c': 'CVM'}   # PyTensor compile modes: JAX (XLA) or t
 # the Op's training step is 2.4× (N = 256) to 3.4× (N = 768) faster than the scan's; through JAX on a CPU the scan
 # stays faster (the Op is a host callback there: benchmarks/bench_train.py, docs/measured.md)
 FUSED = {'jax': False, 'c': True}
+
+
+def compile_function(inputs, outputs, backend, fused, **kwargs):
+    """``pytensor.function`` in ``backend``'s mode; a graph whose LSTMs are fused Ops on the C backend is called
+    with one BLAS thread (:func:`bach2.lstm_sequence.one_blas_thread`)."""
+    function = pytensor.function(inputs, outputs, mode=BACKENDS[backend], **kwargs)
+    return one_blas_thread(function) if fused and backend == 'c' else function
 
 
 def fold_matrix(n_pitches, lowest_pitch):
@@ -129,9 +137,10 @@ class RNNModel:
     def __init__(self, config, backend='jax', seed=0, log_gate_gradients=False, fused=None):
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {sorted(BACKENDS)}, not {backend!r}')
-        self.config, self.backend, self.mode = config, backend, BACKENDS[backend]
+        self.config, self.backend = config, backend
+        self.fused = FUSED[backend] if fused is None else fused
         layers.set_rng(np.random.RandomState(seed))
-        self.network = build_network(config, config.batch_size, fused=FUSED[backend] if fused is None else fused)
+        self.network = build_network(config, config.batch_size, fused=self.fused)
         self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
         self.params = layers.get_all_params(self.network, trainable=True)
         # a shared scalar, so that a schedule (TrainConfig.plateau_decay) can change it between epochs
@@ -215,7 +224,7 @@ class RNNModel:
     def _function(self, given, outputs, **kwargs):
         with warnings.catch_warnings():     # JAX copies the dropout generators; the updates keep them moving
             warnings.filterwarnings('ignore', message='The RandomType SharedVariables')
-            return pytensor.function(given, outputs, mode=self.mode, on_unused_input='ignore', **kwargs)
+            return compile_function(given, outputs, self.backend, self.fused, on_unused_input='ignore', **kwargs)
 
     @functools.cached_property
     def train(self):

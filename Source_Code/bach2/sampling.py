@@ -37,7 +37,7 @@ import pytensor.tensor as pt
 
 from bach2 import layers
 from bach2.metre import metre_features
-from bach2.rnn_model import BACKENDS, FUSED, build_network
+from bach2.rnn_model import FUSED, build_network, compile_function
 
 
 def decision_noise(mode, rule, n_rows, n_outputs, rng):
@@ -135,8 +135,8 @@ class Sampler:
             initial += [lstm.cell_init, lstm.hid_init]                                   # (1, n) each
         outputs = pytensor.scan(step, sequences=[primer, is_primer, extra, noise, limit],
                                 outputs_info=initial + [None], n_steps=total, return_updates=False)
-        return pytensor.function([primer, is_primer, extra, noise, limit, temperature], [outputs[0], outputs[-1]],
-                                 mode=BACKENDS[self.backend], on_unused_input='ignore')
+        return compile_function([primer, is_primer, extra, noise, limit, temperature], [outputs[0], outputs[-1]],
+                                self.backend, FUSED[self.backend], on_unused_input='ignore')
 
     def _build_window(self, n_steps):
         """Scan over ``n_steps``, each running the network over the last SEQUENCE_LENGTH rows from a zero state."""
@@ -155,9 +155,9 @@ class Sampler:
 
         outputs = pytensor.scan(step, sequences=[extra, noise, limit], outputs_info=[window, None, None],
                                 n_steps=n_steps, return_updates=False)
-        return pytensor.function([window, extra, noise, limit, temperature], outputs[1:],
-                                 mode=BACKENDS[self.backend],
-                                 on_unused_input='ignore')     # a 1-step run never reads the next columns
+        return compile_function([window, extra, noise, limit, temperature], outputs[1:], self.backend,
+                                FUSED[self.backend],
+                                on_unused_input='ignore')     # a 1-step run never reads the next columns
 
     def _function(self, context, length):
         if (context, length) not in self._compiled:

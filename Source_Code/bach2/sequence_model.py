@@ -20,13 +20,13 @@ at each step. Cost: categorical cross-entropy (nats) averaged over the weighted
 steps; the reported NLL is its sum over steps, so NLL / weight = NLL per token.
 """
 import dataclasses
+import functools
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
 
 from bach2 import layers, objectives
-from bach2.rnn_model import BACKENDS, FUSED, OPTIMIZERS, assign_state   # importing rnn_model also makes everything float32
+from bach2.rnn_model import BACKENDS, FUSED, OPTIMIZERS, assign_state, compile_function   # importing rnn_model also makes everything float32
 
 
 @dataclasses.dataclass
@@ -108,16 +108,16 @@ class SequenceModel:
         total = (weights * step_nll).sum()
         weight = weights.sum()
         cost = total / pt.maximum(weight, np.float32(1))
-        mode = BACKENDS[backend]
+        compile = functools.partial(compile_function, backend=backend, fused=FUSED[backend])
         self.optimizer_state = []
         if training:
             step = OPTIMIZERS[config.optimizer](cost, self.params, learning_rate=np.float32(config.learning_rate))
             self.optimizer_state = [variable for variable in step if variable not in set(self.params)]
             for i, variable in enumerate(self.optimizer_state):
                 variable.name = f'{config.optimizer}_state{i}'
-            self.train = pytensor.function([inputs, targets, weights], cost, updates=step, mode=mode)
-        self.nll = pytensor.function([inputs, targets, weights], [total, weight], mode=mode)
-        self.predict = pytensor.function([inputs], probabilities, mode=mode)
+            self.train = compile([inputs, targets, weights], cost, updates=step)
+        self.nll = compile([inputs, targets, weights], [total, weight])
+        self.predict = compile([inputs], probabilities)
 
     def get_state(self):
         """{name: float32 array} of every parameter and optimizer accumulator."""
