@@ -2,7 +2,8 @@
 # Set up Bach2.0 in ./.venv: a virtual environment with the package, its command
 # `bach2` and the test tools. Stages 0–4 need no Debian packages; listening
 # (`bach2 listen`, `generate --wav`) needs FluidSynth and a General MIDI soundfont,
-# and the gallery's browser test needs Chromium: installed here when run as root.
+# the gallery's browser test Chromium, and PyTensor's C backend (`--backend c`) a BLAS
+# (OpenBLAS): installed here when run as root.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,14 +14,15 @@ install_debian_packages() {
         || missing+=(timgm6mb-soundfont)
     command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
     command -v musescore3 >/dev/null || missing+=(musescore3)
+    compgen -G '/usr/lib/*/libopenblas.so' >/dev/null || missing+=(libopenblas-dev)   # a BLAS for PyTensor's C backend
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-        echo "optional, for listening and the gallery and score tests: apt-get install ${missing[*]}"
+        echo "optional, for listening, the gallery and score tests and the C backend's BLAS: apt-get install ${missing[*]}"
         return 0
     fi
     echo "installing ${missing[*]} (apt-get)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null; } || echo "warning: apt-get could not install ${missing[*]}; listening is off"
+        "${missing[@]}" >/dev/null; } || echo "warning: apt-get could not install ${missing[*]}; what needs them is off"
 }
 
 install_debian_packages

@@ -1,5 +1,10 @@
 """bach2.lstm_sequence: the fused LSTM recurrence equals LSTMLayer's scan (forward and every gradient, every option
 the layer fuses), through PyTensor's C backend and through JAX; the JAX graph for other devices equals the kernels."""
+import glob
+import os
+import signal
+import threading
+import time
 import warnings
 
 import jax
@@ -179,3 +184,37 @@ def test_an_every_step_lstm_nade_trains_the_same_on_the_fused_c_backend_as_throu
             np.testing.assert_allclose(c_value, jax_value, rtol=1e-4, atol=1e-5)
     for name, value in models['jax'].get_state().items():
         np.testing.assert_allclose(models['c'].get_state()[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_the_c_backend_links_the_system_openblas_or_says_in_one_line_that_it_has_none(monkeypatch, capsys):
+    from bach2 import rnn_model
+    if glob.glob('/usr/lib/*/libopenblas.so') and 'blas__ldflags' not in os.environ.get('PYTENSOR_FLAGS', ''):
+        assert rnn_model.link_c_blas() == '-lopenblas' == pytensor.config.blas__ldflags
+    monkeypatch.setattr(pytensor.config, 'blas__ldflags', pytensor.config.blas__ldflags)     # restored afterwards
+
+    def unset(key, delete_key=False):
+        raise KeyError(key)
+    monkeypatch.setattr(pytensor.config, 'fetch_val_for_key', unset)
+    monkeypatch.setattr('pytensor.link.c.cmodule.try_blas_flag', lambda flags: '')
+    capsys.readouterr()
+    assert rnn_model.link_c_blas.__wrapped__() == '' == pytensor.config.blas__ldflags
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and 'libopenblas-dev' in said[0]
+
+
+def test_ctrl_c_during_a_kernel_is_a_keyboard_interrupt():
+    """Numba hands a SIGINT that lands inside a kernel back as a SystemError; training needs the KeyboardInterrupt."""
+    rng = np.random.default_rng(0)
+    T, B, N, F = 512, 64, 64, 16
+    arrays = ls.kernel_arrays((rng.standard_normal((T, B, F)), rng.standard_normal((F, 4 * N)) * .05,
+                               np.zeros(4 * N), rng.standard_normal((N, 4 * N)) * .05, np.zeros((3, N)),
+                               np.zeros((B, N)), np.zeros((B, N)), np.zeros((T, B)), np.zeros((1, N)),
+                               np.zeros((1, N))))
+    ls._forward(*arrays)
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    deadline = time.monotonic() + 30
+    with pytest.raises(KeyboardInterrupt):
+        while time.monotonic() < deadline:
+            ls._forward(*arrays)
+    timer.join()

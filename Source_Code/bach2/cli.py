@@ -195,9 +195,11 @@ def add_train_arguments(parser):
     parser.add_argument('--valid-fraction', type=fraction, default=0.1,
                         help='share of BWV numbers held out for validation (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--backend', choices=('jax', 'c'), default='jax',
-                        help="PyTensor backend: 'jax' (XLA, the LSTM a scan) or 'c' (each LSTM layer one fused Op) "
-                             "(default: %(default)s)")
+    parser.add_argument('--backend', choices=('auto', 'jax', 'c'), default='auto',
+                        help="PyTensor backend: 'jax' (XLA, the LSTM a scan), 'c' (each LSTM layer one fused Op), or "
+                             "'auto': c on a CPU for last-step targets, where it measured fastest (1.2-1.5x JAX at "
+                             "N = 256, docs/measured.md), jax otherwise (every-step targets, --log-gate-gradients, "
+                             "a GPU) (default: %(default)s)")
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
     parser.add_argument('--max-batches', type=count, default=0, help='batches per epoch, 0 = all (quick runs)')
@@ -211,6 +213,14 @@ def add_train_arguments(parser):
                         help='multiply the learning rate by this after each epoch whose validation NLL is no new '
                         'best (default: %(default)s = constant, as the journal)')
     parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
+
+
+def training_backend(args, targets):
+    """``--backend``, with 'auto' resolved: the C backend's fused LSTM Op on a CPU for last-step targets (the
+    fastest route there, benchmarks/bench_train.py), JAX where the Op is not faster or not used."""
+    if args.backend != 'auto':
+        return args.backend
+    return 'c' if args.device == 'cpu' and targets == 'last' and not args.log_gate_gradients else 'jax'
 
 
 def cmd_train(args):
@@ -240,7 +250,7 @@ def cmd_train(args):
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
                                valid_fraction=args.valid_fraction, transpositions=shifts,
                                valid_transpositions=valid_shifts, step_ticks=step_ticks, pad_start=args.pad_start,
-                               backend=args.backend, max_batches=args.max_batches,
+                               backend=training_backend(args, model_config.targets), max_batches=args.max_batches,
                                max_valid_frames=args.max_valid_frames, piece_steps=args.piece_steps,
                                max_steps=args.max_steps, plateau_decay=args.plateau_decay,
                                patience=args.patience, log_gate_gradients=args.log_gate_gradients)

@@ -247,7 +247,22 @@ def _one_block_per_thread(kernel, *arrays, n_rows):
     N = 256 took 405 ms against 293 ms)."""
     n_blocks = max(1, min(n_rows, numba.get_num_threads()))
     with _BLAS.limit(limits=1):
-        return kernel(*arrays, n_blocks)
+        return interruptible(kernel, *arrays, n_blocks)
+
+
+def interruptible(kernel, *arguments):
+    """``kernel(*arguments)``, a Numba kernel here or in :mod:`bach2.nade`: Ctrl-C during one comes out of Numba
+    as a SystemError caused by the KeyboardInterrupt, raised here as the KeyboardInterrupt itself (which
+    ``bach2 train`` turns into a checkpoint)."""
+    try:
+        return kernel(*arguments)
+    except SystemError as error:
+        cause = error
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(cause, KeyboardInterrupt):
+            raise cause from None
+        raise
 
 
 def one_blas_thread(function):
@@ -256,9 +271,11 @@ def one_blas_thread(function):
     threads, and the graph's small products around the Ops (the output layer, its gradient) left them spinning
     against the kernels' threads (measured, N = 256: the training step 270 → 180 ms, the second layer's forward
     kernel 72 → 28 ms in the step)."""
+    blas = ThreadpoolController().select(user_api='blas')     # every BLAS loaded by now, the C backend's too
+
     @functools.wraps(function)
     def limited(*args, **kwargs):
-        with _BLAS.limit(limits=1):
+        with blas.limit(limits=1):
             return function(*args, **kwargs)
     return limited
 

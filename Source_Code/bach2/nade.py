@@ -33,7 +33,7 @@ from pytensor.graph.op import Op
 from pytensor.link.jax.dispatch import jax_funcify
 
 from bach2.layers import Constant, Layer, Normal
-from bach2.lstm_sequence import jax_on_cpu, kernel_arrays, sigmoid_into
+from bach2.lstm_sequence import interruptible, jax_on_cpu, kernel_arrays, sigmoid_into
 
 F32 = np.float32
 
@@ -100,13 +100,13 @@ def _logits_graph(hidden, visible, steps, W, V):
 
 def _logits(*arrays):
     """:func:`_logits_cpu` on any arrays."""
-    return _logits_cpu(*kernel_arrays(arrays))
+    return interruptible(_logits_cpu, *kernel_arrays(arrays))
 
 
 def _logits_grad(*arrays):
     """:func:`_logits_grad_cpu` on any arrays, one block of rows per thread."""
     arrays = kernel_arrays(arrays)
-    return _logits_grad_cpu(*arrays, max(1, min(len(arrays[0]), numba.get_num_threads())))
+    return interruptible(_logits_grad_cpu, *arrays, max(1, min(len(arrays[0]), numba.get_num_threads())))
 
 
 class NADELogits(Op):

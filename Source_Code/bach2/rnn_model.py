@@ -40,6 +40,7 @@ reported NLL per frame is the cross-entropy *summed* over pitches, averaged
 over frames (the literature's convention), in nats.
 """
 import functools
+import sys
 import warnings
 
 import jax
@@ -65,9 +66,36 @@ BACKENDS = {'jax': 'JAX', 'c': 'CVM'}   # PyTensor compile modes: JAX (XLA) or t
 FUSED = {'jax': False, 'c': True}
 
 
+@functools.cache
+def link_c_blas():
+    """PyTensor's C backend linked to a BLAS, once per process before its first C function → the link flags.
+
+    The user's ``blas__ldflags`` (PYTENSOR_FLAGS, .pytensorrc) if given, else the system's OpenBLAS
+    (``libopenblas-dev``, which setup.sh installs when run as root), checked by compiling against it. PyTensor's
+    own search finds none on Debian (it wants a ``libgfortran.so`` beside OpenBLAS), and pip's OpenBLAS
+    wheels rename their symbols; without a BLAS one line on stderr says so and the products go through NumPy.
+    """
+    try:
+        return pytensor.config.fetch_val_for_key('blas__ldflags')
+    except KeyError:
+        pass
+    from pytensor.link.c.cmodule import try_blas_flag
+    flags = try_blas_flag(['-lopenblas'])
+    if flags:
+        pytensor.config.blas__ldflags = flags
+    else:
+        pytensor.config.blas__ldflags = ''
+        print('bach2: no BLAS for PyTensor\'s C backend (apt-get install libopenblas-dev): its matrix products '
+              'go through NumPy, slower', file=sys.stderr)
+    return flags
+
+
 def compile_function(inputs, outputs, backend, fused, **kwargs):
-    """``pytensor.function`` in ``backend``'s mode; a graph whose LSTMs are fused Ops on the C backend is called
-    with one BLAS thread (:func:`bach2.lstm_sequence.one_blas_thread`)."""
+    """``pytensor.function`` in ``backend``'s mode (the C backend linked to a BLAS: :func:`link_c_blas`); a graph
+    whose LSTMs are fused Ops on the C backend is called with one BLAS thread
+    (:func:`bach2.lstm_sequence.one_blas_thread`)."""
+    if backend == 'c':
+        link_c_blas()
     function = pytensor.function(inputs, outputs, mode=BACKENDS[backend], **kwargs)
     return one_blas_thread(function) if fused and backend == 'c' else function
 
