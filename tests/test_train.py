@@ -426,6 +426,19 @@ def test_cli_train_valid_fraction_one(data_dir, tmp_path):
     assert 'error: argument --valid-fraction: must be at least 0 and below 1' in last
 
 
+def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster():
+    from argparse import Namespace
+    from bach2.cli import training_backend
+    cpu = Namespace(backend='auto', device='cpu', log_gate_gradients=False)
+    assert training_backend(cpu, ModelConfig()) == 'c'                              # N = 256, last-step targets
+    assert training_backend(cpu, ModelConfig(n_hidden=768)) == 'jax'
+    assert training_backend(cpu, ModelConfig(targets='all')) == 'jax'
+    assert training_backend(Namespace(**{**vars(cpu), 'log_gate_gradients': True}), ModelConfig()) == 'jax'
+    assert training_backend(Namespace(**{**vars(cpu), 'device': 'gpu'}), ModelConfig()) == 'jax'
+    assert training_backend(Namespace(**{**vars(cpu), 'backend': 'jax'}), ModelConfig()) == 'jax'
+    assert training_backend(Namespace(**{**vars(cpu), 'backend': 'c'}), ModelConfig(n_hidden=768)) == 'c'
+
+
 def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     """SIGINT to a real ``bach2 train`` right after its first epoch line: exit 130, checkpoint, --resume works."""
     out = tmp_path / 'out'

@@ -197,9 +197,8 @@ def add_train_arguments(parser):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--backend', choices=('auto', 'jax', 'c'), default='auto',
                         help="PyTensor backend: 'jax' (XLA, the LSTM a scan), 'c' (each LSTM layer one fused Op), or "
-                             "'auto': c on a CPU for last-step targets, where it measured fastest (1.2-1.5x JAX at "
-                             "N = 256, docs/measured.md), jax otherwise (every-step targets, --log-gate-gradients, "
-                             "a GPU) (default: %(default)s)")
+                             "'auto': c on a CPU for last-step targets up to 256 units, where it measured fastest "
+                             "(1.2-1.5x JAX at N = 256, docs/measured.md), jax otherwise (default: %(default)s)")
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
     parser.add_argument('--max-batches', type=count, default=0, help='batches per epoch, 0 = all (quick runs)')
@@ -215,12 +214,15 @@ def add_train_arguments(parser):
     parser.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
 
 
-def training_backend(args, targets):
-    """``--backend``, with 'auto' resolved: the C backend's fused LSTM Op on a CPU for last-step targets (the
-    fastest route there, benchmarks/bench_train.py), JAX where the Op is not faster or not used."""
+def training_backend(args, model_config):
+    """``--backend``, with 'auto' resolved: the C backend's fused LSTM Op on a CPU for last-step targets and up to
+    256 units (there the fastest route: 1.2-1.5x JAX at N = 256, benchmarks/bench_train.py), JAX elsewhere (at
+    N = 768 JAX's scan measured 1.0-1.3x faster; every-step targets; --log-gate-gradients, which keeps the scan; a
+    GPU)."""
     if args.backend != 'auto':
         return args.backend
-    return 'c' if args.device == 'cpu' and targets == 'last' and not args.log_gate_gradients else 'jax'
+    fused_is_faster = model_config.targets == 'last' and model_config.n_hidden <= 256
+    return 'c' if args.device == 'cpu' and fused_is_faster and not args.log_gate_gradients else 'jax'
 
 
 def cmd_train(args):
@@ -250,7 +252,7 @@ def cmd_train(args):
     train_config = TrainConfig(data_dir=args.data, out_dir=args.out, epochs=args.epochs, seed=args.seed,
                                valid_fraction=args.valid_fraction, transpositions=shifts,
                                valid_transpositions=valid_shifts, step_ticks=step_ticks, pad_start=args.pad_start,
-                               backend=training_backend(args, model_config.targets), max_batches=args.max_batches,
+                               backend=training_backend(args, model_config), max_batches=args.max_batches,
                                max_valid_frames=args.max_valid_frames, piece_steps=args.piece_steps,
                                max_steps=args.max_steps, plateau_decay=args.plateau_decay,
                                patience=args.patience, log_gate_gradients=args.log_gate_gradients)

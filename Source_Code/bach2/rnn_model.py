@@ -61,8 +61,8 @@ jax.config.update('jax_enable_x64', False)
 OPTIMIZERS = {'sgd': updates.sgd, 'adagrad': updates.adagrad, 'rmsprop': updates.rmsprop, 'adam': updates.adam}
 BACKENDS = {'jax': 'JAX', 'c': 'CVM'}   # PyTensor compile modes: JAX (XLA) or the C virtual machine
 # whether each LSTM layer's recurrence is one fused Op (bach2.lstm_sequence) rather than a scan: on the C backend
-# the Op's training step is 2.4× (N = 256) to 3.4× (N = 768) faster than the scan's; through JAX on a CPU the scan
-# stays faster (the Op is a host callback there: benchmarks/bench_train.py, docs/measured.md)
+# the Op's training step is 1.5-2.8× faster than the scan's (N = 256 and 768, 5 December); through JAX on a CPU the
+# scan stays faster (the Op is a host callback there: benchmarks/bench_train.py, docs/measured.md)
 FUSED = {'jax': False, 'c': True}
 
 
