@@ -201,6 +201,12 @@ def test_the_c_backend_links_the_system_openblas_or_says_in_one_line_that_it_has
     said = capsys.readouterr().err.strip().splitlines()
     assert len(said) == 1 and 'libopenblas-dev' in said[0]
 
+    def failing(flags):         # PyTensor's report of a failed compile fails itself when no compiler is on PATH
+        raise TypeError("'bool' object is not subscriptable")
+    monkeypatch.setattr('pytensor.link.c.cmodule.try_blas_flag', failing)
+    assert rnn_model.link_c_blas.__wrapped__() == ''
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
 
 def test_ctrl_c_during_a_kernel_is_a_keyboard_interrupt():
     """Numba hands a SIGINT that lands inside a kernel back as a SystemError; training needs the KeyboardInterrupt."""

@@ -439,6 +439,14 @@ def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster()
     assert training_backend(Namespace(**{**vars(cpu), 'backend': 'c'}), ModelConfig(n_hidden=768)) == 'c'
 
 
+def test_train_backend_auto_keeps_jax_without_a_cpp_compiler(monkeypatch):
+    import pytensor
+    from argparse import Namespace
+    from bach2.cli import training_backend
+    monkeypatch.setattr(pytensor.config, 'cxx', '')
+    assert training_backend(Namespace(backend='auto', device='cpu', log_gate_gradients=False), ModelConfig()) == 'jax'
+
+
 def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     """SIGINT to a real ``bach2 train`` right after its first epoch line: exit 130, checkpoint, --resume works."""
     out = tmp_path / 'out'

@@ -218,10 +218,11 @@ def training_backend(args, model_config):
     """``--backend``, with 'auto' resolved: the C backend's fused LSTM Op on a CPU for last-step targets and up to
     256 units (there the fastest route: 1.2-1.5x JAX at N = 256, benchmarks/bench_train.py), JAX elsewhere (at
     N = 768 JAX's scan measured 1.0-1.3x faster; every-step targets; --log-gate-gradients, which keeps the scan; a
-    GPU)."""
+    GPU; no C++ compiler for PyTensor)."""
     if args.backend != 'auto':
         return args.backend
-    fused_is_faster = model_config.targets == 'last' and model_config.n_hidden <= 256
+    import pytensor
+    fused_is_faster = model_config.targets == 'last' and model_config.n_hidden <= 256 and bool(pytensor.config.cxx)
     return 'c' if args.device == 'cpu' and fused_is_faster and not args.log_gate_gradients else 'jax'
 
 

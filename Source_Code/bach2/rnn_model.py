@@ -80,7 +80,10 @@ def link_c_blas():
     except KeyError:
         pass
     from pytensor.link.c.cmodule import try_blas_flag
-    flags = try_blas_flag(['-lopenblas'])
+    try:
+        flags = try_blas_flag(['-lopenblas']) if pytensor.config.cxx else ''
+    except Exception:       # PyTensor's own report of a failed compile can fail (no compiler on PATH)
+        flags = ''
     if flags:
         pytensor.config.blas__ldflags = flags
     else:
