@@ -2,7 +2,8 @@
 
 Times bach2's compiled sampler (``context='carry'``: one LSTM step per new
 step, a PyTensor scan run by JAX, or with ``--backend c`` by PyTensor's C
-backend, each LSTM step the fused Op of :mod:`bach2.lstm_sequence`) against a PyTorch reference sampler of the
+backend; the window context runs each window through the fused Op of
+:mod:`bach2.lstm_sequence` there) against a PyTorch reference sampler of the
 same size — ``nn.LSTMCell`` layers stepped in a Python loop under
 ``torch.no_grad``, the state carried, Bernoulli sampling — measured in the same
 run. Also times ``context='window'`` (every step re-reads SEQUENCE_LENGTH

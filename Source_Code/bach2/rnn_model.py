@@ -84,10 +84,8 @@ def link_c_blas():
         flags = try_blas_flag(['-lopenblas']) if pytensor.config.cxx else ''
     except Exception:       # PyTensor's own report of a failed compile can fail (no compiler on PATH)
         flags = ''
-    if flags:
-        pytensor.config.blas__ldflags = flags
-    else:
-        pytensor.config.blas__ldflags = ''
+    pytensor.config.blas__ldflags = flags
+    if not flags:
         print('bach2: no BLAS for PyTensor\'s C backend (apt-get install libopenblas-dev): its matrix products '
               'go through NumPy, slower', file=sys.stderr)
     return flags
