@@ -4,8 +4,8 @@ Needs stage 0's output; stage 2 comes next.
 """
 import sys
 
-from bach2.cli import OneLineParser, add_matrix_arguments, add_out_argument, config_from, run
-from bach2.prepare import load_time_series, write_pitch_matrices
+from bach2.app.cli import OneLineParser, add_matrix_arguments, add_out_argument, config_from, run
+from bach2.data.prepare import load_time_series, write_pitch_matrices
 
 
 def stage1(args):

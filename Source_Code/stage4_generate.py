@@ -4,7 +4,7 @@ Same options as `bach2 generate`; --help lists them.
 """
 import sys
 
-from bach2.cli import OneLineParser, add_generate_arguments, cmd_generate, run
+from bach2.app.cli import OneLineParser, add_generate_arguments, cmd_generate, run
 
 if __name__ == '__main__':
     parser = OneLineParser(description=__doc__)

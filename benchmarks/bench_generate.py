@@ -3,7 +3,7 @@
 Times bach2's compiled sampler (``context='carry'``: one LSTM step per new
 step, a PyTensor scan run by JAX, or with ``--backend c`` by PyTensor's C
 backend; the window context runs each window through the fused Op of
-:mod:`bach2.lstm_sequence` there) against a PyTorch reference sampler of the
+:mod:`bach2.nn.lstm_sequence` there) against a PyTorch reference sampler of the
 same size — ``nn.LSTMCell`` layers stepped in a Python loop under
 ``torch.no_grad``, the state carried, Bernoulli sampling — measured in the same
 run. Also times ``context='window'`` (every step re-reads SEQUENCE_LENGTH
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from bach2.model_config import ModelConfig
+from bach2.models.model_config import ModelConfig
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler
 

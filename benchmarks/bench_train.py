@@ -2,7 +2,7 @@
 
 Ours — PyTensor graph with peepholes and GRAD_CLIPPING, compiled through JAX
 (default; the LSTM a scan) and through the C backend (the LSTM one fused Op,
-:mod:`bach2.lstm_sequence`, and the scan it replaces there) — against PyTorch's ``nn.LSTM`` of the same
+:mod:`bach2.nn.lstm_sequence`, and the scan it replaces there) — against PyTorch's ``nn.LSTM`` of the same
 size (no peepholes, cuDNN-style gates) with the same output layer, binary
 cross-entropy and Adagrad (gradients clipped at 10), measured in the same run.
 On a CPU PyTorch runs ``nn.LSTM`` through oneDNN's fused RNN primitive; a second
@@ -25,7 +25,7 @@ second. PyTorch is a benchmark-only extra (``pip install -e '.[bench]'``).
 
 The NADE output layer (``--nade``): its teacher-forced conditionals and their
 gradient for ``NADE_ROWS`` steps (a batch of 32 × 32 of every-step training), 88
-pitches, H = 150 — our fused operation (``bach2.nade.nade_logits``: Numba kernels,
+pitches, H = 150 — our fused operation (``bach2.nn.nade.nade_logits``: Numba kernels,
 through JAX and through the C backend) against the same mathematics as a graph
 (the cumulative sum it replaced, through PyTensor → JAX) and in PyTorch autograd,
 then one whole every-step training step of the 2 × 256 LSTM-NADE.
@@ -187,11 +187,11 @@ def nade_arrays(seed=0):
 
 
 def nade_ours(mode, n_steps, fused=True):
-    """Seconds for the NLL of NADE_ROWS steps and its gradient: ``fused`` (bach2.nade.nade_logits)
+    """Seconds for the NLL of NADE_ROWS steps and its gradient: ``fused`` (bach2.nn.nade.nade_logits)
     or the graph it replaced (a cumulative sum over ``rows × P × H``)."""
     import pytensor
     import pytensor.tensor as pt
-    from bach2.nade import nade_logits
+    from bach2.nn.nade import nade_logits
     arrays = nade_arrays()
     hidden, visible, steps, W, V = [pt.matrix(dtype='float32', shape=x.shape) for x in arrays]
     if fused:

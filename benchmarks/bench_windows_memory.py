@@ -12,8 +12,8 @@ copied ``windows × SEQUENCE_LENGTH × P`` array is printed for comparison.
 import argparse
 import tracemalloc
 
-from bach2.training_set import load_training_set, piece_names
-from bach2.training_windows import iterate_batches, make_batch, make_X_Y
+from bach2.data.training_set import load_training_set, piece_names
+from bach2.data.training_windows import iterate_batches, make_batch, make_X_Y
 
 
 def main():

@@ -2,9 +2,9 @@
 
 From the prepared keyboard corpus (``--data``, e.g. ``bach2 prepare --out /tmp/kbdefault``) and the split
 ``bach2 train --seed`` makes of it, each fugue gives its subject, voices and exposition
-(:func:`bach2.fugue.subject_of`).
+(:func:`bach2.compose.fugue.subject_of`).
 
-For each held-out fugue and ``--seeds``, ``bach2.fugue.compose`` writes an exposition on its subject with
+For each held-out fugue and ``--seeds``, ``bach2.compose.fugue.compose`` writes an exposition on its subject with
 the ``--up``/``--down`` pair (default: the shipped pair). Measured: the share of entries kept note for note
 (must be 1.0); ``bach2 evaluate``'s statistics of the written expositions against the real expositions of
 the held-out fugues; and the judge of ``bach2 judge`` (4-bar excerpts, cross-validation grouped by subject or
@@ -20,11 +20,11 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.fugue import compose, subject_of
-from bach2.generate import SHIPPED_MODELS
-from bach2.harmonize import load_samplers
-from bach2.judge import bach_split, judge_accuracy, work
-from bach2.music_statistics import compare, format_table, music_statistics
+from bach2.compose.fugue import compose, subject_of
+from bach2.compose.generate import SHIPPED_MODELS
+from bach2.compose.harmonize import load_samplers
+from bach2.measure.judge import bach_split, judge_accuracy, work
+from bach2.measure.music_statistics import compare, format_table, music_statistics
 from bach2.safe_io import atomic_path, load_pickle
 
 

@@ -1,4 +1,4 @@
-"""Mutation fuzzer for the MIDI reader (``bach2.midi_to_time_series`` over ``bach2.smf_reader``).
+"""Mutation fuzzer for the MIDI reader (``bach2.midi_to_time_series`` over ``bach2.music.smf_reader``).
 
 Each case takes one real file of the shared Bach corpus, damages it in one way
 (a *mutation kind*: byte flips, truncation, a duplicated chunk, a chunk length

@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from bach2.model_config import ModelConfig
+from bach2.models.model_config import ModelConfig
 from bach2.safe_io import atomic_path
 from bach2.train import TrainConfig, train
 

@@ -12,10 +12,10 @@ Measured, each beside Bach's own where it applies:
   (``--down``) or over the bass given the bass (``--up``). Exact: the given voice is drawn first, so the
   conditional is the sum of the conditionals of the pitches drawn after it (frames with no note left out);
 * for harmonizations sampled with the soprano given, with the bass given, and with nothing given (``--up``):
-  chord agreement with Bach's chord at each quarter (root and family, :func:`bach2.progressions.chord_agreement`),
-  share of sounding notes in the key (:func:`bach2.music_statistics.piece_counts`), parallel fifths and
-  octaves per 100 voice pairs (music21, :func:`bach2.music_statistics.parallel_motion`; voices dealt by
-  :func:`bach2.harmonize.separate_voices`, Bach's frames too), and the share of frames whose given note was kept.
+  chord agreement with Bach's chord at each quarter (root and family, :func:`bach2.music.progressions.chord_agreement`),
+  share of sounding notes in the key (:func:`bach2.measure.music_statistics.piece_counts`), parallel fifths and
+  octaves per 100 voice pairs (music21, :func:`bach2.measure.music_statistics.parallel_motion`; voices dealt by
+  :func:`bach2.compose.harmonize.separate_voices`, Bach's frames too), and the share of frames whose given note was kept.
 
     python benchmarks/harmonize_chorales.py --data /tmp/q_jsb_metre/data --out /tmp/harmonize.json \\
         --down /tmp/q_jsb_down/checkpoints/lstmnade_polyphonic_N256_2layers_best.npz \\
@@ -29,11 +29,11 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.chord_sequence import beat_profiles, chord_indices
-from bach2.evaluate import load_pieces
-from bach2.harmonize import VoicePlan, harmonize_plan, load_samplers, separate_voices, write_with_plan
-from bach2.metre import fit_positions, pad_positions, regular_positions
-from bach2.music_statistics import parallel_motion, piece_counts
-from bach2.progressions import chord_agreement
+from bach2.measure.evaluate import load_pieces
+from bach2.compose.harmonize import VoicePlan, harmonize_plan, load_samplers, separate_voices, write_with_plan
+from bach2.music.metre import fit_positions, pad_positions, regular_positions
+from bach2.measure.music_statistics import parallel_motion, piece_counts
+from bach2.music.progressions import chord_agreement
 from bach2.safe_io import atomic_path
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll
 

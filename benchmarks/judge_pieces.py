@@ -1,4 +1,4 @@
-"""Does it sound like Bach? bach2.judge's judge and copy search on sets of generated pieces (issue 15).
+"""Does it sound like Bach? bach2.measure.judge's judge and copy search on sets of generated pieces (issue 15).
 
 Each set is ``LABEL=FOLDER``: the ``.p`` pickles of ``bach2 generate`` or ``benchmarks/sampled_statistics.py``
 (their continuation only, the primer left out), or, in a folder without pickles, its MIDI files read whole.
@@ -28,9 +28,9 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from bach2.cli_types import fraction, positive
-from bach2.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
-from bach2.prepare import CorpusError
+from bach2.app.arguments import fraction, positive
+from bach2.measure.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
+from bach2.data.prepare import CorpusError
 from bach2.safe_io import UnsafePickleError, atomic_path
 
 

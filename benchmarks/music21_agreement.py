@@ -4,7 +4,7 @@ For every score of music21's Bach corpus (or the first ``--limit``): our key
 (Krumhansl–Schmuckler with each profile set, and the journal's pitch counter)
 against ``score.analyze('key')``, and our chord per quarter note against
 ``chordify()`` on beats where music21 sounds a plain triad or seventh chord
-(root and family must match). See :mod:`bach2.music21_judge`.
+(root and family must match). See :mod:`bach2.measure.music21_judge`.
 
     python benchmarks/music21_agreement.py [--limit N]
 """
@@ -12,8 +12,8 @@ import argparse
 
 from tqdm import tqdm
 
-from bach2.default_corpus import default_corpus_scores
-from bach2.music21_judge import judge_score
+from bach2.data.default_corpus import default_corpus_scores
+from bach2.measure.music21_judge import judge_score
 
 
 def main():

@@ -18,8 +18,8 @@ import json
 
 import numpy as np
 
-from bach2.metre import continue_positions
-from bach2.model_config import ModelConfig
+from bach2.music.metre import continue_positions
+from bach2.models.model_config import ModelConfig
 from bach2.sampling import Sampler, repetition_report
 from bach2.train import TrainConfig, baseline_report, train, window_nll
 

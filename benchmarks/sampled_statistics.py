@@ -24,13 +24,13 @@ import pathlib
 import numpy as np
 from tqdm import tqdm
 
-from bach2.cli_types import positive, rate
-from bach2.evaluate import checkpoint_geometry, load_pieces
-from bach2.generate import GenerateConfig, generate_a_fugue, load_model
-from bach2.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
-from bach2.prepare import ONSETS
+from bach2.app.arguments import positive, rate
+from bach2.measure.evaluate import checkpoint_geometry, load_pieces
+from bach2.compose.generate import GenerateConfig, generate_a_fugue, load_model
+from bach2.measure.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
+from bach2.data.prepare import ONSETS
 from bach2.safe_io import atomic_path, load_pickle, save_png
-from bach2.training_set import records
+from bach2.data.training_set import records
 
 NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the three statistics issue 8 names
 METRE_NAMED = ('sounding_notes', 'onset_positions')                    # and the two of the metre issue (19)

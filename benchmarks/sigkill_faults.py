@@ -1,7 +1,7 @@
 """Kill ``bach2 train``, ``prepare`` and ``generate`` with SIGKILL at random moments; nothing may be half-written.
 
 Everything runs for real: a tiny corpus of random MIDI pieces written here, a
-tiny model (1 layer of 8 units, L = 8), real ``python -m bach2.cli`` processes.
+tiny model (1 layer of 8 units, L = 8), real ``python -m bach2.app.cli`` processes.
 
 * train: a chain of runs in one checkpoint folder (``--chains`` of them side
   by side, in folders of their own). Each run is killed
@@ -181,11 +181,11 @@ def check_cleaned(counts, folders, stale):
 # ------------------------------------------------------------------------------------------ one run
 
 class Run:
-    """``python -m bach2.cli args`` in its own process group; lines of stdout are collected by a thread."""
+    """``python -m bach2.app.cli args`` in its own process group; lines of stdout are collected by a thread."""
 
     def __init__(self, args, env, log):
         self.started = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, '-m', 'bach2.cli', *map(str, args)], env=env,
+        self.process = subprocess.Popen([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], env=env,
                                         stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
         self.lines, self.first_line = [], threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -338,7 +338,7 @@ def generate_campaign(work, kills, rng, env, progress=True):
 
 def run_all(work, train_kills, prepare_kills, generate_kills, seed=0, progress=True, chains=1):
     """Build the corpus and prepared data in ``work``, run the three campaigns → {command: Counts}."""
-    from bach2.prepare import prepare_training_data
+    from bach2.data.prepare import prepare_training_data
     rng = random.Random(seed)
     env = environment(work / 'jax_cache')
     write_corpus(work / 'midi', seed=seed)

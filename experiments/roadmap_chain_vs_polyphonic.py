@@ -6,14 +6,14 @@
 For seeds 0 … count−1 the chord model writes a progression (``--quarters`` quarter notes). Three
 kinds of piece are measured against that same progression:
 
-* ``chain``: bass from the ``--chord-input`` monophonic model, melody, second melody (:func:`bach2.chain.make_chain`);
+* ``chain``: bass from the ``--chord-input`` monophonic model, melody, second melody (:func:`bach2.compose.chain.make_chain`);
 * ``chain, root bass``: the same with each chord's root as the bass (no bass model);
 * ``polyphonic``: the unconditioned stage-3 model continuing a random prepared primer for as many
-  sixteenths (:func:`bach2.generate.generate_a_fugue`); it never sees the progression, so its
+  sixteenths (:func:`bach2.compose.generate.generate_a_fugue`); it never sees the progression, so its
   agreement is what chance and the style give.
 
-Chord agreement: :func:`bach2.progressions.chord_agreement` (share of quarter notes whose found chord
-has the prescribed root and family); in key: ``in_key`` of :mod:`bach2.music_statistics` (share of
+Chord agreement: :func:`bach2.music.progressions.chord_agreement` (share of quarter notes whose found chord
+has the prescribed root and family); in key: ``in_key`` of :mod:`bach2.measure.music_statistics` (share of
 sounding notes in the detected key's scale). → ``results.json`` in ``--out`` and a table on stdout.
 """
 import argparse
@@ -29,8 +29,8 @@ try:
 except ImportError:
     sys.path.insert(0, str(HERE.parent / 'Source_Code'))
 
-from bach2.chain import chain_report, make_chain  # noqa: E402
-from bach2.generate import GenerateConfig, generate_a_fugue  # noqa: E402
+from bach2.compose.chain import chain_report, make_chain  # noqa: E402
+from bach2.compose.generate import GenerateConfig, generate_a_fugue  # noqa: E402
 from bach2.safe_io import atomic_path, load_pickle  # noqa: E402
 
 

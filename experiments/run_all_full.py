@@ -41,7 +41,7 @@ def build_parser():
 def projection(name, out, overrides=()):
     """One row per variant of a timing run in ``out``: seconds per batch (its second epoch), batches per epoch and
     the projected hours of all the epochs of the full setting of config ``name`` (with ``overrides``)."""
-    from bach2.experiment import load_config, resolve_runs
+    from bach2.measure.experiment import load_config, resolve_runs
     results = json.loads((out / 'results.json').read_text())
     full = {run.name: run.train_config for run in resolve_runs(load_config(HERE / f'{name}.json'), 'full',
                                                                 overrides=overrides)}

@@ -10,11 +10,11 @@ import mido
 import numpy as np
 import pytest
 
-from bach2.model_config import ModelConfig
-from bach2.prepare import prepare_training_data
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import prepare_training_data
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
-from bach2.training_set import load_training_set, read_sequences
+from bach2.data.training_set import load_training_set, read_sequences
 from midi_builders import write_random_corpus
 
 TINY = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4, model='lstm-nade', nade_hidden=6,
@@ -70,7 +70,7 @@ def test_sampled_onsets_follow_the_pitches(context):
 
 
 def test_generate_writes_a_struck_note_again(trained, tmp_path):
-    from bach2.generate import GenerateConfig, generate_a_fugue
+    from bach2.compose.generate import GenerateConfig, generate_a_fugue
     root, checkpoint = trained
     result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint), data_dir=str(root / 'data'),
                                              out_dir=str(tmp_path), n_steps=96, temperature=1.5), log=lambda *_: None)

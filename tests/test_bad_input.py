@@ -2,7 +2,7 @@
 
 The bad inputs: a missing path, an empty folder, a file that is not MIDI (or
 not prepared data, or not a checkpoint), a piece shorter than SEQUENCE_LENGTH,
-a nonsense option. Each run is a real ``python -m bach2.cli`` subprocess in a
+a nonsense option. Each run is a real ``python -m bach2.app.cli`` subprocess in a
 folder that already holds files where the command would write (training data,
 a checkpoint, a generated piece): afterwards every file there keeps its bytes
 and modification time, and no file was added (no temporary file either).
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from bach2.model_config import ModelConfig
-from bach2.prepare import prepare_training_data
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import prepare_training_data
 from bach2.train import TrainConfig, checkpoint_path, train
 from midi_builders import write_random_corpus
 
@@ -78,7 +78,7 @@ def snapshot(*folders):
 
 def bach2(args, cwd):
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT / 'Source_Code'), os.environ.get('PYTHONPATH', '')])}
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

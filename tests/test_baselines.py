@@ -1,10 +1,10 @@
-"""bach2.baselines: the unigram and repeat baselines on hand-made frames, values worked out by hand."""
+"""bach2.measure.baselines: the unigram and repeat baselines on hand-made frames, values worked out by hand."""
 import math
 
 import numpy as np
 import pytest
 
-from bach2.baselines import EPSILON, repeat_nll, repeat_rates, unigram_nll
+from bach2.measure.baselines import EPSILON, repeat_nll, repeat_rates, unigram_nll
 
 
 def test_unigram_nll_by_hand():

@@ -1,4 +1,4 @@
-"""bach2.chain and ``bach2 chain``: progression → bass → melody → second melody → one multi-track MIDI.
+"""bach2.compose.chain and ``bach2 chain``: progression → bass → melody → second melody → one multi-track MIDI.
 
 Tiny models (a few batches on a six-piece random corpus) are enough: the tests check what is
 written — tracks, steps, the bass following the roots of the progression — not the music.
@@ -11,15 +11,15 @@ import mido
 import numpy as np
 import pytest
 
-from bach2 import chain
-from bach2.chord_model import train_chords
+from bach2.compose import chain
+from bach2.models.chord_model import train_chords
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
-from bach2.line_model import train_lines
-from bach2.model_config import ModelConfig
-from bach2.pitch_names import PITCH_CLASS_NAMES
-from bach2.prepare import prepare_training_data
+from bach2.models.line_model import train_lines
+from bach2.models.model_config import ModelConfig
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.data.prepare import prepare_training_data
 from bach2.safe_io import load_pickle
-from bach2.sequence_model import SequenceConfig
+from bach2.models.sequence_model import SequenceConfig
 from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus
 
@@ -78,7 +78,7 @@ def test_chain_writes_one_midi_with_a_track_per_voice(models, tmp_path, with_bas
 
 
 def bach2(*args, cwd=None):
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env={'PYTHONPATH': str(ROOT / 'Source_Code'), 'PATH': '/usr/bin:/bin',
                                         'JAX_PLATFORMS': 'cpu'})
 

@@ -1,4 +1,4 @@
-"""bach2.chord_model, bach2.sequence_model, bach2.sequence_training: the chord-progression model (issue 7).
+"""bach2.models.chord_model, bach2.models.sequence_model, bach2.models.sequence_training: the chord-progression model (issue 7).
 
 Checked: the bigram baseline against counts done by hand, the model's NLL against a
 NumPy LSTM with the same parameters, a tiny model learning a progression the bigram
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2 import chord_model as cm
+from bach2.models import chord_model as cm
 from bach2.chord_sequence import NO_CHORD
-from bach2.prepare import prepare_training_data
-from bach2.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
-from bach2.sequence_training import (concatenate, load_checkpoint, make_windows, sequence_nll,
+from bach2.data.prepare import prepare_training_data
+from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
+from bach2.models.sequence_training import (concatenate, load_checkpoint, make_windows, sequence_nll,
                                      train_sequence_model, window_starts)
 from midi_builders import write_random_corpus
 
@@ -151,7 +151,7 @@ def data_dir(tmp_path_factory):
 
 
 def bach2(*args, cwd=None):
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env={'PYTHONPATH': str(ROOT / 'Source_Code'), 'PATH': '/usr/bin:/bin',
                                         'JAX_PLATFORMS': 'cpu'})
 

@@ -9,7 +9,7 @@ from bach2.chord_sequence import (CHORD_NAMES, CHORD_VECTORS, NO_CHORD, QUALITIE
                                   chord_indices, chord_vector, extract_chord_sequence, find_chord, get_chord,
                                   transpose_chord_indices)
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from midi_builders import off, on, write_midi
 
 

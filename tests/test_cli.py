@@ -24,7 +24,7 @@ BAD_REASON = 'not a MIDI file (it does not start with the MThd header)'
 
 
 def bach2(*args):
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

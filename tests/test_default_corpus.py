@@ -1,4 +1,4 @@
-"""bach2.default_corpus: the built-in keyboard corpus, and music21's Bach scores converted once into MIDI."""
+"""bach2.data.default_corpus: the built-in keyboard corpus, and music21's Bach scores converted once into MIDI."""
 import csv
 import hashlib
 import json
@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bach2.default_corpus import (KEYBOARD, SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores, fill_default_corpus,
+from bach2.data.default_corpus import (KEYBOARD, SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores, fill_default_corpus,
                                   midi_name)
 from bach2.midi_to_time_series import midi_to_time_series
 
@@ -73,17 +73,17 @@ def test_the_keyboard_corpus_ships_with_its_manifest_and_licences():
 def test_prepare_reads_the_keyboard_corpus_by_default(tmp_path):
     """Without --data, stage 0 reads the shipped keyboard works (checked on the parsed arguments: the
     full preparation is the main job's); --data and --chorales exclude each other."""
-    from bach2.cli import build_parser, resolve_data
+    from bach2.app.cli import build_parser, resolve_data
     args = build_parser().parse_args(['prepare', '--out', str(tmp_path)])
     assert resolve_data(args) == KEYBOARD and not list(tmp_path.iterdir())
-    result = subprocess.run([sys.executable, '-m', 'bach2.cli', 'prepare', '--data', 'x', '--chorales'],
+    result = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'prepare', '--data', 'x', '--chorales'],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and 'not allowed with argument' in result.stderr
 
 
 def test_prepare_with_chorales_fills_the_music21_corpus(tmp_path):
     out = tmp_path / 'training_data'
-    result = subprocess.run([sys.executable, '-m', 'bach2.cli', 'prepare', '--out', str(out), '--chorales',
+    result = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'prepare', '--out', str(out), '--chorales',
                              '--limit', '3'], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert len(list((out / SUBFOLDER).glob('*.mid'))) == 3

@@ -1,4 +1,4 @@
-"""bach2.evaluate and ``bach2 evaluate``: NLL of a checkpoint on held-out pieces, statistics against a corpus.
+"""bach2.measure.evaluate and ``bach2 evaluate``: NLL of a checkpoint on held-out pieces, statistics against a corpus.
 
 The corpus is six random MIDI pieces (tests/midi_builders.py) prepared as in
 training, with a ``split.json`` holding two of them out. A tiny model (1 × 8
@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from bach2.evaluate import Geometry, checkpoint_nll, load_pieces
-from bach2.model_config import ModelConfig
-from bach2.prepare import CorpusError, prepare_training_data
+from bach2.measure.evaluate import Geometry, checkpoint_nll, load_pieces
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import CorpusError, prepare_training_data
 from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, train
-from bach2.training_set import SPLIT_FILE, piece_names
+from bach2.data.training_set import SPLIT_FILE, piece_names
 from midi_builders import write_random_corpus
 
 TINY = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
@@ -82,7 +82,7 @@ def test_every_frame_is_evaluated_short_pieces_too_and_empty_ones_are_listed(tra
 
 
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', 'evaluate', *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'evaluate', *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -109,7 +109,7 @@ def test_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, case):
     corpus = tmp_path / 'none'
     if case in ('other geometry', 'corpus of other geometry'):
         data = tmp_path / 'data88'
-        from bach2.jsb_chorales import prepare_jsb_chorales
+        from bach2.data.jsb_chorales import prepare_jsb_chorales
         (tmp_path / 'j.json').write_text(json.dumps({'train': [[[60]] * 20], 'valid': [], 'test': []}))
         prepare_jsb_chorales(tmp_path / 'j.json', data, transpositions=(0,))
         if case == 'other geometry':

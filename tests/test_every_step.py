@@ -9,16 +9,16 @@ import json
 import numpy as np
 import pytest
 
-from bach2.evaluate import checkpoint_nll, load_pieces
-from bach2.generate import GenerateConfig, generate_a_fugue, load_model
-from bach2.model_config import ModelConfig
-from bach2.prepare import prepare_training_data
+from bach2.measure.evaluate import checkpoint_nll, load_pieces
+from bach2.compose.generate import GenerateConfig, generate_a_fugue, load_model
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import prepare_training_data
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import save_npz
 from bach2.train import (TrainConfig, Trainer, best_checkpoint_path, checkpoint_path, load_checkpoint, stream_batch,
                          stream_nll)
-from bach2.training_set import build_training_set
-from bach2.training_windows import stream_chunks, stream_layout
+from bach2.data.training_set import build_training_set
+from bach2.data.training_windows import stream_chunks, stream_layout
 from midi_builders import write_random_corpus
 from test_train import quiet_train as quiet
 
@@ -159,7 +159,7 @@ def test_old_checkpoint_without_the_new_fields_loads_as_the_journals_mode(data_d
     save_npz(old, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()})
     config, _, _ = load_model(old)
     assert config.targets == 'last' and config.dropout == 0.0 and not config.metre_input
-    from bach2.generate import GenerateConfig, generate_a_fugue
+    from bach2.compose.generate import GenerateConfig, generate_a_fugue
     made = generate_a_fugue(GenerateConfig(checkpoint=str(old), data_dir=str(data_dir), out_dir=str(tmp_path / 'gen'),
                                            n_steps=8), log=lambda line: None)
     assert made['report']['steps'] == 8
@@ -225,7 +225,7 @@ def test_cli_evaluates_an_ensemble_of_checkpoints(every_step_run, data_dir, tmp_
     import sys
     _, _, out = every_step_run
     checkpoints = [out / 'lstm_polyphonic_N8_1layers.npz', out / 'lstm_polyphonic_N8_1layers_best.npz']
-    done = subprocess.run([sys.executable, '-m', 'bach2.cli', 'evaluate', str(data_dir), '--checkpoint',
+    done = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'evaluate', str(data_dir), '--checkpoint',
                            *map(str, checkpoints), '--json', str(tmp_path / 'nll.json')],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -237,8 +237,8 @@ def test_cli_evaluates_an_ensemble_of_checkpoints(every_step_run, data_dir, tmp_
 
 
 def test_an_every_step_bass_model_with_chord_input_follows_a_progression(data_dir, tmp_path):
-    from bach2.chain import model_bass
-    from bach2.progressions import parse_progression
+    from bach2.compose.chain import model_bass
+    from bach2.music.progressions import parse_progression
     model_config = ModelConfig(**TINY, targets='all', mode='monophonic', chord_input=True, optimizer='adam',
                                learning_rate=0.01)
     _, history, _ = quiet(model_config, TrainConfig(str(data_dir), str(tmp_path), epochs=1, transpositions=(0, 1),

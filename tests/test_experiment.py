@@ -1,4 +1,4 @@
-"""bach2.experiment and experiments/run_experiment.py: every config resolves in both settings, overrides are
+"""bach2.measure.experiment and experiments/run_experiment.py: every config resolves in both settings, overrides are
 checked, and one experiment runs end to end on a tiny test-made corpus (N = 8, a few batches)."""
 import importlib.util
 import json
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bach2.experiment import SETTINGS, collapse_flags, load_config, parse_overrides, resolve_runs
-from bach2.model_config import ModelConfig
-from bach2.prepare import prepare_training_data
+from bach2.measure.experiment import SETTINGS, collapse_flags, load_config, parse_overrides, resolve_runs
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import prepare_training_data
 from bach2.train import TrainConfig
 from midi_builders import write_random_corpus
 

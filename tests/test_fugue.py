@@ -1,4 +1,4 @@
-"""bach2.fugue and ``bach2 fugue``: an exposition on a subject.
+"""bach2.compose.fugue and ``bach2 fugue``: an exposition on a subject.
 
 * subjects as text (scientific pitch names, lengths in quarter notes) and their errors;
 * the tonal answer mutates the dominant of the head, the real one does not;
@@ -10,10 +10,10 @@ import mido
 import numpy as np
 import pytest
 
-from bach2.cli import main
-from bach2.fugue import SubjectError, answer_of, exposition_plan, parse_subject, subject_key
-from bach2.listen import renderer_available
-from bach2.pitch_names import PITCH_CLASS_NAMES
+from bach2.app.cli import main
+from bach2.compose.fugue import SubjectError, answer_of, exposition_plan, parse_subject, subject_key
+from bach2.render.listen import renderer_available
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.safe_io import load_pickle
 
 C_MINOR = 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1'

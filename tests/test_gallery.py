@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.gallery import find_pieces, midi_statistics, write_gallery
-from bach2.listen import INSTALL_HINT, render_midi, renderer_available
-from bach2.piano_roll import plot_piano_roll
+from bach2.render.gallery import find_pieces, midi_statistics, write_gallery
+from bach2.render.listen import INSTALL_HINT, render_midi, renderer_available
+from bach2.render.piano_roll import plot_piano_roll
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
@@ -130,9 +130,9 @@ def test_gallery_loads_in_headless_chromium_with_images_and_audio(tmp_path):
 
 def test_gallery_command(tmp_path):
     folder = gallery_folder(tmp_path / 'out', with_audio=False)
-    run = subprocess.run([sys.executable, '-m', 'bach2.cli', 'gallery', str(folder), '--corpus', str(tmp_path)],
+    run = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'gallery', str(folder), '--corpus', str(tmp_path)],
                          capture_output=True, text=True, timeout=120, env=ENV)
     assert run.returncode == 0 and run.stdout.strip() == f'gallery: {folder / "index.html"}', run.stderr
-    run = subprocess.run([sys.executable, '-m', 'bach2.cli', 'gallery', str(tmp_path / 'none')],
+    run = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'gallery', str(tmp_path / 'none')],
                          capture_output=True, text=True, timeout=120, env=ENV)
     assert run.returncode == 2 and run.stderr.strip() == f'bach2: error: {tmp_path / "none"}: no such folder'

@@ -1,4 +1,4 @@
-"""bach2.generate and ``bach2 generate``: files written, what they hold, keys, progressions, bad input.
+"""bach2.compose.generate and ``bach2 generate``: files written, what they hold, keys, progressions, bad input.
 
 A tiny model (1 layer of 8 units, L = 8) is trained for one short epoch on the
 random six-piece corpus of ``midi_builders.write_random_corpus``; generation
@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.cli import main
-from bach2.generate import GenerateConfig, generate_a_fugue
-from bach2.listen import INSTALL_HINT, audio_levels, renderer_available
+from bach2.app.cli import main
+from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.render.listen import INSTALL_HINT, audio_levels, renderer_available
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.model_config import ModelConfig
-from bach2.prepare import prepare_training_data
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import prepare_training_data
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
 from bach2.train import TrainConfig, checkpoint_path, train
@@ -175,7 +175,7 @@ def test_cli_generate_wav_without_fluidsynth_says_so_once_and_writes_the_rest(da
     env = {**os.environ, 'PATH': str(empty),
            'PYTHONPATH': os.pathsep.join(filter(None, [str(ROOT / 'Source_Code'), os.environ.get('PYTHONPATH')]))}
     out = tmp_path / 'out'
-    run = subprocess.run([sys.executable, '-m', 'bach2.cli', 'generate', checkpoint, '--data', str(data_dir),
+    run = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'generate', checkpoint, '--data', str(data_dir),
                           '--out', str(out), '--steps', '8', '--count', '2', '--wav'],
                          capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr

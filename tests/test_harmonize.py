@@ -1,4 +1,4 @@
-"""bach2.harmonize and ``bach2 harmonize``: voices written around a line given note for note.
+"""bach2.compose.harmonize and ``bach2 harmonize``: voices written around a line given note for note.
 
 * a NADE drawn high to low, given its top pitch, samples the rest of the step from the exact conditional
   (frequencies against the enumerated distribution of a tiny model), and the cap on the pitches holds;
@@ -14,13 +14,13 @@ import mido
 import numpy as np
 import pytest
 
-from bach2.cli import main
-from bach2.generate import SHIPPED_MODELS
-from bach2.harmonize import (VoicePlan, bar_layout, harmonize_plan, order_segments, plan_units, read_line,
+from bach2.app.cli import main
+from bach2.compose.generate import SHIPPED_MODELS
+from bach2.compose.harmonize import (VoicePlan, bar_layout, harmonize_plan, order_segments, plan_units, read_line,
                              separate_voices)
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.model_config import ModelConfig
-from bach2.music_statistics import parallel_motion
+from bach2.models.model_config import ModelConfig
+from bach2.measure.music_statistics import parallel_motion
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler
 

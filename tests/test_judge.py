@@ -1,4 +1,4 @@
-"""bach2.judge and benchmarks/judge_pieces.py on test-made pieces whose answer is known."""
+"""bach2.measure.judge and benchmarks/judge_pieces.py on test-made pieces whose answer is known."""
 import importlib.util
 import json
 import sys
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.judge import FEATURE_NAMES, Copy, CopyIndex, excerpt_features, excerpts, judge_accuracy, longest_copy
-from bach2.metre import regular_positions
+from bach2.measure.judge import FEATURE_NAMES, Copy, CopyIndex, excerpt_features, excerpts, judge_accuracy, longest_copy
+from bach2.music.metre import regular_positions
 from bach2.safe_io import save_npz, save_pickle
 
 _spec = importlib.util.spec_from_file_location(
@@ -113,7 +113,7 @@ def test_the_judge_tells_noise_from_music_and_says_why():
 
 
 def test_bach_is_told_from_noise(bach_keyboard_files, tmp_path):
-    from bach2.evaluate import load_pieces
+    from bach2.measure.evaluate import load_pieces
     for path in bach_keyboard_files[:6]:
         (tmp_path / path.name).symlink_to(path)
     _, pieces, _ = load_pieces(tmp_path, progress=False)
@@ -147,7 +147,7 @@ def run_benchmark(monkeypatch, *argv):
 
 
 def test_the_benchmark_end_to_end_and_its_errors(tmp_path, monkeypatch, capsys):
-    from bach2.training_windows import split_by_bwv
+    from bach2.data.training_windows import split_by_bwv
     rng = np.random.default_rng(5)
     data, made, empty, out = (tmp_path / name for name in ('data', 'made', 'empty', 'out.json'))
     for folder in (data, made, empty):
@@ -191,7 +191,7 @@ def test_the_judge_command(tmp_path):
     for k in range(12):
         save_pickle({'pitch_matrix': noise(rng), 'lowest_pitch': 24, 'step_ticks': 24, 'bar_positions': None},
                     made / f'made_{k}.p')
-    command = [sys.executable, '-m', 'bach2.cli', 'judge', str(made), '--corpus', str(data), '--valid-fraction', '0.5',
+    command = [sys.executable, '-m', 'bach2.app.cli', 'judge', str(made), '--corpus', str(data), '--valid-fraction', '0.5',
                '--json', str(tmp_path / 'judge.json')]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""bach2.layers: Lasagne's LSTM and dense layers, checked against plain NumPy."""
+"""bach2.nn.layers: Lasagne's LSTM and dense layers, checked against plain NumPy."""
 import warnings
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from bach2 import layers as L
-from bach2.objectives import aggregate, binary_crossentropy
-from bach2.updates import sgd
+from bach2.nn import layers as L
+from bach2.nn.objectives import aggregate, binary_crossentropy
+from bach2.nn.updates import sgd
 
 B, T, F, N = 2, 4, 3, 5  # batch, time steps, input features, LSTM units
 

@@ -1,4 +1,4 @@
-"""bach2.line_model: lines of a pitch matrix, the inputs [given line at t, generated line at t − 1], the
+"""bach2.models.line_model: lines of a pitch matrix, the inputs [given line at t, generated line at t − 1], the
 count-table baseline, training and sampling of a tiny model, and ``bach2 lines`` on a tiny corpus."""
 import math
 import subprocess
@@ -9,10 +9,10 @@ import mido
 import numpy as np
 import pytest
 
-from bach2 import line_model as lm
-from bach2.prepare import prepare_training_data
-from bach2.sequence_model import SequenceConfig, one_hot_inputs
-from bach2.sequence_training import concatenate, make_windows, window_starts
+from bach2.models import line_model as lm
+from bach2.data.prepare import prepare_training_data
+from bach2.models.sequence_model import SequenceConfig, one_hot_inputs
+from bach2.models.sequence_training import concatenate, make_windows, window_starts
 from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def test_training_sets_the_geometry_and_sampling_follows_the_given_line(tiny_che
 
 
 def bach2(*args, cwd=None):
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env={'PYTHONPATH': str(ROOT / 'Source_Code'), 'PATH': '/usr/bin:/bin',
                                         'JAX_PLATFORMS': 'cpu'})
 

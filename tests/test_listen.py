@@ -1,4 +1,4 @@
-"""bach2.listen and ``bach2 listen``: real FluidSynth renders are audible, as long as the MIDI (plus the
+"""bach2.render.listen and ``bach2 listen``: real FluidSynth renders are audible, as long as the MIDI (plus the
 release tail), atomic; without FluidSynth one line says what to install.
 
 Tests that render skip when FluidSynth or a soundfont is missing (``bash setup.sh``
@@ -13,7 +13,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from bach2.listen import (INSTALL_HINT, RenderError, RendererMissing, audio_levels, find_renderer,
+from bach2.render.listen import (INSTALL_HINT, RenderError, RendererMissing, audio_levels, find_renderer,
                           find_soundfont, render_midi, renderer_available)
 from bach2.midi_to_time_series import MidiFileError
 from midi_builders import off, on, write_midi
@@ -27,7 +27,7 @@ ENV = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(Path(__file
 
 
 def bach2(*args, env=ENV):
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *args], capture_output=True, text=True,
                           timeout=300, env=env)
 
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence
-from bach2.look import load_pitch_matrix, look
+from bach2.render.look import load_pitch_matrix, look
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.piano_roll import chord_changes, chord_symbol, pitch_matrix_chords, place_labels, plot_piano_roll
-from bach2.pitch_class_plot import pitch_class_counts, pitch_class_distribution, plot_pitch_class_histograms
-from bach2.prepare import CorpusError, prepare_training_data
+from bach2.render.piano_roll import chord_changes, chord_symbol, pitch_matrix_chords, place_labels, plot_piano_roll
+from bach2.render.pitch_class_plot import pitch_class_counts, pitch_class_distribution, plot_pitch_class_histograms
+from bach2.data.prepare import CorpusError, prepare_training_data
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_pitch_matrix import time_series_to_pitch_matrix
-from bach2.windows_figure import pick_windows, plot_windows
-from bach2.training_windows import concatenate_pieces, make_X_Y
+from bach2.render.windows_figure import pick_windows, plot_windows
+from bach2.data.training_windows import concatenate_pieces, make_X_Y
 from midi_builders import off, on, write_midi, write_random_corpus
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -98,7 +98,7 @@ def test_look_bad_files_are_one_line_errors(tmp_path):
     (tmp_path / 'x.p').write_bytes(b'not a pickle')
     (tmp_path / 'x.mid').write_bytes(b'not MIDI')
     for name in ('x.p', 'x.mid', 'missing.p'):
-        run = subprocess.run([sys.executable, '-m', 'bach2.cli', 'look', str(tmp_path / name)],
+        run = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'look', str(tmp_path / name)],
                              capture_output=True, text=True, timeout=120, env=ENV)
         assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1 and name in run.stderr
 
@@ -117,7 +117,7 @@ def test_windows_figure_shows_the_windows_make_X_Y_cuts(tmp_path):
 def test_look_windows_command_on_a_stage1_pickle(tmp_path):
     data = tmp_path / 'data'
     prepare_training_data(write_random_corpus(tmp_path / 'midi', n_pieces=2), data, progress=False, processes=1)
-    run = subprocess.run([sys.executable, '-m', 'bach2.cli', 'look', '--windows', str(data / 'pitch_matrix_24ticks_sh0.p'),
+    run = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'look', '--windows', str(data / 'pitch_matrix_24ticks_sh0.p'),
                           '-o', str(tmp_path / 'w.png')], capture_output=True, text=True, timeout=120, env=ENV)
     assert run.returncode == 0, run.stderr
     assert png_size(tmp_path / 'w.png')[0] > 600

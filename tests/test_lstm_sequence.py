@@ -1,4 +1,4 @@
-"""bach2.lstm_sequence: the fused LSTM recurrence equals LSTMLayer's scan (forward and every gradient, every option
+"""bach2.nn.lstm_sequence: the fused LSTM recurrence equals LSTMLayer's scan (forward and every gradient, every option
 the layer fuses), through PyTensor's C backend and through JAX; the JAX graph for other devices equals the kernels."""
 import glob
 import os
@@ -13,8 +13,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from bach2 import layers as L
-from bach2 import lstm_sequence as ls
+from bach2.nn import layers as L
+from bach2.nn import lstm_sequence as ls
 from bach2.rnn_model import ModelConfig, RNNModel
 from bach2.sampling import Sampler
 from test_layers import lstm_reference, randomize

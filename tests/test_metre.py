@@ -1,4 +1,4 @@
-"""bach2.metre: each step's position in its bar, from the time signatures, and the metre input of the models.
+"""bach2.music.metre: each step's position in its bar, from the time signatures, and the metre input of the models.
 
 * a test-made piece with a pickup and a change of time signature gets the right positions in stage 1,
   the same in a transposed copy, in the ``.npz`` and the pickle;
@@ -12,15 +12,15 @@
 import numpy as np
 import pytest
 
-from bach2.metre import (METRE_FEATURES, POSITION_CLASSES, bar_positions, coarser_positions, continue_positions,
+from bach2.music.metre import (METRE_FEATURES, POSITION_CLASSES, bar_positions, coarser_positions, continue_positions,
                          fit_positions, metre_features, next_step_features, pad_positions, position_classes,
                          regular_positions)
 from bach2.midi_to_time_series import Piece, Voice
-from bach2.model_config import ModelConfig
-from bach2.prepare import PrepareConfig, prepare_training_data
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import PrepareConfig, prepare_training_data
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_midi import time_series_to_midi
-from bach2.training_set import load_training_set, read_positions
+from bach2.data.training_set import load_training_set, read_positions
 
 R = 96    # ticks per quarter note: a 16th is 24 ticks
 
@@ -86,7 +86,7 @@ def test_a_folder_prepared_before_positions_says_so_for_a_metre_model(tmp_path):
         old = {name: arrays[name] for name in arrays.files if name != 'bar_positions'}
     np.savez(npz, **old)
     assert load_training_set(tmp_path / 'data', [0], transpositions=(0,)).positions is None
-    from bach2.prepare import CorpusError
+    from bach2.data.prepare import CorpusError
     with pytest.raises(CorpusError, match='prepared before bar positions were recorded'):
         load_training_set(tmp_path / 'data', [0], transpositions=(0,), metre_input=True)
 
@@ -94,8 +94,8 @@ def test_a_folder_prepared_before_positions_says_so_for_a_metre_model(tmp_path):
 def test_a_music21_pickup_is_written_as_its_own_bar(tmp_path):
     from music21 import meter, note, stream
 
-    from bach2.default_corpus import convert_score, pickup_signature
-    from bach2.metre import piece_positions
+    from bach2.data.default_corpus import convert_score, pickup_signature
+    from bach2.music.metre import piece_positions
     from bach2.midi_to_time_series import midi_to_time_series
     part = stream.Part()
     pickup = stream.Measure(number=0)
@@ -180,7 +180,7 @@ def test_the_cli_trains_the_lstm_nade_with_metre_input_by_default_and_it_generat
         time_series_to_midi(pickup_piece(), midi / f'{name}.mid')
 
     def bach2(*args):
-        result = subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], capture_output=True, text=True,
                                 timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
         return result
@@ -209,10 +209,10 @@ def test_the_cli_trains_the_lstm_nade_with_metre_input_by_default_and_it_generat
 def test_the_chord_and_line_models_read_the_position_of_the_step_they_predict(tmp_path):
     """Chords read quarter-note positions, lines 16ths, each row the position of the step it predicts; a
     near-zero temperature samples the model's argmax given the positions, which change what it predicts."""
-    from bach2 import chord_model as cm
-    from bach2 import line_model as lm
-    from bach2.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
-    from bach2.sequence_training import load_checkpoint
+    from bach2.models import chord_model as cm
+    from bach2.models import line_model as lm
+    from bach2.models.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
+    from bach2.models.sequence_training import load_checkpoint
     data = prepared_pickups(tmp_path)
     quarters = coarser_positions(expected_positions(), 4)
     pieces = cm.load_chord_pieces(data, [0], (0, 5), metre_input=True)

@@ -1,9 +1,9 @@
-"""bach2.music21_judge: our keys and chords against music21's on its own Bach chorales."""
+"""bach2.measure.music21_judge: our keys and chords against music21's on its own Bach chorales."""
 import pytest
 from music21 import chord
 
-from bach2.default_corpus import default_corpus_scores
-from bach2.music21_judge import judge_score, music21_family
+from bach2.data.default_corpus import default_corpus_scores
+from bach2.measure.music21_judge import judge_score, music21_family
 
 
 @pytest.mark.parametrize('pitches, family', [

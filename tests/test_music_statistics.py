@@ -1,8 +1,8 @@
-"""bach2.music_statistics: statistics of hand-made pieces whose true values are known, and distances."""
+"""bach2.measure.music_statistics: statistics of hand-made pieces whose true values are known, and distances."""
 import numpy as np
 import pytest
 
-from bach2.music_statistics import chord_transitions, compare, format_table, music_statistics, total_variation
+from bach2.measure.music_statistics import chord_transitions, compare, format_table, music_statistics, total_variation
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 
 LOW = 24          # column j = MIDI 24 + j
@@ -85,7 +85,7 @@ def test_compare_a_set_with_itself_gives_zero_distances_and_a_table():
 
 def test_sounding_notes_and_onsets_over_the_bar():
     """A bar of 4/4 at 16ths: a triad struck on beat 1, held; D4 alone struck on beat 3 and again an 8th later."""
-    from bach2.metre import regular_positions
+    from bach2.music.metre import regular_positions
     D4 = 62
     steps = [[C4, E4, G4]] * 8 + [[D4]] + [[]] + [[D4]] * 6
     stats = music_statistics([matrix(steps)], LOW, positions=[regular_positions(16, 16)])

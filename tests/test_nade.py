@@ -1,4 +1,4 @@
-"""bach2.nade and the ``lstm-nade`` model: an exact distribution over the pitches of a step.
+"""bach2.nn.nade and the ``lstm-nade`` model: an exact distribution over the pitches of a step.
 
 * the conditionals equal a pitch-by-pitch NumPy NADE written here;
 * the probabilities of all 2^P steps of a tiny model sum to one (the NLL is exact);
@@ -11,9 +11,9 @@ import numpy as np
 import pytensor
 import pytest
 
-from bach2 import layers
-from bach2.model_config import ModelConfig
-from bach2.nade import NADELayer
+from bach2.nn import layers
+from bach2.models.model_config import ModelConfig
+from bach2.nn.nade import NADELayer
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler, decision_noise
 
@@ -27,7 +27,7 @@ def sigmoid(x):
 
 
 def numpy_conditionals(h, v, state, order='up'):
-    """p(v_i = 1 | v_before i, h) pitch by pitch, from the equations of bach2.nade's docstring, the
+    """p(v_i = 1 | v_before i, h) pitch by pitch, from the equations of bach2.nn.nade's docstring, the
     parameters indexed in the drawing order (low to high, or high to low)."""
     W, V, b, c = (state[f'output.{name}'] for name in 'WVbc')
     visible, activation = b + h @ state['output.U_v'], c + h @ state['output.U_h']
@@ -107,8 +107,8 @@ def test_sampled_conditionals_are_the_models_on_the_drawn_steps(model, context):
 def test_a_nade_trained_on_quarter_note_chorales_writes_quarter_note_music(tmp_path):
     """The JSB geometry end to end: 88 keys, one step per quarter note, a silent start, then generate."""
     import json
-    from bach2.generate import GenerateConfig, generate_a_fugue
-    from bach2.jsb_chorales import prepare_jsb_chorales
+    from bach2.compose.generate import GenerateConfig, generate_a_fugue
+    from bach2.data.jsb_chorales import prepare_jsb_chorales
     from bach2.midi_to_time_series import midi_to_time_series
     from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, train
     rng = np.random.default_rng(5)
@@ -132,7 +132,7 @@ def test_a_nade_trained_on_quarter_note_chorales_writes_quarter_note_music(tmp_p
 
 
 def numpy_logits_and_gradients(hidden, visible, steps, W, V, grad):
-    """float64 NumPy: the logits of bach2.nade.NADELogits and the gradient of Σ grad · logits."""
+    """float64 NumPy: the logits of bach2.nn.nade.NADELogits and the gradient of Σ grad · logits."""
     hidden, visible, steps, W, V, grad = (np.asarray(x, np.float64) for x in (hidden, visible, steps, W, V, grad))
     below = np.tril(np.ones((W.shape[0],) * 2), -1)                                 # j < i
     s = sigmoid(hidden[:, None, :] + np.einsum('ij,rj,jh->rih', below, steps, W))   # rows × P × H
@@ -156,7 +156,7 @@ def nade_inputs():
 def test_the_fused_nade_op_and_its_gradient_equal_numpy(nade_inputs, mode):
     """NADELogits through either backend (Numba kernels on this CPU): forward and every gradient."""
     import pytensor.tensor as pt
-    from bach2.nade import nade_logits
+    from bach2.nn.nade import nade_logits
     hidden, visible, steps, W, V, grad = nade_inputs
     variables = [pt.matrix(name, dtype='float32', shape=x.shape) for name, x in zip('hvsWV', nade_inputs)]
     logits = nade_logits(*variables)
@@ -171,7 +171,7 @@ def test_the_fused_nade_op_and_its_gradient_equal_numpy(nade_inputs, mode):
 def test_the_nade_graph_for_other_jax_devices_equals_the_cpu_kernels(nade_inputs):
     """_logits_graph (what a GPU runs) against the Numba kernels, forward and gradient (jax.vjp)."""
     import jax
-    from bach2 import nade
+    from bach2.nn import nade
     hidden, visible, steps, W, V, grad = nade_inputs
     logits, vjp = jax.vjp(nade._logits_graph, hidden, visible, steps, W, V)
     np.testing.assert_allclose(logits, nade._logits_cpu(hidden, visible, steps, W, V), rtol=2e-5, atol=2e-5)

@@ -1,10 +1,10 @@
-"""bach2.objectives: cross-entropies against hand-computed values, and aggregation."""
+"""bach2.nn.objectives: cross-entropies against hand-computed values, and aggregation."""
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from bach2.objectives import aggregate, binary_crossentropy, categorical_crossentropy
+from bach2.nn.objectives import aggregate, binary_crossentropy, categorical_crossentropy
 
 MODE = 'FAST_COMPILE'  # see tests/test_layers.py: the default (Numba) compiles slowly
 LOG_EPS = -np.log(np.float32(1e-7))  # ≈ 16.118: the loss of a prediction clipped at ε

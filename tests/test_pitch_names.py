@@ -1,8 +1,8 @@
-"""bach2.pitch_names: python-midi names ⇄ MIDI note numbers."""
+"""bach2.music.pitch_names: python-midi names ⇄ MIDI note numbers."""
 import pytest
 
-from bach2 import pitch_names
-from bach2.pitch_names import name_to_pitch, pitch_class_of, pitch_to_name
+from bach2.music import pitch_names
+from bach2.music.pitch_names import name_to_pitch, pitch_class_of, pitch_to_name
 
 
 def test_module_attributes_follow_python_midi():

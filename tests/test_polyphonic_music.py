@@ -1,4 +1,4 @@
-"""bach2.polyphonic_music: the four .mat benchmarks as prepared folders — 88 keys, published split, split.json."""
+"""bach2.data.polyphonic_music: the four .mat benchmarks as prepared folders — 88 keys, published split, split.json."""
 import json
 
 import numpy as np
@@ -6,12 +6,12 @@ import pytest
 import scipy.io
 
 from bach2.chord_sequence import NO_CHORD
-from bach2.evaluate import Geometry, load_pieces
-from bach2.jsb_chorales import load_jsb_chorales, prepare_jsb_chorales, roll_chords
-from bach2.polyphonic_music import (BENCHMARKS, PUBLISHED_TEST_NLL, load_mat, prepare_polyphonic,
+from bach2.measure.evaluate import Geometry, load_pieces
+from bach2.data.jsb_chorales import load_jsb_chorales, prepare_jsb_chorales, roll_chords
+from bach2.data.polyphonic_music import (BENCHMARKS, PUBLISHED_TEST_NLL, load_mat, prepare_polyphonic,
                                     sequence_roll)
-from bach2.prepare import CorpusError
-from bach2.training_set import load_training_set, piece_names, prepared_geometry, read_split
+from bach2.data.prepare import CorpusError
+from bach2.data.training_set import load_training_set, piece_names, prepared_geometry, read_split
 from conftest import SHARED_DATA
 
 POLYPHONIC = SHARED_DATA / 'polyphonic_music'
@@ -204,7 +204,7 @@ def test_the_real_jsb_prepares_as_the_json_does(tmp_path):
 def run_bach2(*args, cwd):
     import subprocess
     import sys
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=120)
 
 

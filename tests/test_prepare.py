@@ -1,4 +1,4 @@
-"""bach2.prepare: stages 0–2 on a folder of MIDI → the training data files.
+"""bach2.data.prepare: stages 0–2 on a folder of MIDI → the training data files.
 
 Tiny corpus at 96 ticks per quarter (one step = 24 ticks = a 16th; column j = MIDI 24 + j):
 
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from bach2.chord_sequence import CHORD_NAMES
-from bach2.key_finding import find_key, pitch_class_histogram
-from bach2.prepare import CorpusError, PrepareConfig, load_time_series, prepare_training_data
+from bach2.music.key_finding import find_key, pitch_class_histogram
+from bach2.data.prepare import CorpusError, PrepareConfig, load_time_series, prepare_training_data
 from bach2.safe_io import UnsafePickleError
 from midi_builders import off, on, write_midi
 

@@ -1,9 +1,9 @@
-"""bach2.progressions: keys and Roman numerals → chords, and chord agreement of a pitch matrix."""
+"""bach2.music.progressions: keys and Roman numerals → chords, and chord agreement of a pitch matrix."""
 import numpy as np
 import pytest
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
-from bach2.progressions import (chord_agreement, numeral_to_chord, parse_key, parse_progression,
+from bach2.music.progressions import (chord_agreement, numeral_to_chord, parse_key, parse_progression,
                                 progression_steps)
 
 

@@ -4,10 +4,10 @@ import pytest
 
 from conftest import SHARED_DATA
 
-from bach2.model_config import ModelConfig
-from bach2.prepare import prepare_training_data
+from bach2.models.model_config import ModelConfig
+from bach2.data.prepare import prepare_training_data
 from bach2.sampling import Sampler, repetition_report
-from bach2.baselines import unigram_nll
+from bach2.measure.baselines import unigram_nll
 from bach2.train import TrainConfig, data_windows, train, window_nll
 
 

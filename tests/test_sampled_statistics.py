@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.model_config import ModelConfig
-from bach2.music_statistics import music_statistics, piece_counts, pooled_statistics
+from bach2.models.model_config import ModelConfig
+from bach2.measure.music_statistics import music_statistics, piece_counts, pooled_statistics
 
 _spec = importlib.util.spec_from_file_location(
     'sampled_statistics', Path(__file__).resolve().parents[1] / 'benchmarks' / 'sampled_statistics.py')
@@ -34,7 +34,7 @@ def test_pooling_counts_equals_the_statistics_of_the_pieces_with_repeats():
 
 
 def test_bach_continues_each_primer_with_its_own_next_steps():
-    from bach2.metre import regular_positions
+    from bach2.music.metre import regular_positions
     piece = np.arange(20 * 61).reshape(20, 61) % 2
     struck = piece * (np.arange(20) % 3 == 0)[:, None]                    # its onset plane
     corpus = [(np.hstack([piece, struck]), None, 'bwv1', regular_positions(20, 16)),
@@ -67,7 +67,7 @@ def test_the_bootstrap_finds_the_set_drawn_like_the_corpus_closer_on_all_three()
 
 def test_two_checkpoints_end_to_end(tmp_path, monkeypatch):
     """Two tiny models on made-up quarter-note chorales → the table, the bootstrap, results.json and the pieces."""
-    from bach2.jsb_chorales import prepare_jsb_chorales
+    from bach2.data.jsb_chorales import prepare_jsb_chorales
     from bach2.train import TrainConfig, checkpoint_path, train
     rng = np.random.default_rng(5)
     chorale = lambda: [sorted(set(int(p) for p in rng.integers(48, 80, 3))) for _ in range(24)]   # noqa: E731

@@ -9,7 +9,7 @@ sampled so far.
 import numpy as np
 import pytest
 
-from bach2.model_config import ModelConfig
+from bach2.models.model_config import ModelConfig
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler, decision_noise, longest_single_pitch_run, repetition_report
 

@@ -1,4 +1,4 @@
-"""bach2.scores and ``--musicxml``: MusicXML that music21 reads back with the same notes.
+"""bach2.render.scores and ``--musicxml``: MusicXML that music21 reads back with the same notes.
 
 * ``generate --musicxml`` (the shipped model): a piano grand staff whose notes sound where the MIDI's do;
 * ``fugue --musicxml``: one part per voice, each with its voice's notes, the key and time signatures;
@@ -11,9 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from bach2.cli import main
+from bach2.app.cli import main
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.scores import time_signature_of, write_musicxml
+from bach2.render.scores import time_signature_of, write_musicxml
 
 
 def sounding(notes, resolution, steps_per_quarter=4):

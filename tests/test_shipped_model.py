@@ -1,4 +1,4 @@
-"""The model shipped in the package (``bach2/shipped/``) and ``bach2 export``, which made it.
+"""The model shipped in the package (``bach2/models/shipped/``) and ``bach2 export``, which made it.
 
 * it loads like any checkpoint (an ``.npz`` of values, no pickle), is small, holds no optimizer state,
   and says how it was made and which pieces (BWV numbers) it trained on and held out;
@@ -10,9 +10,9 @@ import json
 
 import numpy as np
 
-from bach2.cli import main
-from bach2.generate import SHIPPED_MODEL, SHIPPED_MODELS, load_model
-from bach2.model_config import ModelConfig
+from bach2.app.cli import main
+from bach2.compose.generate import SHIPPED_MODEL, SHIPPED_MODELS, load_model
+from bach2.models.model_config import ModelConfig
 from bach2.safe_io import load_pickle
 from midi_builders import write_random_corpus
 
@@ -50,7 +50,7 @@ def test_generate_without_a_checkpoint_uses_the_shipped_model(tmp_path, capsys):
 
 def test_export_keeps_the_parameters_and_evaluate_reads_them(tmp_path):
     from bach2.train import TrainConfig, checkpoint_path, train
-    from bach2.prepare import prepare_training_data
+    from bach2.data.prepare import prepare_training_data
     data = tmp_path / 'data'
     prepare_training_data(write_random_corpus(tmp_path / 'midi', bars=6), data, progress=False, processes=1)
     config = ModelConfig(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4, model='lstm-nade', nade_hidden=4,
@@ -74,7 +74,7 @@ def test_export_keeps_the_parameters_and_evaluate_reads_them(tmp_path):
 
 
 def test_the_journals_stage_4_still_takes_the_model_stage_3_wrote(tmp_path, monkeypatch):
-    from bach2.cli import OneLineParser, add_generate_arguments, build_parser, generate_configs
+    from bach2.app.cli import OneLineParser, add_generate_arguments, build_parser, generate_configs
     (tmp_path / 'checkpoints').mkdir()
     (tmp_path / 'checkpoints' / 'lstm_polyphonic_N128_2layers.npz').write_bytes(b'')
     monkeypatch.chdir(tmp_path)

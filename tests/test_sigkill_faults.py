@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bach2.cli import newest_checkpoint
-from bach2.prepare import find_midi_files
+from bach2.app.cli import newest_checkpoint
+from bach2.data.prepare import find_midi_files
 
 _spec = importlib.util.spec_from_file_location(
     'sigkill_faults', Path(__file__).resolve().parents[1] / 'benchmarks' / 'sigkill_faults.py')

@@ -1,4 +1,4 @@
-"""``bach2 studio`` driven by headless Chromium through its real page (bach2.studio, studio.html).
+"""``bach2 studio`` driven by headless Chromium through its real page (bach2.app.studio, studio.html).
 
 The app serves on a free port of 127.0.0.1 with the shipped models; the browser fills the forms and
 submits them as a person would. Checked end to end: a continuation of a corpus piece and of an
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bach2.generate import SHIPPED_MODEL
-from bach2.listen import renderer_available
+from bach2.compose.generate import SHIPPED_MODEL
+from bach2.render.listen import renderer_available
 from headless_chromium import HeadlessChromium, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(find_chromium() is None, reason='Chromium is mis
 @pytest.fixture(scope='module')
 def studio(tmp_path_factory):
     from werkzeug.serving import make_server
-    from bach2.studio import Studio, create_app
+    from bach2.app.studio import Studio, create_app
     root = tmp_path_factory.mktemp('studio')
     (root / 'checkpoints').mkdir()
     shutil.copy(SHIPPED_MODEL, root / 'checkpoints' / 'gone_soon.npz')

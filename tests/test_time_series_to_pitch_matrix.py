@@ -115,7 +115,7 @@ def test_the_onset_plane_tells_a_struck_note_from_a_held_one(tmp_path):
     """Articulation round trip: MIDI → matrix and onset plane (stage 1 stores it) → MIDI keeps C4 struck twice
     apart from E4 held for as long, and a note struck while another voice holds the same pitch."""
     from bach2.midi_to_time_series import Piece, midi_to_time_series
-    from bach2.prepare import ONSETS, PrepareConfig, prepare_training_data
+    from bach2.data.prepare import ONSETS, PrepareConfig, prepare_training_data
     from bach2.safe_io import load_pickle
     from bach2.time_series_to_midi import time_series_to_midi
     notes = [(0, 60, 48), (48, 60, 48), (0, 64, 96), (96, 62, 24)]         # C4 C4 | E4 held | D4

@@ -8,7 +8,7 @@ The corpus: six MIDI files ``bwv1_x.mid`` … ``bwv6_x.mid``, four 4/4 bars each
 Ctrl-C is simulated in-process by a trace function that raises
 KeyboardInterrupt when ``Trainer.run`` reaches a chosen source line at a chosen
 (epoch, batch) — the same exception a real SIGINT raises at that point — and
-for real with SIGINT to a ``python -m bach2.cli train`` subprocess.
+for real with SIGINT to a ``python -m bach2.app.cli train`` subprocess.
 """
 import copy
 import csv
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.model_config import CheckpointError, ModelConfig
-from bach2.prepare import CorpusError, prepare_training_data
+from bach2.models.model_config import CheckpointError, ModelConfig
+from bach2.data.prepare import CorpusError, prepare_training_data
 from bach2.safe_io import UnsafePickleError, save_npz
 from bach2.train import (LOG_COLUMNS, TrainConfig, Trainer, TrainingDiverged, baseline_report, checkpoint_path,
                          load_checkpoint, read_checkpoint_pickle, scheduled_learning_rate, train)
@@ -380,7 +380,7 @@ def test_sequence_length_longer_than_every_piece(data_dir, tmp_path):
 # --------------------------------------------------------------------------- the command line
 
 def bach2(*args, timeout=120):
-    return subprocess.run([sys.executable, '-m', 'bach2.cli', *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -429,7 +429,7 @@ def test_cli_train_valid_fraction_one(data_dir, tmp_path):
 def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster():
     import pytensor
     from argparse import Namespace
-    from bach2.cli import training_backend
+    from bach2.app.cli import training_backend
     cpu = Namespace(backend='auto', device='cpu', log_gate_gradients=False)
     fused = 'c' if pytensor.config.cxx else 'jax'                                   # the C backend needs g++
     assert training_backend(cpu, ModelConfig()) == fused                            # N = 256, last-step targets
@@ -444,7 +444,7 @@ def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster()
 def test_train_backend_auto_keeps_jax_without_a_cpp_compiler(monkeypatch):
     import pytensor
     from argparse import Namespace
-    from bach2.cli import training_backend
+    from bach2.app.cli import training_backend
     monkeypatch.setattr(pytensor.config, 'cxx', '')
     assert training_backend(Namespace(backend='auto', device='cpu', log_gate_gradients=False), ModelConfig()) == 'jax'
 
@@ -462,7 +462,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
         # Python keeps it so: catch SIGINT here for a moment (a caught signal is default again after exec)
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            process = subprocess.Popen([sys.executable, '-m', 'bach2.cli', *map(str, args), '--epochs', '50'],
+            process = subprocess.Popen([sys.executable, '-m', 'bach2.app.cli', *map(str, args), '--epochs', '50'],
                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
         finally:
             signal.signal(signal.SIGINT, previous)

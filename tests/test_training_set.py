@@ -1,12 +1,12 @@
-"""bach2.training_set crops: the first N steps of each piece (the journal's first 4 bars) and the first N
+"""bach2.data.training_set crops: the first N steps of each piece (the journal's first 4 bars) and the first N
 steps of all pieces in order (its ``pitch_matrix[:4800]``), with window counts ours vs the journal's."""
 import numpy as np
 import pytest
 
 from bach2.chord_sequence import NO_CHORD
-from bach2.prepare import prepare_training_data
-from bach2.training_set import build_training_set, crop_pieces, load_training_set, piece_names
-from bach2.training_windows import journal_data_size, window_starts
+from bach2.data.prepare import prepare_training_data
+from bach2.data.training_set import build_training_set, crop_pieces, load_training_set, piece_names
+from bach2.data.training_windows import journal_data_size, window_starts
 from midi_builders import write_random_corpus
 
 

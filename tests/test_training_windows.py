@@ -1,4 +1,4 @@
-"""bach2.training_windows: windows of SEQUENCE_LENGTH steps and their targets, never across two pieces.
+"""bach2.data.training_windows: windows of SEQUENCE_LENGTH steps and their targets, never across two pieces.
 
 The hand-made corpus below has three pieces of 5, 2 and 7 steps (N = 14 rows),
 each row filled with its own row number so that every window can be read back:
@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from bach2.training_windows import (bwv_number, concatenate_pieces, iterate_batches, make_batch, make_X_Y,
+from bach2.data.training_windows import (bwv_number, concatenate_pieces, iterate_batches, make_batch, make_X_Y,
                                     split_by_bwv, window_starts)
 
 P = 4  # pitches of the hand-made pieces

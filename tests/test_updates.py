@@ -1,4 +1,4 @@
-"""bach2.updates: ten steps on a toy quadratic against NumPy versions of each documented rule."""
+"""bach2.nn.updates: ten steps on a toy quadratic against NumPy versions of each documented rule."""
 import inspect
 
 import numpy as np
@@ -6,8 +6,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from bach2 import updates
-
+from bach2.nn import updates
 MODE = 'FAST_COMPILE'  # see tests/test_layers.py: the default (Numba) compiles slowly
 STEPS = 10
 # loss = Σ a·p² + Σ c·p over two parameters, so the gradient is 2·a·p + c

@@ -21,7 +21,7 @@ similarity with a pitch-class profile; the journal's chord cost is
 """
 import numpy as np
 
-from bach2.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, full_roll, ticks_per_step
 
 ROLE_WEIGHTS = {'root': 1.0, 'third': 0.8, 'fifth': 0.6, 'seventh': 0.5, 'colour': 0.3}

@@ -2,7 +2,7 @@
 
 A *time series* is one list per voice of ``(time, pitch, duration)`` tuples in
 ticks (absolute onset, MIDI pitch 0–127, ticks > 0), sorted. A voice is one
-(track, channel) pair. :mod:`bach2.smf_reader` scans the bytes (mido decodes
+(track, channel) pair. :mod:`bach2.music.smf_reader` scans the bytes (mido decodes
 the meta events); pairing follows these rules:
 
 * a NoteOn with velocity 0 is a NoteOff;
@@ -30,7 +30,7 @@ import functools
 import itertools
 import os
 
-from bach2.smf_reader import SmfError, read_smf
+from bach2.music.smf_reader import SmfError, read_smf
 
 MAX_FILE_BYTES = 4 * 2 ** 20    # a larger file is not a score (the largest shared file: 30 KB); see docs/robustness.md
 READ_BLOCK_BYTES = 2 ** 16      # read in blocks: one read(MAX_FILE_BYTES + 1) would reserve it all per file
@@ -116,7 +116,7 @@ class Piece:
 
 
 def read_midi(path):
-    """Scan ``path`` (:mod:`bach2.smf_reader`) → (ticks per quarter, [Track]); failures → :class:`MidiFileError`."""
+    """Scan ``path`` (:mod:`bach2.music.smf_reader`) → (ticks per quarter, [Track]); failures → :class:`MidiFileError`."""
     try:
         with open(path, 'rb') as handle:
             blocks = iter(functools.partial(handle.read, READ_BLOCK_BYTES), b'')

@@ -3,19 +3,19 @@
 Input: a batch of windows, ``B × L × P`` float32 (L = SEQUENCE_LENGTH steps,
 P = 61 pitches; ``B × L × (P + 12)`` with ``chord_input``: each step also holds
 the pitch classes of the chord of the step after it, so a prescribed chord
-progression can steer generation). One or two :class:`~bach2.layers.LSTMLayer` (N units, Lasagne
+progression can steer generation). One or two :class:`~bach2.nn.layers.LSTMLayer` (N units, Lasagne
 semantics, GRAD_CLIPPING on the gate pre-activations), optional
-:class:`~bach2.layers.DropoutLayer` on the input and after each LSTM layer, then
+:class:`~bach2.nn.layers.DropoutLayer` on the input and after each LSTM layer, then
 an output layer for the next step:
 
 * polyphonic: P sigmoid outputs, one independent probability per pitch;
 * monophonic (the bass line): P + 1 softmax outputs (the last = rest);
-* ``model='lstm-nade'`` (beyond the journal): a :class:`~bach2.nade.NADELayer`
+* ``model='lstm-nade'`` (beyond the journal): a :class:`~bach2.nn.nade.NADELayer`
   instead, the joint distribution of the step's pitches; its "probabilities"
   are the conditionals p(y_i | y_<i), so the same cross-entropy is its exact NLL;
   with ``articulation`` a step is 2P wide — the pitches sounding, then the pitches
   struck — and the onset conditionals follow the pitches exactly
-  (:func:`~bach2.nade.follow_pitches`: 0 where silent, 1 where a pitch starts), so
+  (:func:`~bach2.nn.nade.follow_pitches`: 0 where silent, 1 where a pitch starts), so
   the NLL counts only the choice between holding a pitch and striking it again.
 
 Cost = note cost + λ · chord cost:
@@ -49,10 +49,10 @@ import pytensor
 import pytensor.link.jax.dispatch  # noqa: F401 (switches JAX to 64 bits when floatX is float64 …)
 import pytensor.tensor as pt
 
-from bach2 import layers, objectives, updates
-from bach2.model_config import CheckpointError, ModelConfig  # noqa: F401 (ModelConfig re-exported)
-from bach2.lstm_sequence import one_blas_thread
-from bach2.nade import NADELayer, follow_pitches
+from bach2.nn import layers, objectives, updates
+from bach2.models.model_config import CheckpointError, ModelConfig  # noqa: F401 (ModelConfig re-exported)
+from bach2.nn.lstm_sequence import one_blas_thread
+from bach2.nn.nade import NADELayer, follow_pitches
 
 # … which turns float32 sums float64 and breaks scan's carry types: the model is float32 throughout.
 pytensor.config.floatX = 'float32'
@@ -60,7 +60,7 @@ jax.config.update('jax_enable_x64', False)
 
 OPTIMIZERS = {'sgd': updates.sgd, 'adagrad': updates.adagrad, 'rmsprop': updates.rmsprop, 'adam': updates.adam}
 BACKENDS = {'jax': 'JAX', 'c': 'CVM'}   # PyTensor compile modes: JAX (XLA) or the C virtual machine
-# whether each LSTM layer's recurrence is one fused Op (bach2.lstm_sequence) rather than a scan: on the C backend
+# whether each LSTM layer's recurrence is one fused Op (bach2.nn.lstm_sequence) rather than a scan: on the C backend
 # the Op's training step is 1.5-2.8× faster than the scan's (N = 256 and 768, 5 December); through JAX on a CPU the
 # scan stays faster (the Op is a host callback there: benchmarks/bench_train.py, docs/measured.md)
 FUSED = {'jax': False, 'c': True}
@@ -94,7 +94,7 @@ def link_c_blas():
 def compile_function(inputs, outputs, backend, fused, **kwargs):
     """``pytensor.function`` in ``backend``'s mode (the C backend linked to a BLAS: :func:`link_c_blas`); a graph
     whose LSTMs are fused Ops on the C backend is called with one BLAS thread
-    (:func:`bach2.lstm_sequence.one_blas_thread`)."""
+    (:func:`bach2.nn.lstm_sequence.one_blas_thread`)."""
     if backend == 'c':
         link_c_blas()
     function = pytensor.function(inputs, outputs, mode=BACKENDS[backend], **kwargs)
@@ -119,7 +119,7 @@ def chord_cost(probabilities, chord_targets, fold):
 
 def build_network(config, batch_size, fused=False):
     """Layers for ``config`` with a ``batch_size × L × n_inputs`` input → the output layer (``fused``: see
-    :class:`bach2.layers.LSTMLayer`).
+    :class:`bach2.nn.layers.LSTMLayer`).
 
     Every LSTM returns all its steps; the output layer (``num_leading_axes=2``) reads
     ``B × T × N`` — every step (``targets='all'``) or only the last (T = 1, the journal's).
@@ -193,7 +193,7 @@ class RNNModel:
         NLL of each frame ``B × T``) of one pass.
 
         ``last``: windows predicting the step after them from a zero state; else every step,
-        from a given state, with resets. ``gate_probes``: see :meth:`bach2.layers.LSTMLayer.get_output_for`.
+        from a given state, with resets. ``gate_probes``: see :meth:`bach2.nn.layers.LSTMLayer.get_output_for`.
         """
         config, B, L = self.config, self.config.batch_size, self.config.sequence_length
         T = 1 if last else L

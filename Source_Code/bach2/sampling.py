@@ -17,7 +17,7 @@ Dropout is off in both (deterministic outputs).
 
 Each input row is the primer's, then the step sampled before; with
 ``chord_input`` the chord tones of the step after it are appended, with
-``metre_input`` that step's position in its bar (:mod:`bach2.metre`). The
+``metre_input`` that step's position in its bar (:mod:`bach2.music.metre`). The
 output layer's logits z become:
 
 * polyphonic: ``p = σ(z / temperature)``; a pitch sounds where ``p > cutoff``:
@@ -26,7 +26,7 @@ output layer's logits z become:
 * monophonic: ``argmax(z / temperature + g)`` over P pitches and a rest; Gumbel
   noise g is sampling from the softmax, g = 0 the journal's argmax;
 * ``lstm-nade``: pitch after pitch, low to high, each conditional compared
-  with its cutoff (see :meth:`bach2.nade.NADELayer.sample`); with ``articulation``
+  with its cutoff (see :meth:`bach2.nn.nade.NADELayer.sample`); with ``articulation``
   the onsets follow the pitches, held only where the pitch sounded the step before.
 
 A step is ``P`` columns, ``2P`` with ``articulation`` (sounding, then struck).
@@ -35,8 +35,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from bach2 import layers
-from bach2.metre import metre_features
+from bach2.nn import layers
+from bach2.music.metre import metre_features
 from bach2.rnn_model import FUSED, build_network, compile_function
 
 
@@ -103,7 +103,7 @@ class Sampler:
         if self.config.metre_input:
             if positions is None:
                 raise ValueError('this model reads the position in the bar: give the positions of the primer '
-                                 'and of the new steps (bach2.metre)')
+                                 'and of the new steps (bach2.music.metre)')
             positions = np.asarray(positions)
             if positions.shape != (total + 1, 2):
                 raise ValueError(f'positions must be {total + 1} × 2 (primer + n_steps rows), got {positions.shape}')
@@ -173,7 +173,7 @@ class Sampler:
         ``rule``: see :func:`decision_noise`; ``seed`` seeds its noise. ``chords``:
         ``(L + n_steps − 1) × 12`` chord tones of the step after each input row
         (only read with ``chord_input``; None = no chord). ``positions``: ``(L + n_steps) × 2`` bar
-        positions of the primer's steps and the new ones (:mod:`bach2.metre`; needed, and only read,
+        positions of the primer's steps and the new ones (:mod:`bach2.music.metre`; needed, and only read,
         with ``metre_input``). ``context``:
         'window' — every step reads the last SEQUENCE_LENGTH steps from a zero
         state, exactly as the model was trained (and as the journal sampled);
@@ -181,7 +181,7 @@ class Sampler:
         faster, but a window-trained model drifts once the context outgrows its windows).
         ``given`` (``n_steps × W`` int8: 1 on, 0 off, −1 the model's choice) fixes units of the new
         steps (polyphonic models); ``max_notes`` (``n_steps`` ints, lstm-nade) caps the pitches sounding
-        in each new step, given ones included (see :meth:`bach2.nade.NADELayer.sample`).
+        in each new step, given ones included (see :meth:`bach2.nn.nade.NADELayer.sample`).
         """
         primer = np.asarray(primer, np.float32)
         config = self.config

@@ -8,7 +8,7 @@
   laid end to end in B streams and cut into chunks of L steps; the LSTM state is
   carried from chunk to chunk (truncated back-propagation through time) and reset
   where a piece begins, so every frame is a target exactly once per epoch
-  (:func:`~bach2.training_windows.stream_layout`).
+  (:func:`~bach2.data.training_windows.stream_layout`).
 * Validation (and :func:`stream_nll`) predicts every frame of a validation piece
   from everything before it in that piece, the first from silence, whatever the mode.
 * Every epoch: a progress bar with the running loss, the train and validation NLL
@@ -39,12 +39,12 @@ import zipfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.model_config import CheckpointError, ModelConfig, TrainingDiverged  # noqa: F401 (re-exported)
-from bach2.prepare import CorpusError
+from bach2.models.model_config import CheckpointError, ModelConfig, TrainingDiverged  # noqa: F401 (re-exported)
+from bach2.data.prepare import CorpusError
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle, save_png
-from bach2.training_set import load_training_set, piece_names, read_split, select_pieces, split_indices
-from bach2.training_windows import (bwv_number, iterate_batches, make_batch, make_X_Y, split_by_bwv, stream_chunks,
+from bach2.data.training_set import load_training_set, piece_names, read_split, select_pieces, split_indices
+from bach2.data.training_windows import (bwv_number, iterate_batches, make_batch, make_X_Y, split_by_bwv, stream_chunks,
                                     stream_layout)
 
 
@@ -463,7 +463,7 @@ def train(model_config, train_config, resume=False, progress=True, log=print):
 
 def baseline_report(trainer):
     """NLL per frame of the unigram and repeat baselines on every validation frame (the first after silence)."""
-    from bach2.baselines import repeat_nll, repeat_rates, unigram_nll
+    from bach2.measure.baselines import repeat_nll, repeat_rates, unigram_nll
     valid, train = trainer.valid_set, trainer.train_set
     first = np.zeros(valid.n_steps, bool)
     first[valid.piece_starts[:-1]] = True                       # the silent step before each piece

@@ -1,0 +1,1 @@
+"""The applications on top: the ``bach2`` command line, one module per command group, and the studio."""

@@ -1,0 +1,1 @@
+"""Composing: continue a piece, harmonize a line, write a fugue exposition, chain the road map's models."""

@@ -1,0 +1,274 @@
+"""Write voices around lines that are given note for note: ``bach2 harmonize`` (a soprano or a bass),
+and the entries of ``bach2 fugue`` (:mod:`bach2.compose.fugue`).
+
+An LSTM-NADE draws the pitches of a step in one order (``ModelConfig.pitch_order``), so the voice
+drawn first can be given exactly: the top voice to a model drawn high to low ('down'), the bottom
+voice to one drawn low to high ('up'). The units of the given voice — its pitch on, every pitch
+beyond it off, its onset struck or held — are fixed (``Sampler.continue_piece(given=)``), and the
+rest of the step is drawn from the model's exact conditional given them, so the likelihood of the
+other voices given the line is exact too. A cap on the pitches of a step keeps the texture to the
+voices that sound (drawn greedily, see :meth:`bach2.nn.nade.NADELayer.sample`).
+
+A :class:`VoicePlan` says, step by step, which voices may sound and which one, if any, is given;
+:func:`write_with_plan` samples the steps, switching between the 'up' and the 'down' model where
+the given voice changes from bottom to top (each segment reads everything written before it);
+:func:`separate_voices` deals the sounding pitches into voices, the given one kept, the others
+nearest to where each voice last sounded.
+
+Lines are ``T`` int64 pitch-matrix columns, P = rest (as :mod:`bach2.models.line_model`), with ``T`` bool
+onsets (True where a note is struck).
+"""
+import dataclasses
+import itertools
+import pathlib
+
+import numpy as np
+
+from bach2.music.metre import pad_positions, piece_positions
+from bach2.midi_to_time_series import midi_to_time_series
+from bach2.models.model_config import CheckpointError
+from bach2.data.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, onset_matrix, time_series_to_pitch_matrix
+
+ORDER_OF_SIDE = {'top': 'down', 'bottom': 'up'}        # the drawing order that gives this voice first
+VOICE_NAMES = {2: ('soprano', 'bass'), 3: ('soprano', 'alto', 'bass'), 4: ('soprano', 'alto', 'tenor', 'bass')}
+UNSEEN = 12            # semitones a voice that has not sounded yet counts as away from any pitch
+
+
+@dataclasses.dataclass
+class VoicePlan:
+    """What the form fixes at each of T steps, for ``n_voices`` voices (voice 0 the highest).
+
+    ``voice``: ``T`` int, the voice whose line is given at that step, −1 none; ``line``: ``T`` int
+    column of the given note (P = the given voice rests); ``struck``: ``T`` bool, the given note starts
+    there; ``active``: ``T × n_voices`` bool, the voices that may sound; ``n_pitches``: P.
+    """
+    voice: np.ndarray
+    line: np.ndarray
+    struck: np.ndarray
+    active: np.ndarray
+    n_pitches: int
+
+    @property
+    def n_voices(self):
+        return self.active.shape[1]
+
+    def side(self, t):
+        """'top' or 'bottom' where the given voice is the highest or lowest that may sound at step t
+        ('only' where it sounds alone), None where no note is given; an inner voice is a ValueError."""
+        voice = self.voice[t]
+        if voice < 0 or self.line[t] >= self.n_pitches:
+            return None
+        sounding = np.flatnonzero(self.active[t])
+        if len(sounding) == 1:
+            return 'only'
+        if voice == sounding[0]:
+            return 'top'
+        if voice == sounding[-1]:
+            return 'bottom'
+        raise ValueError(f'step {t}: voice {voice} is given between two sounding voices; only the highest or '
+                         'the lowest voice can be given exactly')
+
+
+def plan_units(plan, articulation):
+    """→ (``T × W`` int8 given units: 1 on, 0 off, −1 the model's; ``T`` int caps on the sounding
+    pitches; ``T`` drawing orders 'up', 'down' or '' where either gives the same)."""
+    n_steps, n_pitches = len(plan.voice), plan.n_pitches
+    width = n_pitches * (2 if articulation else 1)
+    given = np.full((n_steps, width), -1, np.int8)
+    orders = np.full(n_steps, '', object)
+    caps = plan.active.sum(axis=1)
+    for t in range(n_steps):
+        side, column = plan.side(t), plan.line[t]
+        if side is None:
+            caps[t] -= int(plan.voice[t] >= 0 and plan.active[t, plan.voice[t]])   # the given voice rests
+            continue
+        beyond = slice(column + 1, None) if side == 'top' else slice(0, column) if side == 'bottom' else slice(None)
+        given[t, :n_pitches][beyond] = 0
+        given[t, column] = 1
+        if articulation:
+            given[t, n_pitches:][beyond] = 0
+            given[t, n_pitches + column] = int(plan.struck[t])
+        orders[t] = ORDER_OF_SIDE.get(side, '')
+    return given, caps, orders
+
+
+def order_segments(orders, first='up'):
+    """``T`` orders ('' = either) → [(start, end, order)]: runs of one model, '' joining the run before it."""
+    segments, current = [], None
+    for t, order in enumerate(orders):
+        order = order or (current or first)
+        if order != current:
+            segments.append([t, t + 1, order])
+            current = order
+        else:
+            segments[-1][1] = t + 1
+    return [tuple(segment) for segment in segments]
+
+
+def write_with_plan(samplers, plan, positions, seed=0, temperature=1.0, progress=None):
+    """Sample the ``T`` steps of ``plan`` → ``T × W`` uint8 steps.
+
+    ``samplers``: {'up': Sampler, 'down': Sampler} (one is enough where the plan never needs the
+    other); ``positions``: ``T × 2`` bar positions (models with ``metre_input``). Each run of one
+    drawing order is one ``continue_piece`` in the carried context, from silence then everything written;
+    ``progress(fraction)`` is called after each.
+    """
+    config = next(iter(samplers.values())).config
+    given, caps, orders = plan_units(plan, config.articulation)
+    segments = order_segments(orders, first='up' if 'up' in samplers else 'down')
+    for _, _, order in segments:
+        if order not in samplers:
+            raise CheckpointError(f'this line needs a model drawn {order} (bach2 train --pitch-order {order})')
+    positions = pad_positions(np.asarray(positions), 1)            # the silent step the piece starts from
+    steps = np.zeros((1 + len(plan.voice), config.step_width), np.uint8)
+    for k, (start, end, order) in enumerate(segments):
+        new, _ = samplers[order].continue_piece(
+            steps[:start + 1], end - start, seed=seed + 7919 * k, temperature=temperature, context='carry',
+            positions=positions[:end + 1], given=given[start:end], max_notes=caps[start:end])
+        steps[start + 1:end + 1] = new
+        if progress:
+            progress(end / len(plan.voice))
+    return steps[1:]
+
+
+def _deal(notes, voices, last):
+    """Pitches ``notes`` (high to low) among ``voices`` (high to low) → {voice: pitch}: in order, the voices
+    chosen (when fewer notes) so that each note lies nearest where its voice last sounded."""
+    def distance(choice):
+        return sum(UNSEEN if last[v] is None else abs(last[v] - n) for v, n in zip(choice, notes))
+    best = min(itertools.combinations(voices, len(notes)), key=distance)
+    return dict(zip(best, notes))
+
+
+def separate_voices(steps, plan):
+    """``T × W`` sampled steps → (``n_voices × T`` int64 lines, P = rest; ``n_voices × T`` bool onsets).
+
+    The given voice keeps the plan's line; the other pitches of a step go, high to low, to the other
+    voices that may sound (nearest to their last pitch when there are fewer pitches than voices; the
+    lowest extra pitches, if a step has more than its voices, are dropped). Without an onset plane a
+    voice strikes a note where its pitch changes.
+    """
+    steps = np.asarray(steps)
+    n_steps, n_voices, n_pitches = len(steps), plan.n_voices, plan.n_pitches
+    lines = np.full((n_voices, n_steps), n_pitches, np.int64)
+    onsets = np.zeros((n_voices, n_steps), bool)
+    struck_plane = steps[:, n_pitches:] if steps.shape[1] == 2 * n_pitches else None
+    last = [None] * n_voices
+    for t in range(n_steps):
+        fixed = plan.voice[t] if plan.voice[t] >= 0 and plan.line[t] < n_pitches else -1
+        notes = [int(c) for c in np.flatnonzero(steps[t, :n_pitches])[::-1] if not (fixed >= 0 and c == plan.line[t])]
+        voices = [v for v in np.flatnonzero(plan.active[t]) if v != fixed and v != plan.voice[t]]
+        dealt = _deal(notes[:len(voices)], voices, last) if voices and notes else {}
+        if fixed >= 0:
+            dealt[fixed] = int(plan.line[t])
+        for voice, column in dealt.items():
+            lines[voice, t] = column
+            if voice == fixed:
+                onsets[voice, t] = bool(plan.struck[t])
+            elif struck_plane is not None:
+                onsets[voice, t] = bool(struck_plane[t, column]) or t == 0 or lines[voice, t - 1] != column
+            else:
+                onsets[voice, t] = t == 0 or lines[voice, t - 1] != column
+            last[voice] = column
+    return lines, onsets
+
+
+def read_line(path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICKS):
+    """A MIDI file → (``T`` line: its highest ('top') or lowest ('bottom') pitch at each step, ``T`` onsets,
+    ``T × 2`` bar positions); CorpusError naming the file if it is not MIDI, has no note, or leaves the
+    model's pitch range."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() not in MIDI_SUFFIXES:
+        raise CorpusError(f'{path}: not a MIDI file (expected {", ".join(sorted(MIDI_SUFFIXES))})')
+    piece = midi_to_time_series(path)
+    matrix, dropped = time_series_to_pitch_matrix(piece, step_ticks, lowest_pitch, n_pitches)
+    if dropped:
+        raise CorpusError(f'{path}: {dropped} notes lie outside the model\'s range (MIDI {lowest_pitch}–'
+                          f'{lowest_pitch + n_pitches - 1})')
+    if not matrix.any():
+        raise CorpusError(f'{path}: no notes')
+    struck = onset_matrix(piece, step_ticks, lowest_pitch, n_pitches)
+    line = np.full(len(matrix), n_pitches, np.int64)
+    onsets = np.zeros(len(matrix), bool)
+    for t in np.flatnonzero(matrix.any(axis=1)):
+        line[t] = np.flatnonzero(matrix[t])[-1 if which == 'top' else 0]
+        onsets[t] = bool(struck[t, line[t]]) or t == 0 or line[t - 1] != line[t]
+    return line, onsets, piece_positions(piece, step_ticks, len(matrix))
+
+
+def harmonize_plan(line, onsets, voice, n_voices, n_pitches):
+    """A soprano (``voice`` 'soprano') or bass line → the :class:`VoicePlan` of ``n_voices`` voices around it."""
+    n_steps = len(line)
+    index = 0 if voice == 'soprano' else n_voices - 1
+    return VoicePlan(voice=np.full(n_steps, index), line=np.asarray(line), struck=np.asarray(onsets, bool),
+                     active=np.ones((n_steps, n_voices), bool), n_pitches=n_pitches)
+
+
+def bar_layout(positions):
+    """``T × 2`` bar positions → (steps in a bar, the most common length; steps of that bar before the first
+    step: its position, or what a shorter first bar, a pickup, leaves out)."""
+    positions = np.asarray(positions, np.int64)
+    bar = int(np.bincount(positions[:, 1]).argmax())
+    position, first_bar = int(positions[0][0]), int(positions[0][1])
+    return bar, (bar - first_bar + position) % bar if first_bar < bar else position
+
+
+def load_samplers(checkpoints):
+    """{'up' or 'down': checkpoint path} → {order: compiled Sampler}, each checked to be an lstm-nade drawn in
+    that order, all on one geometry; CheckpointError naming the file otherwise."""
+    from bach2.measure.evaluate import checkpoint_geometry
+    from bach2.compose.generate import load_model
+    from bach2.sampling import Sampler
+    samplers, geometries = {}, {}
+    for order, checkpoint in checkpoints.items():
+        config, state, meta = load_model(checkpoint)
+        if config.model != 'lstm-nade' or config.pitch_order != order:
+            raise CheckpointError(f'{checkpoint}: needed an lstm-nade drawn {order} (bach2 train --model lstm-nade '
+                                  f'--pitch-order {order}), this one is {config.model}, {config.pitch_order}')
+        geometries[checkpoint] = (checkpoint_geometry(meta), config.articulation, config.metre_input)
+        samplers[order] = Sampler(config, state)
+    if any(value != next(iter(geometries.values())) for value in geometries.values()):
+        raise CheckpointError(f'the checkpoints read different pitch matrices: {geometries}')
+    return samplers, next(iter(geometries.values()))[0]
+
+
+def write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed=0, temperature=1.0, audio='',
+               record=None, marks=(), progress=None, musicxml=False):
+    """Sample ``plan`` (:func:`write_with_plan`), deal the voices (:func:`separate_voices`) and write them
+    (one MIDI track per voice named ``names``, ``.p``, piano roll with ``marks``, audio, a MusicXML score),
+    in the bar of the first step's position → (files {kind: path}, ``n_voices × T`` lines, ``n_voices × T`` onsets)."""
+    from bach2.compose.chain import write_voices
+    from bach2.render.scores import time_signature_of
+    steps = write_with_plan(samplers, plan, positions, seed, temperature, progress)
+    lines, onsets = separate_voices(steps, plan)
+    bar, lead = bar_layout(positions)
+    written = write_voices(dict(zip(names, lines)), geometry.n_pitches, geometry.lowest_pitch, out_dir, stem,
+                           audio=audio, onsets=dict(zip(names, onsets)), marks=marks, step_ticks=geometry.step_ticks,
+                           time_signature=time_signature_of(bar, geometry.steps_per_quarter), lead_steps=lead,
+                           musicxml=musicxml,
+                           record={'steps': steps, 'bar_positions': np.asarray(positions), 'seed': seed,
+                                   'temperature': temperature, **(record or {})})
+    return written['files'], lines, onsets
+
+
+def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, temperature=1.0, seed=0,
+              out_dir='Synthesized_Fugues', audio='', name='', musicxml=False):
+    """Harmonize the highest (``voice='soprano'``) or lowest (``'bass'``) line of the MIDI file ``melody``
+    in ``n_voices`` voices → (files {kind: path}, ``n_voices × T`` lines). ``checkpoint``: an lstm-nade
+    drawn in the order that gives this voice first (default: the shipped model of that order)."""
+    from bach2.compose.generate import SHIPPED_MODELS
+    if voice not in ('soprano', 'bass'):
+        raise ValueError(f"voice must be 'soprano' or 'bass', not {voice!r}")
+    if n_voices not in VOICE_NAMES:
+        raise ValueError(f'voices must be 2, 3 or 4, not {n_voices}')
+    order = ORDER_OF_SIDE['top' if voice == 'soprano' else 'bottom']
+    samplers, geometry = load_samplers({order: checkpoint or SHIPPED_MODELS[order]})
+    line, onsets, positions = read_line(melody, 'top' if voice == 'soprano' else 'bottom', geometry.n_pitches,
+                                        geometry.lowest_pitch, geometry.step_ticks)
+    plan = harmonize_plan(line, onsets, voice, n_voices, geometry.n_pitches)
+    names = VOICE_NAMES[n_voices]
+    stem = name or f'harmonized_{voice}_{pathlib.Path(melody).stem}_seed{seed}'
+    files, lines, _ = write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed, temperature,
+                                 audio, record={'given_voice': voice, 'melody': str(melody)}, musicxml=musicxml)
+    return files, lines

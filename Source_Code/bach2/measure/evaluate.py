@@ -1,0 +1,136 @@
+"""Stage 5: how good is a model, how Bach-like is its music.
+
+* :func:`checkpoint_nll`: NLL per frame (nats; binary cross-entropy summed over
+  pitches, averaged over frames — the literature's convention) of a checkpoint
+  on pieces it never saw: every frame of a piece predicted from everything
+  before it in that piece (the first from silence), the LSTM state carried
+  through the piece — for a window-trained model (``targets='last'``) too.
+* :func:`load_pieces`: the pieces of a folder of MIDI files (stages 0–2 in the
+  original key, ``sh0``) or of a prepared folder (``bach2 prepare`` output, or
+  one split of its ``split.json``, e.g. the JSB Chorales ``test`` split).
+* Musical statistics against a corpus: :mod:`bach2.measure.music_statistics`.
+"""
+import dataclasses
+import pathlib
+
+import numpy as np
+
+from bach2.chord_sequence import beat_profiles, chord_indices
+from bach2.music.metre import piece_positions
+from bach2.models.model_config import CheckpointError
+from bach2.data.prepare import CorpusError, PrepareConfig, find_midi_files, read_corpus
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, onset_matrix, ticks_per_step, window
+from bach2.data.training_set import (build_training_set, piece_names, prepared_geometry, read_positions, read_sequences,
+                                read_split, read_steps, split_indices, step_chord_indices)
+
+
+@dataclasses.dataclass
+class Geometry:
+    """What one row and one column of a pitch matrix mean."""
+    step_ticks: int = 24        # ticks of a step at 96 per quarter
+    n_pitches: int = 61
+    lowest_pitch: int = 24
+
+    @property
+    def steps_per_quarter(self):
+        return JOURNAL_RESOLUTION // self.step_ticks
+
+
+def is_prepared(folder):
+    """True when ``folder`` holds ``bach2 prepare`` output (pitch matrices in ``sh0``)."""
+    return any(pathlib.Path(folder).glob('pitch_matrix_*ticks_sh0.npz'))
+
+
+def load_pieces(folder, geometry=None, split='', progress=True, articulation=False):
+    """→ (Geometry, [(``T × P`` uint8 pitch matrix, ``T`` int16 chord per step, name, ``T × 2`` bar positions
+    or None)], [(file, reason)]); with ``articulation`` the matrices are ``T × 2P``, the onset plane after
+    the pitches (what a model with articulation reads).
+
+    A prepared folder keeps its own geometry (which must equal ``geometry`` when
+    given) and may be narrowed to one ``split``; a MIDI folder is read with ``geometry``.
+    """
+    if is_prepared(folder):
+        found = Geometry(*prepared_geometry(folder))
+        if geometry is not None and found != geometry:
+            raise CheckpointError(f'{folder}: prepared with {found}, the model needs {geometry}')
+        return found, prepared_pieces(folder, found, split, articulation), []
+    if split:
+        raise CorpusError(f'{folder}: --split needs a prepared folder with split.json, this one holds MIDI files')
+    geometry = geometry or Geometry()
+    return geometry, *midi_pieces(folder, geometry, progress, articulation)
+
+
+def prepared_pieces(folder, geometry, split='', articulation=False):
+    """The ``sh0`` pieces of a prepared folder (only those of ``split`` when given)."""
+    names = piece_names(folder, geometry.step_ticks)
+    chosen = range(len(names))
+    if split:
+        splits = read_split(folder)
+        if splits is None:
+            raise CorpusError(f'{folder}: no split.json, so no split named {split!r}')
+        chosen = split_indices(names, splits, split, folder)
+    path = pathlib.Path(folder) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
+    matrices, _ = read_steps(path, articulation)
+    chords, _ = read_sequences(pathlib.Path(folder) / 'chord_sequence_sh0.npz', 'chord_sequences')
+    positions = read_positions(path, required=False) or [None] * len(matrices)   # None: prepared before them
+    return [(matrices[i], step_chord_indices(chords[i], len(matrices[i]), geometry.steps_per_quarter), names[i],
+             positions[i]) for i in chosen]
+
+
+def midi_pieces(folder, geometry, progress=True, articulation=False):
+    """Stages 0–2 of every MIDI file under ``folder`` in its own key → (pieces as :func:`load_pieces`, failures)."""
+    config = PrepareConfig(step_ticks=geometry.step_ticks, lowest_pitch=geometry.lowest_pitch,
+                           n_pitches=geometry.n_pitches)
+    read, failures, _ = read_corpus(find_midi_files(folder), config, processes=1, progress=progress)
+    pieces = []
+    for piece in read:
+        matrix = window(full_roll(piece, ticks_per_step(piece.resolution, geometry.step_ticks)),
+                        geometry.lowest_pitch, geometry.n_pitches)
+        if articulation:
+            matrix = np.concatenate([matrix, onset_matrix(piece, geometry.step_ticks, geometry.lowest_pitch,
+                                                          geometry.n_pitches)], axis=1)
+        chords = chord_indices(beat_profiles(full_roll(piece, ticks_per_step(piece.resolution))))  # from 16ths
+        positions = piece_positions(piece, geometry.step_ticks, len(matrix))
+        pieces.append((matrix, step_chord_indices(chords, len(matrix), geometry.steps_per_quarter), piece.name,
+                       positions))
+    return pieces, failures
+
+
+def checkpoint_geometry(meta):
+    """Checkpoint metadata → the :class:`Geometry` its model was trained on."""
+    model, train = meta['model_config'], meta['train_config']
+    return Geometry(train.get('step_ticks', 24), model['n_pitches'], model['lowest_pitch'])
+
+
+def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
+    """NLL per frame of a checkpoint, or of an ensemble of checkpoints (a list), on ``pieces`` (as :func:`load_pieces`).
+
+    An ensemble's probability of a frame is the mean of its members' probabilities of that frame (a
+    mixture: still an exact likelihood). → dict: ``nll_per_frame`` (nats), ``frames``, ``pieces``
+    (evaluated), ``too_short`` (names of pieces with no step at all), ``epoch`` (of the first checkpoint).
+    """
+    from bach2.compose.generate import load_model
+    from bach2.rnn_model import RNNModel
+    from bach2.train import stream_nll
+    usable = [piece for piece in pieces if len(piece[0])]
+    too_short = [name for matrix, _, name, *_ in pieces if not len(matrix)]
+    if not usable:
+        raise CorpusError(f'no piece to evaluate: all {len(pieces)} are empty')
+    row_nlls, epochs = [], []
+    for checkpoint in ([checkpoints] if isinstance(checkpoints, (str, pathlib.Path)) else checkpoints):
+        model_config, state, meta = load_model(checkpoint)
+        data = build_training_set(usable, monophonic=model_config.mode == 'monophonic',
+                                  chord_input=model_config.chord_input, metre_input=model_config.metre_input,
+                                  pad=1)
+        model = RNNModel(model_config, backend=backend)
+        try:
+            model.set_state(state, parameters_only=True)
+        except CheckpointError as error:
+            raise CheckpointError(f'{checkpoint}: {error}') from None
+        row_nlls.append(stream_nll(model, data, progress=progress)[3])
+        epochs.append(meta['epoch'])
+    predicted = ~np.isnan(row_nlls[0])
+    nll = np.stack([row_nll[predicted] for row_nll in row_nlls])             # members × frames
+    mixture = -(np.logaddexp.reduce(-nll, axis=0) - np.log(len(nll)))         # −log mean_k p_k(frame)
+    return {'nll_per_frame': float(mixture.mean()), 'frames': int(predicted.sum()), 'pieces': len(usable),
+            'too_short': too_short, 'epoch': epochs[0]}

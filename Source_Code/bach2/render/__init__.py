@@ -1,0 +1,1 @@
+"""Rendering: piano rolls and plots, audio (FluidSynth), MusicXML scores, the gallery."""

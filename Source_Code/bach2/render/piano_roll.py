@@ -1,0 +1,121 @@
+"""Piano-roll pictures of pitch matrices (PNG, written atomically), with the stage-2 chords under them.
+
+Chord labels are the chords of :mod:`bach2.chord_sequence`, one per quarter
+note; only changes are written, in up to :data:`CHORD_ROWS` staggered rows, and
+a label that would overlap its neighbours is left out (its change is still
+ticked), so they stay legible at any length.
+"""
+import numpy as np
+
+from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.safe_io import save_png
+from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, pitch_matrix_to_roll
+
+#: Chord quality → the suffix of its symbol ('D#', 'minor') → 'D#m'.
+QUALITY_SYMBOLS = {'major': '', 'minor': 'm', 'minor_harmonic': 'm(maj7)', 'minor_melodic': 'm6',
+                   'minor_diminished': 'dim7', 'minor_half_diminished': 'm7b5', 'major_augmented': '+',
+                   'dominant': '7', 'dominant_altered': '7alt', 'dominant_sharp_11': '7#11'}
+CHORD_ROWS = 3
+CHORD_FONT_POINTS = 7
+
+
+def chord_symbol(index):
+    """Chord index (into :data:`~bach2.chord_sequence.CHORD_NAMES`) → 'D#m', 'G7' …; NO_CHORD → ''."""
+    if index == NO_CHORD:
+        return ''
+    root, quality = CHORD_NAMES[index]
+    return root + QUALITY_SYMBOLS[quality]
+
+
+def pitch_matrix_chords(pitch_matrix, lowest_pitch=LOWEST_PITCH, steps_per_quarter=4):
+    """``T × P`` pitch matrix → one stage-2 chord index per quarter note (``⌈T / steps_per_quarter⌉`` int16)."""
+    roll = pitch_matrix_to_roll(pitch_matrix, lowest_pitch)
+    return chord_indices(beat_profiles(roll, steps_per_quarter))
+
+
+def chord_changes(chords):
+    """Chord per quarter note → [(quarter index, chord index)] where the chord changes (silence included)."""
+    chords = np.asarray(chords)
+    changed = np.nonzero(np.concatenate([[True], chords[1:] != chords[:-1]]))[0]
+    return [(int(q), int(chords[q])) for q in changed]
+
+
+def place_labels(changes, quarters_per_inch, rows=CHORD_ROWS, points=CHORD_FONT_POINTS):
+    """[(quarter, chord)] → [(quarter, row, symbol)]: each label on the first row where it does not
+    overlap the one before it (text width estimated at 0.7 × font size per character); else left out."""
+    row_ends = [-np.inf] * rows
+    placed = []
+    for quarter, chord in changes:
+        symbol = chord_symbol(chord)
+        if not symbol:
+            continue
+        width = (0.7 * points * (len(symbol) + 1) + 2) / 72 * quarters_per_inch
+        for row in range(rows):
+            if quarter >= row_ends[row]:
+                placed.append((quarter, row, symbol))
+                row_ends[row] = quarter + width
+                break
+    return placed
+
+
+def plot_piano_roll(pitch_matrix, path, title='', lowest_pitch=LOWEST_PITCH, steps_per_bar=16, primer_steps=0,
+                    chords=None, steps_per_quarter=4, marks=()):
+    """``T × P`` pitch matrix → PNG at ``path``: time in bars across, pitch up, C's named (C4 = middle C).
+
+    ``primer_steps`` > 0 shades the first steps (the primer the model continued).
+    ``chords``: one chord index per quarter note to label under the roll; ``'auto'``
+    computes them from the matrix (:func:`pitch_matrix_chords`); None: no chord row.
+    ``marks``: [(step, label)] — a dashed line at each step, labelled at the top (e.g. a fugue's entries).
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    matrix = np.asarray(pitch_matrix) > 0
+    n_steps, n_pitches = matrix.shape
+    if isinstance(chords, str) and chords == 'auto':
+        chords = pitch_matrix_chords(matrix, lowest_pitch, steps_per_quarter)
+    width = min(24, 4 + n_steps / 60)
+    if chords is None:
+        figure, axis = plt.subplots(figsize=(width, 4.5))
+    else:
+        figure, (axis, chord_axis) = plt.subplots(2, 1, figsize=(width, 5.3), sharex=True,
+                                                  gridspec_kw={'height_ratios': [4.5, 0.8]})
+    axis.imshow(matrix.T, origin='lower', aspect='auto', cmap='Greys', interpolation='nearest',
+                extent=(0, n_steps / steps_per_bar, -0.5, n_pitches - 0.5))
+    if primer_steps:
+        axis.axvspan(0, primer_steps / steps_per_bar, color='tab:blue', alpha=0.12, label='primer')
+        axis.legend(loc='upper right')
+    for k, (step, label) in enumerate(marks):        # labels on two rows, so that neighbours do not overlap
+        axis.axvline(step / steps_per_bar, color='tab:red', linestyle='--', linewidth=0.8)
+        axis.text(step / steps_per_bar, n_pitches - 1 - 4 * (k % 2), ' ' + label, color='tab:red', fontsize=8,
+                  va='top')
+    c_columns = [j for j in range(n_pitches) if (lowest_pitch + j) % 12 == 0]
+    axis.set_yticks(c_columns)
+    axis.set_yticklabels([f'{PITCH_CLASS_NAMES[0]}{(lowest_pitch + j) // 12 - 1}' for j in c_columns])
+    axis.set_ylabel('pitch')
+    axis.set_title(title)
+    bottom = axis if chords is None else chord_axis
+    bottom.set_xlim(0, n_steps / steps_per_bar)
+    bottom.set_xlabel('bar (4/4, 16 sixteenths)' if steps_per_bar == 16 else f'bar ({steps_per_bar} steps)')
+    if chords is not None:
+        chord_axis.set_ylabel('chord', rotation=0, ha='right', va='center')
+    figure.tight_layout()
+    if chords is not None:             # after the layout: labels are placed by the axis' real width
+        _draw_chords(chord_axis, chords, steps_per_quarter / steps_per_bar, n_steps / steps_per_bar)
+    return save_png(figure, path)
+
+
+def _draw_chords(axis, chords, bars_per_quarter, n_bars):
+    """Chord symbols at their changes on ``axis`` (x in bars), a tick at every change."""
+    changes = chord_changes(chords)
+    axis_inches = axis.get_position().width * axis.figure.get_figwidth()
+    quarters_per_inch = n_bars / bars_per_quarter / axis_inches
+    for quarter, chord in changes:
+        if chord != NO_CHORD:
+            axis.axvline(quarter * bars_per_quarter, color='0.75', linewidth=0.6)
+    for quarter, row, symbol in place_labels(changes, quarters_per_inch):
+        axis.text(quarter * bars_per_quarter, CHORD_ROWS - 0.5 - row, ' ' + symbol, fontsize=CHORD_FONT_POINTS,
+                  va='center', ha='left', clip_on=True)
+    axis.set_ylim(0, CHORD_ROWS)
+    axis.set_yticks([])
