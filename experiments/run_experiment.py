@@ -43,7 +43,7 @@ def main(argv=None):
     device = args.device or ('cpu' if args.setting == 'quick' else 'gpu')
     os.environ['JAX_PLATFORMS'] = 'cuda' if device == 'gpu' else 'cpu'      # before JAX is imported
     from bach2.measure.experiment import run_experiment
-    from bach2.data.prepare import CorpusError
+    from bach2.common import CorpusError
     path = pathlib.Path(args.name) if args.name.endswith('.json') else HERE / f'{args.name}.json'
     command = 'python experiments/run_experiment.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     try:

@@ -12,7 +12,8 @@ from bach2.render.look import load_pitch_matrix, look
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.render.piano_roll import chord_changes, chord_symbol, pitch_matrix_chords, place_labels, plot_piano_roll
 from bach2.render.pitch_class_plot import pitch_class_counts, pitch_class_distribution, plot_pitch_class_histograms
-from bach2.data.prepare import CorpusError, prepare_training_data
+from bach2.data.prepare import prepare_training_data
+from bach2.common import CorpusError
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_pitch_matrix import time_series_to_pitch_matrix
 from bach2.render.windows_figure import pick_windows, plot_windows

@@ -86,7 +86,7 @@ def test_a_folder_prepared_before_positions_says_so_for_a_metre_model(tmp_path):
         old = {name: arrays[name] for name in arrays.files if name != 'bar_positions'}
     np.savez(npz, **old)
     assert load_training_set(tmp_path / 'data', [0], transpositions=(0,)).positions is None
-    from bach2.data.prepare import CorpusError
+    from bach2.common import CorpusError
     with pytest.raises(CorpusError, match='prepared before bar positions were recorded'):
         load_training_set(tmp_path / 'data', [0], transpositions=(0,), metre_input=True)
 

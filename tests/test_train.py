@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.models.model_config import CheckpointError, ModelConfig
-from bach2.data.prepare import CorpusError, prepare_training_data
+from bach2.models.model_config import ModelConfig
+from bach2.common import CheckpointError
+from bach2.data.prepare import prepare_training_data
+from bach2.common import CorpusError
 from bach2.safe_io import UnsafePickleError, save_npz
 from bach2.train import (LOG_COLUMNS, TrainConfig, Trainer, TrainingDiverged, baseline_report, checkpoint_path,
                          load_checkpoint, read_checkpoint_pickle, scheduled_learning_rate, train)

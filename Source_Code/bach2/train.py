@@ -39,8 +39,9 @@ import zipfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.models.model_config import CheckpointError, ModelConfig, TrainingDiverged  # noqa: F401 (re-exported)
-from bach2.data.prepare import CorpusError
+from bach2.models.model_config import ModelConfig
+from bach2.common import CheckpointError, TrainingDiverged
+from bach2.common import CorpusError
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle, save_png
 from bach2.data.training_set import load_training_set, piece_names, read_split, select_pieces, split_indices

@@ -1,7 +1,7 @@
 """Argument types of the ``bach2`` commands: each parses one option value or says, in one line, why not."""
 import argparse
 
-from bach2.data.prepare import CorpusError
+from bach2.common import CorpusError
 
 
 def positive(text):

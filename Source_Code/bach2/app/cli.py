@@ -22,12 +22,12 @@ from bach2 import __version__
 from bach2.data.default_corpus import SUBFOLDER, fill_default_corpus, keyboard_corpus
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.models.model_config import (MODELS, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, SAMPLING_RULES, TARGETS,
-                                CheckpointError, ModelConfig,
-                                TrainingDiverged, default_metre_input, default_targets)
+                                       ModelConfig, default_metre_input, default_targets)
+from bach2.common import CheckpointError, TrainingDiverged
 from bach2.music.key_finding import key_name
 from bach2.render.listen import RenderError, RendererMissing
-from bach2.data.prepare import (MIDI_SUFFIXES, CorpusError, PrepareConfig, find_midi_files, piece_key,
-                           prepare_training_data)
+from bach2.data.prepare import PrepareConfig, find_midi_files, piece_key, prepare_training_data
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.data.piece_filters import time_signature_names
 from bach2.app.roadmap import add_chain_command, add_chords_commands, add_lines_commands
 from bach2.app.voices import add_voice_commands

@@ -22,8 +22,8 @@ import time
 
 from bach2.compose.fugue import SubjectError
 from bach2.midi_to_time_series import MidiFileError
-from bach2.models.model_config import CheckpointError
-from bach2.data.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.common import CheckpointError
+from bach2.common import MIDI_SUFFIXES, CorpusError
 
 PAGE = pathlib.Path(__file__).with_name('studio.html')
 SHIPPED = 'shipped'

@@ -18,10 +18,10 @@ from bach2.models.line_model import PAIRS, extract_line, line_to_matrix, load_li
 from bach2.render.listen import RendererMissing, render_midi
 from bach2.music.metre import piece_positions, regular_positions
 from bach2.midi_to_time_series import Piece, Voice, midi_to_time_series
-from bach2.models.model_config import CheckpointError
+from bach2.common import CheckpointError
 from bach2.render.piano_roll import chord_symbol, plot_piano_roll
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.data.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.music.progressions import parse_progression
 from bach2.safe_io import atomic_path, save_npz, save_pickle
 from bach2.render.scores import write_musicxml

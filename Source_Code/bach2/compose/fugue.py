@@ -32,7 +32,7 @@ from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, load_samplers, read_
 from bach2.music.key_finding import MODES, key_correlations
 from bach2.music.metre import fit_positions, regular_positions
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.data.prepare import MIDI_SUFFIXES
+from bach2.common import MIDI_SUFFIXES
 from bach2.music.progressions import parse_key
 
 STEPS_PER_QUARTER = 4

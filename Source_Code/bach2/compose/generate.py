@@ -30,10 +30,11 @@ from bach2.music.key_finding import find_key, key_name, pitch_class_histogram
 from bach2.render.listen import RendererMissing, render_midi
 from bach2.music.metre import continue_positions, piece_positions, regular_positions
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.models.model_config import CheckpointError, ModelConfig
+from bach2.models.model_config import ModelConfig
+from bach2.common import CheckpointError
 from bach2.render.piano_roll import plot_piano_roll
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.data.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.music.progressions import chord_agreement, parse_key, parse_progression, progression_steps
 from bach2.safe_io import save_pickle
 from bach2.render.scores import write_musicxml

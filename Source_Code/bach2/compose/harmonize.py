@@ -26,8 +26,8 @@ import numpy as np
 
 from bach2.music.metre import pad_positions, piece_positions
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.models.model_config import CheckpointError
-from bach2.data.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.common import CheckpointError
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, onset_matrix, time_series_to_pitch_matrix
 
 ORDER_OF_SIDE = {'top': 'down', 'bottom': 'up'}        # the drawing order that gives this voice first

@@ -15,7 +15,7 @@ import warnings
 
 from tqdm import tqdm
 
-from bach2.data.prepare import CorpusError
+from bach2.common import CorpusError
 from bach2.safe_io import atomic_path
 
 KEYBOARD = pathlib.Path(__file__).resolve().parents[3] / 'training_data' / 'bach_keyboard'

@@ -26,6 +26,7 @@ import pathlib
 import numpy as np
 from tqdm import tqdm
 
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.chord_sequence import CHORD_NAMES, chord_indices, beat_profiles, transpose_chord_indices
 from bach2.music.key_finding import find_key, find_key_by_pitch_count, key_name, pitch_class_histogram, semitones_to_c
 from bach2.music.metre import piece_positions
@@ -36,7 +37,6 @@ from bach2.time_series_to_pitch_matrix import (JOURNAL_STEP_TICKS, LOWEST_PITCH,
                                                note_arrays, note_steps, notes_outside, onset_roll, shift_semitones,
                                                ticks_per_step, window)
 
-MIDI_SUFFIXES = ('.mid', '.midi')
 TIME_SERIES_FILE = 'time_series.p'
 MANIFEST_FILE = 'manifest.json'
 BAR_POSITIONS = 'bar_positions'     # per step (position in its bar, steps in that bar), see bach2.music.metre
@@ -52,10 +52,6 @@ class PrepareConfig:
     transpose: str = 'all'                 # 'all': sh0 … sh11; 'c': each piece to C major / C minor
     skip_time_signatures: tuple = ()       # e.g. ('3/4',): pieces with any of these are left out
     split_movements: bool = True
-
-
-class CorpusError(Exception):
-    """A folder that yields no usable piece; the message is one line naming the folder."""
 
 
 def find_midi_files(folder):

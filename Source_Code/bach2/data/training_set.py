@@ -39,7 +39,8 @@ import numpy as np
 
 from bach2.chord_sequence import CHORD_VECTORS, NO_CHORD, chord_tones
 from bach2.music.metre import next_step_features, pad_positions
-from bach2.data.prepare import BAR_POSITIONS, ONSETS, CorpusError
+from bach2.data.prepare import BAR_POSITIONS, ONSETS
+from bach2.common import CorpusError
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, bass_line
 from bach2.data.training_windows import concatenate_pieces
 

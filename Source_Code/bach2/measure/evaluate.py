@@ -17,8 +17,9 @@ import numpy as np
 
 from bach2.chord_sequence import beat_profiles, chord_indices
 from bach2.music.metre import piece_positions
-from bach2.models.model_config import CheckpointError
-from bach2.data.prepare import CorpusError, PrepareConfig, find_midi_files, read_corpus
+from bach2.common import CheckpointError
+from bach2.data.prepare import PrepareConfig, find_midi_files, read_corpus
+from bach2.common import CorpusError
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, onset_matrix, ticks_per_step, window
 from bach2.data.training_set import (build_training_set, piece_names, prepared_geometry, read_positions, read_sequences,
                                 read_split, read_steps, split_indices, step_chord_indices)

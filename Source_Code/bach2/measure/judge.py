@@ -30,7 +30,8 @@ from bach2.music.key_finding import find_key
 from bach2.music.metre import regular_positions
 from bach2.measure.music_statistics import DURATION_BINS, MOST_NOTES, piece_counts
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.data.prepare import ONSETS, CorpusError
+from bach2.data.prepare import ONSETS
+from bach2.common import CorpusError
 from bach2.safe_io import load_pickle
 from bach2.data.training_set import prepared_geometry, records
 from bach2.data.training_windows import bwv_number

@@ -26,7 +26,7 @@ import numpy as np
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 from bach2.music.metre import POSITION_CLASSES, coarser_positions, fit_positions, position_classes, regular_positions
 from bach2.render.piano_roll import chord_symbol
-from bach2.data.prepare import CorpusError
+from bach2.common import CorpusError
 from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
 from bach2.models.sequence_training import concatenate, load_checkpoint, sequence_nll, train_sequence_model
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION

@@ -8,9 +8,9 @@ MODES = ('polyphonic', 'monophonic')
 TARGETS = ('last', 'all')           # what a training sequence teaches: its next step (the journal's) or every step
 MODELS = ('lstm', 'lstm-nade')       # output: independent sigmoids (the journal's) or a NADE over the step
 SAMPLING_RULES = ('sample', 'threshold', 'argmax')   # see bach2.sampling.decision_noise
-PITCH_ORDERS = ('up', 'down')
+PITCH_ORDERS = ('up', 'down')      # the NADE's order over a step: low to high, or high to low (bach2.nn.nade)
 NOTE_COSTS = ('mean', 'sum', 'total')   # the note cost: cross-entropy averaged over pitches and examples, summed
-                                         # over pitches (averaged over examples), or summed over both        # the NADE's order over a step: low to high, or high to low (bach2.nn.nade)
+                                         # over pitches (averaged over examples), or summed over both
 
 
 def default_targets(model):
@@ -23,14 +23,6 @@ def default_metre_input(model):
     """Whether ``bach2 train`` feeds the position in the bar by default: for the LSTM-NADE (beyond the
     journal), not for the journal's own model."""
     return model == 'lstm-nade'
-
-
-class CheckpointError(Exception):
-    """A checkpoint that is missing or does not fit the model; the message names the file and the problem."""
-
-
-class TrainingDiverged(Exception):
-    """The loss became NaN or infinite; the message names the epoch, batch and the checkpoint kept."""
 
 
 @dataclasses.dataclass

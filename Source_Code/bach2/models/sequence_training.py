@@ -23,7 +23,7 @@ import zipfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.models.model_config import CheckpointError, TrainingDiverged
+from bach2.common import CheckpointError, TrainingDiverged
 from bach2.safe_io import save_npz
 from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs
 

@@ -21,7 +21,7 @@ import numpy as np
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.render.pitch_class_plot import (corpus_matrices, pitch_class_distribution, plot_pitch_class_histograms)
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.data.prepare import CorpusError
+from bach2.common import CorpusError
 from bach2.safe_io import UnsafePickleError, atomic_path, load_pickle
 from bach2.time_series_to_pitch_matrix import full_roll, pitch_span, ticks_per_step
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.render.piano_roll import plot_piano_roll
-from bach2.data.prepare import MIDI_SUFFIXES, CorpusError
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, LOWEST_PITCH, pitch_span,
                                                time_series_to_pitch_matrix)
