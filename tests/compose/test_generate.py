@@ -23,7 +23,7 @@ from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
 from bach2.train import TrainConfig, checkpoint_path, train
 from midi_builders import write_random_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 

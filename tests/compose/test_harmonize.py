@@ -24,7 +24,7 @@ from bach2.measure.music_statistics import parallel_motion
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INVENTION = ROOT / 'training_data' / 'bach_keyboard' / 'mutopia' / 'bwv772_invention_bach-invention-01.mid'
 P = 4
 TINY = dict(n_layers=1, n_hidden=6, sequence_length=3, n_pitches=P, lowest_pitch=60, model='lstm-nade',

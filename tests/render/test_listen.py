@@ -22,7 +22,7 @@ needs_fluidsynth = pytest.mark.skipif(not renderer_available(),
                                       reason=f'FluidSynth or a GM soundfont is missing ({INSTALL_HINT})')
 RELEASE_TAIL_S = 4.0     # FluidSynth renders until the last voice has died away: ≈ 3 s for a piano note
 SILENCE_RMS = 10 ** (-50 / 20)   # −50 dBFS
-ENV = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] /
+ENV = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2] /
                                                                      'Source_Code'), os.environ.get('PYTHONPATH')]))}
 
 

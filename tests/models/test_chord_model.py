@@ -22,7 +22,7 @@ from bach2.models.sequence_training import (concatenate, load_checkpoint, make_w
                                      train_sequence_model, window_starts)
 from midi_builders import write_random_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(slot_sizes=(cm.N_INPUT_TOKENS,), n_outputs=cm.N_TOKENS, kind='chords', n_layers=1, n_hidden=6,
             sequence_length=4, batch_size=2)
 

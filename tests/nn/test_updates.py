@@ -7,7 +7,7 @@ import pytensor.tensor as pt
 import pytest
 
 from bach2.nn import updates
-MODE = 'FAST_COMPILE'  # see tests/test_layers.py: the default (Numba) compiles slowly
+MODE = 'FAST_COMPILE'  # see tests/nn/test_layers.py: the default (Numba) compiles slowly
 STEPS = 10
 # loss = Σ a·p² + Σ c·p over two parameters, so the gradient is 2·a·p + c
 START = [np.array([1.0, -2.0, 0.5]), np.array([[0.3, -0.7], [1.5, 2.0]])]

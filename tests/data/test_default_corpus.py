@@ -10,7 +10,7 @@ from bach2.data.default_corpus import (KEYBOARD, SCORE_SUFFIXES, SUBFOLDER, defa
                                   midi_name)
 from bach2.midi_to_time_series import midi_to_time_series
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_default_corpus_scores():

@@ -23,7 +23,7 @@ from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
 from headless_chromium import HeadlessChromium, find_chromium
 from midi_builders import off, on, write_midi
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'test-artifacts'
 ENV = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(ROOT / 'Source_Code'),
                                                                  os.environ.get('PYTHONPATH')]))}

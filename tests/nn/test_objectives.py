@@ -6,7 +6,7 @@ import pytest
 
 from bach2.nn.objectives import aggregate, binary_crossentropy, categorical_crossentropy
 
-MODE = 'FAST_COMPILE'  # see tests/test_layers.py: the default (Numba) compiles slowly
+MODE = 'FAST_COMPILE'  # see tests/nn/test_layers.py: the default (Numba) compiles slowly
 LOG_EPS = -np.log(np.float32(1e-7))  # ≈ 16.118: the loss of a prediction clipped at ε
 
 

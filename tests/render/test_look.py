@@ -21,7 +21,7 @@ from bach2.data.training_windows import concatenate_pieces, make_X_Y
 from midi_builders import off, on, write_midi, write_random_corpus
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-ENV = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] /
+ENV = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2] /
                                                                      'Source_Code'), os.environ.get('PYTHONPATH')]))}
 
 

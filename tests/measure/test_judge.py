@@ -12,7 +12,7 @@ from bach2.music.metre import regular_positions
 from bach2.safe_io import save_npz, save_pickle
 
 _spec = importlib.util.spec_from_file_location(
-    'judge_pieces', Path(__file__).resolve().parents[1] / 'benchmarks' / 'judge_pieces.py')
+    'judge_pieces', Path(__file__).resolve().parents[2] / 'benchmarks' / 'judge_pieces.py')
 judge_pieces = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(judge_pieces)
 

@@ -23,7 +23,7 @@ from bach2.models.sequence_model import SequenceConfig
 from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUIET = dict(progress=False, log=lambda *_: None)
 
 

@@ -12,7 +12,7 @@ from bach2.data.prepare import prepare_training_data
 from bach2.train import TrainConfig
 from midi_builders import write_random_corpus
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / 'experiments'
+EXPERIMENTS = Path(__file__).resolve().parents[2] / 'experiments'
 CONFIGS = sorted(EXPERIMENTS.glob('*.json'))
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from midi_builders import off, on, write_midi
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STAGES = ['Source_Code/stage0_midi_to_time_series.py', 'Source_Code/stage1_time_series_to_pitch_matrix.py',
           'Source_Code/stage2_chord_sequence.py']
 BAD_REASON = 'not a MIDI file (it does not start with the MThd header)'

@@ -15,7 +15,7 @@ from bach2.models.sequence_model import SequenceConfig, one_hot_inputs
 from bach2.models.sequence_training import concatenate, make_windows, window_starts
 from midi_builders import write_random_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 P = 10          # pitches of the hand-made matrices (rest = 10)
 
 

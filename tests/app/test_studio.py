@@ -19,7 +19,7 @@ from bach2.compose.generate import SHIPPED_MODEL
 from bach2.render.listen import renderer_available
 from headless_chromium import HeadlessChromium, find_chromium
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MELODY = ROOT / 'Synthesized_Fugues' / 'examples' / 'chorale_bwv66.6_soprano.mid'
 ARTIFACTS = ROOT / 'test-artifacts'
 

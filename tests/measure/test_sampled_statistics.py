@@ -11,7 +11,7 @@ from bach2.models.model_config import ModelConfig
 from bach2.measure.music_statistics import music_statistics, piece_counts, pooled_statistics
 
 _spec = importlib.util.spec_from_file_location(
-    'sampled_statistics', Path(__file__).resolve().parents[1] / 'benchmarks' / 'sampled_statistics.py')
+    'sampled_statistics', Path(__file__).resolve().parents[2] / 'benchmarks' / 'sampled_statistics.py')
 sampled_statistics = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sampled_statistics)
 
