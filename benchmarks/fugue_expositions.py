@@ -23,7 +23,7 @@ from tqdm import tqdm
 from bach2.compose.fugue import compose, subject_of
 from bach2.compose.generate import SHIPPED_MODELS
 from bach2.compose.harmonize import load_samplers
-from bach2.measure.judge import bach_split, judge_accuracy, work
+from bach2.measure.judge import JudgeConfig, bach_split, judge_accuracy, work
 from bach2.measure.music_statistics import compare, format_table, music_statistics
 from bach2.safe_io import atomic_path, load_pickle
 
@@ -66,7 +66,7 @@ def main():
     every_name = [name for side in fugues.values() for name, _ in side]
     judge = judge_accuracy([piece[1:] for piece in written], every_real, geometry.lowest_pitch,
                            groups=([name for name, *_ in written], [work(name) for name in every_name]),
-                           folds=min(5, len(fugues['held_out'])))
+                           config=JudgeConfig(folds=min(5, len(fugues['held_out']))))
     results = {'settings': vars(args), 'subjects': per_subject, 'expositions': len(written),
                'entries_intact': float(np.mean(intact)), 'real_expositions_judged': len(every_real),
                'statistics': compare(ours, theirs), 'judge': judge}

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.app.arguments import fraction, positive
-from bach2.measure.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
+from bach2.measure.judge import CopyIndex, JudgeConfig, bach_split, copy_table, judge_accuracy, load_generated, work
 from bach2.common import CorpusError
 from bach2.safe_io import UnsafePickleError, atomic_path
 
@@ -48,7 +48,8 @@ def judged(generated, bach, args, seed=0):
     try:
         groups = [[work(name) for name, *_ in side] for side in (generated, bach)]
         return judge_accuracy([piece[1:] for piece in generated], [piece[1:] for piece in bach],
-                              args.geometry.lowest_pitch, groups, args.excerpt_steps, args.folds, seed=seed)
+                              args.geometry.lowest_pitch, groups,
+                              JudgeConfig(args.excerpt_steps, args.folds, seed=seed))
     except ValueError as error:
         raise CorpusError(f'{args.data}: {error}') from None
 

@@ -182,6 +182,8 @@ class Sampler:
         ``given`` (``n_steps × W`` int8: 1 on, 0 off, −1 the model's choice) fixes units of the new
         steps (polyphonic models); ``max_notes`` (``n_steps`` ints, lstm-nade) caps the pitches sounding
         in each new step, given ones included (see :meth:`bach2.nn.nade.NADELayer.sample`).
+        Four options (``rule``, ``seed``, ``temperature``, ``context``) and four per-step arrays: the keyword
+        arguments every caller since the journal's sampler passes, kept flat for that reason.
         """
         primer = np.asarray(primer, np.float32)
         config = self.config

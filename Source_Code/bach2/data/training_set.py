@@ -41,7 +41,7 @@ from bach2.chord_sequence import CHORD_VECTORS, NO_CHORD, chord_tones
 from bach2.music.metre import next_step_features, pad_positions
 from bach2.data.prepare import BAR_POSITIONS, ONSETS
 from bach2.common import CorpusError
-from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, bass_line
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, LOWEST_PITCH, bass_line
 from bach2.data.training_windows import concatenate_pieces
 
 
@@ -66,7 +66,7 @@ class TrainingSet:
         return vectors
 
 
-def piece_names(data_dir, step_ticks=24):
+def piece_names(data_dir, step_ticks=JOURNAL_STEP_TICKS):
     """Names of the prepared pieces (from ``sh0``)."""
     return read_sequences(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh0.npz'), 'pitch_matrices')[1]
 
@@ -117,7 +117,7 @@ def prepared_geometry(data_dir):
     try:
         with np.load(found[0], allow_pickle=False) as arrays:
             n_pitches = arrays['pitch_matrices'].shape[1]
-            lowest_pitch = int(arrays['lowest_pitch']) if 'lowest_pitch' in arrays.files else 24
+            lowest_pitch = int(arrays['lowest_pitch']) if 'lowest_pitch' in arrays.files else LOWEST_PITCH
     except NPZ_ERRORS as error:
         raise unreadable(found[0], error) from None
     return int(found[0].name.split('_')[2][:-len('ticks')]), int(n_pitches), lowest_pitch
@@ -200,7 +200,7 @@ def read_steps(npz_path, articulation=False):
     return matrices, names
 
 
-def load_piece(data_dir, name, transposition=0, step_ticks=24, positions=False, articulation=False):
+def load_piece(data_dir, name, transposition=0, step_ticks=JOURNAL_STEP_TICKS, positions=False, articulation=False):
     """One prepared piece by name → (``T × P`` uint8 pitch matrix (``T × 2P`` with ``articulation``, see
     :func:`read_steps`), ``T`` int16 chord per step), and with ``positions`` its ``T × 2`` bar positions
     (None in a folder prepared before them)."""
@@ -223,7 +223,7 @@ def pad_start(array, pad, fill=0):
     return np.concatenate([np.full((pad,) + array.shape[1:], fill, array.dtype), array]) if pad else array
 
 
-def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=24, monophonic=False,
+def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=JOURNAL_STEP_TICKS, monophonic=False,
                       chord_input=False, pad=0, piece_steps=0, max_steps=0, metre_input=False, articulation=False):
     """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet`.
 

@@ -19,6 +19,7 @@ where the piece says it was struck again.
 :func:`bach_split` and :func:`load_generated` read the two sides (held-out and
 training Bach; generated pieces) for ``benchmarks/judge_pieces.py`` and the CLI.
 """
+import dataclasses
 import pathlib
 import typing
 
@@ -35,6 +36,7 @@ from bach2.common import CorpusError
 from bach2.safe_io import load_pickle
 from bach2.data.training_set import prepared_geometry, records
 from bach2.data.training_windows import bwv_number
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH
 
 EXCERPT_STEPS = 64                       # 4 bars of 4/4 at 16ths
 STEPS_PER_QUARTER = 4
@@ -68,7 +70,7 @@ def voice_intervals(matrix, onsets, top):
     return np.clip(np.diff(pitch[new]), -LEAP, LEAP)
 
 
-def excerpt_features(matrix, positions=None, lowest_pitch=24, onsets=None):
+def excerpt_features(matrix, positions=None, lowest_pitch=LOWEST_PITCH, onsets=None):
     """``T × P`` excerpt (and its ``T × 2`` bar positions and ``T × P`` onset plane, each or None) →
     ``len(FEATURE_NAMES)`` float64.
 
@@ -112,28 +114,38 @@ def excerpts(pieces, steps=EXCERPT_STEPS):
             for s in range(0, len(matrix) - steps + 1, steps) if matrix[s:s + steps].any()]
 
 
-def judge_accuracy(generated, bach, lowest_pitch=24, groups=None, steps=EXCERPT_STEPS, folds=5, C=0.1, seed=0,
-                   top=8):
+@dataclasses.dataclass(frozen=True)
+class JudgeConfig:
+    """How the judge is trained and scored (:func:`judge_accuracy`)."""
+    steps: int = EXCERPT_STEPS     # steps of one excerpt
+    folds: int = 5                 # cross-validation folds, none splitting a group
+    C: float = 0.1                 # inverse strength of the logistic regression's L2 penalty
+    seed: int = 0                  # which excerpts of the larger side are kept, and the folds
+    top: int = 8                   # how many of the largest weights to report
+
+
+def judge_accuracy(generated, bach, lowest_pitch=LOWEST_PITCH, groups=None, config=JudgeConfig()):
     """How well a judge tells excerpts of ``generated`` from those of ``bach`` (both [(``T × P``, positions or
     None[, onsets or None])]) → dict.
 
     ``groups``: (generated groups, bach groups), a label per piece (e.g. its BWV number: versions of one work
-    stay together), by default each piece its own. Both sides are cut into :func:`excerpts`, the larger
-    subsampled (``seed``) to the size of the smaller, so chance is 0.5. The judge, standardised features and
-    logistic regression of inverse strength ``C``, is scored by ``folds``-fold cross-validation whose folds
-    never split a group. → ``accuracy`` (mean over folds), ``accuracy_std``, ``fold_accuracies``,
-    ``excerpts`` (per side), ``pieces`` (per side, with an excerpt), ``top_features``: [(name, weight)], the
-    ``top`` largest weights of the judge fitted on everything, > 0 pointing to 'generated'.
+    stay together), by default each piece its own. Both sides are cut into :func:`excerpts` of ``config.steps``,
+    the larger subsampled (``config.seed``) to the size of the smaller, so chance is 0.5. The judge,
+    standardised features and logistic regression of inverse strength ``config.C``, is scored by
+    ``config.folds``-fold cross-validation whose folds never split a group. → ``accuracy`` (mean over folds),
+    ``accuracy_std``, ``fold_accuracies``, ``excerpts`` (per side), ``pieces`` (per side, with an excerpt),
+    ``top_features``: [(name, weight)], the ``config.top`` largest weights of the judge fitted on everything,
+    > 0 pointing to 'generated'.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    rng = np.random.default_rng(seed)
-    sides = [excerpts(pieces, steps) for pieces in (bach, generated)]
+    rng = np.random.default_rng(config.seed)
+    sides = [excerpts(pieces, config.steps) for pieces in (bach, generated)]
     n = min(len(side) for side in sides)
-    if n < folds:
-        raise ValueError(f'{n} non-silent excerpts of {steps} steps on one side: too few for {folds} folds')
+    if n < config.folds:
+        raise ValueError(f'{n} non-silent excerpts of {config.steps} steps on one side: too few for {config.folds} folds')
     X, y, labels, used = [], [], [], []
     for label, (side, side_groups) in enumerate(zip(sides, (groups or (None, None))[::-1])):
         chosen = [side[i] for i in np.sort(rng.choice(len(side), n, replace=False))]
@@ -143,14 +155,14 @@ def judge_accuracy(generated, bach, lowest_pitch=24, groups=None, steps=EXCERPT_
             y.append(label)
             labels.append(f'{label}:{piece if side_groups is None else side_groups[piece]}')
     X, y, group_ids = np.array(X), np.array(y), np.unique(labels, return_inverse=True)[1]
-    judge = make_pipeline(StandardScaler(), LogisticRegression(C=C, solver='liblinear'))
+    judge = make_pipeline(StandardScaler(), LogisticRegression(C=config.C, solver='liblinear'))
     scores = cross_val_score(judge, X, y, groups=group_ids,
-                             cv=StratifiedGroupKFold(folds, shuffle=True, random_state=seed))
+                             cv=StratifiedGroupKFold(config.folds, shuffle=True, random_state=config.seed))
     weights = judge.fit(X, y)[-1].coef_[0]
     return {'accuracy': float(scores.mean()), 'accuracy_std': float(scores.std()),
             'fold_accuracies': scores.tolist(), 'excerpts': n,
             'pieces': dict(zip(('bach', 'generated'), used)),
-            'top_features': [(FEATURE_NAMES[i], float(weights[i])) for i in np.argsort(-np.abs(weights))[:top]]}
+            'top_features': [(FEATURE_NAMES[i], float(weights[i])) for i in np.argsort(-np.abs(weights))[:config.top]]}
 
 
 B = np.uint64(0x9E3779B97F4A7C15)                     # odd, hence invertible mod 2⁶⁴
@@ -318,7 +330,7 @@ def load_generated(folder, geometry):
         matrix = record.get('pitch_matrix') if isinstance(record, dict) else None
         if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
             raise CorpusError(f'{path}: not a generated piece (no pitch_matrix)')
-        found = Geometry(record.get('step_ticks', 24), matrix.shape[1], record.get('lowest_pitch', 24))
+        found = Geometry(record.get('step_ticks', JOURNAL_STEP_TICKS), matrix.shape[1], record.get('lowest_pitch', LOWEST_PITCH))
         if found != geometry:
             raise CorpusError(f'{path}: generated with {found}, the corpus is {geometry}')
         positions, onsets = record.get('bar_positions'), record.get('onsets')

@@ -433,23 +433,38 @@ class LSTMLayer(Layer):
         pre-activations after their clip, so that ``pytensor.grad(cost, probe)`` is the gradient reaching
         them before GRAD_CLIPPING acts (what it compares with its bound); the numbers are unchanged.
         """
-        W_in, W_hid, b, peep = self.stacked_params()
         # (batch, time, features) -> (time, batch, features): scan iterates over axis 0
         input = input.dimshuffle(1, 0, 2)
-        n_batch = input.shape[1]
-        if state_in and self in state_in:
-            cell_init, hid_init = state_in[self]
-        else:   # (1, n) -> (batch, n): the same initial state for every sequence
-            cell_init = pt.repeat(self.cell_init, n_batch, axis=0)
-            hid_init = pt.repeat(self.hid_init, n_batch, axis=0)
+        cell_init, hid_init = self._initial_state(input.shape[1], state_in)
         if self._fusable(mask, gate_probes):
-            resets = pt.zeros(input.shape[:2], dtype='float32') if reset is None else reset.T   # (time, batch)
-            if self.backwards:
-                input, resets = input[::-1], resets[::-1]
-            peep_rows = pt.stack(peep) if peep else pt.zeros((3, self.num_units), dtype='float32')
-            cell_out, hid_out = lstm_sequence(input, W_in, b, W_hid, peep_rows, cell_init, hid_init, resets,
-                                              self.cell_init, self.hid_init, self.grad_clipping)
-            return self._outputs(cell_out, hid_out, state_out)
+            cell_out, hid_out = self._fused_recurrence(input, reset, cell_init, hid_init)
+        else:
+            cell_out, hid_out = self._scan_recurrence(input, mask, reset, cell_init, hid_init, gate_probes)
+        return self._outputs(cell_out, hid_out, state_out)
+
+    def _initial_state(self, n_batch, state_in):
+        """(c_0, h_0), each (batch, n): from ``state_in`` when it holds this layer, else the learned initial state."""
+        if state_in and self in state_in:
+            return state_in[self]
+        # (1, n) -> (batch, n): the same initial state for every sequence
+        return pt.repeat(self.cell_init, n_batch, axis=0), pt.repeat(self.hid_init, n_batch, axis=0)
+
+    def _fused_recurrence(self, input, reset, cell_init, hid_init):
+        """The whole recurrence as one Op (:func:`~bach2.nn.lstm_sequence.lstm_sequence`): ``input``
+        (time, batch, features) → (cells, hiddens), each (time, batch, n)."""
+        W_in, W_hid, b, peep = self.stacked_params()
+        resets = pt.zeros(input.shape[:2], dtype='float32') if reset is None else reset.T   # (time, batch)
+        if self.backwards:
+            input, resets = input[::-1], resets[::-1]
+        peep_rows = pt.stack(peep) if peep else pt.zeros((3, self.num_units), dtype='float32')
+        return lstm_sequence(input, W_in, b, W_hid, peep_rows, cell_init, hid_init, resets,
+                             self.cell_init, self.hid_init, self.grad_clipping)
+
+    def _scan_recurrence(self, input, mask, reset, cell_init, hid_init, gate_probes):
+        """The recurrence as a ``pytensor.scan`` over ``input`` (time, batch, features), with the mask, resets,
+        gradient truncation and gate probes of :meth:`get_output_for` → (cells, hiddens), each (time, batch, n)."""
+        W_in, W_hid, b, peep = self.stacked_params()
+        n_batch = input.shape[1]
         if self.precompute_input:
             input = pt.dot(input, W_in) + b  # (time, batch, 4n)
         clip = np.float32(self.grad_clipping)
@@ -491,11 +506,10 @@ class LSTMLayer(Layer):
         non_sequences = [W_hid] + peep + ([] if self.precompute_input else [W_in, b])
         if reset is not None:
             non_sequences += [self.cell_init, self.hid_init]
-        cell_out, hid_out = pytensor.scan(
+        return pytensor.scan(
             step, sequences=sequences, outputs_info=[cell_init, hid_init], non_sequences=non_sequences,
             go_backwards=self.backwards, truncate_gradient=self.gradient_steps,
             strict=True, return_updates=False)
-        return self._outputs(cell_out, hid_out, state_out)
 
     def _fusable(self, mask, gate_probes):
         """Whether :mod:`bach2.nn.lstm_sequence` computes this layer's recurrence (see ``fused``)."""
