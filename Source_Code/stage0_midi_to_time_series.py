@@ -4,8 +4,10 @@ Run the stages in order: stage0 → stage1 → stage2 (``bach2 prepare`` runs al
 """
 import sys
 
-from bach2.app.cli import (OneLineParser, add_data_arguments, add_out_argument, config_from, report_failures,
-                       resolve_data, run)
+from bach2.app.arguments import add_data_arguments, add_out_argument, config_from
+from bach2.app.cli import OneLineParser, run
+from bach2.app.data_commands import resolve_data
+from bach2.app.output import report_failures
 from bach2.data.prepare import find_midi_files, read_corpus, write_time_series
 
 

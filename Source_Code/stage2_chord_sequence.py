@@ -4,7 +4,8 @@ Needs stage 0's output; use the same --transpose as stage 1.
 """
 import sys
 
-from bach2.app.cli import OneLineParser, add_matrix_arguments, add_out_argument, config_from, run
+from bach2.app.arguments import add_matrix_arguments, add_out_argument, config_from
+from bach2.app.cli import OneLineParser, run
 from bach2.data.prepare import load_time_series, write_chord_sequences
 
 

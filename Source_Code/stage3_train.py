@@ -4,7 +4,8 @@ Same options as `bach2 train`; --help lists them.
 """
 import sys
 
-from bach2.app.cli import OneLineParser, add_train_arguments, cmd_train, run
+from bach2.app.cli import OneLineParser, run
+from bach2.app.model_commands import add_train_arguments, cmd_train
 
 if __name__ == '__main__':
     parser = OneLineParser(description=__doc__)

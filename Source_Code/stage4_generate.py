@@ -4,7 +4,8 @@ Same options as `bach2 generate`; --help lists them.
 """
 import sys
 
-from bach2.app.cli import OneLineParser, add_generate_arguments, cmd_generate, run
+from bach2.app.cli import OneLineParser, run
+from bach2.app.compose_commands import add_generate_arguments, cmd_generate
 
 if __name__ == '__main__':
     parser = OneLineParser(description=__doc__)

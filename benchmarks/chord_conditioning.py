@@ -16,10 +16,11 @@ import pathlib
 import numpy as np
 
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.models.checkpoints import checkpoint_path
 from bach2.models.model_config import ModelConfig
 from bach2.music.progressions import chord_agreement, parse_progression, progression_steps
 from bach2.safe_io import load_pickle
-from bach2.train import TrainConfig, checkpoint_path, train
+from bach2.train import TrainConfig, train
 
 
 def main():

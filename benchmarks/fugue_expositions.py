@@ -20,11 +20,12 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-from bach2.compose.fugue import compose, subject_of
-from bach2.compose.generate import SHIPPED_MODELS
-from bach2.compose.harmonize import load_samplers
+from bach2.compose.fugue import Form, Subject, compose, subject_of
+from bach2.compose.lines import Sampling
 from bach2.measure.judge import JudgeConfig, bach_split, judge_accuracy, work
 from bach2.measure.music_statistics import compare, format_table, music_statistics
+from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
+from bach2.render.piece import Output
 from bach2.safe_io import atomic_path, load_pickle
 
 
@@ -48,8 +49,9 @@ def main():
         for name, (line, struck, positions, voices, _) in tqdm(fugues['held_out'], desc='subjects'):
             pitches = np.where(line >= 0, line + geometry.lowest_pitch, -1)
             for seed in range(args.seeds):
-                files, report = compose(samplers, geometry, pitches, struck, positions, voices, seed=seed,
-                                        temperature=args.temperature, out_dir=folder, name=f'{name}_seed{seed}')
+                files, report = compose(samplers, geometry, Subject(pitches, struck, positions), Form(voices),
+                                        Sampling(temperature=args.temperature, seed=seed),
+                                        Output(folder, name=f'{name}_seed{seed}'))
                 record = load_pickle(files['p'])
                 steps = report['exposition_steps']
                 written.append((name, record['pitch_matrix'][:steps], record['bar_positions'][:steps],

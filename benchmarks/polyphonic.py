@@ -21,10 +21,11 @@ import numpy as np
 from bach2.measure.baselines import repeat_nll, repeat_rates, unigram_nll
 from bach2.app.arguments import decay, fraction
 from bach2.measure.evaluate import checkpoint_nll, load_pieces
+from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path, load_rnn_checkpoint
 from bach2.models.model_config import PITCH_ORDERS, ModelConfig
 from bach2.data.polyphonic_music import BENCHMARKS, PUBLISHED_TEST_NLL, prepare_polyphonic
 from bach2.safe_io import atomic_path
-from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, load_checkpoint, train
+from bach2.train import TrainConfig, train
 
 
 def baselines(data_dir):
@@ -100,7 +101,7 @@ def main():
                                    patience=args.patience)
         best = best_checkpoint_path(checkpoint_path(train_config, model_config))
         if args.evaluate_only:
-            history = load_checkpoint(checkpoint_path(train_config, model_config))[0]['history']
+            history = load_rnn_checkpoint(checkpoint_path(train_config, model_config))[2]['history']
         else:
             _, history = train(model_config, train_config, resume=args.resume)
         seconds = sum(row['seconds'] for row in history)        # the training batches of every epoch, resumed or not

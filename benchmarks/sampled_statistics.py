@@ -25,8 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.app.arguments import positive, rate
-from bach2.measure.evaluate import checkpoint_geometry, load_pieces
-from bach2.compose.generate import GenerateConfig, generate_a_fugue, load_model
+from bach2.measure.evaluate import load_pieces
+from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
 from bach2.measure.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
 from bach2.data.prepare import ONSETS
 from bach2.safe_io import atomic_path, load_pickle, save_png
@@ -151,7 +152,7 @@ def main():
     labels = [label for label, _ in args.checkpoints]
     if len(set(labels)) < len(labels):
         parser.error(f'each checkpoint needs its own label, not {", ".join(labels)}')
-    geometry = checkpoint_geometry(load_model(args.checkpoints[0][1])[2])
+    geometry = checkpoint_geometry(load_rnn_checkpoint(args.checkpoints[0][1])[2])
     lowest, per = geometry.lowest_pitch, geometry.steps_per_quarter
     P = geometry.n_pitches
     sh0 = pathlib.Path(args.data) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'

@@ -46,7 +46,8 @@ from tqdm import tqdm
 
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.safe_io import TEMPORARY_NAME, UnsafePickleError, load_pickle
-from bach2.train import LOG_COLUMNS, load_checkpoint
+from bach2.models.checkpoints import load_rnn_checkpoint
+from bach2.render.training_curves import LOG_COLUMNS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = ['--layers', '1', '--hidden', '8', '--sequence-length', '8', '--batch-size', '4', '--transpositions', '0,1',
@@ -236,7 +237,7 @@ def train_chain(work, out, kills, rng, env, bar):
     counts.update(resumed_runs=0, resumes_continued=0, fresh_starts=0, kills_before_first_checkpoint=0)
     path = out / CHECKPOINT
     for _ in range(kills):
-        before = load_checkpoint(path)[0]['epoch'] if path.exists() else None
+        before = load_rnn_checkpoint(path)[2]['epoch'] if path.exists() else None
         resume = ['--resume'] if before is not None else []
         counts.add('resumed_runs' if resume else 'fresh_starts')
         files = snapshot(out)
@@ -256,20 +257,20 @@ def train_chain(work, out, kills, rng, env, bar):
         if not path.exists():
             counts.add('kills_before_first_checkpoint')
             continue
-        meta, _ = load_checkpoint(path)                  # whole: checked above
+        _, _, meta = load_rnn_checkpoint(path)           # whole: checked above
         if before is not None and meta['epoch'] < before:
             counts.problems.append(f'{path}: went back from epoch {before} to {meta["epoch"]}')
         if [row['epoch'] for row in meta['history']] != list(range(meta['epoch'])) or meta['batch'] != 0:
             counts.problems.append(f'{path}: history does not match its epoch {meta["epoch"]}')
     # the last run continues to two epochs past the checkpoint and completes
-    before = load_checkpoint(path)[0]['epoch'] if path.exists() else 0
+    before = load_rnn_checkpoint(path)[2]['epoch'] if path.exists() else 0
     final = Run(['train', '--data', work / 'data', '--out', out, *TINY, '--epochs', before + 2,
                  *(['--resume'] if path.exists() else [])], env, log)
     status = final.wait()
     check_cleaned(counts, [out], stale)
     _, temporaries, problems = inspect_folder(out)
     counts.problems += problems + [f'left after the final run: {name}' for name in temporaries]
-    meta, _ = load_checkpoint(path)
+    _, _, meta = load_rnn_checkpoint(path)
     completed = status == 0 and meta['epoch'] == before + 2 and final.lines[0].startswith(f'epoch {before + 1}:')
     counts['final_runs_completed'] = int(completed)
     if not completed:

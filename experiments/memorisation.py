@@ -28,10 +28,10 @@ def main(argv=None):
     parser.add_argument('--steps', type=int, default=256, help='sixteenths to continue (default: %(default)s)')
     parser.add_argument('--out', help='JSON file for the rows (default: none)')
     args = parser.parse_args(argv)
-    from bach2.compose.generate import load_model
+    from bach2.models.checkpoints import load_rnn_checkpoint
     from bach2.sampling import Sampler
     from bach2.data.training_set import load_piece
-    config, state, _ = load_model(args.checkpoint)
+    config, state, _ = load_rnn_checkpoint(args.checkpoint)
     sampler = Sampler(config, state)
     L, rows = config.sequence_length, []
     for name in args.pieces:

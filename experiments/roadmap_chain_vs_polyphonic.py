@@ -29,8 +29,10 @@ try:
 except ImportError:
     sys.path.insert(0, str(HERE.parent / 'Source_Code'))
 
-from bach2.compose.chain import chain_report, make_chain  # noqa: E402
+from bach2.compose.chain import ChainCheckpoints, Progression, chain_report, make_chain  # noqa: E402
 from bach2.compose.generate import GenerateConfig, generate_a_fugue  # noqa: E402
+from bach2.compose.lines import Sampling  # noqa: E402
+from bach2.render.piece import Output  # noqa: E402
 from bach2.safe_io import atomic_path, load_pickle  # noqa: E402
 
 
@@ -41,11 +43,13 @@ def measure(args):
     sampler = None
     quiet = lambda *_: None  # noqa: E731
     for seed in range(args.count):
-        common = dict(quarters=args.quarters, seed=seed, temperature=args.temperature, out_dir=out / 'pieces',
-                      log=quiet)
-        with_bass = make_chain(args.chords, args.melody, args.second, args.bass, name=f'chain_seed{seed}', **common)
+        common = dict(progression=Progression(args.quarters),
+                      sampling=Sampling(temperature=args.temperature, seed=seed), log=quiet)
+        with_bass = make_chain(ChainCheckpoints(args.chords, args.melody, args.second, args.bass),
+                               output=Output(out / 'pieces', name=f'chain_seed{seed}'), **common)
         rows['chain'].append(with_bass['report'])
-        roots = make_chain(args.chords, args.melody, args.second, None, name=f'chain_rootbass_seed{seed}', **common)
+        roots = make_chain(ChainCheckpoints(args.chords, args.melody, args.second),
+                           output=Output(out / 'pieces', name=f'chain_rootbass_seed{seed}'), **common)
         rows['chain, root bass'].append(roots['report'])
         assert roots['chords'].tolist() == with_bass['chords'].tolist()
         result = generate_a_fugue(GenerateConfig(checkpoint=args.polyphonic, data_dir=args.data,

@@ -24,7 +24,8 @@ import pytest
 
 from bach2.models.model_config import ModelConfig
 from bach2.data.prepare import prepare_training_data
-from bach2.train import TrainConfig, checkpoint_path, train
+from bach2.models.checkpoints import checkpoint_path
+from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[1]

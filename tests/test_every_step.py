@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from bach2.measure.evaluate import checkpoint_nll, load_pieces
-from bach2.compose.generate import GenerateConfig, generate_a_fugue, load_model
+from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path, load_rnn_checkpoint
 from bach2.models.model_config import ModelConfig
+from bach2.models.nll import stream_batch, stream_nll
 from bach2.data.prepare import prepare_training_data
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import save_npz
-from bach2.train import (TrainConfig, Trainer, best_checkpoint_path, checkpoint_path, load_checkpoint, stream_batch,
-                         stream_nll)
+from bach2.train import TrainConfig, Trainer
 from bach2.data.training_set import build_training_set
 from bach2.data.training_windows import stream_chunks, stream_layout
 from midi_builders import write_random_corpus
@@ -117,7 +118,7 @@ def test_every_step_training_learns_and_logs(every_step_run):
     assert history[1]['train_nll_per_frame'] < history[0]['train_nll_per_frame']
     header = (out / 'lstm_polyphonic_N8_1layers.csv').read_text().splitlines()[0]
     assert 'train_nll_per_frame' in header and 'valid_nll_per_frame' in header
-    meta, _ = load_checkpoint(out / 'lstm_polyphonic_N8_1layers.npz')
+    _, _, meta = load_rnn_checkpoint(out / 'lstm_polyphonic_N8_1layers.npz')
     assert meta['model_config']['targets'] == 'all' and meta['model_config']['dropout'] == 0.2
 
 
@@ -151,13 +152,13 @@ def test_old_checkpoint_without_the_new_fields_loads_as_the_journals_mode(data_d
     quiet(model_config, TrainConfig(str(data_dir), str(tmp_path), epochs=1, transpositions=(0,), max_batches=1,
                                     valid_fraction=0.3))
     path = tmp_path / 'lstm_polyphonic_N8_1layers.npz'
-    meta, state = load_checkpoint(path)
+    _, state, meta = load_rnn_checkpoint(path)
     for key in ('targets', 'dropout', 'input_dropout', 'metre_input'):   # what checkpoints before these fields hold
         del meta['model_config'][key]
     del meta['train_config']['patience'], meta['train_config']['max_valid_frames']
     old = tmp_path / 'old.npz'
     save_npz(old, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()})
-    config, _, _ = load_model(old)
+    config, _, _ = load_rnn_checkpoint(old)
     assert config.targets == 'last' and config.dropout == 0.0 and not config.metre_input
     from bach2.compose.generate import GenerateConfig, generate_a_fugue
     made = generate_a_fugue(GenerateConfig(checkpoint=str(old), data_dir=str(data_dir), out_dir=str(tmp_path / 'gen'),
@@ -201,7 +202,7 @@ def test_patience_stops_training_and_keeps_the_best(data_dir, tmp_path):
     best = int(np.argmin(nlls))
     assert best == 0 and len(history) == 3, nlls                  # stopped 2 epochs after the best
     assert any(line.startswith('early stop') for line in lines)
-    meta, _ = load_checkpoint(best_checkpoint_path(checkpoint_path(config, model_config)))
+    _, _, meta = load_rnn_checkpoint(best_checkpoint_path(checkpoint_path(config, model_config)))
     assert meta['epoch'] == best + 1
 
 

@@ -8,7 +8,8 @@ from bach2.models.model_config import ModelConfig
 from bach2.data.prepare import prepare_training_data
 from bach2.sampling import Sampler, repetition_report
 from bach2.measure.baselines import unigram_nll
-from bach2.train import TrainConfig, data_windows, train, window_nll
+from bach2.models.nll import data_windows, window_nll
+from bach2.train import TrainConfig, train
 
 
 @pytest.fixture(scope='module')

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bach2.app.cli import newest_checkpoint
+from bach2.app.compose_commands import newest_checkpoint
 from bach2.data.prepare import find_midi_files
 
 _spec = importlib.util.spec_from_file_location(

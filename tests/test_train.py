@@ -6,7 +6,7 @@ The corpus: six MIDI files ``bwv1_x.mid`` … ``bwv6_x.mid``, four 4/4 bars each
 (round(1.8)) are held out. The model is 1 layer of N = 8 units, L = 8, B = 4.
 
 Ctrl-C is simulated in-process by a trace function that raises
-KeyboardInterrupt when ``Trainer.run`` reaches a chosen source line at a chosen
+KeyboardInterrupt when ``Trainer.train_epoch`` reaches a chosen source line at a chosen
 (epoch, batch) — the same exception a real SIGINT raises at that point — and
 for real with SIGINT to a ``python -m bach2.app.cli train`` subprocess.
 """
@@ -30,12 +30,14 @@ import numpy as np
 import pytest
 
 from bach2.models.model_config import ModelConfig
-from bach2.common import CheckpointError
+from bach2.common import CheckpointError, TrainingDiverged
 from bach2.data.prepare import prepare_training_data
 from bach2.common import CorpusError
 from bach2.safe_io import UnsafePickleError, save_npz
-from bach2.train import (LOG_COLUMNS, TrainConfig, Trainer, TrainingDiverged, baseline_report, checkpoint_path,
-                         load_checkpoint, read_checkpoint_pickle, scheduled_learning_rate, train)
+from bach2.measure.baselines import baseline_report
+from bach2.models.checkpoints import RunState, checkpoint_path, load_rnn_checkpoint, read_checkpoint_pickle
+from bach2.render.training_curves import LOG_COLUMNS
+from bach2.train import TrainConfig, Trainer, scheduled_learning_rate, train
 from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +109,7 @@ def test_train_writes_checkpoint_log_and_curve(two_epochs):
     for name, value in state.items():
         np.testing.assert_array_equal(saved['state'][name], value, err_msg=name)
     # .npz: the same values, no pickle needed
-    meta, npz_state = load_checkpoint(path)
+    _, npz_state, meta = load_rnn_checkpoint(path)
     assert meta['epoch'] == 2 and meta['model_config']['n_hidden'] == 8
     assert [row['batch_costs'] for row in meta['history']] == costs_of(history)
     for name, value in state.items():
@@ -191,7 +193,7 @@ def test_resume_without_checkpoint(data_dir, tmp_path):
 
 def test_resume_with_mismatched_parameter_shapes(two_epochs, data_dir, tmp_path):
     """A checkpoint saying N = 16 whose parameters are N = 8: the error names the file and a parameter."""
-    meta, state = load_checkpoint(two_epochs[3] / f'{CHECKPOINT_STEM}.npz')
+    _, state, meta = load_rnn_checkpoint(two_epochs[3] / f'{CHECKPOINT_STEM}.npz')
     meta['model_config']['n_hidden'] = 16
     model_config = ModelConfig(**{**TINY, 'n_hidden': 16})
     _, train_config = configs(data_dir, tmp_path)
@@ -206,7 +208,7 @@ def test_resume_with_mismatched_parameter_shapes(two_epochs, data_dir, tmp_path)
 
 def test_resume_with_mismatched_parameter_names(two_epochs, data_dir, tmp_path):
     """A checkpoint whose parameter is renamed: the error names the file, the missing and the unexpected name."""
-    meta, state = load_checkpoint(two_epochs[3] / f'{CHECKPOINT_STEM}.npz')
+    _, state, meta = load_rnn_checkpoint(two_epochs[3] / f'{CHECKPOINT_STEM}.npz')
     state['lstm1.W_in_to_gate'] = state.pop('lstm1.W_in_to_ingate')
     model_config, train_config = configs(data_dir, tmp_path)
     path = checkpoint_path(train_config, model_config)
@@ -222,7 +224,7 @@ def test_unreadable_checkpoint_is_refused_in_one_line(content, tmp_path):
     path = tmp_path / f'{CHECKPOINT_STEM}.npz'
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match=f'^{path}: not a Bach2.0 checkpoint') as raised:
-        load_checkpoint(path)
+        load_rnn_checkpoint(path)
     assert '\n' not in str(raised.value)
 
 
@@ -230,7 +232,7 @@ def test_checkpoint_without_parameters_is_refused(tmp_path):
     path = tmp_path / 'plain.npz'
     save_npz(path, meta=np.array(json.dumps({'model_config': {}, 'epoch': 1, 'batch': 0, 'history': []})))
     with pytest.raises(CheckpointError, match='plain.npz: not a Bach2.0 checkpoint \\(no parameters\\)'):
-        load_checkpoint(path)
+        load_rnn_checkpoint(path)
 
 
 class RunsACommand:
@@ -259,16 +261,16 @@ def test_checkpoint_pickle_with_a_malicious_reduce_is_refused(two_epochs, tmp_pa
 # --------------------------------------------------------------------------- Ctrl-C in the middle of an epoch
 
 def run_line(text):
-    """Line number of the first line of ``Trainer.run`` holding ``text``."""
-    source, first = inspect.getsourcelines(Trainer.run)
+    """Line number of the first line of ``Trainer.train_epoch`` holding ``text``."""
+    source, first = inspect.getsourcelines(Trainer.train_epoch)
     matches = [first + i for i, line in enumerate(source) if text in line]
     assert matches, text
     return matches[0]
 
 
 def interrupt_at(trainer, line, epoch, batch, **run_kwargs):
-    """Run ``trainer.run`` and raise KeyboardInterrupt when it reaches ``line`` at (epoch, batch)."""
-    code = Trainer.run.__code__
+    """Run ``trainer.run`` and raise KeyboardInterrupt when its epoch reaches ``line`` at (epoch, batch)."""
+    code = Trainer.train_epoch.__code__
     hits = []
 
     def local(frame, event, _):
@@ -297,15 +299,14 @@ def interrupted_then_resumed(two_epochs, one_epoch, out, line_text):
     """
     trainer = two_epochs[0]
     trainer.config = dataclasses.replace(trainer.config, out_dir=str(out))
-    meta, state = load_checkpoint(one_epoch / f'{CHECKPOINT_STEM}.npz')
+    _, state, meta = load_rnn_checkpoint(one_epoch / f'{CHECKPOINT_STEM}.npz')
     trainer.model.set_state(state)
-    interrupt_at(trainer, run_line(line_text), epoch=1, batch=1, start_epoch=meta['epoch'],
-                 history=meta['history'])
+    interrupt_at(trainer, run_line(line_text), epoch=1, batch=1, start=RunState(meta['epoch'], 0, meta['history']))
     files = sorted(p.name for p in out.iterdir())
-    saved_meta, saved_state = load_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
+    _, saved_state, saved_meta = load_rnn_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
     trainer.model.set_state(saved_state)                     # what train(resume=True) does
-    history = trainer.run(saved_meta['epoch'], saved_meta['batch'], copy.deepcopy(saved_meta['history']), progress=False,
-                          log=lambda _: None)
+    start = RunState(saved_meta['epoch'], saved_meta['batch'], copy.deepcopy(saved_meta['history']))
+    history = trainer.run(start, progress=False, log=lambda _: None)
     return saved_meta, history, files
 
 
@@ -431,7 +432,7 @@ def test_cli_train_valid_fraction_one(data_dir, tmp_path):
 def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster():
     import pytensor
     from argparse import Namespace
-    from bach2.app.cli import training_backend
+    from bach2.app.model_commands import training_backend
     cpu = Namespace(backend='auto', device='cpu', log_gate_gradients=False)
     fused = 'c' if pytensor.config.cxx else 'jax'                                   # the C backend needs g++
     assert training_backend(cpu, ModelConfig()) == fused                            # N = 256, last-step targets
@@ -446,7 +447,7 @@ def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster()
 def test_train_backend_auto_keeps_jax_without_a_cpp_compiler(monkeypatch):
     import pytensor
     from argparse import Namespace
-    from bach2.app.cli import training_backend
+    from bach2.app.model_commands import training_backend
     monkeypatch.setattr(pytensor.config, 'cxx', '')
     assert training_backend(Namespace(backend='auto', device='cpu', log_gate_gradients=False), ModelConfig()) == 'jax'
 
@@ -484,7 +485,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     error = (tmp_path / 'stderr.txt').read_text()
     assert status == 130, error
     assert 'bach2: interrupted' in error
-    meta, _ = load_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
+    _, _, meta = load_rnn_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
     assert meta['epoch'] == 1 and 0 < meta['batch'] < 2688     # inside epoch 2
     assert f'interrupted: checkpoint at epoch 2, after {meta["batch"]} batches, saved to' in rest
     assert meta['history'][-1]['epoch'] == 1
@@ -496,7 +497,7 @@ def test_cli_ctrl_c_mid_epoch_then_resume(data_dir, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert 'epoch 2: train NLL/frame' in resumed.stdout and 'epoch 1:' not in resumed.stdout
     assert 'unigram baseline' in resumed.stdout
-    meta, _ = load_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
+    _, _, meta = load_rnn_checkpoint(out / f'{CHECKPOINT_STEM}.npz')
     assert meta['epoch'] == 2 and meta['batch'] == 0
     assert [row['epoch'] for row in meta['history'] if 'train_cost' in row] == [0, 1]
 

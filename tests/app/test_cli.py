@@ -57,6 +57,17 @@ def test_bach2_help(command):
     assert result.stdout.startswith('usage: bach2')
 
 
+def test_the_parser_loads_no_heavy_module():
+    """Every command group imports PyTensor, JAX, Matplotlib, Flask and music21 inside its commands, so
+    building the parser (``bach2 --help``) stays quick."""
+    code = ('import sys; from bach2.app.cli import build_parser; build_parser(); '
+            "print(sorted({name.split('.')[0] for name in sys.modules} & "
+            "{'pytensor', 'jax', 'matplotlib', 'flask', 'music21'}))")
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
+
+
 def test_bach2_prepare_help_lists_its_options():
     out = bach2('prepare', '--help').stdout
     for option in ['--data', '--out', '--limit', '--jobs', '--skip-time-signature', '--no-split-movements',

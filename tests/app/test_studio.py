@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bach2.compose.generate import SHIPPED_MODEL
+from bach2.models.checkpoints import SHIPPED_MODEL
 from bach2.render.listen import renderer_available
 from headless_chromium import HeadlessChromium, find_chromium
 

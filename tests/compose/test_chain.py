@@ -12,14 +12,17 @@ import numpy as np
 import pytest
 
 from bach2.compose import chain
+from bach2.compose.lines import Sampling
 from bach2.models.chord_model import train_chords
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 from bach2.models.line_model import train_lines
 from bach2.models.model_config import ModelConfig
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.data.prepare import prepare_training_data
+from bach2.render.piece import Output
 from bach2.safe_io import load_pickle
 from bach2.models.sequence_model import SequenceConfig
+from bach2.models.sequence_training import SequenceTrainingConfig
 from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus
 
@@ -33,11 +36,13 @@ def models(tmp_path_factory):
     data = root / 'data'
     prepare_training_data(write_random_corpus(root / 'midi'), data, progress=False, processes=1)
     tiny = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
-    settings = dict(epochs=1, max_batches=3, valid_fraction=0.3, transpositions=(0, 1), **QUIET)
+    settings = dict(data_dir=data, epochs=1, max_batches=3, valid_fraction=0.3, transpositions=(0, 1))
     paths = {'chords': root / 'chords.npz', 'melody': root / 'bm.npz', 'second': root / 'ms.npz'}
-    train_chords(data, paths['chords'], SequenceConfig(**tiny), metre_input=True, **settings)   # one of each
-    train_lines(data, paths['melody'], 'bass-melody', SequenceConfig(**tiny), metre_input=True, **settings)
-    train_lines(data, paths['second'], 'melody-second', SequenceConfig(**tiny), **settings)
+    train_chords(SequenceConfig(**tiny), SequenceTrainingConfig(paths['chords'], metre_input=True, **settings),
+                 **QUIET)                                                                  # one of each
+    train_lines(SequenceConfig(**tiny), SequenceTrainingConfig(paths['melody'], metre_input=True, **settings),
+                'bass-melody', **QUIET)
+    train_lines(SequenceConfig(**tiny), SequenceTrainingConfig(paths['second'], **settings), 'melody-second', **QUIET)
     train(ModelConfig(mode='monophonic', chord_input=True, **tiny),
           TrainConfig(str(data), str(root / 'bass'), epochs=1, max_batches=2, transpositions=(0,),
                       valid_fraction=0.3), progress=False, log=lambda *_: None)
@@ -56,9 +61,10 @@ def test_root_bass_plays_each_root_for_a_quarter():
 
 @pytest.mark.parametrize('with_bass_model', [False, True])
 def test_chain_writes_one_midi_with_a_track_per_voice(models, tmp_path, with_bass_model):
-    result = chain.make_chain(models['chords'], models['melody'], models['second'],
-                              models['bass'] if with_bass_model else None, quarters=8, seed=3,
-                              primer='I IV', key='G major', out_dir=tmp_path, log=lambda *_: None)
+    checkpoints = chain.ChainCheckpoints(models['chords'], models['melody'], models['second'],
+                                         models['bass'] if with_bass_model else None)
+    result = chain.make_chain(checkpoints, chain.Progression(8, primer='I IV', key='G major'), Sampling(seed=3),
+                              Output(tmp_path), log=lambda *_: None)
     midi = mido.MidiFile(result['files']['mid'])
     assert len(midi.tracks) == 4                              # tempo/meta track + bass, melody, second melody
     assert [track.name for track in midi.tracks[1:]] == ['bass', 'melody', 'second melody']

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from bach2.app.cli import main
-from bach2.compose.fugue import SubjectError, answer_of, exposition_plan, parse_subject, subject_key
+from bach2.compose.fugue import Form, Subject, SubjectError, answer_of, exposition_plan, parse_subject, subject_key
 from bach2.render.listen import renderer_available
+from bach2.music.geometry import Geometry
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.safe_io import load_pickle
 
@@ -28,7 +29,9 @@ def test_a_subject_is_read_from_text():
 
 @pytest.mark.parametrize('text, message', [('', 'the subject is empty'), ('C4 H4', "'H4' is not a note"),
                                            ('C4:0.3', 'positive multiple of 1/4 quarter note'),
-                                           ('r r:2', 'only rests'), ('C4:0', 'positive multiple')])
+                                           ('r r:2', 'only rests'), ('C4:0', 'positive multiple'),
+                                           ('C4 Cb-1', "'Cb-1' is outside MIDI 0–127"),
+                                           ('C4:', "'C4:' is not a note")])
 def test_a_bad_subject_is_named(text, message):
     with pytest.raises(SubjectError, match=message):
         parse_subject(text)
@@ -55,7 +58,9 @@ def test_the_tonal_answer_turns_the_dominant_of_the_head_into_the_tonic():
 def test_the_plan_puts_every_entry_in_its_voice_whole_bars_apart(voices):
     pitches, onsets = parse_subject(C_MINOR)                          # 5 quarters: two bars apart
     positions = np.stack([np.arange(len(pitches)) % 16, np.full(len(pitches), 16)], axis=1)
-    plan, bar_positions, entries = exposition_plan(pitches, onsets, positions, voices, 0, 61, 24, free_steps=16)
+    geometry = Geometry(n_pitches=61, lowest_pitch=24)
+    plan, bar_positions, entries = exposition_plan(Subject(pitches, onsets, positions), 0, geometry,
+                                                   Form(voices, free_bars=1))
     assert [entry.start for entry in entries] == [32 * k for k in range(voices)]
     assert [entry.voice for entry in entries] == [1, 0, 2, 3][:voices]
     assert [entry.kind for entry in entries] == ['subject', 'answer', 'subject', 'answer'][:voices]
@@ -66,10 +71,11 @@ def test_the_plan_puts_every_entry_in_its_voice_whole_bars_apart(voices):
     assert plan.active[-1].all() and (plan.voice[-16:] == -1).all()
     for t in range(len(plan.voice)):
         plan.side(t)                                                   # never an inner voice
-    high = exposition_plan(pitches + 24, onsets, positions, voices, 0, 61, 24)[2]       # an octave down to fit
+    high = exposition_plan(Subject(pitches + 24, onsets, positions), 0, geometry, Form(voices))[2]   # octave down
     assert [entry.pitches.tolist() for entry in high] == [(entry.pitches + 12).tolist() for entry in entries]
     with pytest.raises(SubjectError, match="wider than the model's 24–84"):
-        exposition_plan(np.where(np.arange(len(pitches)) < 4, 30, pitches + 24), onsets, positions, voices, 0, 61, 24)
+        exposition_plan(Subject(np.where(np.arange(len(pitches)) < 4, 30, pitches + 24), onsets, positions), 0,
+                        geometry, Form(voices))
 
 
 def test_the_fugue_command_keeps_every_entry_where_the_form_puts_it(tmp_path, capsys):

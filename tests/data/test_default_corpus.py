@@ -73,7 +73,8 @@ def test_the_keyboard_corpus_ships_with_its_manifest_and_licences():
 def test_prepare_reads_the_keyboard_corpus_by_default(tmp_path):
     """Without --data, stage 0 reads the shipped keyboard works (checked on the parsed arguments: the
     full preparation is the main job's); --data and --chorales exclude each other."""
-    from bach2.app.cli import build_parser, resolve_data
+    from bach2.app.cli import build_parser
+    from bach2.app.data_commands import resolve_data
     args = build_parser().parse_args(['prepare', '--out', str(tmp_path)])
     assert resolve_data(args) == KEYBOARD and not list(tmp_path.iterdir())
     result = subprocess.run([sys.executable, '-m', 'bach2.app.cli', 'prepare', '--data', 'x', '--chorales'],

@@ -68,7 +68,8 @@ def test_the_bootstrap_finds_the_set_drawn_like_the_corpus_closer_on_all_three()
 def test_two_checkpoints_end_to_end(tmp_path, monkeypatch):
     """Two tiny models on made-up quarter-note chorales → the table, the bootstrap, results.json and the pieces."""
     from bach2.data.jsb_chorales import prepare_jsb_chorales
-    from bach2.train import TrainConfig, checkpoint_path, train
+    from bach2.models.checkpoints import checkpoint_path
+    from bach2.train import TrainConfig, train
     rng = np.random.default_rng(5)
     chorale = lambda: [sorted(set(int(p) for p in rng.integers(48, 80, 3))) for _ in range(24)]   # noqa: E731
     (tmp_path / 'jsb.json').write_text(json.dumps({'train': [chorale() for _ in range(4)],

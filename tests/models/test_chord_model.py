@@ -18,8 +18,9 @@ from bach2.models import chord_model as cm
 from bach2.chord_sequence import NO_CHORD
 from bach2.data.prepare import prepare_training_data
 from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
-from bach2.models.sequence_training import (concatenate, load_checkpoint, make_windows, sequence_nll,
-                                     train_sequence_model, window_starts)
+from bach2.models.checkpoints import load_sequence_checkpoint, load_sequence_model
+from bach2.models.sequence_training import (SequenceTrainingConfig, concatenate, make_windows, sequence_nll,
+                                            train_sequence_model, window_starts)
 from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,30 +116,27 @@ def test_tiny_model_learns_what_the_bigram_cannot(tmp_path):
     config = SequenceConfig(**{**TINY, 'n_hidden': 16, 'sequence_length': 12, 'batch_size': 4,
                                'learning_rate': 0.03})
     data = cm.sequence_data(pieces)
-    model, history = train_sequence_model(config, data, data, tmp_path / 'abac.npz', epochs=60, stride=4,
-                                          progress=False, log=lambda *_: None)
+    training = SequenceTrainingConfig(tmp_path / 'abac.npz', epochs=60, stride=4)
+    model, history = train_sequence_model(config, training, data, data, progress=False, log=lambda *_: None)
     bigram, _ = cm.Bigram(pieces, alpha=0.01).nll(pieces)
     assert bigram > 0.3                                    # log 2 / 2 per token at best
     assert history[-1]['valid_nll_per_token'] < 0.3 * bigram
     assert (tmp_path / 'abac.npz').exists() and (tmp_path / 'abac_best.npz').exists()
-    config_back, meta, state = load_checkpoint(tmp_path / 'abac.npz')
-    assert config_back == config and meta['epoch'] == 60
-    predictor = cm.load_predictor(config_back, state)
-    sampled = cm.sample_tokens(predictor, 8, temperature=0.5, seed=1, primer=[0, 1])
+    config_back, state, meta = load_sequence_checkpoint(tmp_path / 'abac.npz')
+    assert config_back == config and meta['epoch'] == 60 and set(state) == set(model.get_state())
+    predictor, _ = load_sequence_model(tmp_path / 'abac.npz', 'chords')
+    sampled = cm.sample_tokens(predictor, 8, cm.ChordSampling(temperature=0.5, seed=1), primer=[0, 1])
     assert sampled.tolist() == [0, 2, 0, 1, 0, 2, 0, 1]
 
 
 def test_sampling_is_seeded_and_never_silent_unless_asked():
     predictor = SequenceModel(SequenceConfig(**TINY), batch_size=1, training=False, seed=1)
-    a = cm.sample_tokens(predictor, 30, seed=4, temperature=3.0)
-    assert a.tolist() == cm.sample_tokens(predictor, 30, seed=4, temperature=3.0).tolist()
+    wild = cm.ChordSampling(temperature=3.0, seed=4)
+    a = cm.sample_tokens(predictor, 30, wild)
+    assert a.tolist() == cm.sample_tokens(predictor, 30, wild).tolist()
     assert cm.SILENT not in a and a.min() >= 0 and a.max() < cm.N_CHORDS
     with pytest.raises(ValueError, match='temperature'):
-        cm.sample_tokens(predictor, 3, temperature=0)
-
-
-def test_progression_text():
-    assert cm.progression_text([0, 6, NO_CHORD, 7], per_line=2) == 'C C+\n- C7'
+        cm.sample_tokens(predictor, 3, cm.ChordSampling(temperature=0))
 
 
 # --------------------------------------------------------------------------- on a prepared corpus, CLI

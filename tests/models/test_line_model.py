@@ -12,7 +12,8 @@ import pytest
 from bach2.models import line_model as lm
 from bach2.data.prepare import prepare_training_data
 from bach2.models.sequence_model import SequenceConfig, one_hot_inputs
-from bach2.models.sequence_training import concatenate, make_windows, window_starts
+from bach2.models.checkpoints import load_sequence_model
+from bach2.models.sequence_training import SequenceTrainingConfig, concatenate, make_windows, window_starts
 from midi_builders import write_random_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,13 +78,13 @@ def data_dir(tmp_path_factory):
 def tiny_checkpoint(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp('line_ck') / 'bm.npz'
     config = SequenceConfig(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
-    lm.train_lines(data_dir, out, 'bass-melody', config, epochs=1, max_batches=3, valid_fraction=0.3,
-                   transpositions=(0, 1), progress=False, log=lambda *_: None)
+    training = SequenceTrainingConfig(out, data_dir, epochs=1, max_batches=3, valid_fraction=0.3, transpositions=(0, 1))
+    lm.train_lines(config, training, 'bass-melody', progress=False, log=lambda *_: None)
     return out
 
 
 def test_training_sets_the_geometry_and_sampling_follows_the_given_line(tiny_checkpoint):
-    model, meta = lm.load_line_model(tiny_checkpoint)
+    model, meta = load_sequence_model(tiny_checkpoint, 'line')
     assert model.config.kind == 'line' and model.config.extra['pair'] == 'bass-melody'
     assert model.config.slot_sizes == (62, 62) and model.config.n_outputs == 62
     bass = np.array([12, 12, 14, P, 16] * 4)
@@ -118,12 +119,13 @@ def test_lines_generate_over_a_midi_file_and_a_prepared_piece(tiny_checkpoint, d
 def test_chord_input_is_a_third_slot(data_dir, tmp_path):
     inputs = lm.pair_inputs(np.array([1, 2]), np.array([5, 6]), P, chords=np.array([7, 120]))
     assert inputs.tolist() == [[1, P, 7], [2, 5, 120]]
-    pieces = lm.line_pieces(data_dir, 'bass-melody', [0], (0,), chord_input=True)
+    pieces = lm.line_pieces(data_dir, lm.LineInputs('bass-melody', chord_input=True), [0])
     assert pieces[0][0].shape[1] == 3 and pieces[0][0][:, 2].max() <= 120
     config = SequenceConfig(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)
-    lm.train_lines(data_dir, tmp_path / 'c.npz', 'bass-melody', config, epochs=1, max_batches=2, valid_fraction=0.3,
-                   transpositions=(0,), chord_input=True, progress=False, log=lambda *_: None)
-    model, _ = lm.load_line_model(tmp_path / 'c.npz')
+    training = SequenceTrainingConfig(tmp_path / 'c.npz', data_dir, epochs=1, max_batches=2, valid_fraction=0.3,
+                                      transpositions=(0,))
+    lm.train_lines(config, training, 'bass-melody', chord_input=True, progress=False, log=lambda *_: None)
+    model, _ = load_sequence_model(tmp_path / 'c.npz', 'line')
     assert model.config.slot_sizes == (62, 62, 121)
     with pytest.raises(ValueError, match='chord for every step'):
         lm.sample_line(model, np.array([12, 13]))

@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from bach2.app.cli import main
-from bach2.compose.generate import SHIPPED_MODEL, SHIPPED_MODELS, load_model
+from bach2.models.checkpoints import SHIPPED_MODEL, SHIPPED_MODELS, checkpoint_path, load_rnn_checkpoint
 from bach2.models.model_config import ModelConfig
 from bach2.safe_io import load_pickle
 from midi_builders import write_random_corpus
@@ -19,7 +19,7 @@ from midi_builders import write_random_corpus
 
 def test_the_shipped_model_is_small_safe_and_documented():
     assert SHIPPED_MODEL.stat().st_size < 20e6
-    config, state, meta = load_model(SHIPPED_MODEL)
+    config, state, meta = load_rnn_checkpoint(SHIPPED_MODEL)
     assert config.model == 'lstm-nade' and config.articulation and config.metre_input
     assert not any(name.startswith(f'{config.optimizer}_state') for name in state)
     assert 'bach2 train ' in meta['command'] and meta['temperature'] > 0
@@ -31,8 +31,8 @@ def test_the_shipped_model_is_small_safe_and_documented():
 
 
 def test_the_shipped_twin_draws_high_to_low_on_the_same_split():
-    up, _, up_meta = load_model(SHIPPED_MODELS['up'])
-    down, state, meta = load_model(SHIPPED_MODELS['down'])
+    up, _, up_meta = load_rnn_checkpoint(SHIPPED_MODELS['up'])
+    down, state, meta = load_rnn_checkpoint(SHIPPED_MODELS['down'])
     assert (up.pitch_order, down.pitch_order) == ('up', 'down')
     assert {**vars(up), 'pitch_order': 'down'} == vars(down)                 # else the same model
     assert meta['held_out'] == up_meta['held_out'] and '--pitch-order down' in meta['command']
@@ -49,7 +49,7 @@ def test_generate_without_a_checkpoint_uses_the_shipped_model(tmp_path, capsys):
 
 
 def test_export_keeps_the_parameters_and_evaluate_reads_them(tmp_path):
-    from bach2.train import TrainConfig, checkpoint_path, train
+    from bach2.train import TrainConfig, train
     from bach2.data.prepare import prepare_training_data
     data = tmp_path / 'data'
     prepare_training_data(write_random_corpus(tmp_path / 'midi', bars=6), data, progress=False, processes=1)
@@ -61,8 +61,8 @@ def test_export_keeps_the_parameters_and_evaluate_reads_them(tmp_path):
     checkpoint = checkpoint_path(train_config, config)
     assert main(['export', str(checkpoint), '--out', str(tmp_path / 'model'), '--command', 'made here',
                  '--temperature', '0.9']) == 0
-    _, state, meta = load_model(tmp_path / 'model' / 'model.npz')
-    _, full, _ = load_model(checkpoint)
+    _, state, meta = load_rnn_checkpoint(tmp_path / 'model' / 'model.npz')
+    _, full, _ = load_rnn_checkpoint(checkpoint)
     assert set(full) - set(state) == {name for name in full if name.startswith('adam_state')} != set()
     for name, value in state.items():
         np.testing.assert_array_equal(value, full[name])
@@ -74,7 +74,8 @@ def test_export_keeps_the_parameters_and_evaluate_reads_them(tmp_path):
 
 
 def test_the_journals_stage_4_still_takes_the_model_stage_3_wrote(tmp_path, monkeypatch):
-    from bach2.app.cli import OneLineParser, add_generate_arguments, build_parser, generate_configs
+    from bach2.app.cli import OneLineParser, build_parser
+    from bach2.app.compose_commands import add_generate_arguments, generate_configs
     (tmp_path / 'checkpoints').mkdir()
     (tmp_path / 'checkpoints' / 'lstm_polyphonic_N128_2layers.npz').write_bytes(b'')
     monkeypatch.chdir(tmp_path)

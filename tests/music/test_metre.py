@@ -212,27 +212,28 @@ def test_the_chord_and_line_models_read_the_position_of_the_step_they_predict(tm
     from bach2.models import chord_model as cm
     from bach2.models import line_model as lm
     from bach2.models.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
-    from bach2.models.sequence_training import load_checkpoint
+    from bach2.models.checkpoints import load_sequence_model
+    from bach2.models.sequence_training import SequenceTrainingConfig
     data = prepared_pickups(tmp_path)
     quarters = coarser_positions(expected_positions(), 4)
     pieces = cm.load_chord_pieces(data, [0], (0, 5), metre_input=True)
     assert len(pieces[0][0]) == len(quarters) == 15
     np.testing.assert_array_equal(cm.sequence_data(pieces).inputs[:, 1], np.tile(quarters[:, 0], 2))
-    line_inputs = lm.line_pieces(data, 'bass-melody', [0], (0,), chord_input=True, metre_input=True)[0][0]
+    line_inputs = lm.line_pieces(data, lm.LineInputs('bass-melody', chord_input=True, metre_input=True), [0])[0][0]
     assert line_inputs.shape == (60, 4)
     np.testing.assert_array_equal(line_inputs[:, 3], expected_positions()[:, 0])
 
-    quiet = dict(epochs=1, max_batches=2, valid_fraction=0.25, transpositions=(0,), progress=False,
-                 log=lambda *_: None)
+    quiet = dict(progress=False, log=lambda *_: None)
+    settings = dict(data_dir=data, epochs=1, max_batches=2, valid_fraction=0.25, transpositions=(0,), metre_input=True)
     tiny = SequenceConfig(n_layers=1, n_hidden=6, sequence_length=4, batch_size=4)
-    cm.train_chords(data, tmp_path / 'c.npz', tiny, metre_input=True, **quiet)
-    config, _, state = load_checkpoint(tmp_path / 'c_best.npz')
+    cm.train_chords(tiny, SequenceTrainingConfig(tmp_path / 'c.npz', **settings), **quiet)
+    predictor, _ = load_sequence_model(tmp_path / 'c_best.npz', 'chords')
+    config = predictor.config
     assert config.slot_sizes == (cm.N_INPUT_TOKENS, POSITION_CLASSES) and config.extra == {'metre_input': True}
-    predictor = cm.load_predictor(config, state)
     first = []
     for positions in (regular_positions(6, 4), regular_positions(6, 3, first=2)):
-        tokens = cm.sample_tokens(predictor, 4, temperature=1e-6, primer=[3, 5], positions=positions,
-                                  allow_silent=True)
+        tokens = cm.sample_tokens(predictor, 4, cm.ChordSampling(temperature=1e-6, allow_silent=True), primer=[3, 5],
+                                  positions=positions)
         played = [3, 5] + tokens.tolist()
         for t in range(4):
             window, last = right_padded_window(cm.chord_inputs(np.array(played[:3 + t]), positions[:3 + t]), 4)
@@ -242,8 +243,8 @@ def test_the_chord_and_line_models_read_the_position_of_the_step_they_predict(tm
     assert not np.allclose(first[0], first[1])
     assert cm.evaluate_chords(tmp_path / 'c_best.npz')['tokens'] == 15
 
-    lm.train_lines(data, tmp_path / 'l.npz', 'bass-melody', tiny, metre_input=True, **quiet)
-    model, _ = lm.load_line_model(tmp_path / 'l_best.npz')
+    lm.train_lines(tiny, SequenceTrainingConfig(tmp_path / 'l.npz', **settings), 'bass-melody', **quiet)
+    model, _ = load_sequence_model(tmp_path / 'l_best.npz', 'line')
     assert model.config.slot_sizes[-1] == POSITION_CLASSES and model.config.extra['metre_input']
     assert lm.evaluate_lines(tmp_path / 'l_best.npz')['steps'] == 60
     given = np.array([12, 14, 16, 17, 19, 21])

@@ -1,8 +1,8 @@
-"""bach2.music.pitch_names: python-midi names ⇄ MIDI note numbers."""
+"""bach2.music.pitch_names: python-midi names ⇄ MIDI note numbers, and scientific pitch notation read."""
 import pytest
 
 from bach2.music import pitch_names
-from bach2.music.pitch_names import name_to_pitch, pitch_class_of, pitch_to_name
+from bach2.music.pitch_names import name_to_pitch, parse_pitch_name, pitch_class_of, pitch_to_name
 
 
 def test_module_attributes_follow_python_midi():
@@ -46,3 +46,20 @@ def test_pitch_class_of():
 def test_pitch_class_of_cb_is_b():
     """'Cb' is a key name mido writes (7 flats); its pitch class is 11 like B."""
     assert pitch_class_of('Cb') == 11
+
+
+@pytest.mark.parametrize('name, pitch', [('C4', 60), ('c4', 60), ('Eb4', 63), ('E♭4', 63), ('D#4', 63), ('Ds4', 63),
+                                         ('D♯4', 63), ('F#3', 54), ('B#3', 60), ('Cb4', 59), ('C-1', 0), ('G9', 127),
+                                         ('Cb-1', -1), ('B9', 131)])
+def test_scientific_names_count_octaves_from_middle_c_and_are_not_range_checked(name, pitch):
+    assert parse_pitch_name(name, scientific=True) == pitch
+
+
+@pytest.mark.parametrize('name', ['H4', 'C_4', 'C10', 'C', 'Cx4', 'r', 'C4:1', ''])
+def test_what_is_not_a_scientific_name_is_none(name):
+    assert parse_pitch_name(name, scientific=True) is None
+
+
+def test_python_midi_names_read_the_same_flats_and_sharps():
+    assert parse_pitch_name('D♭_4') == parse_pitch_name('C♯4') == name_to_pitch('Db_4') == 49
+    assert parse_pitch_name('C4') == parse_pitch_name('C4', scientific=True) - 12

@@ -110,7 +110,8 @@ def test_a_nade_trained_on_quarter_note_chorales_writes_quarter_note_music(tmp_p
     from bach2.compose.generate import GenerateConfig, generate_a_fugue
     from bach2.data.jsb_chorales import prepare_jsb_chorales
     from bach2.midi_to_time_series import midi_to_time_series
-    from bach2.train import TrainConfig, best_checkpoint_path, checkpoint_path, train
+    from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path
+    from bach2.train import TrainConfig, train
     rng = np.random.default_rng(5)
     chorale = lambda: [sorted(set(int(p) for p in rng.integers(48, 80, 3))) for _ in range(12)]   # noqa: E731
     (tmp_path / 'jsb.json').write_text(json.dumps({'train': [chorale() for _ in range(4)],

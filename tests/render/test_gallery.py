@@ -16,7 +16,7 @@ import pytest
 
 from bach2.render.gallery import find_pieces, midi_statistics, write_gallery
 from bach2.render.listen import INSTALL_HINT, render_midi, renderer_available
-from bach2.render.piano_roll import plot_piano_roll
+from bach2.render.piano_roll import RollLabels, plot_piano_roll
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
@@ -44,7 +44,8 @@ def write_piece(folder, stem, seed, audio=None, png=True):
                  'report': {'key_written': 'C major', 'notes': len(notes)},
                  'generate_config': {'rule': 'sample', 'temperature': 1.0, 'seed': seed}}, folder / f'{stem}.p')
     if png:
-        plot_piano_roll(np.concatenate([primer, matrix]), folder / f'{stem}.png', primer_steps=16, chords='auto')
+        plot_piano_roll(np.concatenate([primer, matrix]), folder / f'{stem}.png',
+                        labels=RollLabels(primer_steps=16, chords='auto'))
     if audio:
         render_midi(folder / f'{stem}.mid', folder / f'{stem}.{audio}')
     return len(notes)

@@ -4,13 +4,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence
 from bach2.render.look import load_pitch_matrix, look
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.render.piano_roll import chord_changes, chord_symbol, pitch_matrix_chords, place_labels, plot_piano_roll
+from bach2.render.piano_roll import (bar_lines, chord_changes, chord_symbol, pitch_matrix_chords, place_labels,
+                                     plot_piano_roll, progression_text)
 from bach2.render.pitch_class_plot import pitch_class_counts, pitch_class_distribution, plot_pitch_class_histograms
 from bach2.data.prepare import prepare_training_data
 from bach2.common import CorpusError
@@ -18,6 +20,7 @@ from bach2.safe_io import save_pickle
 from bach2.time_series_to_pitch_matrix import time_series_to_pitch_matrix
 from bach2.render.windows_figure import pick_windows, plot_windows
 from bach2.data.training_windows import concatenate_pieces, make_X_Y
+from bach2.music.metre import regular_positions
 from midi_builders import off, on, write_midi, write_random_corpus
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -46,6 +49,10 @@ def test_chord_symbols_and_changes():
     assert chord_symbol(CHORD_NAMES.index(('G', 'dominant'))) == 'G7'
     assert chord_symbol(NO_CHORD) == ''
     assert chord_changes([5, 5, 7, NO_CHORD, NO_CHORD, 5]) == [(0, 5), (2, 7), (3, NO_CHORD), (5, 5)]
+
+
+def test_progression_text():
+    assert progression_text([0, 6, NO_CHORD, 7], per_line=2) == 'C C+\n- C7'
 
 
 def test_labels_never_overlap_on_a_row_and_dense_changes_drop_some():
@@ -77,6 +84,22 @@ def test_look_draws_a_midi_file_with_chords(tmp_path):
     assert width > 300 and height > 400                                # the chord row makes it taller
     found = load_pitch_matrix(midi)
     assert found['lowest_pitch'] == 36 and found['matrix'].shape == (64, 36)   # C2 … B4, 16 bars of 16ths
+
+
+def test_bar_lines_of_a_piece_in_three_four_come_every_three_quarters(tmp_path):
+    waltz = [mido.MetaMessage('time_signature', numerator=3, denominator=4)]
+    for pitch in (60, 62, 64, 65):                                     # four bars of dotted halves
+        waltz += [on(pitch), off(pitch, 288)]
+    found = load_pitch_matrix(write_midi(tmp_path / 'waltz.mid', [waltz]))
+    assert found['matrix'].shape[0] == 48
+    assert bar_lines(found['positions']).tolist() == [0, 12, 24, 36]   # 3 quarters of 4 sixteenths
+    record = {'pitch_matrix': found['matrix'][8:], 'primer': found['matrix'][:8],
+              'bar_positions': found['positions'][8:]}
+    save_pickle(record, tmp_path / 'waltz.p')                          # as bach2 generate keeps it
+    assert bar_lines(load_pitch_matrix(tmp_path / 'waltz.p')['positions']).tolist() == [0, 12, 24, 36]
+    cadence = load_pitch_matrix(write_cadence(tmp_path / 'cadence.mid'))['positions']
+    assert bar_lines(cadence).tolist() == [0, 16, 32, 48]                # no time signature: 4/4
+    assert bar_lines(regular_positions(28, 12, first=8)).tolist() == [4, 16]   # from the third beat of 3/4
 
 
 def test_look_draws_a_generated_record_and_a_stage1_pickle(tmp_path):

@@ -1,7 +1,16 @@
-"""Argument types of the ``bach2`` commands: each parses one option value or says, in one line, why not."""
+"""Arguments shared by the ``bach2`` commands and the stage scripts.
+
+* types: each parses one option value or says, in one line, why not;
+* option groups of stages 0–2 (:func:`add_out_argument`, :func:`add_data_arguments`,
+  :func:`add_matrix_arguments`) and the :class:`PrepareConfig` they give (:func:`config_from`).
+"""
 import argparse
 
 from bach2.common import CorpusError
+from bach2.data.prepare import PrepareConfig
+from bach2.music.progressions import parse_key
+
+DEFAULT_DATA = 'training_data'
 
 
 def positive(text):
@@ -44,6 +53,15 @@ def decay(text):
     return value
 
 
+def key(text):
+    """A key such as 'D minor' or 'Bb major' (checked, returned as given)."""
+    try:
+        parse_key(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
+    return text
+
+
 def transpositions(text):
     """'all' or '0,5,7' → tuple of k in sh<k>; CorpusError on anything else."""
     if text == 'all':
@@ -56,3 +74,42 @@ def transpositions(text):
     if not all(0 <= k < 12 for k in shifts):
         raise CorpusError(f'--transpositions: {text!r} has a number outside 0-11')
     return shifts
+
+
+def add_out_argument(parser):
+    """--out, the training data folder."""
+    parser.add_argument('--out', default=DEFAULT_DATA, help='training data folder (default: %(default)s)')
+
+
+def add_data_arguments(parser):
+    """--data, --limit, --jobs, --skip-time-signature, --no-split-movements (stage 0)."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--data', help='folder of .mid/.midi files, searched recursively (default: the built-in '
+                        f'corpus of Bach keyboard works, {DEFAULT_DATA}/bach_keyboard/)')
+    source.add_argument('--chorales', action='store_true', help="music21's Bach chorales instead (≈ 410, converted "
+                        'once into OUT/music21_bach/, about a minute)')
+    parser.add_argument('--limit', type=positive, help='with --chorales: convert only the first N of them')
+    parser.add_argument('--jobs', type=positive, help='worker processes (default: all cores)')
+    parser.add_argument('--skip-time-signature', action='append', default=[], metavar='N/D',
+                        help='leave out pieces with this time signature, e.g. 3/4 (repeatable)')
+    parser.add_argument('--no-split-movements', action='store_true',
+                        help='keep files holding several movements whole')
+
+
+def add_matrix_arguments(parser):
+    """--step-ticks, --lowest-pitch, --n-pitches, --transpose (stages 1–2)."""
+    parser.add_argument('--step-ticks', type=positive, default=24,
+                        help='one time step in ticks at 96 per quarter note (default: %(default)s = a 16th)')
+    parser.add_argument('--lowest-pitch', type=int, default=24, choices=range(0, 128), metavar='0-127',
+                        help='MIDI pitch of column 0 (default: %(default)s, the journal\'s two-octave shift)')
+    parser.add_argument('--n-pitches', type=positive, default=61, help='pitches per step (default: %(default)s)')
+    parser.add_argument('--transpose', choices=('all', 'c'), default='all',
+                        help="'all': 12 keys sh0…sh11; 'c': each piece to C major / C minor (default: %(default)s)")
+
+
+def config_from(args):
+    """The options of stages 0–2 (those given; the rest at their defaults) → :class:`PrepareConfig`."""
+    return PrepareConfig(step_ticks=getattr(args, 'step_ticks', 24), lowest_pitch=getattr(args, 'lowest_pitch', 24),
+                         n_pitches=getattr(args, 'n_pitches', 61), transpose=getattr(args, 'transpose', 'all'),
+                         skip_time_signatures=tuple(getattr(args, 'skip_time_signature', ())),
+                         split_movements=not getattr(args, 'no_split_movements', False))

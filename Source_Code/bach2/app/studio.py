@@ -11,7 +11,10 @@ Bad input — a file that is not MIDI, an empty or unreadable subject, a value o
 missing checkpoint — is answered with one line (``{"error": …}``, HTTP 400 for the request, or a
 failed job), shown on the page; the app goes on serving. Uploads are written to a temporary
 folder and removed after the job.
+
+Also here: the command that serves it (:func:`cmd_studio`, :func:`add_studio_command`).
 """
+# Imports of heavy modules (Flask, the models) are inside the functions, for start-up speed.
 import concurrent.futures
 import itertools
 import pathlib
@@ -21,9 +24,10 @@ import threading
 import time
 
 from bach2.compose.fugue import SubjectError
+from bach2.compose.lines import Sampling
 from bach2.midi_to_time_series import MidiFileError
-from bach2.common import CheckpointError
-from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.common import MIDI_SUFFIXES, CheckpointError, CorpusError
+from bach2.render.piece import Output
 
 PAGE = pathlib.Path(__file__).with_name('studio.html')
 SHIPPED = 'shipped'
@@ -133,9 +137,18 @@ def saved_upload(files, field):
 
 def create_app(studio):
     """The Flask app of ``studio`` (:class:`Studio`)."""
-    from flask import Flask, jsonify, request, send_from_directory
+    from flask import Flask
     app = Flask('bach2.app.studio')
     app.config['MAX_CONTENT_LENGTH'] = 8 << 20               # uploads up to 8 MB
+    add_error_handlers(app)
+    add_page_routes(app, studio)
+    add_job_routes(app, studio)
+    return app
+
+
+def add_error_handlers(app):
+    """A BadRequest and an upload over the limit → ``{"error": …}`` with HTTP 400 or 413."""
+    from flask import jsonify
 
     @app.errorhandler(BadRequest)
     def bad_request(error):
@@ -144,6 +157,11 @@ def create_app(studio):
     @app.errorhandler(413)
     def too_large(error):
         return jsonify(error='the upload is larger than 8 MB'), 413
+
+
+def add_page_routes(app, studio):
+    """What the page reads: itself, the options to pick from, a job's progress, the pieces and their files."""
+    from flask import jsonify, send_from_directory
 
     @app.get('/')
     def page():
@@ -168,82 +186,100 @@ def create_app(studio):
     def files(name):
         return send_from_directory(studio.out_dir.resolve(), name)
 
+
+def add_job_routes(app, studio):
+    """The forms of the page, each starting a job → ``{"job": id}``."""
+    from flask import jsonify, request
+
     @app.post('/api/continue')
     def continue_primer():
-        from bach2.compose.generate import SHIPPED_MODEL, GenerateConfig, generate_a_fugue
-        form = request.form
-        checkpoint = studio.checkpoint(form.get('model', ''))
-        steps, seed = number(form, 'steps', int, 256), number(form, 'seed', int, 0)
-        temperature = number(form, 'temperature', float, 1.0)
-        upload = None
-        if request.files.get('primer_file') and request.files['primer_file'].filename:
-            upload = saved_upload(request.files, 'primer_file')
-            primer, label = upload
-        else:
-            label = form.get('primer', '')
-            if label not in studio.primers():
-                raise BadRequest(f'primer: {label!r} is not a piece of the built-in corpus')
-            primer = studio.corpus / label
-        config = GenerateConfig(checkpoint=checkpoint or str(SHIPPED_MODEL), out_dir=str(studio.out_dir),
-                                primer=str(primer), n_steps=steps, seed=seed, temperature=temperature,
-                                name=studio.stem('continue'), audio=audio(), musicxml=True)
-
-        def work(progress):
-            result = generate_a_fugue(config, log=lambda *_: None)
-            return result['files'], result['report']
-        how = f'continued {label} for {steps} steps, {model_name(checkpoint)}, T={temperature:g}, seed {seed}'
-        return jsonify(job=studio.start('continue', how, work, upload))
+        return jsonify(job=start_continuation(studio, request.form, request.files))
 
     @app.post('/api/harmonize')
     def harmonize_melody():
-        from bach2.compose.harmonize import harmonize
-        form = request.form
-        checkpoint = studio.checkpoint(form.get('model', ''))
-        voice = form.get('voice', 'soprano')
-        if voice not in ('soprano', 'bass'):
-            raise BadRequest(f"voice: {voice!r} is neither 'soprano' nor 'bass'")
-        voices, seed = number(form, 'voices', int, 4), number(form, 'seed', int, 0)
-        temperature = number(form, 'temperature', float, 1.0)
-        upload = saved_upload(request.files, 'melody_file')
-        melody, name = upload[0], studio.stem('harmonize')
-
-        def work(progress):
-            files, _ = harmonize(melody, voice, voices, checkpoint, temperature, seed, studio.out_dir, audio(), name,
-                                 musicxml=True)
-            return files, {'voice': voice, 'voices': voices}
-        how = (f'harmonized the {voice} of {upload[1]} in {voices} voices, {model_name(checkpoint)}, '
-               f'T={temperature:g}, seed {seed}')
-        return jsonify(job=studio.start('harmonize', how, work, upload))
+        return jsonify(job=start_harmonization(studio, request.form, request.files))
 
     @app.post('/api/fugue')
     def fugue():
-        from bach2.compose.fugue import parse_subject, write_fugue
-        form = request.form
-        if studio.checkpoint(form.get('model', '')) is not None:
-            raise BadRequest('model: a fugue needs a pair of models drawn up and down; pick the shipped pair')
-        subject = form.get('subject', '').strip()
-        try:
-            parse_subject(subject)                         # a typo is answered at once, not by a failed job
-        except SubjectError as error:
-            raise BadRequest(f'subject: {error}') from None
-        voices, seed = number(form, 'voices', int, 3), number(form, 'seed', int, 0)
-        if voices not in (3, 4):
-            raise BadRequest(f'voices: a fugue here has 3 or 4 voices, not {voices}')
-        free_bars = number(form, 'free_bars', int, 4)
-        temperature = number(form, 'temperature', float, 1.0)
-        answer = form.get('answer', 'tonal')
-        if answer not in ('tonal', 'real'):
-            raise BadRequest(f"answer: {answer!r} is neither 'tonal' nor 'real'")
-        name = studio.stem('fugue')
+        return jsonify(job=start_fugue(studio, request.form))
 
-        def work(progress):
-            return write_fugue(subject, voices, None, answer, form.get('key', ''), free_bars, temperature, seed,
-                               studio.out_dir, audio(), name, progress=progress, musicxml=True)
-        how = (f'fugue exposition on "{subject}", {voices} voices, {answer} answer, {free_bars} free bars, '
-               f'T={temperature:g}, seed {seed}')
-        return jsonify(job=studio.start('fugue', how, work))
 
-    return app
+def start_continuation(studio, form, uploads):
+    """The continue form (``form`` its fields, ``uploads`` its files): a corpus piece (``primer``) or an uploaded
+    MIDI file (``primer_file``) continued by the picked model → the job id."""
+    from bach2.compose.generate import GenerateConfig, generate_a_fugue
+    from bach2.models.checkpoints import SHIPPED_MODEL
+    checkpoint = studio.checkpoint(form.get('model', ''))
+    steps, seed = number(form, 'steps', int, 256), number(form, 'seed', int, 0)
+    temperature = number(form, 'temperature', float, 1.0)
+    upload = None
+    if uploads.get('primer_file') and uploads['primer_file'].filename:
+        upload = saved_upload(uploads, 'primer_file')
+        primer, label = upload
+    else:
+        label = form.get('primer', '')
+        if label not in studio.primers():
+            raise BadRequest(f'primer: {label!r} is not a piece of the built-in corpus')
+        primer = studio.corpus / label
+    config = GenerateConfig(checkpoint=checkpoint or str(SHIPPED_MODEL), out_dir=str(studio.out_dir),
+                            primer=str(primer), n_steps=steps, seed=seed, temperature=temperature,
+                            name=studio.stem('continue'), audio=audio(), musicxml=True)
+
+    def work(progress):
+        result = generate_a_fugue(config, log=lambda *_: None)
+        return result['files'], result['report']
+    how = f'continued {label} for {steps} steps, {model_name(checkpoint)}, T={temperature:g}, seed {seed}'
+    return studio.start('continue', how, work, upload)
+
+
+def start_harmonization(studio, form, uploads):
+    """The harmonize form: the other voices around the soprano or bass of an uploaded melody → the job id."""
+    from bach2.compose.harmonize import harmonize
+    checkpoint = studio.checkpoint(form.get('model', ''))
+    voice = form.get('voice', 'soprano')
+    if voice not in ('soprano', 'bass'):
+        raise BadRequest(f"voice: {voice!r} is neither 'soprano' nor 'bass'")
+    voices, seed = number(form, 'voices', int, 4), number(form, 'seed', int, 0)
+    temperature = number(form, 'temperature', float, 1.0)
+    upload = saved_upload(uploads, 'melody_file')
+    melody, name = upload[0], studio.stem('harmonize')
+
+    def work(progress):
+        files, _ = harmonize(melody, voice, voices, checkpoint, Sampling(temperature=temperature, seed=seed),
+                             Output(studio.out_dir, name=name, audio=audio(), musicxml=True))
+        return files, {'voice': voice, 'voices': voices}
+    how = (f'harmonized the {voice} of {upload[1]} in {voices} voices, {model_name(checkpoint)}, '
+           f'T={temperature:g}, seed {seed}')
+    return studio.start('harmonize', how, work, upload)
+
+
+def start_fugue(studio, form):
+    """The fugue form: an exposition on a typed subject by the shipped pair → the job id."""
+    from bach2.compose.fugue import Form, parse_subject, write_fugue
+    if studio.checkpoint(form.get('model', '')) is not None:
+        raise BadRequest('model: a fugue needs a pair of models drawn up and down; pick the shipped pair')
+    subject = form.get('subject', '').strip()
+    try:
+        parse_subject(subject)                         # a typo is answered at once, not by a failed job
+    except SubjectError as error:
+        raise BadRequest(f'subject: {error}') from None
+    voices, seed = number(form, 'voices', int, 3), number(form, 'seed', int, 0)
+    if voices not in (3, 4):
+        raise BadRequest(f'voices: a fugue here has 3 or 4 voices, not {voices}')
+    free_bars = number(form, 'free_bars', int, 4)
+    temperature = number(form, 'temperature', float, 1.0)
+    answer = form.get('answer', 'tonal')
+    if answer not in ('tonal', 'real'):
+        raise BadRequest(f"answer: {answer!r} is neither 'tonal' nor 'real'")
+    name = studio.stem('fugue')
+
+    def work(progress):
+        return write_fugue(subject, Form(voices, answer, form.get('key', ''), free_bars), None,
+                           Sampling(temperature=temperature, seed=seed, progress=progress),
+                           Output(studio.out_dir, name=name, audio=audio(), musicxml=True))
+    how = (f'fugue exposition on "{subject}", {voices} voices, {answer} answer, {free_bars} free bars, '
+           f'T={temperature:g}, seed {seed}')
+    return studio.start('fugue', how, work)
 
 
 def model_name(checkpoint):
@@ -254,3 +290,27 @@ def audio():
     """'wav' where FluidSynth and a soundfont are installed, else '' (the page then offers no player)."""
     from bach2.render.listen import renderer_available
     return 'wav' if renderer_available() else ''
+
+
+def cmd_studio(args):
+    """Serve the studio, a page to try Bach2.0 without a terminal: pick a model, continue a primer, harmonize
+    an uploaded melody or write a fugue exposition; see the piano roll, listen, download MIDI and MusicXML."""
+    if not 0 <= args.port <= 65535:
+        raise CorpusError(f'--port {args.port}: not a port (0–65535)')
+    app = create_app(Studio(args.out_dir, args.checkpoints))
+    print(f'Bach2.0 studio: http://{args.host}:{args.port}/  (Ctrl-C stops it; pieces go to {args.out_dir})')
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def add_studio_command(commands):
+    studio = commands.add_parser('studio', help='Bach2.0 in the browser: continue, harmonize, write a fugue',
+                                 description=cmd_studio.__doc__)
+    studio.add_argument('--host', default='127.0.0.1', help='address to serve on (default: %(default)s, this machine '
+                        'only; 0.0.0.0 opens the studio to every machine that can reach this one — it has no login)')
+    studio.add_argument('--port', type=int, default=7860, help='default: %(default)s')
+    studio.add_argument('--out-dir', default='Synthesized_Fugues/studio', help='where the pieces go '
+                        '(default: %(default)s)')
+    studio.add_argument('--checkpoints', default='checkpoints', help='its .npz files are offered as models beside '
+                        'the shipped one (default: %(default)s)')
+    studio.set_defaults(run=cmd_studio)

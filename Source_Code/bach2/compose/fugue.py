@@ -22,28 +22,29 @@ its head gets the same answer either way.
 A subject is a MIDI file (its highest line; its own bar positions) or notes written as text
 (:func:`parse_subject`), starting on a downbeat of 4/4. Steps are the model's (16ths for the shipped one).
 """
+import dataclasses
 import fractions
 import re
 import typing
 
 import numpy as np
 
-from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, load_samplers, read_line, write_plan
+from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, plan_piece, read_line
+from bach2.compose.lines import Sampling
 from bach2.music.key_finding import MODES, key_correlations
 from bach2.music.metre import fit_positions, regular_positions
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.pitch_names import PITCH_CLASS_NAMES, parse_pitch_name
 from bach2.common import MIDI_SUFFIXES
+from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.progressions import parse_key
+from bach2.render.piece import Output, write_piece
 
 STEPS_PER_QUARTER = 4
 ANSWERS = ('tonal', 'real')
 #: (voice, 'subject' or 'answer', octaves from the first entry) of each entry, in order
 ENTRIES = {3: ((1, 'subject', 0), (0, 'answer', 0), (2, 'subject', -1)),
            4: ((1, 'subject', 0), (0, 'answer', 0), (2, 'subject', -1), (3, 'answer', -2))}
-_TOKEN = re.compile(r'^(?:(?P<rest>[rR])|(?P<letter>[A-Ga-g])(?P<accidental>#|b|s|♯|♭)?(?P<octave>-?\d))'
-                    r'(?::(?P<length>\d+(?:\.\d+)?(?:/\d+)?))?$')
-_STEP = {'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}
-_ACCIDENTAL = {None: 0, '#': 1, 's': 1, '♯': 1, 'b': -1, '♭': -1}
+_TOKEN = re.compile(r'^(?P<note>[^:]+)(?::(?P<length>\d+(?:\.\d+)?(?:/\d+)?))?$')     # a note or r, a length
 
 
 class Entry(typing.NamedTuple):
@@ -54,6 +55,27 @@ class Entry(typing.NamedTuple):
     kind: str
     pitches: np.ndarray
     onsets: np.ndarray
+
+
+class Subject(typing.NamedTuple):
+    """A subject: ``T`` MIDI pitches (−1 rest), ``T`` bool onsets and ``T × 2`` bar positions, in the model's
+    steps; ``spec``: what it was read from (text or a MIDI file, kept in the ``.p`` as 'subject'), None for a
+    subject found in a piece (:func:`subject_of`)."""
+    pitches: np.ndarray
+    onsets: np.ndarray
+    positions: np.ndarray
+    spec: str = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Form:
+    """The form of an exposition: ``voices`` (3 or 4), the ``answer`` rule ('tonal' or 'real', :func:`answer_of`),
+    the ``key`` (e.g. 'C minor'; '' = found from the subject, :func:`subject_key`) and ``free_bars``, the bars
+    in all voices after the entries."""
+    voices: int = 3
+    answer: str = 'tonal'
+    key: str = ''
+    free_bars: int = 4
 
 
 class SubjectError(ValueError):
@@ -75,7 +97,9 @@ def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
     pitches, onsets, length = [], [], fractions.Fraction(1)
     for token in tokens:
         match = _TOKEN.match(token)
-        if not match:
+        rest = bool(match) and match['note'] in ('r', 'R')
+        pitch = -1 if rest else parse_pitch_name(match['note'], scientific=True) if match else None
+        if pitch is None:
             raise SubjectError(f'subject token {token!r} is not a note: expected e.g. C4, Eb4:0.5, F#3:1/2 or r:1')
         if match['length']:
             length = fractions.Fraction(match['length'])
@@ -83,9 +107,7 @@ def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
         if steps <= 0 or steps.denominator != 1:
             raise SubjectError(f'subject token {token!r}: a length must be a positive multiple of '
                                f'{fractions.Fraction(1, steps_per_quarter)} quarter note (one step of the model)')
-        pitch = -1 if match['rest'] else (12 * (int(match['octave']) + 1) + _STEP[match['letter'].upper()]
-                                          + _ACCIDENTAL[match['accidental']])
-        if not -1 <= pitch <= 127:
+        if not (rest or 0 <= pitch <= 127):
             raise SubjectError(f'subject token {token!r} is outside MIDI 0–127')
         pitches += [pitch] * int(steps)
         onsets += [pitch >= 0] + [False] * (int(steps) - 1)
@@ -95,9 +117,8 @@ def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
 
 
 def read_subject(spec, geometry):
-    """A MIDI file (its highest line) or subject text → (``T`` MIDI pitches, −1 rest; ``T`` onsets;
-    ``T × 2`` bar positions) in steps of ``geometry`` (:class:`~bach2.measure.evaluate.Geometry`), leading and
-    trailing rests cut."""
+    """A MIDI file (its highest line) or subject text → its :class:`Subject` in steps of ``geometry``
+    (:class:`~bach2.music.geometry.Geometry`), leading and trailing rests cut."""
     if spec.strip().lower().endswith(tuple(MIDI_SUFFIXES)):
         line, onsets, positions = read_line(spec.strip(), 'top', geometry.n_pitches, geometry.lowest_pitch,
                                             geometry.step_ticks)
@@ -107,7 +128,7 @@ def read_subject(spec, geometry):
         positions = regular_positions(len(pitches), 4 * geometry.steps_per_quarter)
     sounding = np.flatnonzero(pitches >= 0)
     first, last = sounding[0], sounding[-1] + 1
-    return pitches[first:last], onsets[first:last], positions[first:last]
+    return Subject(pitches[first:last], onsets[first:last], positions[first:last], spec)
 
 
 def subject_key(pitches, key=''):
@@ -149,21 +170,22 @@ def answer_of(pitches, onsets, tonic, rule='tonal'):
     return answer
 
 
-def exposition_plan(pitches, onsets, positions, n_voices, tonic, n_pitches, lowest_pitch, answer='tonal',
-                    free_steps=32):
-    """→ (:class:`~bach2.compose.harmonize.VoicePlan` of the exposition and its free continuation, ``T × 2`` bar
-    positions, [:class:`Entry`]).
+def exposition_plan(subject, tonic, geometry, form=Form()):
+    """→ (:class:`~bach2.compose.harmonize.VoicePlan` of the exposition of ``form`` on the :class:`Subject` in the
+    key of ``tonic`` (pitch class) and its free continuation, ``T × 2`` bar positions, [:class:`Entry`]).
 
     The entries keep their distances (answer a fifth above the subject, the lower entries one and two
-    octaves down); the whole exposition moves by octaves, the fewest, where it would leave the model's
-    pitch range, and a SubjectError says so where no octave fits.
+    octaves down); the whole exposition moves by octaves, the fewest, where it would leave the pitch range of
+    ``geometry`` (:class:`~bach2.music.geometry.Geometry`), and a SubjectError says so where no octave fits.
     """
+    pitches, onsets, positions, _ = subject
+    n_voices, n_pitches, lowest_pitch = form.voices, geometry.n_pitches, geometry.lowest_pitch
     if n_voices not in ENTRIES:
         raise SubjectError(f'a fugue here has 3 or 4 voices, not {n_voices}')
     bar = int(positions[0][1])
     spacing = -(-len(pitches) // bar) * bar             # whole bars: every entry starts where the subject did
     lines = [(voice, kind, np.where(line >= 0, line + 12 * octaves, -1)) for voice, kind, octaves in ENTRIES[n_voices]
-             for line in [pitches if kind == 'subject' else answer_of(pitches, onsets, tonic, answer)]]
+             for line in [pitches if kind == 'subject' else answer_of(pitches, onsets, tonic, form.answer)]]
     low = min(line[line >= 0].min() for *_, line in lines)
     high = max(line.max() for *_, line in lines)
     shift = next((12 * k for k in (0, -1, 1, -2, 2, -3, 3)
@@ -173,7 +195,7 @@ def exposition_plan(pitches, onsets, positions, n_voices, tonic, n_pitches, lowe
                            f'{lowest_pitch}–{lowest_pitch + n_pitches - 1}')
     entries = [Entry(k * spacing, voice, kind, np.where(line >= 0, line + shift, -1), onsets)
                for k, (voice, kind, line) in enumerate(lines)]
-    n_steps = (n_voices - 1) * spacing + len(pitches) + free_steps
+    n_steps = (n_voices - 1) * spacing + len(pitches) + form.free_bars * bar
     plan = VoicePlan(voice=np.full(n_steps, -1), line=np.full(n_steps, n_pitches), struck=np.zeros(n_steps, bool),
                      active=np.zeros((n_steps, n_voices), bool), n_pitches=n_pitches)
     for entry in entries:
@@ -198,38 +220,34 @@ def entries_intact(lines, onsets, entries, lowest_pitch, n_pitches):
     return kept / len(entries)
 
 
-def write_fugue(subject, n_voices=3, checkpoints=None, answer='tonal', key='', free_bars=4, temperature=1.0, seed=0,
-                out_dir='Synthesized_Fugues', audio='', name='', progress=None, musicxml=False):
-    """Write an exposition on ``subject`` (MIDI file or text, :func:`read_subject`) and ``free_bars`` bars after
-    it with ``checkpoints`` ({'up': path, 'down': path}, lstm-nade models of both drawing orders on one
-    geometry; default: the shipped pair) → :func:`compose`'s (files, report)."""
-    from bach2.compose.generate import SHIPPED_MODELS
+def write_fugue(subject, form=Form(), checkpoints=None, sampling=Sampling(), output=Output()):
+    """Write an exposition of ``form`` on ``subject`` (MIDI file or text, :func:`read_subject`) with ``checkpoints``
+    ({'up': path, 'down': path}, lstm-nade models of both drawing orders on one geometry; default: the shipped
+    pair) → :func:`compose`'s (files, report)."""
     samplers, geometry = load_samplers(checkpoints or SHIPPED_MODELS)
-    return compose(samplers, geometry, *read_subject(subject, geometry), n_voices, answer, key, free_bars,
-                   temperature, seed, out_dir, audio, name, progress, record={'subject': subject}, musicxml=musicxml)
+    return compose(samplers, geometry, read_subject(subject, geometry), form, sampling, output)
 
 
-def compose(samplers, geometry, pitches, onsets, positions, n_voices=3, answer='tonal', key='', free_bars=4,
-            temperature=1.0, seed=0, out_dir='Synthesized_Fugues', audio='', name='', progress=None, record=None,
-            musicxml=False):
-    """An exposition on the subject ``pitches``/``onsets``/``positions`` (as :func:`read_subject`) written by
-    ``samplers`` (:func:`bach2.compose.harmonize.load_samplers`) → (files {kind: path}, report: key, answer rule,
-    entries [(bar, voice, kind)], ``exposition_steps`` (up to the end of the last entry), share of
+def compose(samplers, geometry, subject, form=Form(), sampling=Sampling(), output=Output()):
+    """An exposition of ``form`` on the :class:`Subject` written by ``samplers``
+    (:func:`bach2.models.checkpoints.load_samplers`) as ``output`` says (named
+    ``fugue_exposition_<voices>v_seed<k>`` unless it names it) → (files {kind: path}, report: key, answer rule,
+    voices, entries [(bar, voice, kind)], ``exposition_steps`` (up to the end of the last entry), share of
     entries intact)."""
-    tonic, found_key = subject_key(pitches, key)
+    tonic, found_key = subject_key(subject.pitches, form.key)
+    plan, positions, entries = exposition_plan(subject, tonic, geometry, form)
     bar = int(positions[0][1])
-    plan, positions, entries = exposition_plan(pitches, onsets, positions, n_voices, tonic, geometry.n_pitches,
-                                               geometry.lowest_pitch, answer, free_bars * bar)
-    names = VOICE_NAMES[n_voices]
-    marks = [(entry.start, f'{entry.kind} ({names[entry.voice]})') for entry in entries]
-    report = {'key': f'{found_key[0]} {found_key[1]}', 'answer': answer, 'voices': n_voices,
+    names = VOICE_NAMES[form.voices]
+    report = {'key': f'{found_key[0]} {found_key[1]}', 'answer': form.answer, 'voices': form.voices,
               'entries': [((entry.start + int(positions[0][0])) / bar + 1, names[entry.voice], entry.kind)
                           for entry in entries],
-              'exposition_steps': entries[-1].start + len(pitches)}
-    stem = name or f'fugue_exposition_{n_voices}v_seed{seed}'
-    files, lines, voice_onsets = write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed,
-                                            temperature, audio, record={**(record or {}), **report}, marks=marks,
-                                            progress=progress, musicxml=musicxml)
+              'exposition_steps': entries[-1].start + len(subject.pitches)}
+    piece, lines, voice_onsets = plan_piece(samplers, geometry, plan, positions, sampling)
+    piece.marks = [(entry.start, f'{entry.kind} ({names[entry.voice]})') for entry in entries]
+    if subject.spec is not None:
+        piece.record['subject'] = subject.spec
+    piece.record.update(report)
+    files = write_piece(piece, output.named(f'fugue_exposition_{form.voices}v_seed{sampling.seed}'))
     report['entries_intact'] = entries_intact(lines, voice_onsets, entries, geometry.lowest_pitch,
                                               geometry.n_pitches)
     return files, report
@@ -263,3 +281,18 @@ def subject_of(matrix, positions, onsets):
     struck = np.array([t == 0 or line[t] != line[t - 1] or (line[t] >= 0 and onsets[first + t, line[t]] > 0)
                        for t in range(length)])
     return line, struck, positions[first:first + length], voices, (matrix[span], positions[span], onsets[span])
+
+
+def prepared_subject(data_dir, names, n_pitches):
+    """The first of ``names`` that is a fugue (``_fugue_`` in its name) prepared in ``data_dir`` with its onsets
+    and bar positions and reads as one (:func:`subject_of`, on its ``T × P`` matrix of ``n_pitches`` columns) →
+    (its name, :func:`subject_of`'s result); CorpusError when none is."""
+    from bach2.common import CorpusError
+    from bach2.data.training_set import load_piece, piece_names
+    prepared = set(piece_names(data_dir))
+    for name in (name for name in names if '_fugue_' in name and name in prepared):
+        matrix, _, positions = load_piece(data_dir, name, positions=True, articulation=True)
+        found = positions is not None and subject_of(matrix[:, :n_pitches], positions, matrix[:, n_pitches:])
+        if found:
+            return name, found
+    raise CorpusError(f'{data_dir}: none of the held-out fugues is prepared here with its onsets')

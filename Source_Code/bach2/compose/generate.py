@@ -5,13 +5,14 @@ SEQUENCE_LENGTH steps of a prepared piece chosen by name or at random, of a
 MIDI file, or silence), continues it with the compiled :class:`~bach2.sampling.Sampler`,
 then post-processes as the journal did — legato notes, the octave shift of the
 training data undone (column j is MIDI ``lowest_pitch + j``), and a transposition
-to a chosen key — and writes, named after the model as the journal did
-(``fugue_N768epoch180``; ``_seed<k>`` added for seeds other than 0):
+to a chosen key — and writes with :func:`bach2.render.piece.write_piece`, named after the model as the
+journal did (``fugue_N768epoch180``; ``_seed<k>`` added for seeds other than 0):
 
 * ``.p``: the pickled pitch matrix (plain dict, loads in IPython; ``onsets``: the onset plane of a
   model with articulation, else None);
-* ``.mid``: the piece, one track;
-* ``.png``: its piano roll, the primer shaded, the stage-2 chords under it;
+* ``.mid``: the piece, one track, at ``tempo_bpm`` in 4/4;
+* ``.png``: its piano roll, the primer shaded, a line at each bar of the primer's metre, the stage-2 chords
+  under it;
 * ``.wav`` or ``.ogg`` (``audio``): the MIDI rendered by FluidSynth (:mod:`bach2.render.listen`),
   when it is installed;
 * ``.musicxml`` (``musicxml``): the score on a piano grand staff (:mod:`bach2.render.scores`).
@@ -19,33 +20,30 @@ to a chosen key — and writes, named after the model as the journal did
 A model trained with ``chord_input`` follows a prescribed progression
 (``progression='i iv V i'`` in ``key``, one chord per bar, cycled; or
 ``'piece:<name>'``, the chords of a prepared piece).
+
+The steps: :func:`read_checkpoint` and :func:`prime`, :func:`sample`, :func:`name_key`, then
+:func:`generated_piece` and :func:`generation_report`, written by :func:`~bach2.render.piece.write_piece`.
 """
 import dataclasses
 import pathlib
+import typing
 
 import numpy as np
 
 from bach2.chord_sequence import NO_CHORD, chord_index_sequence, chord_tones
 from bach2.music.key_finding import find_key, key_name, pitch_class_histogram
-from bach2.render.listen import RendererMissing, render_midi
+from bach2.music.geometry import Geometry
 from bach2.music.metre import continue_positions, piece_positions, regular_positions
 from bach2.midi_to_time_series import midi_to_time_series
+from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
 from bach2.models.model_config import ModelConfig
-from bach2.common import CheckpointError
-from bach2.render.piano_roll import plot_piano_roll
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.music.progressions import chord_agreement, parse_key, parse_progression, progression_steps
-from bach2.safe_io import save_pickle
-from bach2.render.scores import write_musicxml
-from bach2.time_series_to_midi import notes_to_piece, time_series_to_midi
+from bach2.render.piece import Composition, Output, write_piece
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, onset_matrix, pitch_matrix_to_roll,
                                                pitch_matrix_to_time_series, time_series_to_pitch_matrix)
 from bach2.data.training_set import load_piece, piece_names, step_chord_indices
-
-SHIPPED_MODEL = pathlib.Path(__file__).parents[1] / 'models' / 'shipped' / 'model.npz'   # trained on the built-in corpus
-#: the shipped model and its twin drawn high to low (a given soprano: bach2 harmonize, bach2 fugue)
-SHIPPED_MODELS = {'up': SHIPPED_MODEL, 'down': SHIPPED_MODEL.parent / 'down' / 'model.npz'}
 
 
 @dataclasses.dataclass
@@ -69,26 +67,13 @@ class GenerateConfig:
     musicxml: bool = False             # write a MusicXML score too (a piano grand staff, bach2.render.scores)
 
 
-def load_model(checkpoint):
-    """Checkpoint ``.npz`` → (ModelConfig, parameter values, meta); CheckpointError naming the file otherwise."""
-    from bach2.train import load_checkpoint
-    path = pathlib.Path(checkpoint)
-    if not path.is_file():
-        raise CheckpointError(f'{path}: no such checkpoint (train one with `bach2 train`)')
-    meta, state = load_checkpoint(path)
-    try:
-        return ModelConfig(**meta['model_config']), state, meta
-    except (ValueError, TypeError) as error:
-        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
-
-
 def choose_primer(spec, data_dir, length, geometry, rng, articulation=False):
     """→ (name, ``≤ length × P`` uint8 primer (``2P`` with ``articulation``: the onset plane after the
     pitches), chord per step of the primer and the piece after it, the primer's ``≤ length × 2`` bar
     positions (:mod:`bach2.music.metre`; None from a folder prepared before them)).
 
     ``spec``: 'silence' (ending just before a downbeat of 4/4), 'random' (a prepared piece), a prepared
-    piece's name, or a MIDI file, read in the model's :class:`~bach2.measure.evaluate.Geometry` (step, pitch window).
+    piece's name, or a MIDI file, read in the model's :class:`~bach2.music.geometry.Geometry` (step, pitch window).
     """
     width = geometry.n_pitches * (2 if articulation else 1)
     if spec == 'silence':
@@ -147,20 +132,48 @@ def output_stem(config, model_config, meta):
     return f'fugue_N{model_config.n_hidden}epoch{meta["epoch"]}' + (f'_seed{config.seed}' if config.seed else '')
 
 
-def generate_a_fugue(config, sampler=None, log=print):
-    """Generate one piece → dict of the files written and its statistics (see module docstring).
+class Checkpoint(typing.NamedTuple):
+    """A checkpoint as generation reads it: the model's config, its parameter values, the metadata saved with
+    them and the pitch-matrix geometry it was trained on."""
+    model_config: ModelConfig
+    state: dict
+    meta: dict
+    geometry: Geometry
 
-    ``sampler``: a :class:`~bach2.sampling.Sampler` to reuse (else built from the checkpoint).
-    """
-    from bach2.measure.evaluate import checkpoint_geometry
-    from bach2.sampling import Sampler, longest_single_pitch_run, repetition_report
-    model_config, state, meta = load_model(config.checkpoint)
+
+class Primed(typing.NamedTuple):
+    """The start of a piece: the primer's name, its ``L × W`` uint8 steps (W = P, or 2P with articulation),
+    the prescribed chord per step of the primer and the continuation (None without chord input), and
+    their ``(L + n_steps) × 2`` bar positions (None from a folder prepared before them)."""
+    name: str
+    primer: np.ndarray
+    chords: np.ndarray
+    positions: np.ndarray
+
+
+class Sampled(typing.NamedTuple):
+    """The continuation: ``T × P`` uint8 pitches, the ``T × P`` onset plane (None without articulation) and
+    the ``T × W`` float probabilities the sampler drew from."""
+    steps: np.ndarray
+    struck: np.ndarray
+    probabilities: np.ndarray
+
+
+def read_checkpoint(config):
+    """Step 1a: ``config.checkpoint`` → :class:`Checkpoint`; CheckpointError naming the file, ValueError where
+    ``config.n_steps`` is not positive."""
+    model_config, state, meta = load_rnn_checkpoint(config.checkpoint)
     if config.n_steps < 1:
         raise ValueError(f'n_steps must be positive, not {config.n_steps}')
+    return Checkpoint(model_config, state, meta, checkpoint_geometry(meta))
+
+
+def prime(config, checkpoint):
+    """Step 1b: the primer ``config`` asks for, read in the :class:`Checkpoint`'s geometry → :class:`Primed`;
+    CorpusError where the model reads the metre and the folder has no bar positions."""
+    model_config, geometry = checkpoint.model_config, checkpoint.geometry
     rng = np.random.default_rng(config.seed)
-    geometry = checkpoint_geometry(meta)
-    per = geometry.steps_per_quarter
-    primer_name, primer, primer_chords, primer_positions = choose_primer(
+    name, primer, primer_chords, primer_positions = choose_primer(
         config.primer, config.data_dir, model_config.sequence_length, geometry, rng, model_config.articulation)
     positions = None              # the primer's bar positions, then its metre continued
     if primer_positions is not None:
@@ -170,52 +183,81 @@ def generate_a_fugue(config, sampler=None, log=print):
                           'again for a model with metre input')
     if model_config.mode == 'monophonic':
         primer = bass_line(primer)
-    chords = prescribed_chords(config, model_config, primer_chords, len(primer), per)
-    tones = None if chords is None else chord_tones(chords[1:])          # the chord of the step after each row
-    sampler = sampler or Sampler(model_config, state, backend=config.backend)
-    context = config.context or ('carry' if model_config.targets == 'all' else 'window')
-    steps, probabilities = sampler.continue_piece(primer, config.n_steps, rule=config.rule, seed=config.seed,
-                                                  context=context, temperature=config.temperature, chords=tones,
-                                                  positions=positions)
-    lowest, P = model_config.lowest_pitch, model_config.n_pitches
-    struck = steps[:, P:] if model_config.articulation else None        # the onset plane, with articulation
-    steps, primer = steps[:, :P], primer[:, :P]
-    key = found_key(steps, lowest)
-    shift = tonic_shift(key, config.key) if config.key and not config.progression else 0   # a progression sets it
-    out = pathlib.Path(config.out_dir)
-    stem = output_stem(config, model_config, meta)
-    step_ticks = geometry.step_ticks
-    notes = pitch_matrix_to_time_series(steps, step=step_ticks, lowest_pitch=lowest + shift, onsets=struck)
-    piece = notes_to_piece(notes, JOURNAL_RESOLUTION, name=stem, tempo=int(round(60e6 / config.tempo_bpm)))
-    files = {'mid': time_series_to_midi(piece, out / f'{stem}.mid')}
-    if config.musicxml:
-        files['musicxml'] = write_musicxml({'piano': notes}, JOURNAL_RESOLUTION, out / f'{stem}.musicxml',
-                                           key=found_key(steps, lowest + shift))
-    report = {**repetition_report(steps, struck), 'longest_single_pitch_run': longest_single_pitch_run(steps)[0],
-              'notes': len(notes), 'steps': int(len(steps)),
-              'key_generated': key_name(key), 'transposed_semitones': shift,
-              'key_written': key_name(found_key(steps, lowest + shift))}
-    if chords is not None:
-        report['chord_agreement'] = chord_agreement(steps, chords[len(primer):], lowest, per)
-    record = {'pitch_matrix': steps, 'onsets': struck, 'lowest_pitch': lowest + shift, 'step_ticks': step_ticks,
-              'resolution': JOURNAL_RESOLUTION, 'primer': primer, 'primer_name': primer_name,
-              'probabilities': probabilities.astype(np.float32),
-              'prescribed_chords': None if chords is None else chords[len(primer):],
-              'bar_positions': None if positions is None else positions[len(primer):],
-              'checkpoint': str(config.checkpoint), 'model_config': dataclasses.asdict(model_config),
-              'epoch': meta['epoch'], 'generate_config': dataclasses.asdict(config), 'report': report}
-    files['p'] = out / f'{stem}.p'
-    save_pickle(record, files['p'])
-    files['png'] = plot_piano_roll(np.concatenate([primer, steps]), out / f'{stem}.png',
-                                   title=f'{stem} (primer {primer_name}, {config.rule}, T={config.temperature:g})',
-                                   lowest_pitch=lowest + shift, primer_steps=len(primer), chords='auto',
-                                   steps_per_bar=4 * per, steps_per_quarter=per)
-    if config.audio:
-        try:
-            files[config.audio] = render_midi(files['mid'], out / f'{stem}.{config.audio}')['path']
-        except RendererMissing as error:
-            log(f'no audio: {error}')
-    log(f'{stem}: {report["notes"]} notes, {report["distinct_pitches"]} pitches, key {report["key_written"]}'
-        + (f', chord agreement {report["chord_agreement"]["agreement"]:.2f}' if chords is not None else ''))
-    return {'files': files, 'report': report, 'sampler': sampler}
+    chords = prescribed_chords(config, model_config, primer_chords, len(primer), geometry.steps_per_quarter)
+    return Primed(name, primer, chords, positions)
 
+
+def sample(config, model_config, sampler, primed):
+    """Step 2: continue the primer by ``config.n_steps`` steps with ``sampler`` (a :class:`~bach2.sampling.Sampler`
+    of the model of ``model_config``) → :class:`Sampled`."""
+    tones = None if primed.chords is None else chord_tones(primed.chords[1:])  # the chord of the step after each row
+    context = config.context or ('carry' if model_config.targets == 'all' else 'window')
+    steps, probabilities = sampler.continue_piece(primed.primer, config.n_steps, rule=config.rule, seed=config.seed,
+                                                  context=context, temperature=config.temperature, chords=tones,
+                                                  positions=primed.positions)
+    P = model_config.n_pitches
+    return Sampled(steps[:, :P], steps[:, P:] if model_config.articulation else None, probabilities)
+
+
+def name_key(config, steps, lowest_pitch):
+    """Step 3: the key of the ``T × P`` steps (column j = MIDI ``lowest_pitch + j``) → (key as generated, e.g.
+    ('G', 'minor'); semitones (−5 … +6) to ``config.key``, 0 without one or with a progression, which sets it)."""
+    key = found_key(steps, lowest_pitch)
+    return key, tonic_shift(key, config.key) if config.key and not config.progression else 0
+
+
+def generated_piece(config, checkpoint, primed, sampled, shift):
+    """Step 4a: ``sampled`` moved ``shift`` semitones, one voice on a piano staff, with its record (see the module
+    docstring; its 'report' still to come) and its piano roll's primer, bars and title → a
+    :class:`~bach2.render.piece.Composition`."""
+    model_config, _, meta, geometry = checkpoint
+    lowest = model_config.lowest_pitch + shift
+    primer = primed.primer[:, :model_config.n_pitches]
+    notes = pitch_matrix_to_time_series(sampled.steps, step=geometry.step_ticks, lowest_pitch=lowest,
+                                        onsets=sampled.struck)
+    record = {'primer': primer, 'primer_name': primed.name, 'probabilities': sampled.probabilities.astype(np.float32),
+              'prescribed_chords': None if primed.chords is None else primed.chords[len(primer):],
+              'bar_positions': None if primed.positions is None else primed.positions[len(primer):],
+              'checkpoint': str(config.checkpoint), 'model_config': dataclasses.asdict(model_config),
+              'epoch': meta['epoch'], 'generate_config': dataclasses.asdict(config)}
+    return Composition({'piano': notes}, sampled.steps, lowest, record, geometry.step_ticks, onsets=sampled.struck,
+                       key=found_key(sampled.steps, lowest), primer=primer, positions=primed.positions,
+                       title=f'{output_stem(config, model_config, meta)} (primer {primed.name}, {config.rule}, '
+                             f'T={config.temperature:g})')
+
+
+def generation_report(piece, key, shift, prescribed=None):
+    """Step 4b, what :func:`generate_a_fugue` reports of the :func:`generated_piece`: repetition, the longest
+    single-pitch run, notes, steps, the key as generated (``key``) and as written (``shift`` semitones up), and
+    with ``prescribed`` chords (one per generated step) the chord agreement."""
+    from bach2.sampling import longest_single_pitch_run, repetition_report    # lazy: sampling loads pytensor
+    steps = piece.matrix
+    report = {**repetition_report(steps, piece.onsets), 'longest_single_pitch_run': longest_single_pitch_run(steps)[0],
+              'notes': len(piece.voices['piano']), 'steps': int(len(steps)), 'key_generated': key_name(key),
+              'transposed_semitones': shift, 'key_written': key_name(piece.key)}
+    if prescribed is not None:
+        report['chord_agreement'] = chord_agreement(steps, prescribed, piece.lowest_pitch - shift,
+                                                    piece.steps_per_quarter)
+    return report
+
+
+def generate_a_fugue(config, sampler=None, log=print):
+    """Generate one piece → dict of the files written and its statistics (see module docstring).
+
+    ``sampler``: a :class:`~bach2.sampling.Sampler` to reuse (else built from the checkpoint).
+    """
+    from bach2.sampling import Sampler       # lazy: sampling loads pytensor
+    checkpoint = read_checkpoint(config)
+    model_config = checkpoint.model_config
+    primed = prime(config, checkpoint)
+    sampler = sampler or Sampler(model_config, checkpoint.state, backend=config.backend)
+    sampled = sample(config, model_config, sampler, primed)
+    key, shift = name_key(config, sampled.steps, model_config.lowest_pitch)
+    piece = generated_piece(config, checkpoint, primed, sampled, shift)
+    prescribed = None if primed.chords is None else primed.chords[len(primed.primer):]
+    report = piece.record['report'] = generation_report(piece, key, shift, prescribed)
+    stem = output_stem(config, model_config, checkpoint.meta)
+    files = write_piece(piece, Output(config.out_dir, stem, config.audio, config.musicxml, config.tempo_bpm), log)
+    log(f'{stem}: {report["notes"]} notes, {report["distinct_pitches"]} pitches, key {report["key_written"]}'
+        + (f', chord agreement {report["chord_agreement"]["agreement"]:.2f}' if prescribed is not None else ''))
+    return {'files': files, 'report': report, 'sampler': sampler}

@@ -13,7 +13,8 @@ A :class:`VoicePlan` says, step by step, which voices may sound and which one, i
 :func:`write_with_plan` samples the steps, switching between the 'up' and the 'down' model where
 the given voice changes from bottom to top (each segment reads everything written before it);
 :func:`separate_voices` deals the sounding pitches into voices, the given one kept, the others
-nearest to where each voice last sounded.
+nearest to where each voice last sounded; :func:`plan_piece` does both and makes the piece that
+:func:`bach2.render.piece.write_piece` writes.
 
 Lines are ``T`` int64 pitch-matrix columns, P = rest (as :mod:`bach2.models.line_model`), with ``T`` bool
 onsets (True where a note is struck).
@@ -28,6 +29,10 @@ from bach2.music.metre import pad_positions, piece_positions
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.common import CheckpointError
 from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.compose.lines import Sampling, lines_piece
+from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
+from bach2.render.piece import Output, write_piece
+from bach2.render.scores import time_signature_of
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, onset_matrix, time_series_to_pitch_matrix
 
 ORDER_OF_SIDE = {'top': 'down', 'bottom': 'up'}        # the drawing order that gives this voice first
@@ -106,13 +111,13 @@ def order_segments(orders, first='up'):
     return [tuple(segment) for segment in segments]
 
 
-def write_with_plan(samplers, plan, positions, seed=0, temperature=1.0, progress=None):
+def write_with_plan(samplers, plan, positions, sampling=Sampling()):
     """Sample the ``T`` steps of ``plan`` → ``T × W`` uint8 steps.
 
     ``samplers``: {'up': Sampler, 'down': Sampler} (one is enough where the plan never needs the
     other); ``positions``: ``T × 2`` bar positions (models with ``metre_input``). Each run of one
-    drawing order is one ``continue_piece`` in the carried context, from silence then everything written;
-    ``progress(fraction)`` is called after each.
+    drawing order is one ``continue_piece`` in the carried context, from silence then everything written,
+    at ``sampling``'s temperature and seed; its ``progress(fraction)``, if any, is called after each.
     """
     config = next(iter(samplers.values())).config
     given, caps, orders = plan_units(plan, config.articulation)
@@ -124,11 +129,11 @@ def write_with_plan(samplers, plan, positions, seed=0, temperature=1.0, progress
     steps = np.zeros((1 + len(plan.voice), config.step_width), np.uint8)
     for k, (start, end, order) in enumerate(segments):
         new, _ = samplers[order].continue_piece(
-            steps[:start + 1], end - start, seed=seed + 7919 * k, temperature=temperature, context='carry',
-            positions=positions[:end + 1], given=given[start:end], max_notes=caps[start:end])
+            steps[:start + 1], end - start, seed=sampling.seed + 7919 * k, temperature=sampling.temperature,
+            context='carry', positions=positions[:end + 1], given=given[start:end], max_notes=caps[start:end])
         steps[start + 1:end + 1] = new
-        if progress:
-            progress(end / len(plan.voice))
+        if sampling.progress:
+            sampling.progress(end / len(plan.voice))
     return steps[1:]
 
 
@@ -214,50 +219,29 @@ def bar_layout(positions):
     return bar, (bar - first_bar + position) % bar if first_bar < bar else position
 
 
-def load_samplers(checkpoints):
-    """{'up' or 'down': checkpoint path} → {order: compiled Sampler}, each checked to be an lstm-nade drawn in
-    that order, all on one geometry; CheckpointError naming the file otherwise."""
-    from bach2.measure.evaluate import checkpoint_geometry
-    from bach2.compose.generate import load_model
-    from bach2.sampling import Sampler
-    samplers, geometries = {}, {}
-    for order, checkpoint in checkpoints.items():
-        config, state, meta = load_model(checkpoint)
-        if config.model != 'lstm-nade' or config.pitch_order != order:
-            raise CheckpointError(f'{checkpoint}: needed an lstm-nade drawn {order} (bach2 train --model lstm-nade '
-                                  f'--pitch-order {order}), this one is {config.model}, {config.pitch_order}')
-        geometries[checkpoint] = (checkpoint_geometry(meta), config.articulation, config.metre_input)
-        samplers[order] = Sampler(config, state)
-    if any(value != next(iter(geometries.values())) for value in geometries.values()):
-        raise CheckpointError(f'the checkpoints read different pitch matrices: {geometries}')
-    return samplers, next(iter(geometries.values()))[0]
-
-
-def write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed=0, temperature=1.0, audio='',
-               record=None, marks=(), progress=None, musicxml=False):
-    """Sample ``plan`` (:func:`write_with_plan`), deal the voices (:func:`separate_voices`) and write them
-    (one MIDI track per voice named ``names``, ``.p``, piano roll with ``marks``, audio, a MusicXML score),
-    in the bar of the first step's position → (files {kind: path}, ``n_voices × T`` lines, ``n_voices × T`` onsets)."""
-    from bach2.compose.chain import write_voices
-    from bach2.render.scores import time_signature_of
-    steps = write_with_plan(samplers, plan, positions, seed, temperature, progress)
+def plan_piece(samplers, geometry, plan, positions, sampling=Sampling()):
+    """Sample ``plan`` (:func:`write_with_plan`) and deal the voices (:func:`separate_voices`) → (the
+    :class:`~bach2.render.piece.Composition` of one voice per line, named as :data:`VOICE_NAMES`, in the bars
+    of ``positions`` (``T × 2``; the first step's position, or a pickup, puts the notes late by the part of
+    the first bar before it); ``n_voices × T`` lines, ``n_voices × T`` onsets). Steps and pitches are
+    ``geometry``'s (:class:`~bach2.music.geometry.Geometry`)."""
+    steps = write_with_plan(samplers, plan, positions, sampling)
     lines, onsets = separate_voices(steps, plan)
+    names = VOICE_NAMES[plan.n_voices]
     bar, lead = bar_layout(positions)
-    written = write_voices(dict(zip(names, lines)), geometry.n_pitches, geometry.lowest_pitch, out_dir, stem,
-                           audio=audio, onsets=dict(zip(names, onsets)), marks=marks, step_ticks=geometry.step_ticks,
-                           time_signature=time_signature_of(bar, geometry.steps_per_quarter), lead_steps=lead,
-                           musicxml=musicxml,
-                           record={'steps': steps, 'bar_positions': np.asarray(positions), 'seed': seed,
-                                   'temperature': temperature, **(record or {})})
-    return written['files'], lines, onsets
+    piece = lines_piece(dict(zip(names, lines)), geometry, dict(zip(names, onsets)), lead_steps=lead)
+    piece.time_signature = time_signature_of(bar, geometry.steps_per_quarter)
+    piece.positions = np.asarray(positions)
+    piece.record.update({'steps': steps, 'bar_positions': np.asarray(positions), 'seed': sampling.seed,
+                         'temperature': sampling.temperature})
+    return piece, lines, onsets
 
 
-def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, temperature=1.0, seed=0,
-              out_dir='Synthesized_Fugues', audio='', name='', musicxml=False):
+def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, sampling=Sampling(), output=Output()):
     """Harmonize the highest (``voice='soprano'``) or lowest (``'bass'``) line of the MIDI file ``melody``
-    in ``n_voices`` voices → (files {kind: path}, ``n_voices × T`` lines). ``checkpoint``: an lstm-nade
-    drawn in the order that gives this voice first (default: the shipped model of that order)."""
-    from bach2.compose.generate import SHIPPED_MODELS
+    in ``n_voices`` voices → (files {kind: path}, ``n_voices × T`` lines), written as ``output`` says (named
+    ``harmonized_<voice>_<melody stem>_seed<k>`` unless it names them). ``checkpoint``: an lstm-nade drawn in
+    the order that gives this voice first (default: the shipped model of that order)."""
     if voice not in ('soprano', 'bass'):
         raise ValueError(f"voice must be 'soprano' or 'bass', not {voice!r}")
     if n_voices not in VOICE_NAMES:
@@ -267,8 +251,7 @@ def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, temperature=
     line, onsets, positions = read_line(melody, 'top' if voice == 'soprano' else 'bottom', geometry.n_pitches,
                                         geometry.lowest_pitch, geometry.step_ticks)
     plan = harmonize_plan(line, onsets, voice, n_voices, geometry.n_pitches)
-    names = VOICE_NAMES[n_voices]
-    stem = name or f'harmonized_{voice}_{pathlib.Path(melody).stem}_seed{seed}'
-    files, lines, _ = write_plan(samplers, plan, positions, names, geometry, out_dir, stem, seed, temperature,
-                                 audio, record={'given_voice': voice, 'melody': str(melody)}, musicxml=musicxml)
+    piece, lines, _ = plan_piece(samplers, geometry, plan, positions, sampling)
+    piece.record.update({'given_voice': voice, 'melody': str(melody)})
+    files = write_piece(piece, output.named(f'harmonized_{voice}_{pathlib.Path(melody).stem}_seed{sampling.seed}'))
     return files, lines

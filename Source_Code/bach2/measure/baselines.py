@@ -4,7 +4,8 @@
 * repeat: each pitch repeats the previous step, with the probabilities of
   staying on and of switching on measured on the training frames.
 
-NLL per frame = binary cross-entropy summed over pitches, averaged over frames.
+NLL per frame = binary cross-entropy summed over pitches, averaged over frames. :func:`baseline_report` gives
+both on the validation frames of a stage-3 Trainer.
 """
 import numpy as np
 
@@ -39,3 +40,15 @@ def repeat_nll(rates, previous_frames, valid_targets):
     stay, start = rates
     previous = np.asarray(previous_frames, np.float64)
     return _nll(previous * stay + (1 - previous) * start, np.asarray(valid_targets, np.float64))
+
+
+def baseline_report(trainer):
+    """{'unigram', 'repeat'}: NLL per frame of the two baselines, fitted on the training frames of a
+    :class:`~bach2.train.Trainer`, on every frame of its validation pieces (the first after silence)."""
+    valid, train = trainer.valid_set, trainer.train_set
+    first = np.zeros(valid.n_steps, bool)
+    first[valid.piece_starts[:-1]] = True                       # the silent step before each piece
+    targets = valid.targets[~first].astype(np.float32)
+    previous = valid.targets[np.flatnonzero(~first) - 1].astype(np.float32)
+    return {'unigram': unigram_nll(train.targets, targets),
+            'repeat': repeat_nll(repeat_rates(train.targets, train.piece_starts), previous, targets)}

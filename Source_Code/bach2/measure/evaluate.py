@@ -10,31 +10,21 @@
   one split of its ``split.json``, e.g. the JSB Chorales ``test`` split).
 * Musical statistics against a corpus: :mod:`bach2.measure.music_statistics`.
 """
-import dataclasses
 import pathlib
 
 import numpy as np
 
 from bach2.chord_sequence import beat_profiles, chord_indices
+from bach2.music.geometry import Geometry
 from bach2.music.metre import piece_positions
 from bach2.common import CheckpointError
 from bach2.data.prepare import PrepareConfig, find_midi_files, read_corpus
 from bach2.common import CorpusError
-from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, full_roll, onset_matrix, ticks_per_step, window
+from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
+from bach2.models.nll import stream_nll
+from bach2.time_series_to_pitch_matrix import full_roll, onset_matrix, ticks_per_step, window
 from bach2.data.training_set import (build_training_set, piece_names, prepared_geometry, read_positions, read_sequences,
                                 read_split, read_steps, split_indices, step_chord_indices)
-
-
-@dataclasses.dataclass
-class Geometry:
-    """What one row and one column of a pitch matrix mean."""
-    step_ticks: int = 24        # ticks of a step at 96 per quarter
-    n_pitches: int = 61
-    lowest_pitch: int = 24
-
-    @property
-    def steps_per_quarter(self):
-        return JOURNAL_RESOLUTION // self.step_ticks
 
 
 def is_prepared(folder):
@@ -97,12 +87,6 @@ def midi_pieces(folder, geometry, progress=True, articulation=False):
     return pieces, failures
 
 
-def checkpoint_geometry(meta):
-    """Checkpoint metadata → the :class:`Geometry` its model was trained on."""
-    model, train = meta['model_config'], meta['train_config']
-    return Geometry(train.get('step_ticks', 24), model['n_pitches'], model['lowest_pitch'])
-
-
 def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
     """NLL per frame of a checkpoint, or of an ensemble of checkpoints (a list), on ``pieces`` (as :func:`load_pieces`).
 
@@ -110,16 +94,14 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
     mixture: still an exact likelihood). → dict: ``nll_per_frame`` (nats), ``frames``, ``pieces``
     (evaluated), ``too_short`` (names of pieces with no step at all), ``epoch`` (of the first checkpoint).
     """
-    from bach2.compose.generate import load_model
-    from bach2.rnn_model import RNNModel
-    from bach2.train import stream_nll
+    from bach2.rnn_model import RNNModel        # PyTensor and JAX: seconds to import
     usable = [piece for piece in pieces if len(piece[0])]
     too_short = [name for matrix, _, name, *_ in pieces if not len(matrix)]
     if not usable:
         raise CorpusError(f'no piece to evaluate: all {len(pieces)} are empty')
     row_nlls, epochs = [], []
     for checkpoint in ([checkpoints] if isinstance(checkpoints, (str, pathlib.Path)) else checkpoints):
-        model_config, state, meta = load_model(checkpoint)
+        model_config, state, meta = load_rnn_checkpoint(checkpoint)
         data = build_training_set(usable, monophonic=model_config.mode == 'monophonic',
                                   chord_input=model_config.chord_input, metre_input=model_config.metre_input,
                                   pad=1)
@@ -135,3 +117,62 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
     mixture = -(np.logaddexp.reduce(-nll, axis=0) - np.log(len(nll)))         # −log mean_k p_k(frame)
     return {'nll_per_frame': float(mixture.mean()), 'frames': int(predicted.sum()), 'pieces': len(usable),
             'too_short': too_short, 'epoch': epochs[0]}
+
+
+def shared_geometry(checkpoints):
+    """The :class:`Geometry` and articulation (whether their pieces are ``T × 2P``, onsets after the pitches) that
+    all of ``checkpoints`` (a list of paths) were trained on → (Geometry, bool); CheckpointError naming the first
+    checkpoint that differs from the first one."""
+    loaded = {checkpoint: load_rnn_checkpoint(checkpoint) for checkpoint in checkpoints}
+    geometries = {checkpoint: (checkpoint_geometry(meta), config.articulation)
+                  for checkpoint, (config, _, meta) in loaded.items()}
+    geometry, articulation = geometries[checkpoints[0]]
+    for checkpoint, other in geometries.items():
+        if other != (geometry, articulation):
+            raise CheckpointError(f'{checkpoint}: trained on {other[0]}, articulation {other[1]}; '
+                                  f'{checkpoints[0]} on {geometry}, articulation {articulation}')
+    return geometry, articulation
+
+
+def corpus_statistics(corpus, geometry=None, optional=False):
+    """Musical statistics (:func:`bach2.measure.music_statistics.music_statistics`) of the ``sh0`` pieces of the
+    prepared folder ``corpus``, read with ``geometry`` (None: its own) → (the Geometry read with, statistics).
+
+    An ``optional`` corpus is skipped — (``geometry``, None) — when it is not prepared or was prepared with
+    another geometry than the given one; a required one that is not prepared raises CorpusError.
+    """
+    from bach2.measure.music_statistics import music_statistics
+    if corpus and is_prepared(corpus):
+        if optional and geometry is not None and Geometry(*prepared_geometry(corpus)) != geometry:
+            return geometry, None
+        geometry, pieces, _ = load_pieces(corpus, geometry, progress=False)   # another geometry: CheckpointError
+        return geometry, music_statistics([m for m, *_ in pieces], geometry.lowest_pitch,
+                                          geometry.steps_per_quarter, [p for *_, p in pieces])
+    if not optional:
+        raise CorpusError(f'{corpus}: not a prepared folder (run `bach2 prepare --out {corpus}` first)')
+    return geometry, None
+
+
+def evaluate_folder(folder, checkpoints=(), split='', corpus='', corpus_optional=False, backend='jax'):
+    """Stage 5 on the pieces of ``folder`` (:func:`load_pieces`, narrowed to ``split``): the NLL per frame of
+    ``checkpoints`` (a list; several: their ensemble, :func:`checkpoint_nll`) and musical statistics compared
+    with those of the prepared ``corpus`` (:func:`corpus_statistics`), all read in the checkpoints' geometry
+    (:func:`shared_geometry`) → (result: the dict ``bach2 evaluate`` writes as JSON, rows of
+    :func:`bach2.measure.music_statistics.compare` or None without a corpus, [(file, reason)] unreadable)."""
+    from bach2.measure.music_statistics import compare, music_statistics
+    geometry, articulation = shared_geometry(checkpoints) if checkpoints else (None, False)
+    geometry, corpus_found = corpus_statistics(corpus, geometry, corpus_optional)
+    geometry, pieces, failures = load_pieces(folder, geometry, split, articulation=articulation)
+    result = {'folder': str(folder), 'split': split, 'pieces': len(pieces),
+              'unreadable': [{'file': path, 'reason': reason} for path, reason in failures]}
+    if checkpoints:
+        result['checkpoint'] = checkpoints[0] if len(checkpoints) == 1 else checkpoints
+        result.update(checkpoint_nll(checkpoints, pieces, backend))
+    result['statistics'] = music_statistics([m[:, :geometry.n_pitches] for m, *_ in pieces], geometry.lowest_pitch,
+                                            geometry.steps_per_quarter, [p for *_, p in pieces])
+    rows = None
+    if corpus_found is not None:
+        result['corpus'], result['corpus_statistics'] = corpus, corpus_found
+        rows = compare(result['statistics'], corpus_found)
+        result['comparison'] = {name: distance for name, _, _, distance in rows}
+    return result, rows, failures

@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from bach2.measure.baselines import baseline_report
+from bach2.models.checkpoints import checkpoint_path
 from bach2.models.model_config import ModelConfig
 
 SECTIONS = ('model', 'train', 'generate')
@@ -172,7 +174,6 @@ def primer_name(spec, trainer):
 def generate_pieces(run, trainer, history, out, log=print):
     """Generate ``count`` pieces per rule into ``out`` → [piece dict: file, rule, seed, statistics]."""
     from bach2.compose.generate import GenerateConfig, generate_a_fugue
-    from bach2.train import checkpoint_path
     settings = run.generate
     checkpoint = checkpoint_path(run.train_config, run.model_config)
     stem = f'fugue_N{run.model_config.n_hidden}epoch{len(history)}'
@@ -225,7 +226,7 @@ def run_variant(run, out, progress=True, log=print, resume=False):
     """Train and generate one variant into ``out`` → its entry of results.json (with the history for plots).
     ``resume``: continue from the variant's checkpoint where it has one (a run stopped at the end of an epoch,
     by Ctrl-C, or killed: the last epoch's checkpoint), else start afresh."""
-    from bach2.train import baseline_report, checkpoint_path, train
+    from bach2.train import train
     started = time.perf_counter()
     resumed = resume and checkpoint_path(run.train_config, run.model_config).exists()
     if resumed:

@@ -26,7 +26,8 @@ import typing
 import numpy as np
 from tqdm import tqdm
 
-from bach2.measure.evaluate import Geometry, load_pieces
+from bach2.measure.evaluate import load_pieces
+from bach2.music.geometry import Geometry
 from bach2.music.key_finding import find_key
 from bach2.music.metre import regular_positions
 from bach2.measure.music_statistics import DURATION_BINS, MOST_NOTES, piece_counts

@@ -20,17 +20,18 @@ Baseline: :class:`Bigram`, P(token | previous token) from counts on the same
 training pieces and transpositions, with add-``alpha`` smoothing over the 121 tokens.
 """
 import dataclasses
+import pathlib
 
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 from bach2.music.metre import POSITION_CLASSES, coarser_positions, fit_positions, position_classes, regular_positions
-from bach2.render.piano_roll import chord_symbol
 from bach2.common import CorpusError
-from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
-from bach2.models.sequence_training import concatenate, load_checkpoint, sequence_nll, train_sequence_model
+from bach2.models.checkpoints import load_sequence_model
+from bach2.models.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
+from bach2.models.sequence_training import concatenate, sequence_nll, train_sequence_model
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION
-from bach2.data.training_set import _path, piece_names, prepared_geometry, read_positions, read_sequences
+from bach2.data.training_set import piece_names, prepared_geometry, read_positions, read_sequences
 from bach2.data.training_windows import split_by_bwv
 
 N_CHORDS = len(CHORD_NAMES)     # 120
@@ -56,7 +57,7 @@ def quarter_positions(data_dir):
     """Per-piece ``Q × 2`` bar positions in quarter notes, from the stage-1 positions of a prepared folder
     (the same in every key); CorpusError when it was prepared before they were recorded."""
     step_ticks = prepared_geometry(data_dir)[0]
-    positions = read_positions(_path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh0.npz'))
+    positions = read_positions(pathlib.Path(data_dir) / f'pitch_matrix_{step_ticks}ticks_sh0.npz')
     return [coarser_positions(rows, JOURNAL_RESOLUTION // step_ticks) for rows in positions]
 
 
@@ -69,7 +70,7 @@ def load_chord_pieces(data_dir, piece_indices=None, transpositions=(0,), metre_i
     pieces = []
     positions = quarter_positions(data_dir) if metre_input else None
     for k in transpositions:
-        sequences, names = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
+        sequences, names = read_sequences(pathlib.Path(data_dir) / f'chord_sequence_sh{k}.npz', 'chord_sequences')
         for i in (range(len(names)) if piece_indices is None else piece_indices):
             tokens = to_tokens(sequences[i])
             pieces.append((tokens, f'{names[i]}_sh{k}',
@@ -130,17 +131,28 @@ def unigram_nll(train_pieces, pieces, alpha=1.0):
     return float(-log_p[tokens].mean())
 
 
-def sample_tokens(predictor, n_chords, temperature=1.0, seed=0, primer=(), allow_silent=False, positions=None):
+@dataclasses.dataclass
+class ChordSampling:
+    """How :func:`sample_tokens` draws: from ``p^(1/temperature)``, renormalised, with ``default_rng(seed)``;
+    the SILENT token only with ``allow_silent``."""
+    temperature: float = 1.0        # below 1: safer, above 1: wilder
+    seed: int = 0
+    allow_silent: bool = False
+
+
+def sample_tokens(predictor, n_chords, sampling=None, primer=(), positions=None):
     """Continue ``primer`` tokens by ``n_chords`` → int64 tokens (primer excluded).
 
     ``predictor``: a :class:`SequenceModel` of batch 1 (``training=False``). Each step reads the last ≤ L
-    input tokens from a zero state (as trained) and samples from ``p^(1/temperature)``, renormalised;
-    the SILENT token is left out unless ``allow_silent``. A model with metre input reads ``positions``
-    (quarter notes, primer and continuation; default: bars of 4/4, the primer on a downbeat).
+    input tokens from a zero state (as trained) and draws as ``sampling`` (a :class:`ChordSampling`; None: its
+    defaults) says. A model with metre input reads ``positions`` (quarter notes, primer and continuation;
+    default: bars of 4/4, the primer on a downbeat).
     """
+    sampling = sampling or ChordSampling()
+    temperature = sampling.temperature
     if not temperature > 0:
         raise ValueError(f'temperature must be positive, not {temperature}')
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sampling.seed)
     inputs = [START] + [int(token) for token in primer]
     if predictor.config.extra.get('metre_input'):
         positions = fit_positions(regular_positions(1, 4) if positions is None else positions,
@@ -152,8 +164,9 @@ def sample_tokens(predictor, n_chords, temperature=1.0, seed=0, primer=(), allow
     for _ in range(n_chords):
         rows = chord_inputs(np.asarray(inputs[1:] + [0]), None if positions is None else positions[:len(inputs)])
         window, last = right_padded_window(rows, length)
-        p = np.asarray(predictor.predict(one_hot_inputs(window[None], predictor.config.slot_sizes))[0, last]).astype(np.float64)
-        if not allow_silent:
+        p = predictor.predict(one_hot_inputs(window[None], predictor.config.slot_sizes))[0, last]
+        p = np.asarray(p).astype(np.float64)
+        if not sampling.allow_silent:
             p[SILENT] = 0.0
         logits = np.log(np.maximum(p, 1e-30)) / temperature
         p = np.exp(logits - logits.max())
@@ -163,42 +176,29 @@ def sample_tokens(predictor, n_chords, temperature=1.0, seed=0, primer=(), allow
     return np.asarray(out, np.int64)
 
 
-def load_predictor(config, state, batch_size=1):
-    """A :class:`SequenceModel` of ``batch_size`` windows (None: the config's), no optimizer, holding ``state``."""
-    predictor = SequenceModel(config, batch_size=batch_size, training=False)
-    predictor.set_state(state, parameters_only=True)
-    return predictor
-
-
-def progression_text(chords, per_line=16):
-    """Chord indices (NO_CHORD = −1) → symbols, one per quarter note, ``per_line`` per line ('-' = none)."""
-    symbols = [chord_symbol(int(c)) or '-' for c in chords]
-    return '\n'.join(' '.join(symbols[i:i + per_line]) for i in range(0, len(symbols), per_line))
-
-
 def chord_split(data_dir, valid_fraction=0.1, seed=0):
     """(train, valid) piece indices of a prepared folder, split by BWV number as stage 3 does."""
     return split_by_bwv(piece_names(data_dir), valid_fraction, seed)
 
 
-def train_chords(data_dir, out_path, config=None, epochs=3, max_batches=0, valid_fraction=0.1, seed=0,
-                 transpositions=tuple(range(12)), metre_input=False, progress=True, log=print):
-    """Train the chord model on the training pieces of ``data_dir`` → (model, history); checkpoints at ``out_path``.
+def train_chords(config, training, progress=True, log=print):
+    """Train the chord model on the training pieces of ``training.data_dir`` → (model, history); checkpoints at
+    ``training.out_path``.
 
-    ``config`` gives the sizes and training settings; the slots, outputs and kind are the chord model's.
+    ``config``: a :class:`SequenceConfig` of the sizes and training settings (None: its defaults); the slots,
+    outputs and kind are the chord model's. ``training``: a
+    :class:`~bach2.models.sequence_training.SequenceTrainingConfig`.
     """
+    data_dir, metre_input = training.data_dir, training.metre_input
     slots = (N_INPUT_TOKENS,) + ((POSITION_CLASSES,) if metre_input else ())
     config = dataclasses.replace(config or SequenceConfig(), slot_sizes=slots, n_outputs=N_TOKENS, kind='chords',
                                  extra={'metre_input': metre_input})
-    train_idx, valid_idx = chord_split(data_dir, valid_fraction, seed)
-    train_data = sequence_data(load_chord_pieces(data_dir, train_idx, transpositions, metre_input))
+    train_idx, valid_idx = chord_split(data_dir, training.valid_fraction, training.seed)
+    train_data = sequence_data(load_chord_pieces(data_dir, train_idx, training.transpositions, metre_input))
     valid_data = sequence_data(load_chord_pieces(data_dir, valid_idx, (0,), metre_input)) if valid_idx else None
-    log(f'{len(train_idx)} training pieces × {len(transpositions)} keys = {train_data.n_steps} chords; '
+    log(f'{len(train_idx)} training pieces × {len(training.transpositions)} keys = {train_data.n_steps} chords; '
         f'{len(valid_idx)} held out ({0 if valid_data is None else valid_data.n_steps} chords, original keys)')
-    meta = {'data_dir': str(data_dir), 'valid_fraction': valid_fraction, 'seed': seed,
-            'transpositions': list(transpositions)}
-    return train_sequence_model(config, train_data, valid_data, out_path, epochs=epochs, max_batches=max_batches,
-                                seed=seed, extra_meta=meta, progress=progress, log=log)
+    return train_sequence_model(config, training, train_data, valid_data, progress=progress, log=log)
 
 
 def evaluate_chords(checkpoint, data_dir=None, alpha=1.0, progress=False):
@@ -207,16 +207,14 @@ def evaluate_chords(checkpoint, data_dir=None, alpha=1.0, progress=False):
     → dict: model, bigram (add-``alpha``, fitted on the training pieces in the checkpoint's transpositions),
     unigram, tokens, pieces. ``data_dir`` defaults to the folder the model was trained on.
     """
-    config, meta, state = load_checkpoint(checkpoint)
-    if config.kind != 'chords':
-        raise CorpusError(f'{checkpoint}: a {config.kind!r} model, not a chord model')
+    model, meta = load_sequence_model(checkpoint, 'chords', batch_size=None)
+    config = model.config
     data_dir = data_dir or meta['data_dir']
     train_idx, valid_idx = chord_split(data_dir, meta['valid_fraction'], meta['seed'])
     if not valid_idx:
         raise CorpusError(f'{data_dir}: no held-out pieces (the split left every piece in training)')
     held_out = load_chord_pieces(data_dir, valid_idx, (0,), config.extra.get('metre_input', False))
     train_pieces = load_chord_pieces(data_dir, train_idx, meta['transpositions'])
-    model = load_predictor(config, state, batch_size=None)
     nll, tokens = sequence_nll(model, sequence_data(held_out), progress=progress)
     bigram = float(Bigram(train_pieces, alpha).nll(held_out)[0])
     return {'model': nll, 'bigram': bigram, 'unigram': unigram_nll(train_pieces, held_out, alpha),

@@ -20,17 +20,18 @@ can steer the line. With metre input (``extra['metre_input']``) a last slot hold
 step t in its bar (:func:`bach2.music.metre.position_classes`, from the positions stage 1 stored).
 """
 import dataclasses
+import pathlib
 
 import numpy as np
 
+from bach2.models.checkpoints import load_sequence_model
 from bach2.models.chord_model import N_TOKENS, to_tokens
 from bach2.music.metre import POSITION_CLASSES, fit_positions, position_classes, regular_positions
 from bach2.common import CorpusError
-from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
-from bach2.models.sequence_training import concatenate, load_checkpoint, sequence_nll, train_sequence_model
-from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION
-from bach2.data.training_set import (_path, piece_names, prepared_geometry, read_positions, read_sequences,
-                                step_chord_indices)
+from bach2.models.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
+from bach2.models.sequence_training import concatenate, sequence_nll, train_sequence_model
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS
+from bach2.data.training_set import piece_names, prepared_geometry, read_positions, read_sequences, step_chord_indices
 from bach2.data.training_windows import split_by_bwv
 
 PAIRS = {'bass-melody': ('lowest', 'highest'), 'melody-second': ('highest', 'second')}
@@ -72,18 +73,28 @@ def pair_inputs(given, generated, n_pitches, chords=None, positions=None):
     return np.stack(columns, axis=1)
 
 
-def line_pieces(data_dir, pair, piece_indices, transpositions=(0,), step_ticks=24, chord_input=False,
-                metre_input=False):
-    """Prepared pieces → [(``T × K`` inputs (:func:`pair_inputs`), ``T`` targets, name)] for ``pair``
-    (a key of :data:`PAIRS`); K = 2, + 1 with ``chord_input``, + 1 with ``metre_input``."""
-    given_line, generated_line = PAIRS[pair]
+@dataclasses.dataclass(frozen=True)
+class LineInputs:
+    """What a line model reads at each step: the given line of ``pair`` (a key of :data:`PAIRS`) in steps of
+    ``step_ticks``, then the step's chord (``chord_input``) and its bar position (``metre_input``)."""
+    pair: str = 'bass-melody'
+    step_ticks: int = JOURNAL_STEP_TICKS
+    chord_input: bool = False
+    metre_input: bool = False
+
+
+def line_pieces(data_dir, inputs, piece_indices, transpositions=(0,)):
+    """Prepared pieces → [(``T × K`` inputs (:func:`pair_inputs`), ``T`` targets, name)] as ``inputs`` (a
+    :class:`LineInputs`) says; K = 2, + 1 with ``chord_input``, + 1 with ``metre_input``."""
+    given_line, generated_line = PAIRS[inputs.pair]
+    folder, step_ticks = pathlib.Path(data_dir), inputs.step_ticks
     pieces = []
     for k in transpositions:
-        path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz')
+        path = folder / f'pitch_matrix_{step_ticks}ticks_sh{k}.npz'
         matrices, names = read_sequences(path, 'pitch_matrices')
-        chords = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')[0] \
-            if chord_input else None
-        positions = read_positions(path) if metre_input else None
+        chords = read_sequences(folder / f'chord_sequence_sh{k}.npz', 'chord_sequences')[0] \
+            if inputs.chord_input else None
+        positions = read_positions(path) if inputs.metre_input else None
         for i in piece_indices:
             given, generated = extract_line(matrices[i], given_line), extract_line(matrices[i], generated_line)
             step_chords = None if chords is None else to_tokens(
@@ -94,36 +105,28 @@ def line_pieces(data_dir, pair, piece_indices, transpositions=(0,), step_ticks=2
     return pieces
 
 
-def train_lines(data_dir, out_path, pair='bass-melody', config=None, epochs=3, max_batches=0, valid_fraction=0.1,
-                seed=0, transpositions=tuple(range(12)), chord_input=False, metre_input=False, progress=True,
-                log=print):
-    """Train a line model for ``pair`` on ``data_dir`` (split by BWV number) → (model, history)."""
+def train_lines(config, training, pair='bass-melody', chord_input=False, progress=True, log=print):
+    """Train a line model for ``pair`` on ``training.data_dir`` (split by BWV number) → (model, history).
+
+    ``config``: a :class:`SequenceConfig` of the sizes and training settings (None: its defaults, L = 64);
+    ``training``: a :class:`~bach2.models.sequence_training.SequenceTrainingConfig`; ``chord_input``: the step's
+    chord as a third input.
+    """
+    data_dir = training.data_dir
     step_ticks, n_pitches, lowest_pitch = prepared_geometry(data_dir)
+    inputs = LineInputs(pair, step_ticks, chord_input, training.metre_input)
     extra = {'pair': pair, 'n_pitches': n_pitches, 'lowest_pitch': lowest_pitch, 'step_ticks': step_ticks,
-             'chord_input': chord_input, 'metre_input': metre_input}
-    slots = (n_pitches + 1,) * 2 + ((N_TOKENS,) if chord_input else ()) + ((POSITION_CLASSES,) if metre_input else ())
+             'chord_input': chord_input, 'metre_input': inputs.metre_input}
+    slots = (n_pitches + 1,) * 2 + ((N_TOKENS,) if chord_input else ()) \
+        + ((POSITION_CLASSES,) if inputs.metre_input else ())
     config = dataclasses.replace(config or SequenceConfig(sequence_length=64), slot_sizes=slots,
                                  n_outputs=n_pitches + 1, kind='line', extra=extra)
-    train_idx, valid_idx = split_by_bwv(piece_names(data_dir, step_ticks), valid_fraction, seed)
-    settings = (step_ticks, chord_input, metre_input)
-    train_data = concatenate(line_pieces(data_dir, pair, train_idx, transpositions, *settings))
-    valid_data = concatenate(line_pieces(data_dir, pair, valid_idx, (0,), *settings)) if valid_idx else None
-    log(f'{pair}: {len(train_idx)} training pieces × {len(transpositions)} keys = {train_data.n_steps} steps; '
-        f'{len(valid_idx)} held out')
-    meta = {'data_dir': str(data_dir), 'valid_fraction': valid_fraction, 'seed': seed,
-            'transpositions': list(transpositions)}
-    return train_sequence_model(config, train_data, valid_data, out_path, epochs=epochs, max_batches=max_batches,
-                                seed=seed, extra_meta=meta, progress=progress, log=log)
-
-
-def load_line_model(checkpoint, batch_size=1):
-    """A line-model checkpoint → (SequenceModel of ``batch_size`` windows without optimizer, meta)."""
-    config, meta, state = load_checkpoint(checkpoint)
-    if config.kind != 'line':
-        raise CorpusError(f'{checkpoint}: a {config.kind!r} model, not a line model (bach2 lines train)')
-    model = SequenceModel(config, batch_size=batch_size, training=False)
-    model.set_state(state, parameters_only=True)
-    return model, meta
+    train_idx, valid_idx = split_by_bwv(piece_names(data_dir, step_ticks), training.valid_fraction, training.seed)
+    train_data = concatenate(line_pieces(data_dir, inputs, train_idx, training.transpositions))
+    valid_data = concatenate(line_pieces(data_dir, inputs, valid_idx, (0,))) if valid_idx else None
+    log(f'{pair}: {len(train_idx)} training pieces × {len(training.transpositions)} keys = '
+        f'{train_data.n_steps} steps; {len(valid_idx)} held out')
+    return train_sequence_model(config, training, train_data, valid_data, progress=progress, log=log)
 
 
 def count_baseline_nll(train_pieces, pieces, n_classes, alpha=1.0):
@@ -142,17 +145,18 @@ def count_baseline_nll(train_pieces, pieces, n_classes, alpha=1.0):
 def evaluate_lines(checkpoint, data_dir=None, alpha=1.0):
     """NLL per step (nats) of a line model on its held-out pieces (original keys), beside the add-``alpha``
     count table of :func:`count_baseline_nll` fitted on its training pieces and keys → dict."""
-    model, meta = load_line_model(checkpoint, batch_size=None)
+    model, meta = load_sequence_model(checkpoint, 'line', batch_size=None)
     extra = model.config.extra
     data_dir = data_dir or meta['data_dir']
     train_idx, valid_idx = split_by_bwv(piece_names(data_dir, extra['step_ticks']), meta['valid_fraction'],
                                         meta['seed'])
     if not valid_idx:
         raise CorpusError(f'{data_dir}: no held-out pieces (the split left every piece in training)')
-    pieces = line_pieces(data_dir, extra['pair'], valid_idx, (0,), extra['step_ticks'], extra.get('chord_input', False),
-                         extra.get('metre_input', False))
+    pieces = line_pieces(data_dir, LineInputs(extra['pair'], extra['step_ticks'], extra.get('chord_input', False),
+                                              extra.get('metre_input', False)), valid_idx)
     nll, steps = sequence_nll(model, concatenate(pieces))
-    train_pieces = line_pieces(data_dir, extra['pair'], train_idx, meta['transpositions'], extra['step_ticks'])
+    train_pieces = line_pieces(data_dir, LineInputs(extra['pair'], extra['step_ticks']), train_idx,
+                               meta['transpositions'])
     return {'model': nll, 'count_baseline': count_baseline_nll(train_pieces, pieces, model.config.n_outputs, alpha),
             'steps': steps, 'pieces': len(pieces), 'pair': extra['pair'], 'epoch': meta['epoch']}
 

@@ -1,4 +1,4 @@
-"""Data, windows, training loop and checkpoints of a :class:`~bach2.models.sequence_model.SequenceModel`.
+"""Data, windows and training loop of a :class:`~bach2.models.sequence_model.SequenceModel`.
 
 A :class:`SequenceData` holds pieces concatenated: ``inputs`` ``N × K`` int16
 class indices (one per input slot, −1 = nothing), ``targets`` ``N`` int16 (the
@@ -10,22 +10,35 @@ end with weight 0, so no window crosses two pieces and short pieces still count.
 * evaluation windows start every ``L`` steps, so every step is predicted exactly once
   (the first step of a window from a zero state, like the journal's windows).
 
-Checkpoints are ``.npz`` of values only: ``meta`` (JSON: config, epoch, history)
-and ``param:<name>`` arrays, written atomically; ``…_best.npz`` keeps the epoch of
-lowest validation NLL per token.
+After every epoch a sequence checkpoint (:mod:`bach2.models.checkpoints`); ``…_best.npz``
+keeps the epoch of lowest validation NLL per token.
 """
 import dataclasses
-import json
 import math
 import pathlib
-import zipfile
 
 import numpy as np
 from tqdm import tqdm
 
-from bach2.common import CheckpointError, TrainingDiverged
-from bach2.safe_io import save_npz
-from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs
+from bach2.common import TrainingDiverged
+from bach2.models.checkpoints import best_checkpoint_path, save_sequence_checkpoint
+from bach2.models.sequence_model import SequenceModel, one_hot_inputs
+
+
+@dataclasses.dataclass
+class SequenceTrainingConfig:
+    """How a road-map model is trained (``bach2 chords train``, ``bach2 lines train``); the folder, split and keys
+    are saved in its checkpoints. Network sizes: its :class:`~bach2.models.sequence_model.SequenceConfig`."""
+    out_path: str                       # the checkpoint, .npz (and its twin …_best.npz)
+    data_dir: str = 'training_data'     # prepared data
+    epochs: int = 3
+    max_batches: int = 0                # per epoch; 0 = all
+    valid_fraction: float = 0.1         # share of the BWV numbers held out
+    seed: int = 0                       # the split, the initial weights and the order of the batches
+    transpositions: tuple = tuple(range(12))   # keys sh<k> of the training pieces (held-out pieces: sh0)
+    metre_input: bool = False           # the position of each step in its bar as an input
+    stride: int = 0                     # steps between training window starts; 0 = L // 2
+    backend: str = 'jax'
 
 
 @dataclasses.dataclass
@@ -102,48 +115,25 @@ def sequence_nll(model, data, progress=False):
     return total / max(weight, 1.0), int(weight)
 
 
-def save_checkpoint(path, model, meta):
-    """``.npz`` of values: ``meta`` (JSON, with the config) and ``param:<name>`` arrays; atomic → path."""
-    meta = {**meta, 'config': dataclasses.asdict(model.config)}
-    save_npz(path, meta=np.array(json.dumps(meta)),
-             **{f'param:{name}': value for name, value in model.get_state().items()})
-    return path
+def train_sequence_model(config, training, train_data, valid_data, progress=True, log=print):
+    """Train a :class:`SequenceModel` of ``config`` as ``training`` (a :class:`SequenceTrainingConfig`) says →
+    (model, history); after every epoch a checkpoint at ``training.out_path`` (and ``…_best.npz``).
 
-
-def load_checkpoint(path):
-    """→ (SequenceConfig, meta, state); CheckpointError naming the file when it is missing or not one."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'{path}: no such checkpoint')
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            meta = json.loads(str(arrays['meta']))
-            state = {key.split(':', 1)[1]: arrays[key] for key in arrays.files if key.startswith('param:')}
-        config = SequenceConfig(**meta['config'])
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-        reason = 'not an .npz archive' if not zipfile.is_zipfile(path) else error
-        raise CheckpointError(f'{path}: not a checkpoint of a sequence model ({reason})') from None
-    return config, meta, state
-
-
-def train_sequence_model(config, train_data, valid_data, out_path, epochs=3, stride=None, max_batches=0,
-                         seed=0, backend='jax', extra_meta=None, progress=True, log=print):
-    """Train → (model, history); after every epoch a checkpoint at ``out_path`` (and ``…_best.npz``).
-
-    ``stride``: steps between training window starts (default L // 2). History rows:
-    epoch, train_cost (mean over batches), valid_nll_per_token (when there is validation data).
+    History rows: epoch, train_cost (mean over batches), valid_nll_per_token and valid_tokens (when there is
+    validation data).
     """
-    out_path = pathlib.Path(out_path)
-    best_path = out_path.with_name(out_path.stem + '_best.npz')
-    model = SequenceModel(config, backend=backend, seed=seed)
-    starts = window_starts(train_data.piece_starts, stride or max(config.sequence_length // 2, 1))
+    out_path = pathlib.Path(training.out_path)
+    model = SequenceModel(config, backend=training.backend, seed=training.seed)
+    starts = window_starts(train_data.piece_starts, training.stride or max(config.sequence_length // 2, 1))
+    data_meta = {'data_dir': str(training.data_dir), 'valid_fraction': training.valid_fraction, 'seed': training.seed,
+                 'transpositions': list(training.transpositions)}
     history, best = [], math.inf
-    for epoch in range(1, epochs + 1):
-        epoch_batches = batches(starts, config.batch_size, seed, epoch)
-        if max_batches:
-            epoch_batches = epoch_batches[:max_batches]
+    for epoch in range(1, training.epochs + 1):
+        epoch_batches = batches(starts, config.batch_size, training.seed, epoch)
+        if training.max_batches:
+            epoch_batches = epoch_batches[:training.max_batches]
         costs = []
-        bar = tqdm(epoch_batches, desc=f'epoch {epoch}/{epochs}', unit='batch', disable=not progress)
+        bar = tqdm(epoch_batches, desc=f'epoch {epoch}/{training.epochs}', unit='batch', disable=not progress)
         for batch_starts, weights in bar:
             cost = float(model.train(*feed(model, train_data, batch_starts, weights)))
             if not math.isfinite(cost):
@@ -154,11 +144,11 @@ def train_sequence_model(config, train_data, valid_data, out_path, epochs=3, str
         if valid_data is not None:
             row['valid_nll_per_token'], row['valid_tokens'] = sequence_nll(model, valid_data)
         history.append(row)
-        meta = {'epoch': epoch, 'history': history, **(extra_meta or {})}
-        save_checkpoint(out_path, model, meta)
+        meta = {'epoch': epoch, 'history': history, **data_meta}
+        save_sequence_checkpoint(out_path, model, meta)
         if row.get('valid_nll_per_token', -math.inf) < best or valid_data is None:
             best = row.get('valid_nll_per_token', best)
-            save_checkpoint(best_path, model, meta)
+            save_sequence_checkpoint(best_checkpoint_path(out_path), model, meta)
         log(f'epoch {epoch}: train cost {row["train_cost"]:.3f}'
             + (f', validation NLL per token {row["valid_nll_per_token"]:.3f}' if 'valid_nll_per_token' in row else ''))
     return model, history

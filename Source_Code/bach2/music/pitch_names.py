@@ -3,6 +3,8 @@
 
 ``name_to_pitch`` and ``pitch_to_name`` are inverses; every name is also a
 module attribute (``pitch_names.Cs_4 == 49``), as in python-midi.
+:func:`parse_pitch_name` also reads scientific pitch notation (``C4`` = middle C
+= MIDI 60, one octave above python-midi's ``C_4``), as ``bach2 fugue`` subjects are written.
 """
 import re
 
@@ -11,17 +13,33 @@ FLAT_NAMES = ('C', 'Db', 'D', 'Eb', 'E', 'F', 'Gb', 'G', 'Ab', 'A', 'Bb', 'B')
 #: Root names used for chords and keys ('D#', not 'Ds'), as the journal printed them.
 PITCH_CLASS_NAMES = ('C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B')
 
-_NAME_PATTERN = re.compile(r'^([A-Ga-g])(s|b|#)?_?(-?\d+)$')
+_ACCIDENTAL = r'(?P<accidental>s|b|#|♯|♭)?'
+_NAME_PATTERN = re.compile(r'^(?P<letter>[A-Ga-g])' + _ACCIDENTAL + r'_?(?P<octave>-?\d+)$')
+_SCIENTIFIC_PATTERN = re.compile(r'^(?P<letter>[A-Ga-g])' + _ACCIDENTAL + r'(?P<octave>-?\d)$')
 _STEP = {'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}
+_ALTERATION = {None: 0, 's': 1, '#': 1, '♯': 1, 'b': -1, '♭': -1}
+
+
+def parse_pitch_name(name, scientific=False):
+    """A pitch name → its MIDI note number, not checked against 0–127; None if ``name`` is not one.
+
+    python-midi names (``scientific=False``): 'Cs_4', 'C#4', 'Db_4', 'D♭4' → 49 (octave 0 from MIDI 0).
+    Scientific pitch notation (``scientific=True``): a letter (either case), an optional sharp
+    ('#', 's', '♯') or flat ('b', '♭') and a one-digit octave, no underscore: 'C4' → 60, 'Eb4' → 63
+    (octave −1 from MIDI 0).
+    """
+    match = (_SCIENTIFIC_PATTERN if scientific else _NAME_PATTERN).match(name.strip())
+    if not match:
+        return None
+    octave = int(match['octave']) + (1 if scientific else 0)
+    return 12 * octave + _STEP[match['letter'].upper()] + _ALTERATION[match['accidental']]
 
 
 def name_to_pitch(name):
     """'Cs_4' (also 'C#4', 'Db_4') → MIDI note number 49; ValueError if not a pitch 0–127."""
-    match = _NAME_PATTERN.match(name.strip())
-    if not match:
+    pitch = parse_pitch_name(name)
+    if pitch is None:
         raise ValueError(f"not a pitch name: {name!r} (expected e.g. 'C_4', 'Cs_4', 'Db_4')")
-    letter, accidental, octave = match.groups()
-    pitch = 12 * int(octave) + _STEP[letter.upper()] + {None: 0, 's': 1, '#': 1, 'b': -1}[accidental]
     if not 0 <= pitch <= 127:
         raise ValueError(f"pitch name {name!r} is MIDI {pitch}, outside 0–127")
     return pitch

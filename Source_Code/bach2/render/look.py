@@ -7,13 +7,17 @@ Accepted files:
 * a piece of ``bach2 generate`` (``.p`` with ``pitch_matrix``, ``lowest_pitch``
   and ``primer``): primer and continuation, the primer shaded;
 * a stage-1 pickle (``pitch_matrix_24ticks_sh<k>.p``): one piece of it, by name.
+
+The bar lines are the piece's: from the MIDI file's time signatures, or the ``bar_positions`` a pickle
+keeps (:mod:`bach2.music.metre`); bars of 4/4 where it keeps none.
 """
 import pathlib
 
 import numpy as np
 
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.render.piano_roll import plot_piano_roll
+from bach2.music.metre import pad_positions, piece_positions
+from bach2.render.piano_roll import RollLabels, plot_piano_roll
 from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, LOWEST_PITCH, pitch_span,
@@ -21,7 +25,8 @@ from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_
 
 
 def midi_pitch_matrix(path):
-    """MIDI file → (``T × P`` uint8 pitch matrix at 16ths, lowest MIDI pitch), P spanning whole octaves."""
+    """MIDI file → (``T × P`` uint8 pitch matrix at 16ths, lowest MIDI pitch, ``T × 2`` bar positions of its
+    time signatures), P spanning whole octaves."""
     piece = midi_to_time_series(path)
     span = pitch_span(piece)
     if span is None:
@@ -29,19 +34,20 @@ def midi_pitch_matrix(path):
     lowest = span[0] - span[0] % 12
     highest = span[1] + 11 - span[1] % 12
     matrix, _ = time_series_to_pitch_matrix(piece, lowest_pitch=lowest, n_pitches=highest - lowest + 1)
-    return matrix, lowest
+    return matrix, lowest, piece_positions(piece, JOURNAL_STEP_TICKS, len(matrix))
 
 
 def load_pitch_matrix(path, piece=None):
-    """A ``.mid`` or ``.p`` file → dict(matrix ``T × P``, lowest_pitch, step_ticks, primer_steps, title).
+    """A ``.mid`` or ``.p`` file → dict(matrix ``T × P``, lowest_pitch, step_ticks, primer_steps, title,
+    positions: ``T × 2`` bar positions, None where the pickle keeps none).
 
     ``piece``: the name of a piece inside a stage-1 pickle (default: its first).
     """
     path = pathlib.Path(path)
     if path.suffix.lower() in MIDI_SUFFIXES:
-        matrix, lowest = midi_pitch_matrix(path)
+        matrix, lowest, positions = midi_pitch_matrix(path)
         return {'matrix': matrix, 'lowest_pitch': lowest, 'step_ticks': JOURNAL_STEP_TICKS,
-                'primer_steps': 0, 'title': path.stem}
+                'primer_steps': 0, 'title': path.stem, 'positions': positions}
     if not path.is_file():
         raise CorpusError(f'{path}: no such file')
     data = load_pickle(path)
@@ -56,16 +62,20 @@ def load_pitch_matrix(path, piece=None):
         name = piece or names[0]
         if name not in names:
             raise CorpusError(f'{path}: no piece named {name!r} (it holds {len(names)}, e.g. {names[0]})')
+        positions = data.get('bar_positions')
         return {'matrix': np.asarray(data['pitch_matrices'][names.index(name)]), 'lowest_pitch': lowest,
-                'step_ticks': step_ticks, 'primer_steps': 0, 'title': f'{name} ({path.name})'}
+                'step_ticks': step_ticks, 'primer_steps': 0, 'title': f'{name} ({path.name})',
+                'positions': None if positions is None else positions[names.index(name)]}
     if 'pitch_matrix' not in data:
         raise CorpusError(f'{path}: a pickle without pitch_matrix or pitch_matrices')
     matrix = np.asarray(data['pitch_matrix'])
     primer = np.asarray(data['primer']) if data.get('primer') is not None else np.zeros((0, matrix.shape[1]))
     if matrix.ndim != 2 or primer.ndim != 2 or primer.shape[1] != matrix.shape[1]:
         raise CorpusError(f'{path}: pitch_matrix {matrix.shape} and primer {primer.shape} are not T × P matrices')
+    positions = data.get('bar_positions')                  # of the piece after the primer (bach2 generate)
     return {'matrix': np.concatenate([primer, matrix]).astype(np.uint8), 'lowest_pitch': lowest,
-            'step_ticks': step_ticks, 'primer_steps': len(primer), 'title': path.stem}
+            'step_ticks': step_ticks, 'primer_steps': len(primer), 'title': path.stem,
+            'positions': None if positions is None else pad_positions(np.asarray(positions), len(primer))}
 
 
 def look_windows(paths, out, sequence_length=16, piece=None):
@@ -95,6 +105,5 @@ def look(path, out=None, piece=None):
     found = load_pitch_matrix(path, piece)
     out = out or pathlib.Path(path).with_name(pathlib.Path(path).stem + '_roll.png')
     steps_per_quarter = max(1, round(JOURNAL_RESOLUTION / found['step_ticks']))
-    return plot_piano_roll(found['matrix'], out, title=found['title'], lowest_pitch=found['lowest_pitch'],
-                           steps_per_bar=4 * steps_per_quarter, primer_steps=found['primer_steps'],
-                           chords='auto', steps_per_quarter=steps_per_quarter)
+    return plot_piano_roll(found['matrix'], out, found['lowest_pitch'], found['positions'], steps_per_quarter,
+                           RollLabels(found['title'], found['primer_steps'], chords='auto'))

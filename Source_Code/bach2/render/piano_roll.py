@@ -3,12 +3,17 @@
 Chord labels are the chords of :mod:`bach2.chord_sequence`, one per quarter
 note; only changes are written, in up to :data:`CHORD_ROWS` staggered rows, and
 a label that would overlap its neighbours is left out (its change is still
-ticked), so they stay legible at any length.
+ticked), so they stay legible at any length. A thin line marks each bar, where the piece's bar
+positions (:mod:`bach2.music.metre`, from its time signatures) put it.
 """
+import dataclasses
+
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
+from bach2.music.metre import fit_positions, regular_positions
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.render.scores import time_signature_of
 from bach2.safe_io import save_png
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, pitch_matrix_to_roll
 
@@ -26,6 +31,12 @@ def chord_symbol(index):
         return ''
     root, quality = CHORD_NAMES[index]
     return root + QUALITY_SYMBOLS[quality]
+
+
+def progression_text(chords, per_line=16):
+    """Chord indices (NO_CHORD = −1) → symbols, one per quarter note, ``per_line`` per line ('-' = none)."""
+    symbols = [chord_symbol(int(c)) or '-' for c in chords]
+    return '\n'.join(' '.join(symbols[i:i + per_line]) for i in range(0, len(symbols), per_line))
 
 
 def pitch_matrix_chords(pitch_matrix, lowest_pitch=LOWEST_PITCH, steps_per_quarter=4):
@@ -59,20 +70,44 @@ def place_labels(changes, quarters_per_inch, rows=CHORD_ROWS, points=CHORD_FONT_
     return placed
 
 
-def plot_piano_roll(pitch_matrix, path, title='', lowest_pitch=LOWEST_PITCH, steps_per_bar=16, primer_steps=0,
-                    chords=None, steps_per_quarter=4, marks=()):
-    """``T × P`` pitch matrix → PNG at ``path``: time in bars across, pitch up, C's named (C4 = middle C).
+@dataclasses.dataclass
+class RollLabels:
+    """What a piano roll shows besides the notes.
 
-    ``primer_steps`` > 0 shades the first steps (the primer the model continued).
-    ``chords``: one chord index per quarter note to label under the roll; ``'auto'``
-    computes them from the matrix (:func:`pitch_matrix_chords`); None: no chord row.
-    ``marks``: [(step, label)] — a dashed line at each step, labelled at the top (e.g. a fugue's entries).
+    ``primer_steps`` > 0 shades the first steps (the primer a model continued). ``chords``: one chord
+    index per quarter note to label under the roll; ``'auto'`` computes them from the matrix
+    (:func:`pitch_matrix_chords`); None: no chord row. ``marks``: [(step, label)], a dashed line at each
+    step, labelled at the top (e.g. a fugue's entries).
     """
-    import matplotlib
+    title: str = ''
+    primer_steps: int = 0
+    chords: object = None
+    marks: tuple = ()
+
+
+def bar_lines(positions):
+    """``T × 2`` bar positions (:mod:`bach2.music.metre`) → the steps where a bar starts (position 0),
+    ``B`` int64, ascending (none at the first step of a piece that starts inside a bar)."""
+    return np.flatnonzero(np.asarray(positions)[:, 0] == 0)
+
+
+def plot_piano_roll(pitch_matrix, path, lowest_pitch=LOWEST_PITCH, positions=None, steps_per_quarter=4,
+                    labels=None):
+    """``T × P`` pitch matrix → PNG at ``path``: steps across with a line at each bar, bars numbered from 1,
+    pitch up, C's named (C4 = middle C).
+
+    ``positions``: the ``T × 2`` bar positions of its rows (:mod:`bach2.music.metre`; cut or continued to T),
+    None = bars of 4/4 from the first row. ``labels``: :class:`RollLabels` (title, primer, chords, marks).
+    """
+    import matplotlib          # lazy: matplotlib takes a second to import
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    labels = labels or RollLabels()
     matrix = np.asarray(pitch_matrix) > 0
     n_steps, n_pitches = matrix.shape
+    positions = (regular_positions(n_steps, 4 * steps_per_quarter) if positions is None
+                 else fit_positions(positions, n_steps))
+    chords = labels.chords
     if isinstance(chords, str) and chords == 'auto':
         chords = pitch_matrix_chords(matrix, lowest_pitch, steps_per_quarter)
     width = min(24, 4 + n_steps / 60)
@@ -82,40 +117,55 @@ def plot_piano_roll(pitch_matrix, path, title='', lowest_pitch=LOWEST_PITCH, ste
         figure, (axis, chord_axis) = plt.subplots(2, 1, figsize=(width, 5.3), sharex=True,
                                                   gridspec_kw={'height_ratios': [4.5, 0.8]})
     axis.imshow(matrix.T, origin='lower', aspect='auto', cmap='Greys', interpolation='nearest',
-                extent=(0, n_steps / steps_per_bar, -0.5, n_pitches - 0.5))
-    if primer_steps:
-        axis.axvspan(0, primer_steps / steps_per_bar, color='tab:blue', alpha=0.12, label='primer')
+                extent=(0, n_steps, -0.5, n_pitches - 0.5))
+    if labels.primer_steps:
+        axis.axvspan(0, labels.primer_steps, color='tab:blue', alpha=0.12, label='primer')
         axis.legend(loc='upper right')
-    for k, (step, label) in enumerate(marks):        # labels on two rows, so that neighbours do not overlap
-        axis.axvline(step / steps_per_bar, color='tab:red', linestyle='--', linewidth=0.8)
-        axis.text(step / steps_per_bar, n_pitches - 1 - 4 * (k % 2), ' ' + label, color='tab:red', fontsize=8,
-                  va='top')
+    for k, (step, label) in enumerate(labels.marks):        # labels on two rows, so that neighbours do not overlap
+        axis.axvline(step, color='tab:red', linestyle='--', linewidth=0.8)
+        axis.text(step, n_pitches - 1 - 4 * (k % 2), ' ' + label, color='tab:red', fontsize=8, va='top')
     c_columns = [j for j in range(n_pitches) if (lowest_pitch + j) % 12 == 0]
     axis.set_yticks(c_columns)
     axis.set_yticklabels([f'{PITCH_CLASS_NAMES[0]}{(lowest_pitch + j) // 12 - 1}' for j in c_columns])
     axis.set_ylabel('pitch')
-    axis.set_title(title)
+    axis.set_title(labels.title)
     bottom = axis if chords is None else chord_axis
-    bottom.set_xlim(0, n_steps / steps_per_bar)
-    bottom.set_xlabel('bar (4/4, 16 sixteenths)' if steps_per_bar == 16 else f'bar ({steps_per_bar} steps)')
+    _draw_bars(axis, bottom, positions, steps_per_quarter)
     if chords is not None:
         chord_axis.set_ylabel('chord', rotation=0, ha='right', va='center')
     figure.tight_layout()
     if chords is not None:             # after the layout: labels are placed by the axis' real width
-        _draw_chords(chord_axis, chords, steps_per_quarter / steps_per_bar, n_steps / steps_per_bar)
+        _draw_chords(chord_axis, chords, steps_per_quarter, n_steps)
     return save_png(figure, path)
 
 
-def _draw_chords(axis, chords, bars_per_quarter, n_bars):
-    """Chord symbols at their changes on ``axis`` (x in bars), a tick at every change."""
+def _draw_bars(axis, bottom, positions, steps_per_quarter, most_numbers=24):
+    """A line on ``axis`` at each bar of ``positions`` (``T × 2``); on ``bottom`` (x in steps) the bars numbered
+    from 1 (every 1st, 2nd, 5th, 10th … bar, at most ``most_numbers``) and the metre named."""
+    starts = bar_lines(positions)
+    for step in starts:
+        axis.axvline(step, color='0.85', linewidth=0.5, zorder=0)
+    every = next((k for k in (1, 2, 5, 10, 20, 50, 100) if len(starts) <= most_numbers * k),
+                 -(-len(starts) // most_numbers))
+    numbered = np.arange(0, len(starts), every)
+    bottom.set_xticks(starts[numbered])
+    bottom.set_xticklabels([str(k + 1) for k in numbered])
+    bottom.set_xlim(0, len(positions))
+    bar = int(np.bincount(np.asarray(positions, np.int64)[:, 1]).argmax())       # the most common bar
+    numerator, denominator = time_signature_of(bar, steps_per_quarter)
+    bottom.set_xlabel(f'bar ({numerator}/{denominator}, {bar} steps)')
+
+
+def _draw_chords(axis, chords, steps_per_quarter, n_steps):
+    """Chord symbols at their changes on ``axis`` (x in steps), a tick at every change."""
     changes = chord_changes(chords)
     axis_inches = axis.get_position().width * axis.figure.get_figwidth()
-    quarters_per_inch = n_bars / bars_per_quarter / axis_inches
+    quarters_per_inch = n_steps / steps_per_quarter / axis_inches
     for quarter, chord in changes:
         if chord != NO_CHORD:
-            axis.axvline(quarter * bars_per_quarter, color='0.75', linewidth=0.6)
+            axis.axvline(quarter * steps_per_quarter, color='0.75', linewidth=0.6)
     for quarter, row, symbol in place_labels(changes, quarters_per_inch):
-        axis.text(quarter * bars_per_quarter, CHORD_ROWS - 0.5 - row, ' ' + symbol, fontsize=CHORD_FONT_POINTS,
+        axis.text(quarter * steps_per_quarter, CHORD_ROWS - 0.5 - row, ' ' + symbol, fontsize=CHORD_FONT_POINTS,
                   va='center', ha='left', clip_on=True)
     axis.set_ylim(0, CHORD_ROWS)
     axis.set_yticks([])

@@ -10,6 +10,7 @@ A♯ in B major, C♭ in G♭ major) and any other with a sharp in a key of shar
 with ties and rests (``makeNotation``).
 """
 import pathlib
+import typing
 
 import numpy as np
 
@@ -17,6 +18,15 @@ from bach2.music.key_finding import find_key
 from bach2.safe_io import atomic_path
 
 MIDDLE_C = 60
+
+
+class Frame(typing.NamedTuple):
+    """What every part of a score shares: ``resolution`` (ticks per quarter note), the music21 ``key``, the
+    ``time_signature`` (numerator, denominator) and the ``end`` of the last bar in quarter notes."""
+    resolution: int
+    key: object
+    time_signature: tuple
+    end: float
 
 
 def _spelled(pitch, spelling, sharps=0):
@@ -33,16 +43,18 @@ def _spelled(pitch, spelling, sharps=0):
     return found
 
 
-def _part(notes, resolution, name, key, time_signature, part_class, end, clef=None):
-    """[(tick, pitch, duration)] → a music21 part (chords where notes overlap) lasting ``end`` quarter notes
-    (a rest after its last note: every part ends at the same bar line), bars made."""
+def _part(notes, name, frame, part_class, clef=None):
+    """[(tick, pitch, duration)] → a music21 ``part_class`` named ``name`` (chords where notes overlap) in the
+    :class:`Frame`, lasting up to its ``end`` (a rest after its last note: every part ends at the same bar
+    line), bars made."""
     from music21 import meter, note
     part = part_class()
     part.partName = name
+    key, (numerator, denominator) = frame.key, frame.time_signature
     spelling = {p.pitchClass: p.name for p in key.pitches}
     for tick, pitch, duration in notes:
-        part.insert(tick / resolution, note.Note(_spelled(pitch, spelling, key.sharps),
-                                                 quarterLength=duration / resolution))
+        part.insert(tick / frame.resolution, note.Note(_spelled(pitch, spelling, key.sharps),
+                                                       quarterLength=duration / frame.resolution))
     overlapping = any(b[0] < a[0] + a[2] for a, b in zip(sorted(notes), sorted(notes)[1:]))
     if overlapping:
         chords = part.chordify()
@@ -51,12 +63,12 @@ def _part(notes, resolution, name, key, time_signature, part_class, end, clef=No
         for element in chords.flatten().notesAndRests:
             part.insert(element.offset, element)
     last = max((element.offset + element.quarterLength for element in part.notesAndRests), default=0)
-    if last < end:
-        part.insert(last, note.Rest(quarterLength=end - last))
+    if last < frame.end:
+        part.insert(last, note.Rest(quarterLength=frame.end - last))
     if clef is not None:
         part.insert(0, clef)
     part.insert(0, key)
-    part.insert(0, meter.TimeSignature(f'{time_signature[0]}/{time_signature[1]}'))
+    part.insert(0, meter.TimeSignature(f'{numerator}/{denominator}'))
     part.makeNotation(inPlace=True)
     return part
 
@@ -89,21 +101,19 @@ def write_musicxml(voices, resolution, path, title='', time_signature=(4, 4), ke
     music21_key = piece_key(voices) if key is None else m21key.Key(*key)
     bar = time_signature[0] * 4 / time_signature[1]                       # quarter notes
     end = max((tick + duration for notes in voices.values() for tick, _, duration in notes), default=0) / resolution
-    end = max(bar, -(-end // bar) * bar)
+    frame = Frame(resolution, music21_key, time_signature, max(bar, -(-end // bar) * bar))
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title or pathlib.Path(path).stem, composer='Bach2.0')
     if list(voices) == ['piano']:
         notes = voices['piano']
-        staves = [_part([n for n in notes if n[1] >= MIDDLE_C], resolution, 'piano', music21_key, time_signature,
-                        stream.PartStaff, end, clef.TrebleClef()),
-                  _part([n for n in notes if n[1] < MIDDLE_C], resolution, 'piano', music21_key, time_signature,
-                        stream.PartStaff, end, clef.BassClef())]
+        staves = [_part([n for n in notes if n[1] >= MIDDLE_C], 'piano', frame, stream.PartStaff, clef.TrebleClef()),
+                  _part([n for n in notes if n[1] < MIDDLE_C], 'piano', frame, stream.PartStaff, clef.BassClef())]
         for staff in staves:
             score.insert(0, staff)
         score.insert(0, layout.StaffGroup(staves, name='piano', symbol='brace'))
     else:
         for name, notes in voices.items():
-            score.insert(0, _part(notes, resolution, name, music21_key, time_signature, stream.Part, end))
+            score.insert(0, _part(notes, name, frame, stream.Part))
     with atomic_path(path) as temporary:
         score.write('musicxml', fp=temporary)
     return path

@@ -7,15 +7,14 @@
 
 Each command parses, calls one library function and prints where the output went.
 """
+# Imports of heavy modules are inside the commands, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
 import argparse
-import json
 import pathlib
-import sys
 
-from bach2.app.arguments import count, fraction, positive, rate, transpositions
-from bach2.safe_io import atomic_path
-
-DEFAULT_DATA = 'training_data'
+from bach2.app.arguments import DEFAULT_DATA, count, fraction, positive, rate, transpositions
+from bach2.app.output import write_json
+from bach2.compose.lines import Sampling
+from bach2.render.piece import Output
 
 
 def add_model_arguments(parser, sequence_length):
@@ -40,15 +39,18 @@ def add_model_arguments(parser, sequence_length):
 
 
 def sequence_config(args, **fields):
+    """The options of ``chords train`` / ``lines train`` (and ``fields``) → :class:`SequenceConfig`."""
     from bach2.models.sequence_model import SequenceConfig
     return SequenceConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
                           batch_size=args.batch_size, learning_rate=args.learning_rate, **fields)
 
 
-def write_json(path, record):
-    with atomic_path(path) as temporary:
-        pathlib.Path(temporary).write_text(json.dumps(record, indent=1))
-    return path
+def training_config(args, out):
+    """The options of ``chords train`` / ``lines train``, checkpoint ``out`` → :class:`SequenceTrainingConfig`."""
+    from bach2.models.sequence_training import SequenceTrainingConfig      # PyTensor: seconds to import
+    return SequenceTrainingConfig(out, data_dir=args.data, epochs=args.epochs, max_batches=args.max_batches,
+                                  valid_fraction=args.valid_fraction, seed=args.seed,
+                                  transpositions=transpositions(args.transpositions), metre_input=args.metre_input)
 
 
 # --------------------------------------------------------------------------- chords
@@ -57,9 +59,7 @@ def cmd_chords_train(args):
     """Train the chord-progression model (one chord per quarter note, all 12 keys) on prepared data."""
     from bach2.models.chord_model import train_chords
     out = pathlib.Path(args.out) / f'chords_N{args.hidden}_{args.layers}layers.npz'
-    train_chords(args.data, out, sequence_config(args), epochs=args.epochs, max_batches=args.max_batches,
-                 valid_fraction=args.valid_fraction, seed=args.seed, transpositions=transpositions(args.transpositions),
-                 metre_input=args.metre_input)
+    train_chords(sequence_config(args), training_config(args, out))
     print(f'checkpoint: {out} (and {out.stem}_best.npz)')
     return 0
 
@@ -78,15 +78,15 @@ def cmd_chords_evaluate(args):
 
 def cmd_chords_generate(args):
     """Generate chord progressions (one chord per quarter note) → .txt of chord symbols and .npz of indices."""
-    from bach2.compose.chain import generate_progression
+    from bach2.compose.chain import Progression, generate_progression
     for k in range(args.count):
-        files, chords = generate_progression(args.checkpoint, args.chords, args.temperature, args.seed + k,
-                                             args.primer, args.key, args.out_dir)
+        files, chords = generate_progression(args.checkpoint, Progression(args.chords, args.primer, args.key),
+                                             Sampling(temperature=args.temperature, seed=args.seed + k), args.out_dir)
         print(f'{files["txt"]}: ' + ' '.join(files['symbols'][:16]) + (' …' if len(chords) > 16 else ''))
     return 0
 
 
-def add_chords_commands(commands):
+def add_chords_command(commands):
     chords = commands.add_parser('chords', help="stage 0 of the journal's road map: chord-progression model",
                                  description='Train, evaluate and sample the chord-progression model.')
     sub = chords.add_subparsers(dest='chords_command', required=True, metavar='ACTION')
@@ -105,7 +105,6 @@ def add_chords_commands(commands):
     generate.add_argument('--count', type=positive, default=1, help='progressions (seeds seed, seed+1, …)')
     generate.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     generate.set_defaults(run=cmd_chords_generate)
-    return chords
 
 
 # --------------------------------------------------------------------------- lines
@@ -115,9 +114,7 @@ def cmd_lines_train(args):
     from bach2.models.line_model import train_lines
     chords = '_chords' if args.chord_input else ''
     out = pathlib.Path(args.out) / f'lines_{args.pair}{chords}_N{args.hidden}_{args.layers}layers.npz'
-    train_lines(args.data, out, args.pair, sequence_config(args), epochs=args.epochs, max_batches=args.max_batches,
-                valid_fraction=args.valid_fraction, seed=args.seed, transpositions=transpositions(args.transpositions),
-                chord_input=args.chord_input, metre_input=args.metre_input)
+    train_lines(sequence_config(args), training_config(args, out), args.pair, args.chord_input)
     print(f'checkpoint: {out} (and {out.stem}_best.npz)')
     return 0
 
@@ -137,13 +134,13 @@ def cmd_lines_generate(args):
     """Generate a line over a given one: the lowest (or highest) line of a MIDI file or a prepared piece."""
     from bach2.compose.chain import lines_over_piece
     files = lines_over_piece(args.checkpoint, args.given, data_dir=args.data, n_steps=args.steps,
-                             temperature=args.temperature, seed=args.seed, out_dir=args.out_dir,
-                             audio='wav' if args.wav else '')
+                             sampling=Sampling(temperature=args.temperature, seed=args.seed),
+                             output=Output(args.out_dir, audio='wav' if args.wav else ''))
     print('written: ' + ', '.join(str(path) for path in files.values()))
     return 0
 
 
-def add_lines_commands(commands):
+def add_lines_command(commands):
     lines = commands.add_parser('lines', help="stages 1–2 of the road map: melody over a bass, melody from a melody",
                                 description='Train, evaluate and sample the line models.')
     sub = lines.add_subparsers(dest='lines_command', required=True, metavar='ACTION')
@@ -172,20 +169,20 @@ def add_lines_commands(commands):
     generate.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     generate.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
     generate.set_defaults(run=cmd_lines_generate)
-    return lines
 
 
 # --------------------------------------------------------------------------- chain
 
 def cmd_chain(args):
     """Progression → bass line → melody over it → second melody from the melody: one MIDI, a track per voice."""
-    from bach2.compose.chain import make_chain
+    from bach2.compose.chain import ChainCheckpoints, Progression, make_chain
     reports = []
     for k in range(args.count):
-        result = make_chain(args.chords_checkpoint, args.melody, args.second, args.bass, args.chords, args.seed + k,
-                            args.temperature, args.primer, args.key, args.out_dir,
-                            f'{args.name}_seed{args.seed + k}' if args.name else '', audio='wav' if args.wav else '',
-                            musicxml=args.musicxml)
+        result = make_chain(ChainCheckpoints(args.chords_checkpoint, args.melody, args.second, args.bass),
+                            Progression(args.chords, args.primer, args.key),
+                            Sampling(temperature=args.temperature, seed=args.seed + k),
+                            Output(args.out_dir, name=f'{args.name}_seed{args.seed + k}' if args.name else '',
+                                   audio='wav' if args.wav else '', musicxml=args.musicxml))
         print('written: ' + ', '.join(str(path) for path in result['files'].values()))
         reports.append(result['report'])
     if args.count > 1:
@@ -209,10 +206,10 @@ def add_chain_command(commands):
     chain.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
     chain.add_argument('--musicxml', action='store_true', help='write a MusicXML score too, one part per voice')
     chain.set_defaults(run=cmd_chain)
-    return chain
 
 
 def add_progression_arguments(parser, positional=True):
+    """The chord checkpoint (``positional``), length, temperature, seed and primer of a generated progression."""
     if positional:
         parser.add_argument('checkpoint', help='a .npz of `bach2 chords train`')
     parser.add_argument('--chords', type=positive, default=32, help='quarter notes to generate (default: %(default)s)')
@@ -221,12 +218,3 @@ def add_progression_arguments(parser, positional=True):
     parser.add_argument('--primer', default='', help="start from this progression, e.g. 'i iv V7 i' (one chord "
                         'per quarter note, in --key)')
     parser.add_argument('--key', default='C major', help='key of --primer (default: %(default)s)')
-
-
-def run_subcommand(args):
-    return args.run(args)
-
-
-def fail(prog, message):
-    print(f'{prog}: error: {message}', file=sys.stderr)
-    return 2

@@ -1,0 +1,233 @@
+"""``bach2 generate`` (stage 4: continue a primer), ``harmonize`` and ``fugue`` (voices written around lines
+given note for note).
+
+* ``generate``: :func:`bach2.compose.generate.generate_a_fugue`, once per seed;
+* ``harmonize MELODY.mid --voice soprano|bass``: the other voices around a soprano or a bass
+  (:func:`bach2.compose.harmonize.harmonize`);
+* ``fugue SUBJECT --voices 3|4``: an exposition on a subject, then a free continuation
+  (:func:`bach2.compose.fugue.write_fugue`).
+
+Harmonize and fugue write one MIDI track per voice, a ``.p`` record, a piano roll, where FluidSynth is
+installed a WAV, and with ``--musicxml`` a score. Each command parses, calls one library function and prints
+where the output went.
+"""
+# Imports of heavy modules are inside the commands, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
+import argparse
+import dataclasses
+import os
+import pathlib
+
+from bach2.app.arguments import DEFAULT_DATA, count, key, positive, rate
+from bach2.app.output import refresh_gallery, renderer_or_say_so
+from bach2.common import CheckpointError, CorpusError
+from bach2.compose.fugue import Form, SubjectError
+from bach2.compose.lines import Sampling
+from bach2.models.model_config import SAMPLING_RULES
+from bach2.render.piece import Output
+
+DEFAULT_OUT = 'Synthesized_Fugues'
+
+
+# --------------------------------------------------------------------------- generate
+
+def add_generate_arguments(parser, shipped=True):
+    """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4). Without a
+    checkpoint: the shipped model (``bach2 generate``), or the newest in checkpoints/ (``shipped=False``:
+    the journal's stage 4, after its stage 3)."""
+    parser.add_argument('checkpoint', nargs='?', help='a .npz checkpoint of `bach2 train`, or a folder: its newest '
+                        '(default: ' + ('the model shipped with Bach2.0, trained on the built-in corpus)' if shipped
+                                        else 'the newest in checkpoints/, what stage 3 wrote)'))
+    parser.set_defaults(shipped=shipped)
+    parser.add_argument('--data', default=DEFAULT_DATA, help='prepared data for primers and progressions '
+                        '(default: %(default)s)')
+    parser.add_argument('--out', default=DEFAULT_OUT, help='default: %(default)s')
+    parser.add_argument('--primer', default='random', help="a prepared piece's name (e.g. bwv1.6), a MIDI "
+                        "file, 'random' or 'silence' (default: %(default)s)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument('--steps', type=positive, default=256, help='sixteenths to generate (default: %(default)s)')
+    length.add_argument('--bars', type=positive, help='bars of 4/4 to generate (16 steps each)')
+    parser.add_argument('--count', type=positive, default=1, help='pieces, with seeds seed … seed + count − 1')
+    parser.add_argument('--seed', type=int, default=0)
+    add_sampling_arguments(parser)
+    parser.add_argument('--name', default='', help='file stem (default: fugue_N<hidden>epoch<epoch>[_seed<k>])')
+    audio = parser.add_mutually_exclusive_group()
+    audio.add_argument('--audio', nargs='?', const='wav', choices=('wav', 'ogg'), default='',
+                       help='also render each piece to audio beside its MIDI (FluidSynth; default: wav)')
+    audio.add_argument('--wav', dest='audio', action='store_const', const='wav', help='same as --audio wav')
+    parser.add_argument('--musicxml', action='store_true', help='write a MusicXML score of each piece too (a piano '
+                        'grand staff; music21)')
+    parser.add_argument('--no-gallery', action='store_true', help='do not refresh OUT/index.html (the gallery)')
+
+
+def add_sampling_arguments(parser):
+    """How ``generate`` draws and in what key: --rule … --backend."""
+    parser.add_argument('--rule', choices=SAMPLING_RULES, default='sample',
+                        help="'sample' (Bernoulli / softmax), 'threshold' (polyphonic: the journal's p > 0.5), "
+                        "'argmax' (monophonic: the journal's) (default: %(default)s)")
+    parser.add_argument('--temperature', type=rate, default=1.0, help='divides the logits (default: %(default)s)')
+    parser.add_argument('--context', choices=('window', 'carry'), default='',
+                        help="'window': every step reads the last SEQUENCE_LENGTH steps from a zero state (the "
+                        "journal's); 'carry': the LSTM state is carried, SEQUENCE_LENGTH× faster (default: as the "
+                        "model trained: 'window' for --targets last, 'carry' for --targets all)")
+    parser.add_argument('--key', type=key, help="e.g. 'D minor' or 'Bb major': transpose the result "
+                        'there; with --progression, the key of the progression')
+    parser.add_argument('--progression', default='', help="models trained with --chord-input: Roman numerals "
+                        "such as 'i iv V7 i' (cycled) or 'piece:<name>' (a prepared piece's chords)")
+    parser.add_argument('--beats-per-chord', type=positive, default=4, help='quarter notes per chord (default: 4)')
+    parser.add_argument('--tempo', type=rate, default=100.0, help='quarter notes per minute (default: %(default)s)')
+    parser.add_argument('--backend', choices=('jax', 'c'), default='jax')
+
+
+def newest_checkpoint(folder='checkpoints'):
+    """The most recently written ``.npz`` in ``folder``; CheckpointError when there is none."""
+    found = sorted(pathlib.Path(folder).glob('*.npz'), key=lambda path: path.stat().st_mtime)
+    if not found:
+        raise CheckpointError(f'{folder}/: no checkpoint; train one with `bach2 train` or name one')
+    return str(found[-1])
+
+
+def generate_configs(args):
+    """One :class:`GenerateConfig` per piece asked for (``--count``)."""
+    from bach2.compose.generate import GenerateConfig
+    from bach2.models.checkpoints import SHIPPED_MODEL
+    from bach2.music.progressions import parse_progression
+    if args.progression and not args.progression.startswith('piece:'):
+        try:
+            parse_progression(args.progression, args.key or 'C major')
+        except ValueError as error:
+            raise CorpusError(f'--progression: {error}') from None
+    checkpoint = args.checkpoint or (str(SHIPPED_MODEL) if args.shipped else newest_checkpoint())
+    if os.path.isdir(checkpoint):
+        checkpoint = newest_checkpoint(checkpoint)
+    n_steps = args.bars * 16 if args.bars else args.steps
+    return [GenerateConfig(checkpoint=checkpoint, data_dir=args.data, out_dir=args.out, primer=args.primer,
+                           n_steps=n_steps, seed=args.seed + k, rule=args.rule, temperature=args.temperature,
+                           context=args.context, key=args.key or '', progression=args.progression,
+                           beats_per_chord=args.beats_per_chord, tempo_bpm=args.tempo, backend=args.backend,
+                           name=f'{args.name}_{k}' if args.name and args.count > 1 else args.name,
+                           audio=args.audio, musicxml=args.musicxml)
+            for k in range(args.count)]
+
+
+def cmd_generate(args):
+    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out;
+    then refresh the gallery, --out/index.html."""
+    from bach2.compose.generate import generate_a_fugue
+    sampler = None
+    configs = generate_configs(args)
+    if args.audio and not renderer_or_say_so():
+        configs = [dataclasses.replace(config, audio='') for config in configs]
+    for config in configs:
+        try:
+            result = generate_a_fugue(config, sampler=sampler)
+        except ValueError as error:                 # a rule that does not fit the model, a bad primer …
+            raise CorpusError(f'{config.checkpoint}: {error}') from None
+        sampler = result['sampler']
+        for path in result['files'].values():
+            print(f'  {path}')
+    if not args.no_gallery:
+        refresh_gallery(args.out, args.data)
+    return 0
+
+
+def add_generate_command(commands):
+    generate = commands.add_parser('generate', help='stage 4: write new pieces with a trained model',
+                                   description=cmd_generate.__doc__)
+    add_generate_arguments(generate)
+    generate.set_defaults(run=cmd_generate)
+
+
+# --------------------------------------------------------------------------- harmonize, fugue
+
+def add_voice_arguments(parser):
+    """Options shared by ``harmonize`` and ``fugue``: temperature, seeds, file names, audio, score."""
+    parser.add_argument('--temperature', type=rate, default=1.0,
+                        help='below 1: safer, above 1: wilder (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0, help='the first seed (default: %(default)s)')
+    parser.add_argument('--count', type=positive, default=1, help='pieces, seeds seed, seed+1, … (default: 1)')
+    parser.add_argument('--name', default='', help='file stem (default: from the input and the seed)')
+    parser.add_argument('--out-dir', default=DEFAULT_OUT, help='default: %(default)s')
+    parser.add_argument('--wav', action=argparse.BooleanOptionalAction, default=None,
+                        help='render a WAV too (default: when FluidSynth and a soundfont are installed)')
+    parser.add_argument('--musicxml', action='store_true', help='write a MusicXML score too, one part per voice')
+
+
+def audio(args):
+    """'wav' where the pieces are to be rendered: asked for, or by default when FluidSynth can."""
+    from bach2.render.listen import renderer_available
+    return 'wav' if (renderer_available() if args.wav is None else args.wav) else ''
+
+
+def stems(args):
+    """The file stem of each of ``args.count`` pieces ('' = the command's own)."""
+    if not args.name:
+        return [''] * args.count
+    return [args.name] if args.count == 1 else [f'{args.name}_seed{args.seed + k}' for k in range(args.count)]
+
+
+def cmd_harmonize(args):
+    """Harmonize a melody (its highest line: --voice soprano) or a bass (its lowest line: --voice bass) from
+    a MIDI file: the given line is kept note for note, the other voices are written by an LSTM-NADE drawn
+    from that voice out, so they follow the model's exact conditional given the line."""
+    from bach2.compose.harmonize import harmonize
+    for k, stem in enumerate(stems(args)):
+        files, lines = harmonize(args.melody, args.voice, args.voices, args.checkpoint,
+                                 Sampling(temperature=args.temperature, seed=args.seed + k),
+                                 Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
+        print('written: ' + ', '.join(str(path) for path in files.values()))
+    return 0
+
+
+def cmd_fugue(args):
+    """Write a fugue exposition on a subject: the subject alone in the tonic, the answer in the dominant above
+    it, further entries below, each kept note for note in its voice while the model writes the others,
+    then --free-bars bars in all voices."""
+    from bach2.compose.fugue import write_fugue
+    checkpoints = None
+    if args.up or args.down:
+        if not (args.up and args.down):
+            raise SubjectError('--up and --down go together: a model of each drawing order')
+        checkpoints = {'up': args.up, 'down': args.down}
+    for k, stem in enumerate(stems(args)):
+        files, report = write_fugue(args.subject, Form(args.voices, args.answer, args.key, args.free_bars),
+                                    checkpoints, Sampling(temperature=args.temperature, seed=args.seed + k),
+                                    Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
+        entries = '; '.join(f'bar {bar:g} {kind} in the {voice}' for bar, voice, kind in report['entries'])
+        print(f'{report["key"]}, {report["answer"]} answer: {entries}; entries intact '
+              f'{report["entries_intact"]:.0%}')
+        print('written: ' + ', '.join(str(path) for path in files.values()))
+    return 0
+
+
+def add_harmonize_command(commands):
+    harmonize = commands.add_parser('harmonize', help='write the other voices around a given soprano or bass',
+                                    description=cmd_harmonize.__doc__)
+    harmonize.add_argument('melody', metavar='MELODY.mid', help='a MIDI file: its highest line is the soprano, '
+                           'its lowest the bass')
+    harmonize.add_argument('--voice', choices=('soprano', 'bass'), default='soprano',
+                           help='which voice the file gives (default: %(default)s)')
+    harmonize.add_argument('--voices', type=int, choices=(2, 3, 4), default=4,
+                           help='voices in all, the given one included (default: %(default)s)')
+    harmonize.add_argument('--checkpoint', help='an lstm-nade of bach2 train, drawn --pitch-order down for a '
+                           'soprano, up for a bass (default: the shipped model of that order)')
+    add_voice_arguments(harmonize)
+    harmonize.set_defaults(run=cmd_harmonize)
+
+
+def add_fugue_command(commands):
+    fugue = commands.add_parser('fugue', help='a fugue exposition on a subject (MIDI or notes as text)',
+                                description=cmd_fugue.__doc__)
+    fugue.add_argument('subject', metavar='SUBJECT', help='a MIDI file (its highest line), or notes as text: '
+                       '"C4:0.5 Eb4 D4 C4 B3:1 C4 D4 G3" — scientific pitch names (C4 = middle C), r for a rest, '
+                       ':LENGTH in quarter notes (kept until changed; first: 1); starts on a downbeat of 4/4')
+    fugue.add_argument('--voices', type=int, choices=(3, 4), default=3, help='default: %(default)s')
+    fugue.add_argument('--answer', choices=('tonal', 'real'), default='tonal',
+                       help='tonal: a dominant in the head of the subject is answered by the tonic; real: every '
+                       'note a fifth up (default: %(default)s)')
+    fugue.add_argument('--key', default='', help="the subject's key, e.g. 'C minor' (default: found from its notes)")
+    fugue.add_argument('--free-bars', type=count, default=4,
+                       help='bars in all voices after the last entry (default: %(default)s)')
+    fugue.add_argument('--up', help='an lstm-nade drawn low to high (default: the shipped model; with --down)')
+    fugue.add_argument('--down', help='an lstm-nade drawn high to low, same geometry (default: the shipped twin)')
+    add_voice_arguments(fugue)
+    fugue.set_defaults(run=cmd_fugue)

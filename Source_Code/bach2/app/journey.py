@@ -1,0 +1,116 @@
+"""``bach2 journey``, the main job: every stage once on the built-in corpus, small and quick.
+
+Stages 0–2 prepare the corpus (``bach2 prepare``); the shipped model continues two pieces it never trained
+on and the shipped pair writes a fugue exposition on the subject of a held-out fugue; a small model of the
+journal (2 × 128 units) trains for a few epochs (stage 3) and writes two pieces (stage 4); the gallery shows
+them all (stage 5).
+"""
+# Imports of heavy modules are inside the functions, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
+from bach2.app.arguments import add_data_arguments, add_matrix_arguments, add_out_argument, count, positive, rate
+from bach2.app.data_commands import cmd_prepare
+from bach2.app.output import refresh_gallery, renderer_or_say_so
+from bach2.common import CheckpointError, CorpusError
+from bach2.compose.lines import Sampling
+from bach2.models.model_config import ModelConfig
+from bach2.render.piece import Output
+
+
+def cmd_journey(args):
+    """The whole journey on the built-in corpus: prepare → two pieces and a fugue exposition of the shipped models
+    → train a small model of the journal → its pieces → MIDI, PNG (and WAV) and the gallery."""
+    model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
+    print('stages 0–2: prepare the training data')
+    status = cmd_prepare(args, min_steps=model_config.sequence_length + 1)   # pieces that give a window
+    journey_after_prepare(model_config, args.out, args.checkpoints, args.fugues, args.epochs, args.max_batches,
+                          args.temperature)
+    return status
+
+
+def journey_after_prepare(model_config, data_dir, checkpoints, fugues, epochs, max_batches, temperature):
+    """The journey on the prepared ``data_dir``: the shipped models' pieces and exposition, then ``model_config``
+    trained for ``epochs`` (``max_batches`` each) into ``checkpoints`` and two of its pieces at ``temperature``;
+    every piece and the gallery go to ``fugues``."""
+    from bach2.compose.generate import GenerateConfig, generate_a_fugue
+    from bach2.models.checkpoints import checkpoint_path
+    from bach2.train import TrainConfig, train
+    audio = 'wav' if renderer_or_say_so() else ''
+    print('stage 4 with the model shipped with Bach2.0 (trained on the built-in corpus): two pieces')
+    shipped_pieces(data_dir, fugues, audio)
+    print('a fugue exposition by the shipped models (bach2 fugue) on the subject of a fugue they never trained on')
+    shipped_exposition(data_dir, fugues, audio)
+    print('stage 3: train a small model of the journal (2 × 128 units)')
+    train_config = TrainConfig(data_dir=data_dir, out_dir=checkpoints, epochs=epochs, max_batches=max_batches,
+                               max_valid_frames=4000)
+    train(model_config, train_config)
+    print('stage 4: generate')
+    sampler = None
+    for seed in range(2):
+        result = generate_a_fugue(GenerateConfig(checkpoint=str(checkpoint_path(train_config, model_config)),
+                                                 data_dir=data_dir, out_dir=fugues, n_steps=256, seed=seed,
+                                                 temperature=temperature, audio=audio), sampler=sampler)
+        sampler = result['sampler']
+        for path in result['files'].values():
+            print(f'  {path}')
+    refresh_gallery(fugues, data_dir)
+
+
+def shipped_pieces(data_dir, fugues, audio, n_pieces=2):
+    """The journey's first pieces: the shipped model continues ``n_pieces`` pieces it never trained on (its
+    held-out pieces that ``data_dir`` holds, else random ones) at the temperature recorded with it; a model
+    that does not fit the prepared data is skipped with a line that says why."""
+    from bach2.compose.generate import GenerateConfig, generate_a_fugue
+    from bach2.models.checkpoints import SHIPPED_MODEL, load_rnn_checkpoint
+    from bach2.data.training_set import piece_names
+    try:
+        _, _, meta = load_rnn_checkpoint(SHIPPED_MODEL)
+        prepared = set(piece_names(data_dir))
+        primers = [name for name in meta.get('held_out', []) if name in prepared][:n_pieces]
+        sampler = None
+        for k in range(n_pieces):
+            primer = primers[k] if k < len(primers) else 'random'
+            result = generate_a_fugue(GenerateConfig(
+                checkpoint=str(SHIPPED_MODEL), data_dir=data_dir, out_dir=fugues, primer=primer, n_steps=256,
+                seed=k, temperature=meta.get('temperature', 1.0), name=f'shipped_{k}_{primer}', audio=audio),
+                sampler=sampler)
+            sampler = result['sampler']
+            for path in result['files'].values():
+                print(f'  {path}')
+    except (CheckpointError, CorpusError, ValueError) as error:
+        print(f'the shipped model is skipped: {error}')
+
+
+def shipped_exposition(data_dir, fugues, audio):
+    """The journey's fugue: the shipped pair of models writes an exposition on the subject of the first
+    held-out fugue of 3 or 4 voices that ``data_dir`` holds; skipped with a line that says why otherwise."""
+    import numpy as np
+    from bach2.compose.fugue import Form, Subject, compose, prepared_subject
+    from bach2.models.checkpoints import SHIPPED_MODELS, load_rnn_checkpoint, load_samplers
+    try:
+        samplers, geometry = load_samplers(SHIPPED_MODELS)
+        _, _, meta = load_rnn_checkpoint(SHIPPED_MODELS['up'])
+        name, found = prepared_subject(data_dir, meta.get('held_out', []), geometry.n_pitches)
+        line, struck, subject_positions, voices, _ = found
+        subject = Subject(np.where(line >= 0, line + geometry.lowest_pitch, -1), struck, subject_positions)
+        files, report = compose(samplers, geometry, subject, Form(voices),
+                                Sampling(temperature=meta.get('temperature', 1.0)),
+                                Output(fugues, name=f'shipped_exposition_{name}', audio=audio))
+        print(f'  on the subject of {name}, {voices} voices, {report["key"]}: entries intact '
+              f'{report["entries_intact"]:.0%}')
+        for path in files.values():
+            print(f'  {path}')
+    except (CheckpointError, CorpusError, ValueError) as error:
+        print(f'the fugue exposition is skipped: {error}')
+
+
+def add_journey_command(commands):
+    journey = commands.add_parser('journey', help='the main job: prepare, the shipped model writes, a small model trains and writes',
+                                  description=cmd_journey.__doc__)
+    add_out_argument(journey)
+    add_data_arguments(journey)
+    add_matrix_arguments(journey)
+    journey.add_argument('--checkpoints', default='checkpoints', help='default: %(default)s')
+    journey.add_argument('--fugues', default='Synthesized_Fugues', help='default: %(default)s')
+    journey.add_argument('--epochs', type=positive, default=3, help='default: %(default)s')
+    journey.add_argument('--max-batches', type=count, default=150, help='per epoch (default: %(default)s)')
+    journey.add_argument('--temperature', type=rate, default=0.7, help='of the samples (default: %(default)s)')
+    journey.set_defaults(run=cmd_journey)
