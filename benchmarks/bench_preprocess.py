@@ -18,7 +18,8 @@ import warnings
 
 
 from bach2.data.prepare import PrepareConfig, find_midi_files, read_corpus, write_pitch_matrices
-from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, N_PITCHES, full_roll, shift_semitones, ticks_per_step, window
+from bach2.time_series_to_pitch_matrix import (LOWEST_PITCH, N_PITCHES, full_roll, shift_semitones, ticks_per_step,
+                                               window)
 
 DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'bach_keyboard'
 

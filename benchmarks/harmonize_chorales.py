@@ -29,12 +29,12 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.chord_sequence import beat_profiles, chord_indices
-from bach2.measure.evaluate import load_pieces
 from bach2.compose.harmonize import VoicePlan, harmonize_plan, separate_voices, write_with_plan
 from bach2.compose.lines import Sampling
-from bach2.music.metre import fit_positions, pad_positions, regular_positions
+from bach2.measure.evaluate import load_pieces
 from bach2.measure.music_statistics import parallel_motion, piece_counts
 from bach2.models.checkpoints import load_samplers
+from bach2.music.metre import fit_positions, pad_positions, regular_positions
 from bach2.music.progressions import chord_agreement
 from bach2.safe_io import atomic_path
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll

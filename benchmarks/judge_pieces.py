@@ -29,8 +29,8 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.app.arguments import fraction, positive
-from bach2.measure.judge import CopyIndex, JudgeConfig, bach_split, copy_table, judge_accuracy, load_generated, work
 from bach2.common import CorpusError
+from bach2.measure.judge import CopyIndex, JudgeConfig, bach_split, copy_table, judge_accuracy, load_generated, work
 from bach2.safe_io import UnsafePickleError, atomic_path
 
 

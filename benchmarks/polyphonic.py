@@ -18,12 +18,12 @@ import pathlib
 
 import numpy as np
 
-from bach2.measure.baselines import repeat_nll, repeat_rates, unigram_nll
 from bach2.app.arguments import decay, fraction
+from bach2.data.polyphonic_music import BENCHMARKS, PUBLISHED_TEST_NLL, prepare_polyphonic
+from bach2.measure.baselines import repeat_nll, repeat_rates, unigram_nll
 from bach2.measure.evaluate import checkpoint_nll, load_pieces
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path, load_rnn_checkpoint
 from bach2.models.model_config import PITCH_ORDERS, ModelConfig
-from bach2.data.polyphonic_music import BENCHMARKS, PUBLISHED_TEST_NLL, prepare_polyphonic
 from bach2.safe_io import atomic_path
 from bach2.train import TrainConfig, train
 

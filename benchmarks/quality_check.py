@@ -18,10 +18,10 @@ import json
 
 import numpy as np
 
-from bach2.music.metre import continue_positions
 from bach2.measure.baselines import baseline_report
 from bach2.models.model_config import ModelConfig
 from bach2.models.nll import window_nll
+from bach2.music.metre import continue_positions
 from bach2.sampling import Sampler, repetition_report
 from bach2.train import TrainConfig, train
 

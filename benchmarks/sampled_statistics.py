@@ -25,13 +25,13 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.app.arguments import positive, rate
-from bach2.measure.evaluate import load_pieces
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
-from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
-from bach2.measure.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
 from bach2.data.prepare import ONSETS
-from bach2.safe_io import atomic_path, load_pickle, save_png
 from bach2.data.training_set import records
+from bach2.measure.evaluate import load_pieces
+from bach2.measure.music_statistics import DISTRIBUTIONS, SCALAR_STATISTICS, compare, piece_counts, pooled_statistics
+from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
+from bach2.safe_io import atomic_path, load_pickle, save_png
 
 NAMED = ('pitch_class_histogram', 'chord_transitions', 'polyphony')    # the three statistics issue 8 names
 METRE_NAMED = ('sounding_notes', 'onset_positions')                    # and the two of the metre issue (19)

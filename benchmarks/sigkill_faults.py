@@ -45,9 +45,9 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.safe_io import TEMPORARY_NAME, UnsafePickleError, load_pickle
 from bach2.models.checkpoints import load_rnn_checkpoint
 from bach2.render.training_curves import LOG_COLUMNS
+from bach2.safe_io import TEMPORARY_NAME, UnsafePickleError, load_pickle
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = ['--layers', '1', '--hidden', '8', '--sequence-length', '8', '--batch-size', '4', '--transpositions', '0,1',

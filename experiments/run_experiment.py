@@ -42,13 +42,13 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     device = args.device or ('cpu' if args.setting == 'quick' else 'gpu')
     os.environ['JAX_PLATFORMS'] = 'cuda' if device == 'gpu' else 'cpu'      # before JAX is imported
-    from bach2.measure.experiment import run_experiment
+    from bach2.measure.experiment import Invocation, run_experiment
     from bach2.common import CorpusError
     path = pathlib.Path(args.name) if args.name.endswith('.json') else HERE / f'{args.name}.json'
     command = 'python experiments/run_experiment.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     try:
-        run_experiment(path, args.setting, args.data, args.out, args.overrides, command,
-                       progress=not args.no_progress, resume=args.resume)
+        run_experiment(path, Invocation(args.setting, args.data, args.out, tuple(args.overrides), command, args.resume),
+                       progress=not args.no_progress)
     except (ValueError, CorpusError) as error:
         print(f'run_experiment: {error}', file=sys.stderr)
         return 2

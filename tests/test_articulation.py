@@ -10,11 +10,11 @@ import mido
 import numpy as np
 import pytest
 
-from bach2.models.model_config import ModelConfig
 from bach2.data.prepare import prepare_training_data
+from bach2.data.training_set import load_training_set, read_sequences
+from bach2.models.model_config import ModelConfig
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
-from bach2.data.training_set import load_training_set, read_sequences
 from midi_builders import write_random_corpus
 
 TINY = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4, model='lstm-nade', nade_hidden=6,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from bach2.models.model_config import ModelConfig
 from bach2.data.prepare import prepare_training_data
 from bach2.models.checkpoints import checkpoint_path
+from bach2.models.model_config import ModelConfig
 from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus
 

@@ -9,17 +9,17 @@ import json
 import numpy as np
 import pytest
 
-from bach2.measure.evaluate import checkpoint_nll, load_pieces
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.data.prepare import prepare_training_data
+from bach2.data.training_set import build_training_set
+from bach2.data.training_windows import stream_chunks, stream_layout
+from bach2.measure.evaluate import checkpoint_nll, load_pieces
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path, load_rnn_checkpoint
 from bach2.models.model_config import ModelConfig
 from bach2.models.nll import stream_batch, stream_nll
-from bach2.data.prepare import prepare_training_data
 from bach2.rnn_model import RNNModel
 from bach2.safe_io import save_npz
 from bach2.train import TrainConfig, Trainer
-from bach2.data.training_set import build_training_set
-from bach2.data.training_windows import stream_chunks, stream_layout
 from midi_builders import write_random_corpus
 from test_train import quiet_train as quiet
 

@@ -4,11 +4,11 @@ import pytest
 
 from conftest import SHARED_DATA
 
-from bach2.models.model_config import ModelConfig
 from bach2.data.prepare import prepare_training_data
-from bach2.sampling import Sampler, repetition_report
 from bach2.measure.baselines import unigram_nll
+from bach2.models.model_config import ModelConfig
 from bach2.models.nll import data_windows, window_nll
+from bach2.sampling import Sampler, repetition_report
 from bach2.train import TrainConfig, train
 
 

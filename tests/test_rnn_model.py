@@ -11,8 +11,8 @@ import pytensor.tensor as pt
 import pytest
 
 from bach2.chord_sequence import CHORD_VECTORS
-from bach2.models.model_config import ModelConfig
 from bach2.common import CheckpointError
+from bach2.models.model_config import ModelConfig
 from bach2.rnn_model import RNNModel, chord_cost, fold_matrix
 
 B, L, P = 4, 8, 61

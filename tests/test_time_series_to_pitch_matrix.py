@@ -9,8 +9,8 @@ import pytest
 from bach2.midi_to_time_series import Voice
 from bach2.time_series_to_midi import notes_to_piece
 from bach2.time_series_to_pitch_matrix import (bass_line, octave_shift, onset_roll, pitch_matrix_to_roll,
-                                               pitch_matrix_to_time_series, pitch_span, shift_semitones, ticks_per_step,
-                                               time_series_to_pitch_matrix, transpositions, window)
+                                               pitch_matrix_to_time_series, pitch_span, shift_semitones,
+                                               ticks_per_step, time_series_to_pitch_matrix, transpositions, window)
 
 WINDOW = dict(step_ticks=24, lowest_pitch=60, n_pitches=5)
 # C4 for two steps, E4 from step 1 for three steps, D4 at step 2.

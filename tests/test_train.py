@@ -29,14 +29,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.models.model_config import ModelConfig
-from bach2.common import CheckpointError, TrainingDiverged
+from bach2.common import CheckpointError, TrainingDiverged, CorpusError
 from bach2.data.prepare import prepare_training_data
-from bach2.common import CorpusError
-from bach2.safe_io import UnsafePickleError, save_npz
 from bach2.measure.baselines import baseline_report
 from bach2.models.checkpoints import RunState, checkpoint_path, load_rnn_checkpoint, read_checkpoint_pickle
+from bach2.models.model_config import ModelConfig
 from bach2.render.training_curves import LOG_COLUMNS
+from bach2.safe_io import UnsafePickleError, save_npz
 from bach2.train import TrainConfig, Trainer, scheduled_learning_rate, train
 from midi_builders import write_random_corpus
 

@@ -21,6 +21,7 @@ similarity with a pitch-class profile; the journal's chord cost is
 """
 import numpy as np
 
+from bach2.midi_to_time_series import midi_to_time_series
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, full_roll, ticks_per_step
 
@@ -155,7 +156,6 @@ def chord_index_sequence(piece):
 def extract_chord_sequence(piece):
     """A :class:`Piece` or MIDI path → one (root, quality) per quarter note, None where silent."""
     if not hasattr(piece, 'voices'):
-        from bach2.midi_to_time_series import midi_to_time_series
         piece = midi_to_time_series(piece)
     return [None if i == NO_CHORD else CHORD_NAMES[i] for i in chord_index_sequence(piece)]
 

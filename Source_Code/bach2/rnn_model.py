@@ -49,9 +49,9 @@ import pytensor
 import pytensor.link.jax.dispatch  # noqa: F401 (switches JAX to 64 bits when floatX is float64 …)
 import pytensor.tensor as pt
 
-from bach2.nn import layers, objectives, updates
-from bach2.models.model_config import ModelConfig
 from bach2.common import CheckpointError
+from bach2.models.model_config import ModelConfig
+from bach2.nn import layers, objectives, updates
 from bach2.nn.lstm_sequence import one_blas_thread
 from bach2.nn.nade import NADELayer, follow_pitches
 

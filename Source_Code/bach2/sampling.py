@@ -35,8 +35,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from bach2.nn import layers
 from bach2.music.metre import metre_features
+from bach2.nn import layers
 from bach2.rnn_model import FUSED, build_network, compile_function
 
 

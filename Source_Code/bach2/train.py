@@ -36,10 +36,10 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.common import CheckpointError, CorpusError, TrainingDiverged
-from bach2.data.training_set import load_training_set, select_pieces
+from bach2.data.training_set import load_training_set, select_pieces, split_pieces
 from bach2.data.training_windows import iterate_batches, stream_chunks, stream_layout
-from bach2.models.checkpoints import (RunState, best_checkpoint_path, checkpoint_path, load_carry, load_rnn_checkpoint,
-                                      run_name, save_rnn_checkpoint, split_pieces)
+from bach2.models.checkpoints import (RunState, best_checkpoint_path, checkpoint_path, load_carry,
+                                      load_rnn_checkpoint, run_name, save_rnn_checkpoint)
 from bach2.models.nll import data_windows, feed, stream_batch, stream_nll
 from bach2.render.training_curves import plot_history, write_log
 from bach2.rnn_model import RNNModel

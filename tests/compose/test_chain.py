@@ -11,18 +11,18 @@ import mido
 import numpy as np
 import pytest
 
+from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 from bach2.compose import chain
 from bach2.compose.lines import Sampling
+from bach2.data.prepare import prepare_training_data
 from bach2.models.chord_model import train_chords
-from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 from bach2.models.line_model import train_lines
 from bach2.models.model_config import ModelConfig
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.data.prepare import prepare_training_data
-from bach2.render.piece import Output
-from bach2.safe_io import load_pickle
 from bach2.models.sequence_model import SequenceConfig
 from bach2.models.sequence_training import SequenceTrainingConfig
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.render.piece import Output
+from bach2.safe_io import load_pickle
 from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus
 

@@ -12,9 +12,9 @@ import pytest
 
 from bach2.app.cli import main
 from bach2.compose.fugue import Form, Subject, SubjectError, answer_of, exposition_plan, parse_subject, subject_key
-from bach2.render.listen import renderer_available
 from bach2.music.geometry import Geometry
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.render.listen import renderer_available
 from bach2.safe_io import load_pickle
 
 C_MINOR = 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1'

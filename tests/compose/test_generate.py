@@ -14,13 +14,13 @@ import pytest
 
 from bach2.app.cli import main
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
-from bach2.render.listen import INSTALL_HINT, audio_levels, renderer_available
-from bach2.midi_to_time_series import midi_to_time_series
-from bach2.models.model_config import ModelConfig
 from bach2.data.prepare import prepare_training_data
+from bach2.midi_to_time_series import midi_to_time_series
+from bach2.models.checkpoints import checkpoint_path
+from bach2.models.model_config import ModelConfig
+from bach2.render.listen import INSTALL_HINT, audio_levels, renderer_available
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
-from bach2.models.checkpoints import checkpoint_path
 from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus
 

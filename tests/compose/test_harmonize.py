@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from bach2.app.cli import main
-from bach2.models.checkpoints import SHIPPED_MODELS
 from bach2.compose.harmonize import (VoicePlan, bar_layout, harmonize_plan, order_segments, plan_units, read_line,
-                             separate_voices)
-from bach2.midi_to_time_series import midi_to_time_series
-from bach2.models.model_config import ModelConfig
+                                     separate_voices)
 from bach2.measure.music_statistics import parallel_motion
+from bach2.midi_to_time_series import midi_to_time_series
+from bach2.models.checkpoints import SHIPPED_MODELS
+from bach2.models.model_config import ModelConfig
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bach2.data.default_corpus import (KEYBOARD, SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores, fill_default_corpus,
-                                  midi_name)
+from bach2.data.default_corpus import (KEYBOARD, SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores,
+                                       fill_default_corpus, midi_name)
 from bach2.midi_to_time_series import midi_to_time_series
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from bach2.data.jsb_chorales import (LOWEST_KEY, N_KEYS, chorale_roll, load_jsb_chorales, prepare_jsb_chorales,
-                                transpose_keys)
 from bach2.common import CorpusError
-from bach2.models.nll import data_windows
+from bach2.data.jsb_chorales import (LOWEST_KEY, N_KEYS, chorale_roll, load_jsb_chorales, prepare_jsb_chorales,
+                                     transpose_keys)
 from bach2.data.training_set import load_training_set, piece_names, prepared_geometry, read_split, split_indices
+from bach2.models.nll import data_windows
 from conftest import SHARED_DATA
 
 JSB_JSON = SHARED_DATA / 'jsb_chorales' / 'jsb-chorales-quarter.json'

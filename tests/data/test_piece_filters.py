@@ -5,9 +5,9 @@ Files are at 96 ticks per quarter: a 4/4 bar = 384 ticks, a 3/4 bar = 288 ticks.
 import mido
 import pytest
 
-from bach2.midi_to_time_series import Piece, midi_to_time_series
 from bach2.data.piece_filters import (accidentals, key_changes, movement_boundaries, skipped_for_time_signature,
-                                 split_movements, time_signature_names)
+                                      split_movements, time_signature_names)
+from bach2.midi_to_time_series import Piece, midi_to_time_series
 from bach2.time_series_to_midi import notes_to_piece
 from midi_builders import off, on, write_midi
 

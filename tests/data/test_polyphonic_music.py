@@ -6,13 +6,12 @@ import pytest
 import scipy.io
 
 from bach2.chord_sequence import NO_CHORD
+from bach2.common import CorpusError
+from bach2.data.jsb_chorales import load_jsb_chorales, prepare_jsb_chorales, roll_chords
+from bach2.data.polyphonic_music import BENCHMARKS, PUBLISHED_TEST_NLL, load_mat, prepare_polyphonic, sequence_roll
+from bach2.data.training_set import load_training_set, piece_names, prepared_geometry, read_split
 from bach2.measure.evaluate import load_pieces
 from bach2.music.geometry import Geometry
-from bach2.data.jsb_chorales import load_jsb_chorales, prepare_jsb_chorales, roll_chords
-from bach2.data.polyphonic_music import (BENCHMARKS, PUBLISHED_TEST_NLL, load_mat, prepare_polyphonic,
-                                    sequence_roll)
-from bach2.common import CorpusError
-from bach2.data.training_set import load_training_set, piece_names, prepared_geometry, read_split
 from conftest import SHARED_DATA
 
 POLYPHONIC = SHARED_DATA / 'polyphonic_music'

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from bach2.chord_sequence import CHORD_NAMES
-from bach2.music.key_finding import find_key, pitch_class_histogram
-from bach2.data.prepare import PrepareConfig, load_time_series, prepare_training_data
 from bach2.common import CorpusError
+from bach2.data.prepare import PrepareConfig, load_time_series, prepare_training_data
+from bach2.music.key_finding import find_key, pitch_class_histogram
 from bach2.safe_io import UnsafePickleError
 from midi_builders import off, on, write_midi
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bach2.data.training_windows import (bwv_number, concatenate_pieces, iterate_batches, make_batch, make_X_Y,
-                                    split_by_bwv, window_starts)
+                                         split_by_bwv, window_starts)
 
 P = 4  # pitches of the hand-made pieces
 

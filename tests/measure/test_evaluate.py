@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 
+from bach2.common import CorpusError
+from bach2.data.prepare import prepare_training_data
+from bach2.data.training_set import SPLIT_FILE, piece_names
 from bach2.measure.evaluate import checkpoint_nll, load_pieces
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path
 from bach2.models.model_config import ModelConfig
 from bach2.music.geometry import Geometry
-from bach2.data.prepare import prepare_training_data
-from bach2.common import CorpusError
 from bach2.train import TrainConfig, train
-from bach2.data.training_set import SPLIT_FILE, piece_names
 from midi_builders import write_random_corpus
 
 TINY = dict(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bach2.data.prepare import prepare_training_data
 from bach2.measure.experiment import SETTINGS, collapse_flags, load_config, parse_overrides, resolve_runs
 from bach2.models.model_config import ModelConfig
-from bach2.data.prepare import prepare_training_data
 from bach2.train import TrainConfig
 from midi_builders import write_random_corpus
 

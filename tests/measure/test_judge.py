@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.measure.judge import FEATURE_NAMES, Copy, CopyIndex, excerpt_features, excerpts, judge_accuracy, longest_copy
+from bach2.measure.judge import (FEATURE_NAMES, Copy, CopyIndex, excerpt_features, excerpts, judge_accuracy,
+                                 longest_copy)
 from bach2.music.metre import regular_positions
 from bach2.safe_io import save_npz, save_pickle
 

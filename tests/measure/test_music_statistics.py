@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from bach2.measure.music_statistics import chord_transitions, compare, format_table, music_statistics, total_variation
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
+from bach2.measure.music_statistics import chord_transitions, compare, format_table, music_statistics, total_variation
 
 LOW = 24          # column j = MIDI 24 + j
 C4, E4, G4, F4, A4, C5 = 60, 64, 67, 65, 69, 72

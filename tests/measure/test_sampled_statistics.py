@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.models.model_config import ModelConfig
 from bach2.measure.music_statistics import music_statistics, piece_counts, pooled_statistics
+from bach2.models.model_config import ModelConfig
 
 _spec = importlib.util.spec_from_file_location(
     'sampled_statistics', Path(__file__).resolve().parents[2] / 'benchmarks' / 'sampled_statistics.py')

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bach2.models import chord_model as cm
 from bach2.chord_sequence import NO_CHORD
 from bach2.data.prepare import prepare_training_data
-from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
+from bach2.models import chord_model as cm
 from bach2.models.checkpoints import load_sequence_checkpoint, load_sequence_model
+from bach2.models.sequence_model import SequenceConfig, SequenceModel, one_hot_inputs, right_padded_window
 from bach2.models.sequence_training import (SequenceTrainingConfig, concatenate, make_windows, sequence_nll,
                                             train_sequence_model, window_starts)
 from midi_builders import write_random_corpus

@@ -9,10 +9,10 @@ import mido
 import numpy as np
 import pytest
 
-from bach2.models import line_model as lm
 from bach2.data.prepare import prepare_training_data
-from bach2.models.sequence_model import SequenceConfig, one_hot_inputs
+from bach2.models import line_model as lm
 from bach2.models.checkpoints import load_sequence_model
+from bach2.models.sequence_model import SequenceConfig, one_hot_inputs
 from bach2.models.sequence_training import SequenceTrainingConfig, concatenate, make_windows, window_starts
 from midi_builders import write_random_corpus
 

@@ -5,11 +5,11 @@ Histograms are 12 bins, C first, in sounding steps (any unit works: only the sha
 import numpy as np
 import pytest
 
-from bach2.music.key_finding import (MODES, PROFILES, find_key, find_key_by_pitch_count, key_correlations, key_name,
-                               key_profiles, pitch_class_histogram, semitones_to_c)
-from bach2.midi_to_time_series import midi_to_time_series
-from bach2.music.pitch_names import PITCH_CLASS_NAMES, pitch_class_of
 from bach2.data.prepare import piece_key
+from bach2.midi_to_time_series import midi_to_time_series
+from bach2.music.key_finding import (MODES, PROFILES, find_key, find_key_by_pitch_count, key_correlations, key_name,
+                                     key_profiles, pitch_class_histogram, semitones_to_c)
+from bach2.music.pitch_names import PITCH_CLASS_NAMES, pitch_class_of
 
 #                   C  C# D  D# E  F  F# G  G# A  A# B
 C_MAJOR = np.array([5, 0, 2, 0, 4, 2, 0, 4, 0, 2, 0, 1], float)      # scale, tonic triad heavier

@@ -12,15 +12,15 @@
 import numpy as np
 import pytest
 
-from bach2.music.metre import (METRE_FEATURES, POSITION_CLASSES, bar_positions, coarser_positions, continue_positions,
-                         fit_positions, metre_features, next_step_features, pad_positions, position_classes,
-                         regular_positions)
+from bach2.data.prepare import PrepareConfig, prepare_training_data
+from bach2.data.training_set import load_training_set, read_positions
 from bach2.midi_to_time_series import Piece, Voice
 from bach2.models.model_config import ModelConfig
-from bach2.data.prepare import PrepareConfig, prepare_training_data
+from bach2.music.metre import (METRE_FEATURES, POSITION_CLASSES, bar_positions, coarser_positions, continue_positions,
+                               fit_positions, metre_features, next_step_features, pad_positions, position_classes,
+                               regular_positions)
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_midi import time_series_to_midi
-from bach2.data.training_set import load_training_set, read_positions
 
 R = 96    # ticks per quarter note: a 16th is 24 ticks
 

@@ -4,7 +4,7 @@ import pytest
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
 from bach2.music.progressions import (chord_agreement, numeral_to_chord, parse_key, parse_progression,
-                                progression_steps)
+                                      progression_steps)
 
 
 def names(indices):

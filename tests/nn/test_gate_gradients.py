@@ -13,8 +13,8 @@ import numpy as np
 import pytensor
 import pytest
 
-from bach2.models.model_config import ModelConfig
 from bach2.data.prepare import prepare_training_data
+from bach2.models.model_config import ModelConfig
 from bach2.rnn_model import RNNModel
 from bach2.train import TrainConfig, train
 from midi_builders import write_random_corpus

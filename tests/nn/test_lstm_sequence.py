@@ -13,8 +13,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from bach2.nn import layers as L
-from bach2.nn import lstm_sequence as ls
+from bach2.nn import layers as L, lstm_sequence as ls
 from bach2.rnn_model import ModelConfig, RNNModel
 from bach2.sampling import Sampler
 from test_layers import lstm_reference, randomize

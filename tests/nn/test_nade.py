@@ -11,8 +11,8 @@ import numpy as np
 import pytensor
 import pytest
 
-from bach2.nn import layers
 from bach2.models.model_config import ModelConfig
+from bach2.nn import layers
 from bach2.nn.nade import NADELayer
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler, decision_noise

@@ -13,9 +13,9 @@ from pathlib import Path
 import mido
 import pytest
 
-from bach2.render.listen import (INSTALL_HINT, RenderError, RendererMissing, audio_levels, find_renderer,
-                          find_soundfont, render_midi, renderer_available)
 from bach2.midi_to_time_series import MidiFileError
+from bach2.render.listen import (INSTALL_HINT, RenderError, RendererMissing, audio_levels, find_renderer,
+                                 find_soundfont, render_midi, renderer_available)
 from midi_builders import off, on, write_midi
 
 needs_fluidsynth = pytest.mark.skipif(not renderer_available(),

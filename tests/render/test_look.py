@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence
-from bach2.render.look import load_pitch_matrix, look
+from bach2.common import CorpusError
+from bach2.data.prepare import prepare_training_data
+from bach2.data.training_windows import concatenate_pieces, make_X_Y
 from bach2.midi_to_time_series import midi_to_time_series
+from bach2.music.metre import regular_positions
+from bach2.render.look import load_pitch_matrix, look
 from bach2.render.piano_roll import (bar_lines, chord_changes, chord_symbol, pitch_matrix_chords, place_labels,
                                      plot_piano_roll, progression_text)
 from bach2.render.pitch_class_plot import pitch_class_counts, pitch_class_distribution, plot_pitch_class_histograms
-from bach2.data.prepare import prepare_training_data
-from bach2.common import CorpusError
+from bach2.render.windows_figure import pick_windows, plot_windows
 from bach2.safe_io import save_pickle
 from bach2.time_series_to_pitch_matrix import time_series_to_pitch_matrix
-from bach2.render.windows_figure import pick_windows, plot_windows
-from bach2.data.training_windows import concatenate_pieces, make_X_Y
-from bach2.music.metre import regular_positions
 from midi_builders import off, on, write_midi, write_random_corpus
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'

@@ -23,10 +23,10 @@ import tempfile
 import threading
 import time
 
+from bach2.common import MIDI_SUFFIXES, CheckpointError, CorpusError
 from bach2.compose.fugue import SubjectError
 from bach2.compose.lines import Sampling
 from bach2.midi_to_time_series import MidiFileError
-from bach2.common import MIDI_SUFFIXES, CheckpointError, CorpusError
 from bach2.render.piece import Output
 
 PAGE = pathlib.Path(__file__).with_name('studio.html')

@@ -12,24 +12,24 @@ import pathlib
 
 import numpy as np
 
+from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence, chord_tones
+from bach2.common import CheckpointError, MIDI_SUFFIXES, CorpusError
+from bach2.compose.lines import Sampling, lines_piece
+from bach2.data.training_set import load_piece, step_chord_indices
+from bach2.measure.music_statistics import music_statistics
+from bach2.midi_to_time_series import midi_to_time_series
 from bach2.models.checkpoints import load_rnn_checkpoint, load_sequence_model
 from bach2.models.chord_model import ChordSampling, sample_tokens, to_chords, to_tokens
-from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, chord_index_sequence, chord_tones
-from bach2.compose.lines import Sampling, lines_piece
 from bach2.models.line_model import PAIRS, extract_line, sample_line
 from bach2.music.geometry import Geometry
 from bach2.music.metre import piece_positions, regular_positions
-from bach2.midi_to_time_series import midi_to_time_series
-from bach2.common import CheckpointError
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.progressions import chord_agreement, parse_progression
 from bach2.render.piano_roll import chord_symbol, progression_text
 from bach2.render.piece import Output, write_piece
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.common import MIDI_SUFFIXES, CorpusError
-from bach2.music.progressions import chord_agreement, parse_progression
 from bach2.safe_io import atomic_path, save_npz
 from bach2.sampling import Sampler
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, time_series_to_pitch_matrix
-from bach2.data.training_set import load_piece, step_chord_indices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +153,6 @@ def lines_over_piece(checkpoint, given, data_dir='training_data', n_steps=128, s
 def chain_report(matrix, chords, lowest_pitch, steps_per_quarter=4):
     """How a piece follows its progression: chord agreement (:func:`~bach2.music.progressions.chord_agreement`)
     and the share of sounding notes in its detected key (``in_key`` of :mod:`bach2.measure.music_statistics`)."""
-    from bach2.measure.music_statistics import music_statistics
     step_chords = step_chord_indices(chords, len(matrix), steps_per_quarter)
     agreement = chord_agreement(matrix, step_chords, lowest_pitch, steps_per_quarter)
     return {'chord_agreement': agreement['agreement'], 'mean_chord_distance': agreement['mean_chord_distance'],

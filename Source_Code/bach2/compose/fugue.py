@@ -29,13 +29,14 @@ import typing
 
 import numpy as np
 
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, plan_piece, read_line
 from bach2.compose.lines import Sampling
+from bach2.data.training_set import load_piece, piece_names
+from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.key_finding import MODES, key_correlations
 from bach2.music.metre import fit_positions, regular_positions
 from bach2.music.pitch_names import PITCH_CLASS_NAMES, parse_pitch_name
-from bach2.common import MIDI_SUFFIXES
-from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.progressions import parse_key
 from bach2.render.piece import Output, write_piece
 
@@ -287,8 +288,6 @@ def prepared_subject(data_dir, names, n_pitches):
     """The first of ``names`` that is a fugue (``_fugue_`` in its name) prepared in ``data_dir`` with its onsets
     and bar positions and reads as one (:func:`subject_of`, on its ``T × P`` matrix of ``n_pitches`` columns) →
     (its name, :func:`subject_of`'s result); CorpusError when none is."""
-    from bach2.common import CorpusError
-    from bach2.data.training_set import load_piece, piece_names
     prepared = set(piece_names(data_dir))
     for name in (name for name in names if '_fugue_' in name and name in prepared):
         matrix, _, positions = load_piece(data_dir, name, positions=True, articulation=True)

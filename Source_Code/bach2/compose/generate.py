@@ -31,19 +31,19 @@ import typing
 import numpy as np
 
 from bach2.chord_sequence import NO_CHORD, chord_index_sequence, chord_tones
-from bach2.music.key_finding import find_key, key_name, pitch_class_histogram
-from bach2.music.geometry import Geometry
-from bach2.music.metre import continue_positions, piece_positions, regular_positions
+from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.data.training_set import load_piece, piece_names, step_chord_indices
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
 from bach2.models.model_config import ModelConfig
+from bach2.music.geometry import Geometry
+from bach2.music.key_finding import find_key, key_name, pitch_class_histogram
+from bach2.music.metre import continue_positions, piece_positions, regular_positions
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.music.progressions import chord_agreement, parse_key, parse_progression, progression_steps
 from bach2.render.piece import Composition, Output, write_piece
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, onset_matrix, pitch_matrix_to_roll,
                                                pitch_matrix_to_time_series, time_series_to_pitch_matrix)
-from bach2.data.training_set import load_piece, piece_names, step_chord_indices
 
 
 @dataclasses.dataclass

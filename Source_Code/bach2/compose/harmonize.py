@@ -25,12 +25,11 @@ import pathlib
 
 import numpy as np
 
-from bach2.music.metre import pad_positions, piece_positions
-from bach2.midi_to_time_series import midi_to_time_series
-from bach2.common import CheckpointError
-from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.common import CheckpointError, MIDI_SUFFIXES, CorpusError
 from bach2.compose.lines import Sampling, lines_piece
+from bach2.midi_to_time_series import midi_to_time_series
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
+from bach2.music.metre import pad_positions, piece_positions
 from bach2.render.piece import Output, write_piece
 from bach2.render.scores import time_signature_of
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, onset_matrix, time_series_to_pitch_matrix

@@ -17,12 +17,12 @@ import pathlib
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, beat_profiles, chord_indices, transpose_chord_indices
-from bach2.music.metre import regular_positions
-from bach2.data.prepare import BAR_POSITIONS, save_sequences
 from bach2.common import CorpusError
+from bach2.data.prepare import BAR_POSITIONS, save_sequences
+from bach2.data.training_set import SPLIT_FILE
+from bach2.music.metre import regular_positions
 from bach2.safe_io import atomic_path
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, shift_semitones
-from bach2.data.training_set import SPLIT_FILE
 
 LOWEST_KEY = 21          # A0, the lowest piano key
 N_KEYS = 88

@@ -20,8 +20,8 @@ import zlib
 import numpy as np
 import scipy.io
 
-from bach2.data.jsb_chorales import N_KEYS, SPLITS, prepare_rolls
 from bach2.common import CorpusError
+from bach2.data.jsb_chorales import N_KEYS, SPLITS, prepare_rolls
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION
 
 #: Where the benchmark files live: ../shared/data/polyphonic_music beside the repository.

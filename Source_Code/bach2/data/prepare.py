@@ -26,16 +26,16 @@ import pathlib
 import numpy as np
 from tqdm import tqdm
 
-from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.chord_sequence import CHORD_NAMES, chord_indices, beat_profiles, transpose_chord_indices
+from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.data.piece_filters import key_changes, skipped_for_time_signature, split_movements, time_signature_names
+from bach2.midi_to_time_series import MidiFileError, Piece, midi_to_time_series
 from bach2.music.key_finding import find_key, find_key_by_pitch_count, key_name, pitch_class_histogram, semitones_to_c
 from bach2.music.metre import piece_positions
-from bach2.midi_to_time_series import MidiFileError, Piece, midi_to_time_series
-from bach2.data.piece_filters import key_changes, skipped_for_time_signature, split_movements, time_signature_names
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
-from bach2.time_series_to_pitch_matrix import (JOURNAL_STEP_TICKS, LOWEST_PITCH, N_PITCHES, full_roll,
-                                               note_arrays, note_steps, notes_outside, onset_roll, shift_semitones,
-                                               ticks_per_step, window)
+from bach2.time_series_to_pitch_matrix import (JOURNAL_STEP_TICKS, LOWEST_PITCH, N_PITCHES, full_roll, note_arrays,
+                                               note_steps, notes_outside, onset_roll, shift_semitones, ticks_per_step,
+                                               window)
 
 TIME_SERIES_FILE = 'time_series.p'
 MANIFEST_FILE = 'manifest.json'

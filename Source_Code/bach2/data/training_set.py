@@ -38,11 +38,11 @@ import zipfile
 import numpy as np
 
 from bach2.chord_sequence import CHORD_VECTORS, NO_CHORD, chord_tones
-from bach2.music.metre import next_step_features, pad_positions
-from bach2.data.prepare import BAR_POSITIONS, ONSETS
 from bach2.common import CorpusError
+from bach2.data.prepare import BAR_POSITIONS, ONSETS
+from bach2.data.training_windows import concatenate_pieces, split_by_bwv
+from bach2.music.metre import next_step_features, pad_positions
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, LOWEST_PITCH, bass_line
-from bach2.data.training_windows import concatenate_pieces
 
 
 @dataclasses.dataclass
@@ -104,6 +104,17 @@ def split_indices(names, split, split_name, data_dir):
         raise CorpusError(f'{data_dir}/{SPLIT_FILE}: {len(missing)} piece(s) of {split_name!r} are not prepared, '
                           f'e.g. {missing[0]!r}')
     return [position[name] for name in split[split_name]]
+
+
+def split_pieces(data_dir, step_ticks, valid_fraction, seed):
+    """(train, valid) piece indices of a prepared folder, the split of stage 3: the folder's ``split.json`` if it
+    has one, else by BWV number (a ``valid_fraction`` of the works held out, drawn with ``seed``)."""
+    names = piece_names(data_dir, step_ticks)
+    split = read_split(data_dir)
+    if split is None:
+        return split_by_bwv(names, valid_fraction, seed)
+    return (split_indices(names, split, 'train', data_dir),
+            split_indices(names, split, 'valid', data_dir) if 'valid' in split else [])
 
 
 def prepared_geometry(data_dir):

@@ -15,16 +15,16 @@ import pathlib
 import numpy as np
 
 from bach2.chord_sequence import beat_profiles, chord_indices
-from bach2.music.geometry import Geometry
-from bach2.music.metre import piece_positions
-from bach2.common import CheckpointError
+from bach2.common import CheckpointError, CorpusError
 from bach2.data.prepare import PrepareConfig, find_midi_files, read_corpus
-from bach2.common import CorpusError
+from bach2.data.training_set import (build_training_set, piece_names, prepared_geometry, read_positions,
+                                     read_sequences, read_split, read_steps, split_indices, step_chord_indices)
 from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
 from bach2.models.nll import stream_nll
+from bach2.measure.music_statistics import compare, music_statistics
+from bach2.music.geometry import Geometry
+from bach2.music.metre import piece_positions
 from bach2.time_series_to_pitch_matrix import full_roll, onset_matrix, ticks_per_step, window
-from bach2.data.training_set import (build_training_set, piece_names, prepared_geometry, read_positions, read_sequences,
-                                read_split, read_steps, split_indices, step_chord_indices)
 
 
 def is_prepared(folder):
@@ -141,7 +141,6 @@ def corpus_statistics(corpus, geometry=None, optional=False):
     An ``optional`` corpus is skipped — (``geometry``, None) — when it is not prepared or was prepared with
     another geometry than the given one; a required one that is not prepared raises CorpusError.
     """
-    from bach2.measure.music_statistics import music_statistics
     if corpus and is_prepared(corpus):
         if optional and geometry is not None and Geometry(*prepared_geometry(corpus)) != geometry:
             return geometry, None
@@ -159,7 +158,6 @@ def evaluate_folder(folder, checkpoints=(), split='', corpus='', corpus_optional
     with those of the prepared ``corpus`` (:func:`corpus_statistics`), all read in the checkpoints' geometry
     (:func:`shared_geometry`) → (result: the dict ``bach2 evaluate`` writes as JSON, rows of
     :func:`bach2.measure.music_statistics.compare` or None without a corpus, [(file, reason)] unreadable)."""
-    from bach2.measure.music_statistics import compare, music_statistics
     geometry, articulation = shared_geometry(checkpoints) if checkpoints else (None, False)
     geometry, corpus_found = corpus_statistics(corpus, geometry, corpus_optional)
     geometry, pieces, failures = load_pieces(folder, geometry, split, articulation=articulation)

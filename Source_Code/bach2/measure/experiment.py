@@ -29,9 +29,14 @@ import time
 
 import numpy as np
 
+from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.data.training_set import prepared_geometry
+from bach2.data.training_windows import journal_data_size
 from bach2.measure.baselines import baseline_report
 from bach2.models.checkpoints import checkpoint_path
 from bach2.models.model_config import ModelConfig
+from bach2.safe_io import atomic_path, save_png
+from bach2.train import TrainConfig, train
 
 SECTIONS = ('model', 'train', 'generate')
 SETTINGS = ('quick', 'full')
@@ -47,7 +52,7 @@ class Run:
     """One variant of an experiment, resolved: its name, model and training configs, generation settings."""
     name: str
     model_config: ModelConfig
-    train_config: object
+    train_config: TrainConfig
     generate: dict
 
 
@@ -68,7 +73,6 @@ def load_config(path):
 
 
 def _fields(section):
-    from bach2.train import TrainConfig
     if section == 'model':
         return [field.name for field in dataclasses.fields(ModelConfig)]
     if section == 'train':
@@ -109,7 +113,6 @@ def resolve_runs(config, setting, data_dir='training_data', out_dir='.', overrid
 
     ``geometry``: (step_ticks, n_pitches, lowest_pitch) of the prepared data (None: the defaults).
     """
-    from bach2.train import TrainConfig
     if setting not in SETTINGS:
         raise ValueError(f'setting must be one of {SETTINGS}, not {setting!r}')
     name = config.get('name', 'experiment')
@@ -148,7 +151,6 @@ def machine():
 def data_report(trainer):
     """Sizes of the training and validation data as trained: rows, pieces, windows ours and the journal's (or
     frames, every step a target), validation frames (each predicted from its piece's whole past)."""
-    from bach2.data.training_windows import journal_data_size
     L = trainer.model_config.sequence_length
     train_set = trainer.train_set
     report = {'train_pieces': len(train_set.names), 'train_steps': int(train_set.n_steps),
@@ -173,7 +175,6 @@ def primer_name(spec, trainer):
 
 def generate_pieces(run, trainer, history, out, log=print):
     """Generate ``count`` pieces per rule into ``out`` → [piece dict: file, rule, seed, statistics]."""
-    from bach2.compose.generate import GenerateConfig, generate_a_fugue
     settings = run.generate
     checkpoint = checkpoint_path(run.train_config, run.model_config)
     stem = f'fugue_N{run.model_config.n_hidden}epoch{len(history)}'
@@ -226,7 +227,6 @@ def run_variant(run, out, progress=True, log=print, resume=False):
     """Train and generate one variant into ``out`` → its entry of results.json (with the history for plots).
     ``resume``: continue from the variant's checkpoint where it has one (a run stopped at the end of an epoch,
     by Ctrl-C, or killed: the last epoch's checkpoint), else start afresh."""
-    from bach2.train import train
     started = time.perf_counter()
     resumed = resume and checkpoint_path(run.train_config, run.model_config).exists()
     if resumed:
@@ -255,7 +255,6 @@ def plot_loss_curves(path, histories, title, smooth=20):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from bach2.safe_io import save_png
     figure, (cost_axis, nll_axis) = plt.subplots(1, 2, figsize=(8, 3.2))
     for name, history in histories.items():
         rows = [row for row in history if 'train_cost' in row]
@@ -274,18 +273,26 @@ def plot_loss_curves(path, histories, title, smooth=20):
     save_png(figure, path, dpi=80)
 
 
-def run_experiment(config_path, setting='quick', data_dir='training_data', out_dir=None, overrides=(),
-                   command='', progress=True, log=print, resume=False):
-    """Train, generate and measure every variant of one experiment → the results dict (also ``results.json``);
-    ``resume``: each variant continues from its checkpoint in ``out_dir`` where there is one."""
-    from bach2.safe_io import atomic_path
-    from bach2.data.training_set import prepared_geometry
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """How one experiment is run: which setting, on which prepared data, into which folder."""
+    setting: str = 'quick'              # 'quick' (a CPU, minutes) or 'full' (the journal's sizes)
+    data_dir: str = 'training_data'     # prepared data (bach2 prepare)
+    out_dir: str = None                 # None = experiments/results/<name>_<setting>
+    overrides: tuple = ()               # 'section.key=value' from the command line
+    command: str = ''                   # the command line, recorded in results.json
+    resume: bool = False                # each variant continues from its checkpoint in out_dir where there is one
+
+
+def run_experiment(config_path, invocation=Invocation(), progress=True, log=print):
+    """Train, generate and measure every variant of one experiment → the results dict (also ``results.json``)."""
+    setting, data_dir, overrides = invocation.setting, invocation.data_dir, invocation.overrides
     config = load_config(config_path)
     name = config.get('name', pathlib.Path(config_path).stem)
-    out = pathlib.Path(out_dir or pathlib.Path('experiments/results') / f'{name}_{setting}')
+    out = pathlib.Path(invocation.out_dir or pathlib.Path('experiments/results') / f'{name}_{setting}')
     runs = resolve_runs(config, setting, data_dir, out, overrides, geometry=prepared_geometry(data_dir))
     results = {'experiment': name, 'setting': setting, 'journal': config.get('journal', ''),
-               'notes': config.get('notes', ''), 'command': command, 'data_dir': str(data_dir),
+               'notes': config.get('notes', ''), 'command': invocation.command, 'data_dir': str(data_dir),
                'overrides': list(overrides), 'machine': machine(),
                'started': time.strftime('%Y-%m-%d %H:%M:%S'), 'runs': {}}
     started, histories = time.perf_counter(), {}
@@ -295,7 +302,7 @@ def run_experiment(config_path, setting='quick', data_dir='training_data', out_d
                                                     if run.train_config.max_batches else ''))
         variant_out = out / run.name
         variant_out.mkdir(parents=True, exist_ok=True)
-        results['runs'][run.name], histories[run.name] = run_variant(run, variant_out, progress, log, resume)
+        results['runs'][run.name], histories[run.name] = run_variant(run, variant_out, progress, log, invocation.resume)
     results['seconds'] = round(time.perf_counter() - started, 1)
     plot_loss_curves(out / 'loss_curves.png', histories, f'{name} ({setting})')
     with atomic_path(out / 'results.json') as temporary:

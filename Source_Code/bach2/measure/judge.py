@@ -26,17 +26,17 @@ import typing
 import numpy as np
 from tqdm import tqdm
 
+from bach2.common import CorpusError
+from bach2.data.prepare import ONSETS
+from bach2.data.training_set import prepared_geometry, records, split_pieces
+from bach2.data.training_windows import bwv_number
 from bach2.measure.evaluate import load_pieces
+from bach2.measure.music_statistics import DURATION_BINS, MOST_NOTES, piece_counts
 from bach2.music.geometry import Geometry
 from bach2.music.key_finding import find_key
 from bach2.music.metre import regular_positions
-from bach2.measure.music_statistics import DURATION_BINS, MOST_NOTES, piece_counts
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.data.prepare import ONSETS
-from bach2.common import CorpusError
 from bach2.safe_io import load_pickle
-from bach2.data.training_set import prepared_geometry, records
-from bach2.data.training_windows import bwv_number
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH
 
 EXCERPT_STEPS = 64                       # 4 bars of 4/4 at 16ths
@@ -302,14 +302,12 @@ def bach_split(data_dir, seed=0, valid_fraction=0.1):
     """Prepared folder → (Geometry, held-out, training), each piece (name, ``T × P``, positions or None, onsets
     or None where the folder predates them) in its own key: the split ``bach2 train --seed`` makes (split.json,
     or by BWV number); CorpusError if a side is empty."""
-    from bach2.train import TrainConfig, training_split           # the same split, in one place
     geometry = Geometry(*prepared_geometry(data_dir))
     path = pathlib.Path(data_dir) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz'
     recorded = records(path, ONSETS)
     _, corpus, _ = load_pieces(data_dir, geometry, progress=False, articulation=recorded)
     P = geometry.n_pitches
-    sides = training_split(TrainConfig(data_dir=data_dir, seed=seed, valid_fraction=valid_fraction,
-                                       step_ticks=geometry.step_ticks))
+    sides = split_pieces(data_dir, geometry.step_ticks, valid_fraction, seed)      # the split of bach2 train
     if not all(sides):
         raise CorpusError(f'{data_dir}: the split holds out {len(sides[1])} of {len(corpus)} pieces; '
                           'the judge needs Bach on both sides')

@@ -16,8 +16,8 @@ import tempfile
 import warnings
 
 from bach2.chord_sequence import CHORD_NAMES, FAMILY, NO_CHORD, chord_index_sequence, piece_roll
-from bach2.music.key_finding import PROFILES, find_key, find_key_by_pitch_count, pitch_class_histogram
 from bach2.midi_to_time_series import midi_to_time_series
+from bach2.music.key_finding import PROFILES, find_key, find_key_by_pitch_count, pitch_class_histogram
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 
 

@@ -27,8 +27,8 @@ import zipfile
 import numpy as np
 
 from bach2.common import CheckpointError, CorpusError
-from bach2.data.training_set import piece_names, read_split, split_indices
-from bach2.data.training_windows import bwv_number, split_by_bwv
+from bach2.data.training_set import piece_names, split_pieces
+from bach2.data.training_windows import bwv_number
 from bach2.models.model_config import ModelConfig
 from bach2.music.geometry import Geometry
 from bach2.safe_io import atomic_path, load_pickle, save_npz, save_pickle
@@ -134,17 +134,6 @@ def checkpoint_geometry(meta):
     """RNN checkpoint metadata → the :class:`~bach2.music.geometry.Geometry` its model was trained on."""
     model, train = meta['model_config'], meta['train_config']
     return Geometry(train.get('step_ticks', JOURNAL_STEP_TICKS), model['n_pitches'], model['lowest_pitch'])
-
-
-def split_pieces(data_dir, step_ticks, valid_fraction, seed):
-    """(train, valid) piece indices of a prepared folder, the split of stage 3: the folder's ``split.json`` if it
-    has one, else by BWV number (a ``valid_fraction`` of the works held out, drawn with ``seed``)."""
-    names = piece_names(data_dir, step_ticks)
-    split = read_split(data_dir)
-    if split is None:
-        return split_by_bwv(names, valid_fraction, seed)
-    return (split_indices(names, split, 'train', data_dir),
-            split_indices(names, split, 'valid', data_dir) if 'valid' in split else [])
 
 
 def pieces_seen(train_config):

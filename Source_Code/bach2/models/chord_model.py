@@ -25,14 +25,14 @@ import pathlib
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD
-from bach2.music.metre import POSITION_CLASSES, coarser_positions, fit_positions, position_classes, regular_positions
 from bach2.common import CorpusError
+from bach2.data.training_set import piece_names, prepared_geometry, read_positions, read_sequences
+from bach2.data.training_windows import split_by_bwv
 from bach2.models.checkpoints import load_sequence_model
 from bach2.models.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
 from bach2.models.sequence_training import concatenate, sequence_nll, train_sequence_model
+from bach2.music.metre import POSITION_CLASSES, coarser_positions, fit_positions, position_classes, regular_positions
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION
-from bach2.data.training_set import piece_names, prepared_geometry, read_positions, read_sequences
-from bach2.data.training_windows import split_by_bwv
 
 N_CHORDS = len(CHORD_NAMES)     # 120
 SILENT = N_CHORDS               # token of a quarter note without a chord

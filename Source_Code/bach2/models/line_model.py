@@ -24,15 +24,15 @@ import pathlib
 
 import numpy as np
 
-from bach2.models.checkpoints import load_sequence_model
-from bach2.models.chord_model import N_TOKENS, to_tokens
-from bach2.music.metre import POSITION_CLASSES, fit_positions, position_classes, regular_positions
 from bach2.common import CorpusError
-from bach2.models.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
-from bach2.models.sequence_training import concatenate, sequence_nll, train_sequence_model
-from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS
 from bach2.data.training_set import piece_names, prepared_geometry, read_positions, read_sequences, step_chord_indices
 from bach2.data.training_windows import split_by_bwv
+from bach2.models.checkpoints import load_sequence_model
+from bach2.models.chord_model import N_TOKENS, to_tokens
+from bach2.models.sequence_model import SequenceConfig, one_hot_inputs, right_padded_window
+from bach2.models.sequence_training import concatenate, sequence_nll, train_sequence_model
+from bach2.music.metre import POSITION_CLASSES, fit_positions, position_classes, regular_positions
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS
 
 PAIRS = {'bass-melody': ('lowest', 'highest'), 'melody-second': ('highest', 'second')}
 MIN_SOUNDING = {'lowest': 1, 'highest': 2, 'second': 3}      # pitches that must sound for the line to play

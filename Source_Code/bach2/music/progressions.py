@@ -16,8 +16,7 @@ import re
 
 import numpy as np
 
-from bach2.chord_sequence import (CHORD_NAMES, CHORD_VECTORS, FAMILY, NO_CHORD, QUALITIES, beat_profiles,
-                                  chord_indices)
+from bach2.chord_sequence import CHORD_NAMES, CHORD_VECTORS, FAMILY, NO_CHORD, QUALITIES, beat_profiles, chord_indices
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, pitch_matrix_to_roll
 

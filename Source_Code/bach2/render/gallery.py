@@ -18,10 +18,11 @@ import urllib.parse
 import mido
 import numpy as np
 
-from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
-from bach2.render.pitch_class_plot import (corpus_matrices, pitch_class_distribution, plot_pitch_class_histograms)
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.common import CorpusError
+from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.render.look import look
+from bach2.render.pitch_class_plot import corpus_matrices, pitch_class_distribution, plot_pitch_class_histograms
 from bach2.safe_io import UnsafePickleError, atomic_path, load_pickle
 from bach2.time_series_to_pitch_matrix import full_roll, pitch_span, ticks_per_step
 
@@ -135,7 +136,6 @@ def _pitch_class_figure(pieces, folder, corpus_dir):
 
 def write_gallery(folder='Synthesized_Fugues', corpus_dir='training_data', out=None):
     """Write ``index.html`` in ``folder`` (see module docstring) → its path. Missing rolls are drawn first."""
-    from bach2.render.look import look
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise CorpusError(f'{folder}: {"not a folder" if folder.exists() else "no such folder"}')

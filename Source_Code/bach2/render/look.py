@@ -15,10 +15,11 @@ import pathlib
 
 import numpy as np
 
+from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.music.metre import pad_positions, piece_positions
 from bach2.render.piano_roll import RollLabels, plot_piano_roll
-from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.render.windows_figure import plot_windows
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, JOURNAL_STEP_TICKS, LOWEST_PITCH, pitch_span,
                                                time_series_to_pitch_matrix)
@@ -81,7 +82,6 @@ def load_pitch_matrix(path, piece=None):
 def look_windows(paths, out, sequence_length=16, piece=None):
     """The X/Y windows figure (:mod:`bach2.render.windows_figure`) of the first ``3 × sequence_length`` steps of
     each file of ``paths`` (a lone stage-1 pickle without ``piece``: its first two pieces) → ``out``."""
-    from bach2.render.windows_figure import plot_windows
     paths = [pathlib.Path(path) for path in paths]
     if len(paths) == 1 and paths[0].suffix == '.p' and piece is None and paths[0].is_file():
         data = load_pickle(paths[0])

@@ -9,9 +9,9 @@ taken from the arrays :func:`~bach2.data.training_windows.make_X_Y` returns.
 """
 import numpy as np
 
+from bach2.data.training_windows import concatenate_pieces, make_X_Y
 from bach2.safe_io import save_png
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH
-from bach2.data.training_windows import concatenate_pieces, make_X_Y
 
 COLOURS = ('tab:blue', 'tab:orange', 'tab:green', 'tab:purple')
 
