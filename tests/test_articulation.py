@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bach2.data.prepare import prepare_training_data
-from bach2.data.training_set import load_training_set, read_sequences
+from bach2.data.training_set import Rows, load_training_set, read_sequences
 from bach2.models.model_config import ModelConfig
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_time_series
@@ -38,7 +38,7 @@ def test_the_training_set_is_the_pitch_matrix_then_the_onsets(trained):
     path = root / 'data' / 'pitch_matrix_24ticks_sh0.npz'
     matrices, _ = read_sequences(path, 'pitch_matrices')
     onsets, _ = read_sequences(path, 'onsets')
-    data = load_training_set(root / 'data', [0], transpositions=(0,), articulation=True)
+    data = load_training_set(root / 'data', [0], transpositions=(0,), rows=Rows(articulation=True))
     assert data.inputs.shape == (len(matrices[0]), 122)
     np.testing.assert_array_equal(data.inputs[:, :61], matrices[0])
     np.testing.assert_array_equal(data.inputs[:, 61:], onsets[0])

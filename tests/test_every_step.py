@@ -11,7 +11,7 @@ import pytest
 
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.data.prepare import prepare_training_data
-from bach2.data.training_set import build_training_set
+from bach2.data.training_set import Crop, build_training_set
 from bach2.data.training_windows import stream_chunks, stream_layout
 from bach2.measure.evaluate import checkpoint_nll, load_pieces
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path, load_rnn_checkpoint
@@ -52,7 +52,7 @@ def random_pieces(lengths, seed=0, n_pitches=12):
 
 
 def test_stream_layout_makes_every_frame_a_target_exactly_once():
-    data = build_training_set(random_pieces([5, 17, 30, 9, 3, 1, 12]), pad=1)
+    data = build_training_set(random_pieces([5, 17, 30, 9, 3, 1, 12]), crop=Crop(pad=1))
     rows, reset = stream_layout(data.piece_starts, 3, order_seed=[0, 4])
     targets = rows[rows >= 0] + 1
     silent = data.piece_starts[:-1]                              # the silent step before each piece
@@ -82,13 +82,13 @@ def test_carried_state_equals_the_whole_sequence_at_once():
     short = RNNModel(ModelConfig(n_hidden=8, sequence_length=4, batch_size=2, n_pitches=12, targets='all'))
     whole = RNNModel(ModelConfig(n_hidden=8, sequence_length=24, batch_size=2, n_pitches=12, targets='all'))
     whole.set_state(short.get_state())
-    data = build_training_set(pieces, pad=1)
+    data = build_training_set(pieces, crop=Crop(pad=1))
     _, nll_short, frames_short, rows_short = stream_nll(short, data)
     _, nll_whole, frames_whole, rows_whole = stream_nll(whole, data)
     assert frames_short == frames_whole == 23 + 7 + 16
     np.testing.assert_allclose(rows_short, rows_whole, rtol=1e-5)   # chunks of 4 with the state carried = one pass
     # and the first frame of a piece is predicted from silence: a piece alone gives the same NLL
-    alone = stream_nll(whole, build_training_set(pieces[1:2], pad=1))[3]
+    alone = stream_nll(whole, build_training_set(pieces[1:2], crop=Crop(pad=1)))[3]
     np.testing.assert_allclose(alone[1:], rows_whole[data.piece_starts[1] + 1:data.piece_starts[2]], rtol=1e-5)
 
 
@@ -98,7 +98,7 @@ def test_dropout_is_off_in_evaluation_and_on_in_training():
     dropped = RNNModel(config)
     plain = RNNModel(dataclasses.replace(config, dropout=0.0, input_dropout=0.0))
     plain.set_state(dropped.get_state())
-    data = build_training_set(random_pieces([9, 6]), pad=1)
+    data = build_training_set(random_pieces([9, 6]), crop=Crop(pad=1))
     assert stream_nll(dropped, data)[1] == pytest.approx(stream_nll(plain, data)[1], rel=1e-6)
     rows, reset = stream_chunks(*stream_layout(data.piece_starts, 2), 4)[0]
     batch = stream_batch(data, rows, reset)

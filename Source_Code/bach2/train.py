@@ -36,7 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.common import CheckpointError, CorpusError, TrainingDiverged
-from bach2.data.training_set import load_training_set, select_pieces, split_pieces
+from bach2.data.training_set import Crop, load_training_set, select_pieces, split_pieces
 from bach2.data.training_windows import iterate_batches, stream_chunks, stream_layout
 from bach2.models.checkpoints import (RunState, best_checkpoint_path, checkpoint_path, load_carry,
                                       load_rnn_checkpoint, run_name, save_rnn_checkpoint)
@@ -87,16 +87,15 @@ class Trainer:
         if not train_idx:
             raise CorpusError(f'{train_config.data_dir}: no piece left for training '
                               f'(valid_fraction {train_config.valid_fraction} or split.json holds out all {len(valid_idx)})')
-        load = dict(step_ticks=train_config.step_ticks, monophonic=model_config.mode == 'monophonic',
-                    chord_input=model_config.chord_input, metre_input=model_config.metre_input,
-                    articulation=model_config.articulation, piece_steps=train_config.piece_steps)
         L = model_config.sequence_length
         self.every_step = model_config.targets == 'all'
         pad = 1 if self.every_step else L if train_config.pad_start else 0
-        self.train_set = load_training_set(train_config.data_dir, train_idx, max_steps=train_config.max_steps,
-                                           transpositions=train_config.transpositions, pad=pad, **load)
-        self.valid_set = load_training_set(train_config.data_dir, valid_idx, pad=1, transpositions=(
-            train_config.valid_transpositions or train_config.transpositions), **load) if valid_idx else None
+        data_dir, step_ticks, rows = train_config.data_dir, train_config.step_ticks, model_config.rows
+        self.train_set = load_training_set(data_dir, train_idx, train_config.transpositions, step_ticks, rows,
+                                           Crop(pad, train_config.piece_steps, train_config.max_steps))
+        self.valid_set = load_training_set(
+            data_dir, valid_idx, train_config.valid_transpositions or train_config.transpositions, step_ticks, rows,
+            Crop(1, train_config.piece_steps)) if valid_idx else None
         if self.every_step:
             self.train_windows = None
             if self.train_set.n_steps <= len(self.train_set.names):    # checked before compiling: fails fast

@@ -7,7 +7,7 @@ import pytest
 from bach2.common import CorpusError
 from bach2.data.jsb_chorales import (LOWEST_KEY, N_KEYS, chorale_roll, load_jsb_chorales, prepare_jsb_chorales,
                                      transpose_keys)
-from bach2.data.training_set import load_training_set, piece_names, prepared_geometry, read_split, split_indices
+from bach2.data.training_set import Crop, load_training_set, piece_names, prepared_geometry, read_split, split_indices
 from bach2.models.nll import data_windows
 from conftest import SHARED_DATA
 
@@ -75,7 +75,7 @@ def test_with_a_silent_start_every_real_frame_is_the_target_of_exactly_one_windo
     out = tmp_path / 'prepared'
     prepare_jsb_chorales(small_json, out, transpositions=(0,))
     L = 5
-    data = load_training_set(out, [0, 1, 2, 3], transpositions=(0,), step_ticks=96, pad=L)
+    data = load_training_set(out, [0, 1, 2, 3], transpositions=(0,), step_ticks=96, crop=Crop(pad=L))
     X, Y, starts = data_windows(data, L)
     real = np.concatenate([chorale_roll(c) for split in ('train', 'valid', 'test') for c in SMALL[split]])
     assert len(starts) == len(real) == 11

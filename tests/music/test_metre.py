@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bach2.data.prepare import PrepareConfig, prepare_training_data
-from bach2.data.training_set import load_training_set, read_positions
+from bach2.data.training_set import Rows, load_training_set, read_positions
 from bach2.midi_to_time_series import Piece, Voice
 from bach2.models.model_config import ModelConfig
 from bach2.music.metre import (METRE_FEATURES, POSITION_CLASSES, bar_positions, coarser_positions, continue_positions,
@@ -70,7 +70,7 @@ def test_stage_1_records_the_positions_the_same_in_every_transposition(tmp_path)
         np.testing.assert_array_equal(pickled['bar_positions'][0], expected_positions())
         assert len(pickled['bar_positions'][0]) == len(pickled['pitch_matrices'][0])
     # the training set appends the *next* step's metre after the pitches
-    data = load_training_set(tmp_path / 'data', [0], transpositions=(0, 5), metre_input=True)
+    data = load_training_set(tmp_path / 'data', [0], transpositions=(0, 5), rows=Rows(metre_input=True))
     assert data.inputs.shape == (120, 61 + METRE_FEATURES) and data.targets.shape == (120, 61)
     np.testing.assert_array_equal(data.inputs[:60, 61:], next_step_features(expected_positions()))
     np.testing.assert_array_equal(data.positions[60:], expected_positions())
@@ -88,7 +88,7 @@ def test_a_folder_prepared_before_positions_says_so_for_a_metre_model(tmp_path):
     assert load_training_set(tmp_path / 'data', [0], transpositions=(0,)).positions is None
     from bach2.common import CorpusError
     with pytest.raises(CorpusError, match='prepared before bar positions were recorded'):
-        load_training_set(tmp_path / 'data', [0], transpositions=(0,), metre_input=True)
+        load_training_set(tmp_path / 'data', [0], transpositions=(0,), rows=Rows(metre_input=True))
 
 
 def test_a_music21_pickup_is_written_as_its_own_bar(tmp_path):

@@ -234,24 +234,38 @@ def pad_start(array, pad, fill=0):
     return np.concatenate([np.full((pad,) + array.shape[1:], fill, array.dtype), array]) if pad else array
 
 
-def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=JOURNAL_STEP_TICKS, monophonic=False,
-                      chord_input=False, pad=0, piece_steps=0, max_steps=0, metre_input=False, articulation=False):
-    """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet`.
+@dataclasses.dataclass(frozen=True)
+class Rows:
+    """What a model reads in each row of a training set (from its :class:`~bach2.models.model_config.ModelConfig`)."""
+    monophonic: bool = False     # the bass line (:func:`bass_line`); the targets get a rest unit
+    chord_input: bool = False    # the next step's chord tones (12) appended to each input row
+    metre_input: bool = False    # the next step's metre features appended (every piece needs bar positions)
+    articulation: bool = False   # read each step ``2P`` wide, the onset plane after the pitches (:func:`read_steps`)
 
-    ``pad``, ``piece_steps``, ``max_steps``, ``metre_input``: see :func:`build_training_set`; the bar
-    positions are read when the folder has them (and must be, with ``metre_input``); with ``articulation``
-    every step is ``2P`` wide (:func:`read_steps`).
-    """
+
+@dataclasses.dataclass(frozen=True)
+class Crop:
+    """Which steps of the pieces a training set keeps (:func:`crop_pieces`); 0 = no limit."""
+    pad: int = 0                 # silent steps before each piece
+    piece_steps: int = 0         # each piece's first steps only (the journal's first 4 bars: 64)
+    max_steps: int = 0           # the first steps of all the pieces in order (the journal's pitch_matrix[:4800])
+
+
+def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ticks=JOURNAL_STEP_TICKS, rows=Rows(),
+                      crop=Crop()):
+    """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet` of ``rows``, cropped
+    by ``crop`` (:func:`build_training_set`); the bar positions are read when the folder has them (and must be,
+    with ``rows.metre_input``)."""
     steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
     pieces = []
     for k in transpositions:
         path = _path(data_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}.npz')
-        matrices, piece_names_k = read_steps(path, articulation)
+        matrices, piece_names_k = read_steps(path, rows.articulation)
         chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
-        positions = read_positions(path, required=metre_input) or [None] * len(matrices)
+        positions = read_positions(path, required=rows.metre_input) or [None] * len(matrices)
         pieces += [(matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), steps_per_quarter),
                     f'{piece_names_k[i]}_sh{k}', positions[i]) for i in piece_indices]
-    return build_training_set(pieces, monophonic, chord_input, pad, piece_steps, max_steps, metre_input)
+    return build_training_set(pieces, rows, crop)
 
 
 def crop_pieces(pieces, piece_steps=0, max_steps=0, pad=0):
@@ -276,16 +290,13 @@ def crop_pieces(pieces, piece_steps=0, max_steps=0, pad=0):
     return cropped
 
 
-def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece_steps=0, max_steps=0,
-                       metre_input=False):
-    """[(``T × P`` pitch matrix, ``T`` chord per step, name[, ``T × 2`` bar positions])] → :class:`TrainingSet`.
-
-    ``pad`` silent steps before each piece; ``piece_steps`` / ``max_steps`` crop (see :func:`crop_pieces`);
-    ``metre_input``: the next step's metre features appended to each input row (every piece needs positions).
-    """
+def build_training_set(pieces, rows=Rows(), crop=Crop()):
+    """[(``T × P`` pitch matrix, ``T`` chord per step, name[, ``T × 2`` bar positions])] → :class:`TrainingSet` whose
+    input rows hold what ``rows`` says (its ``articulation`` is how the pieces were read), the pieces cropped by
+    ``crop`` (:func:`crop_pieces`)."""
     inputs, targets, chords, names, positions = [], [], [], [], []
-    for matrix, step_chords, name, piece_positions in crop_pieces(pieces, piece_steps, max_steps, pad):
-        if monophonic:
+    for matrix, step_chords, name, piece_positions in crop_pieces(pieces, crop.piece_steps, crop.max_steps, crop.pad):
+        if rows.monophonic:
             bass = bass_line(matrix)
             rest = (bass.sum(axis=1) == 0).astype(np.uint8)[:, None]
             inputs.append(bass)
@@ -293,9 +304,9 @@ def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece
         else:
             inputs.append(matrix)
             targets.append(matrix)
-        if chord_input:
+        if rows.chord_input:
             inputs[-1] = np.concatenate([inputs[-1], next_step_chord_tones(step_chords)], axis=1)
-        if metre_input:
+        if rows.metre_input:
             if piece_positions is None:
                 raise CorpusError(f'{name}: no bar positions for a model with metre input')
             inputs[-1] = np.concatenate([inputs[-1], next_step_features(piece_positions)], axis=1)
@@ -303,7 +314,7 @@ def build_training_set(pieces, monophonic=False, chord_input=False, pad=0, piece
         names.append(name)
         positions.append(piece_positions)
     data, starts = concatenate_pieces(inputs)
-    separate_targets = monophonic or chord_input or metre_input
+    separate_targets = rows.monophonic or rows.chord_input or rows.metre_input
     return TrainingSet(inputs=data, targets=concatenate_pieces(targets)[0] if separate_targets else data,
                        step_chords=np.concatenate(chords).astype(np.int16), piece_starts=starts, names=names,
                        positions=None if any(p is None for p in positions) else np.concatenate(positions))

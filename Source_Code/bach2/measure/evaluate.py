@@ -17,11 +17,11 @@ import numpy as np
 from bach2.chord_sequence import beat_profiles, chord_indices
 from bach2.common import CheckpointError, CorpusError
 from bach2.data.prepare import PrepareConfig, find_midi_files, read_corpus
-from bach2.data.training_set import (build_training_set, piece_names, prepared_geometry, read_positions,
+from bach2.data.training_set import (Crop, build_training_set, piece_names, prepared_geometry, read_positions,
                                      read_sequences, read_split, read_steps, split_indices, step_chord_indices)
+from bach2.measure.music_statistics import compare, music_statistics
 from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
 from bach2.models.nll import stream_nll
-from bach2.measure.music_statistics import compare, music_statistics
 from bach2.music.geometry import Geometry
 from bach2.music.metre import piece_positions
 from bach2.time_series_to_pitch_matrix import full_roll, onset_matrix, ticks_per_step, window
@@ -102,9 +102,7 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
     row_nlls, epochs = [], []
     for checkpoint in ([checkpoints] if isinstance(checkpoints, (str, pathlib.Path)) else checkpoints):
         model_config, state, meta = load_rnn_checkpoint(checkpoint)
-        data = build_training_set(usable, monophonic=model_config.mode == 'monophonic',
-                                  chord_input=model_config.chord_input, metre_input=model_config.metre_input,
-                                  pad=1)
+        data = build_training_set(usable, model_config.rows, Crop(pad=1))
         model = RNNModel(model_config, backend=backend)
         try:
             model.set_state(state, parameters_only=True)

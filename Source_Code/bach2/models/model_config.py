@@ -1,6 +1,7 @@
 """Stage 3 hyper-parameters (no PyTensor import: the CLI reads the defaults from here)."""
 import dataclasses
 
+from bach2.data.training_set import Rows
 from bach2.music.metre import METRE_FEATURES
 
 OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
@@ -86,6 +87,11 @@ class ModelConfig:
     @property
     def n_inputs(self):
         return self.step_width + 12 * self.chord_input + METRE_FEATURES * self.metre_input
+
+    @property
+    def rows(self):
+        """What this model reads in each training row (:class:`~bach2.data.training_set.Rows`)."""
+        return Rows(self.mode == 'monophonic', self.chord_input, self.metre_input, self.articulation)
 
     @property
     def n_outputs(self):
