@@ -21,26 +21,27 @@ def cmd_journey(args):
     model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
     print('stages 0–2: prepare the training data')
     status = cmd_prepare(args, min_steps=model_config.sequence_length + 1)   # pieces that give a window
-    journey_after_prepare(model_config, args.out, args.checkpoints, args.fugues, args.epochs, args.max_batches,
-                          args.temperature)
+    from bach2.train import TrainConfig       # PyTensor: seconds to import
+    train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
+                               max_batches=args.max_batches, max_valid_frames=4000)
+    journey_after_prepare(model_config, train_config, args.fugues, args.temperature)
     return status
 
 
-def journey_after_prepare(model_config, data_dir, checkpoints, fugues, epochs, max_batches, temperature):
-    """The journey on the prepared ``data_dir``: the shipped models' pieces and exposition, then ``model_config``
-    trained for ``epochs`` (``max_batches`` each) into ``checkpoints`` and two of its pieces at ``temperature``;
-    every piece and the gallery go to ``fugues``."""
+def journey_after_prepare(model_config, train_config, fugues, temperature):
+    """The journey on the prepared ``train_config.data_dir``: the shipped models' pieces and exposition, then
+    ``model_config`` trained as ``train_config`` says and two of its pieces at ``temperature``; every piece and
+    the gallery go to ``fugues``."""
     from bach2.compose.generate import GenerateConfig, generate_a_fugue
     from bach2.models.checkpoints import checkpoint_path
-    from bach2.train import TrainConfig, train
+    from bach2.train import train
+    data_dir = train_config.data_dir
     audio = 'wav' if renderer_or_say_so() else ''
     print('stage 4 with the model shipped with Bach2.0 (trained on the built-in corpus): two pieces')
     shipped_pieces(data_dir, fugues, audio)
     print('a fugue exposition by the shipped models (bach2 fugue) on the subject of a fugue they never trained on')
     shipped_exposition(data_dir, fugues, audio)
     print('stage 3: train a small model of the journal (2 × 128 units)')
-    train_config = TrainConfig(data_dir=data_dir, out_dir=checkpoints, epochs=epochs, max_batches=max_batches,
-                               max_valid_frames=4000)
     train(model_config, train_config)
     print('stage 4: generate')
     sampler = None
