@@ -43,6 +43,7 @@ from bach2.models.checkpoints import (RunState, best_checkpoint_path, checkpoint
 from bach2.models.nll import data_windows, feed, stream_batch, stream_nll
 from bach2.render.training_curves import plot_history, write_log
 from bach2.rnn_model import RNNModel
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS
 
 
 @dataclasses.dataclass
@@ -54,7 +55,7 @@ class TrainConfig:
     valid_fraction: float = 0.1
     transpositions: tuple = tuple(range(12))   # sh<k> used for training (and validation, unless …)
     valid_transpositions: tuple = ()           # … these are given, e.g. (0,): validate in the original keys
-    step_ticks: int = 24
+    step_ticks: int = JOURNAL_STEP_TICKS
     pad_start: bool = False         # SEQUENCE_LENGTH silent steps before each piece: every step is a target
     backend: str = 'jax'
     max_batches: int = 0            # per epoch; 0 = all (quick runs use a few)

@@ -9,6 +9,7 @@ import argparse
 from bach2.common import CorpusError
 from bach2.data.prepare import PrepareConfig
 from bach2.music.progressions import parse_key
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH
 
 DEFAULT_DATA = 'training_data'
 
@@ -98,9 +99,9 @@ def add_data_arguments(parser):
 
 def add_matrix_arguments(parser):
     """--step-ticks, --lowest-pitch, --n-pitches, --transpose (stages 1–2)."""
-    parser.add_argument('--step-ticks', type=positive, default=24,
+    parser.add_argument('--step-ticks', type=positive, default=JOURNAL_STEP_TICKS,
                         help='one time step in ticks at 96 per quarter note (default: %(default)s = a 16th)')
-    parser.add_argument('--lowest-pitch', type=int, default=24, choices=range(0, 128), metavar='0-127',
+    parser.add_argument('--lowest-pitch', type=int, default=LOWEST_PITCH, choices=range(0, 128), metavar='0-127',
                         help='MIDI pitch of column 0 (default: %(default)s, the journal\'s two-octave shift)')
     parser.add_argument('--n-pitches', type=positive, default=61, help='pitches per step (default: %(default)s)')
     parser.add_argument('--transpose', choices=('all', 'c'), default='all',
@@ -109,7 +110,8 @@ def add_matrix_arguments(parser):
 
 def config_from(args):
     """The options of stages 0–2 (those given; the rest at their defaults) → :class:`PrepareConfig`."""
-    return PrepareConfig(step_ticks=getattr(args, 'step_ticks', 24), lowest_pitch=getattr(args, 'lowest_pitch', 24),
+    return PrepareConfig(step_ticks=getattr(args, 'step_ticks', JOURNAL_STEP_TICKS),
+                         lowest_pitch=getattr(args, 'lowest_pitch', LOWEST_PITCH),
                          n_pitches=getattr(args, 'n_pitches', 61), transpose=getattr(args, 'transpose', 'all'),
                          skip_time_signatures=tuple(getattr(args, 'skip_time_signature', ())),
                          split_movements=not getattr(args, 'no_split_movements', False))

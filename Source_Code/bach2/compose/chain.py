@@ -29,7 +29,7 @@ from bach2.render.piano_roll import chord_symbol, progression_text
 from bach2.render.piece import Output, write_piece
 from bach2.safe_io import atomic_path, save_npz
 from bach2.sampling import Sampler
-from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, time_series_to_pitch_matrix
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH, N_PITCHES, time_series_to_pitch_matrix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,7 @@ def generate_progression(checkpoint, progression=Progression(), sampling=Samplin
             'symbols': [chord_symbol(int(c)) or '-' for c in chords]}, chords
 
 
-def root_bass(chords, n_pitches=61, lowest_pitch=24, steps_per_quarter=4, octave_low=36):
+def root_bass(chords, n_pitches=N_PITCHES, lowest_pitch=LOWEST_PITCH, steps_per_quarter=4, octave_low=36):
     """Chord per quarter note → ``T × P`` uint8 bass: each chord's root from MIDI ``octave_low`` up
     (C2…B2), held for its quarter; silent where there is no chord (the fallback without a bass model)."""
     chords = np.asarray(chords)

@@ -210,7 +210,8 @@ def exposition_plan(subject, tonic, geometry, form=Form()):
 
 def entries_intact(lines, onsets, entries, lowest_pitch, n_pitches):
     """Share of ``entries`` whose voice plays them note for note — the same pitch at every step, struck
-    where the entry strikes — in ``lines``/``onsets`` (``n_voices × T``, :func:`bach2.compose.harmonize.separate_voices`)."""
+    where the entry strikes — in ``lines``/``onsets`` (``n_voices × T``,
+    :func:`bach2.compose.harmonize.separate_voices`)."""
     kept = 0
     for entry in entries:
         span = slice(entry.start, entry.start + len(entry.pitches))

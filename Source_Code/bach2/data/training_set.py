@@ -291,9 +291,9 @@ def crop_pieces(pieces, piece_steps=0, max_steps=0, pad=0):
 
 
 def build_training_set(pieces, rows=Rows(), crop=Crop()):
-    """[(``T × P`` pitch matrix, ``T`` chord per step, name[, ``T × 2`` bar positions])] → :class:`TrainingSet` whose
-    input rows hold what ``rows`` says (its ``articulation`` is how the pieces were read), the pieces cropped by
-    ``crop`` (:func:`crop_pieces`)."""
+    """[(``T × P`` pitch matrix, ``T`` chord per step, name[, ``T × 2`` bar positions])] → :class:`TrainingSet`
+    whose input rows hold what ``rows`` says (its ``articulation`` is how the pieces were read), the pieces
+    cropped by ``crop`` (:func:`crop_pieces`)."""
     inputs, targets, chords, names, positions = [], [], [], [], []
     for matrix, step_chords, name, piece_positions in crop_pieces(pieces, crop.piece_steps, crop.max_steps, crop.pad):
         if rows.monophonic:

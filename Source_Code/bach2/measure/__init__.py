@@ -1,1 +1,2 @@
-"""Measurement: NLL on held-out pieces, musical statistics, the Bach-or-not judge, baselines, the journal's experiments."""
+"""Measurement: NLL on held-out pieces, musical statistics, the Bach-or-not judge, baselines, and the
+journal's experiments."""

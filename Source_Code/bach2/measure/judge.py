@@ -146,7 +146,8 @@ def judge_accuracy(generated, bach, lowest_pitch=LOWEST_PITCH, groups=None, conf
     sides = [excerpts(pieces, config.steps) for pieces in (bach, generated)]
     n = min(len(side) for side in sides)
     if n < config.folds:
-        raise ValueError(f'{n} non-silent excerpts of {config.steps} steps on one side: too few for {config.folds} folds')
+        raise ValueError(f'{n} non-silent excerpts of {config.steps} steps on one side: '
+                         f'too few for {config.folds} folds')
     X, y, labels, used = [], [], [], []
     for label, (side, side_groups) in enumerate(zip(sides, (groups or (None, None))[::-1])):
         chosen = [side[i] for i in np.sort(rng.choice(len(side), n, replace=False))]
@@ -329,7 +330,8 @@ def load_generated(folder, geometry):
         matrix = record.get('pitch_matrix') if isinstance(record, dict) else None
         if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
             raise CorpusError(f'{path}: not a generated piece (no pitch_matrix)')
-        found = Geometry(record.get('step_ticks', JOURNAL_STEP_TICKS), matrix.shape[1], record.get('lowest_pitch', LOWEST_PITCH))
+        found = Geometry(record.get('step_ticks', JOURNAL_STEP_TICKS), matrix.shape[1],
+                         record.get('lowest_pitch', LOWEST_PITCH))
         if found != geometry:
             raise CorpusError(f'{path}: generated with {found}, the corpus is {geometry}')
         positions, onsets = record.get('bar_positions'), record.get('onsets')

@@ -3,6 +3,7 @@ import dataclasses
 
 from bach2.data.training_set import Rows
 from bach2.music.metre import METRE_FEATURES
+from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, N_PITCHES
 
 OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
 MODES = ('polyphonic', 'monophonic')
@@ -48,8 +49,8 @@ class ModelConfig:
     targets: str = 'last'           # 'last': window → next step (the journal's); 'all': every step, state carried
     input_dropout: float = 0.0      # dropout on the input steps (Lasagne's DropoutLayer; training only)
     dropout: float = 0.0            # dropout after each LSTM layer (between layers and before the output)
-    n_pitches: int = 61
-    lowest_pitch: int = 24
+    n_pitches: int = N_PITCHES
+    lowest_pitch: int = LOWEST_PITCH
 
     def __post_init__(self):
         if self.n_layers not in (1, 2):

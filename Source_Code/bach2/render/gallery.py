@@ -24,7 +24,7 @@ from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.render.look import look
 from bach2.render.pitch_class_plot import corpus_matrices, pitch_class_distribution, plot_pitch_class_histograms
 from bach2.safe_io import UnsafePickleError, atomic_path, load_pickle
-from bach2.time_series_to_pitch_matrix import full_roll, pitch_span, ticks_per_step
+from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, full_roll, pitch_span, ticks_per_step
 
 AUDIO_SUFFIXES = {'.ogg': 'audio/ogg', '.wav': 'audio/wav'}   # the first found is played
 HISTOGRAM_NAME = 'pitch_classes.png'
@@ -121,7 +121,7 @@ def _stats_rows(piece):
 
 def _pitch_class_figure(pieces, folder, corpus_dir):
     """Draw ``pitch_classes.png`` (pieces with a ``.p`` against the corpus); its path, or None."""
-    generated = [(np.asarray(p['record_data']['pitch_matrix']), int(p['record_data'].get('lowest_pitch', 24)))
+    generated = [(np.asarray(p['record_data']['pitch_matrix']), int(p['record_data'].get('lowest_pitch', LOWEST_PITCH)))
                  for p in pieces if 'pitch_matrix' in p['record_data']]
     if not generated:
         return None

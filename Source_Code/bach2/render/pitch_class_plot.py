@@ -12,7 +12,7 @@ import numpy as np
 from bach2.music.key_finding import find_key, pitch_class_histogram
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.safe_io import save_png
-from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH, pitch_matrix_to_roll
 
 
 def pitch_class_counts(pitch_matrix, lowest_pitch, to_c=False):
@@ -29,7 +29,7 @@ def pitch_class_distribution(matrices, lowest_pitch, to_c=False):
     return total / total.sum() if total.sum() else total
 
 
-def corpus_matrices(data_dir, step_ticks=24):
+def corpus_matrices(data_dir, step_ticks=JOURNAL_STEP_TICKS):
     """Stage-1 data (``pitch_matrix_<N>ticks_sh0.npz``, the pieces in their own keys) → ([T_i × P], lowest pitch).
 
     ([], None) when ``data_dir`` holds no prepared data.
@@ -39,7 +39,7 @@ def corpus_matrices(data_dir, step_ticks=24):
         return [], None
     with np.load(path) as arrays:
         data, starts = arrays['pitch_matrices'], arrays['piece_starts']
-        lowest = int(arrays['lowest_pitch']) if 'lowest_pitch' in arrays else 24
+        lowest = int(arrays['lowest_pitch']) if 'lowest_pitch' in arrays else LOWEST_PITCH
     return [data[a:b] for a, b in zip(starts[:-1], starts[1:])], lowest
 
 
