@@ -1,5 +1,6 @@
 """Arguments shared by the ``bach2`` commands and the stage scripts.
 
+* :func:`command_parser`: one subcommand that runs its ``cmd_`` function;
 * types: each parses one option value or says, in one line, why not;
 * option groups of stages 0–2 (:func:`add_out_argument`, :func:`add_data_arguments`,
   :func:`add_matrix_arguments`) and the :class:`PrepareConfig` they give (:func:`config_from`).
@@ -12,6 +13,14 @@ from bach2.music.progressions import parse_key
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH
 
 DEFAULT_DATA = 'training_data'
+
+
+def command_parser(commands, name, run, help):
+    """The parser of subcommand ``name`` of ``commands`` (argparse subparsers): ``help`` in the list of commands,
+    ``run``'s docstring as its description, and ``run(args)`` what it does."""
+    parser = commands.add_parser(name, help=help, description=run.__doc__)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def positive(text):

@@ -17,7 +17,7 @@ import dataclasses
 import os
 import pathlib
 
-from bach2.app.arguments import DEFAULT_DATA, count, key, positive, rate
+from bach2.app.arguments import DEFAULT_DATA, command_parser, count, key, positive, rate
 from bach2.app.output import refresh_gallery, renderer_or_say_so
 from bach2.common import CheckpointError, CorpusError
 from bach2.compose.fugue import Form, SubjectError
@@ -131,10 +131,8 @@ def cmd_generate(args):
 
 
 def add_generate_command(commands):
-    generate = commands.add_parser('generate', help='stage 4: write new pieces with a trained model',
-                                   description=cmd_generate.__doc__)
+    generate = command_parser(commands, 'generate', cmd_generate, 'stage 4: write new pieces with a trained model')
     add_generate_arguments(generate)
-    generate.set_defaults(run=cmd_generate)
 
 
 # --------------------------------------------------------------------------- harmonize, fugue
@@ -200,8 +198,8 @@ def cmd_fugue(args):
 
 
 def add_harmonize_command(commands):
-    harmonize = commands.add_parser('harmonize', help='write the other voices around a given soprano or bass',
-                                    description=cmd_harmonize.__doc__)
+    harmonize = command_parser(commands, 'harmonize', cmd_harmonize,
+                               'write the other voices around a given soprano or bass')
     harmonize.add_argument('melody', metavar='MELODY.mid', help='a MIDI file: its highest line is the soprano, '
                            'its lowest the bass')
     harmonize.add_argument('--voice', choices=('soprano', 'bass'), default='soprano',
@@ -211,12 +209,10 @@ def add_harmonize_command(commands):
     harmonize.add_argument('--checkpoint', help='an lstm-nade of bach2 train, drawn --pitch-order down for a '
                            'soprano, up for a bass (default: the shipped model of that order)')
     add_voice_arguments(harmonize)
-    harmonize.set_defaults(run=cmd_harmonize)
 
 
 def add_fugue_command(commands):
-    fugue = commands.add_parser('fugue', help='a fugue exposition on a subject (MIDI or notes as text)',
-                                description=cmd_fugue.__doc__)
+    fugue = command_parser(commands, 'fugue', cmd_fugue, 'a fugue exposition on a subject (MIDI or notes as text)')
     fugue.add_argument('subject', metavar='SUBJECT', help='a MIDI file (its highest line), or notes as text: '
                        '"C4:0.5 Eb4 D4 C4 B3:1 C4 D4 G3" — scientific pitch names (C4 = middle C), r for a rest, '
                        ':LENGTH in quarter notes (kept until changed; first: 1); starts on a downbeat of 4/4')
@@ -230,4 +226,3 @@ def add_fugue_command(commands):
     fugue.add_argument('--up', help='an lstm-nade drawn low to high (default: the shipped model; with --down)')
     fugue.add_argument('--down', help='an lstm-nade drawn high to low, same geometry (default: the shipped twin)')
     add_voice_arguments(fugue)
-    fugue.set_defaults(run=cmd_fugue)

@@ -8,8 +8,8 @@ import os
 import pathlib
 import sys
 
-from bach2.app.arguments import (add_data_arguments, add_matrix_arguments, add_out_argument, config_from, positive,
-                                 transpositions)
+from bach2.app.arguments import (add_data_arguments, add_matrix_arguments, add_out_argument, command_parser,
+                                 config_from, positive, transpositions)
 from bach2.app.output import report_failures
 from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.data.default_corpus import SUBFOLDER, fill_default_corpus, keyboard_corpus
@@ -85,34 +85,30 @@ def cmd_prepare_benchmark(args):
 
 
 def add_prepare_command(commands):
-    prepare = commands.add_parser('prepare', help='stages 0–2: MIDI → time series → pitch matrices → chords',
-                                  description=cmd_prepare.__doc__)
+    prepare = command_parser(commands, 'prepare', cmd_prepare,
+                             'stages 0–2: MIDI → time series → pitch matrices → chords')
     add_out_argument(prepare)
     add_data_arguments(prepare)
     add_matrix_arguments(prepare)
-    prepare.set_defaults(run=cmd_prepare)
 
 
 def add_inspect_command(commands):
-    inspect = commands.add_parser('inspect', help='stage 0 on MIDI files: notes, key and repair report',
-                                  description=cmd_inspect.__doc__)
+    inspect = command_parser(commands, 'inspect', cmd_inspect, 'stage 0 on MIDI files: notes, key and repair report')
     inspect.add_argument('paths', nargs='+', metavar='PATH', help=f'MIDI files or folders ({", ".join(MIDI_SUFFIXES)})')
-    inspect.set_defaults(run=cmd_inspect)
 
 
 def add_prepare_jsb_command(commands):
-    prepare_jsb = commands.add_parser('prepare-jsb', help='the JSB Chorales benchmark as a prepared folder',
-                                      description=cmd_prepare_jsb.__doc__)
+    prepare_jsb = command_parser(commands, 'prepare-jsb', cmd_prepare_jsb,
+                                 'the JSB Chorales benchmark as a prepared folder')
     prepare_jsb.add_argument('json', help='jsb-chorales-quarter.json (the Boulanger-Lewandowski split)')
     prepare_jsb.add_argument('--out', default='jsb_chorales_data', help='default: %(default)s')
     prepare_jsb.add_argument('--transpositions', default='all', help="'all' or a comma list such as 0,5,7 "
                              '(default: %(default)s)')
-    prepare_jsb.set_defaults(run=cmd_prepare_jsb)
 
 
 def add_prepare_benchmark_command(commands):
-    benchmark = commands.add_parser('prepare-benchmark', help='one of the four polyphonic benchmarks (.mat) as a '
-                                    'prepared folder', description=cmd_prepare_benchmark.__doc__)
+    benchmark = command_parser(commands, 'prepare-benchmark', cmd_prepare_benchmark,
+                               'one of the four polyphonic benchmarks (.mat) as a prepared folder')
     benchmark.add_argument('set', help="jsb, nottingham, musedata or piano-midi (from ../shared/data/polyphonic_music), "
                            'or a .mat file of the same format (frames of --step-ticks)')
     benchmark.add_argument('--out', help='default: <set>_data')
@@ -120,4 +116,3 @@ def add_prepare_benchmark_command(commands):
                            'set is in C, so other keys are augmentation (default: %(default)s)')
     benchmark.add_argument('--step-ticks', type=positive, help='ticks per frame at 96 per quarter, for a .mat file '
                            '(default: 48, an eighth note)')
-    benchmark.set_defaults(run=cmd_prepare_benchmark)

@@ -6,7 +6,8 @@ journal (2 × 128 units) trains for a few epochs (stage 3) and writes two pieces
 them all (stage 5).
 """
 # Imports of heavy modules are inside the functions, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
-from bach2.app.arguments import add_data_arguments, add_matrix_arguments, add_out_argument, count, positive, rate
+from bach2.app.arguments import (add_data_arguments, add_matrix_arguments, add_out_argument, command_parser, count,
+                                 positive, rate)
 from bach2.app.data_commands import cmd_prepare
 from bach2.app.output import refresh_gallery, renderer_or_say_so
 from bach2.common import CheckpointError, CorpusError
@@ -104,8 +105,8 @@ def shipped_exposition(data_dir, fugues, audio):
 
 
 def add_journey_command(commands):
-    journey = commands.add_parser('journey', help='the main job: prepare, the shipped model writes, a small model trains and writes',
-                                  description=cmd_journey.__doc__)
+    journey = command_parser(commands, 'journey', cmd_journey,
+                             'the main job: prepare, the shipped model writes, a small model trains and writes')
     add_out_argument(journey)
     add_data_arguments(journey)
     add_matrix_arguments(journey)
@@ -114,4 +115,3 @@ def add_journey_command(commands):
     journey.add_argument('--epochs', type=positive, default=3, help='default: %(default)s')
     journey.add_argument('--max-batches', type=count, default=150, help='per epoch (default: %(default)s)')
     journey.add_argument('--temperature', type=rate, default=0.7, help='of the samples (default: %(default)s)')
-    journey.set_defaults(run=cmd_journey)

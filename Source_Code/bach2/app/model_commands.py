@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from bach2.app.arguments import DEFAULT_DATA, count, decay, fraction, positive, rate, transpositions
+from bach2.app.arguments import DEFAULT_DATA, command_parser, count, decay, fraction, positive, rate, transpositions
 from bach2.app.output import report_failures, write_json
 from bach2.common import CorpusError
 from bach2.models.model_config import (MODELS, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, TARGETS, ModelConfig,
@@ -226,27 +226,24 @@ def cmd_judge(args):
 
 
 def add_train_command(commands):
-    train = commands.add_parser('train', help='stage 3: train the LSTM on prepared data',
-                                description=cmd_train.__doc__)
+    train = command_parser(commands, 'train', cmd_train, 'stage 3: train the LSTM on prepared data')
     add_train_arguments(train)
-    train.set_defaults(run=cmd_train)
 
 
 def add_export_command(commands):
-    export = commands.add_parser('export', help='a checkpoint as a model to share (parameters, log, curve, split)',
-                                 description=cmd_export.__doc__)
+    export = command_parser(commands, 'export', cmd_export,
+                            'a checkpoint as a model to share (parameters, log, curve, split)')
     export.add_argument('checkpoint', help='a .npz of `bach2 train` (its training data must still be there: the '
                         'split is written down)')
     export.add_argument('--out', required=True, help='folder to write model.npz, model.json and the log into')
     export.add_argument('--command', default='', help='the command that trained it, recorded in model.json')
     export.add_argument('--temperature', type=rate, default=1.0, help='the sampling temperature to use with it '
                         '(the journey reads it) (default: %(default)s)')
-    export.set_defaults(run=cmd_export)
 
 
 def add_evaluate_command(commands):
-    evaluate = commands.add_parser('evaluate', help='stage 5: NLL on held-out pieces, statistics against a corpus',
-                                   description=cmd_evaluate.__doc__)
+    evaluate = command_parser(commands, 'evaluate', cmd_evaluate,
+                              'stage 5: NLL on held-out pieces, statistics against a corpus')
     evaluate.add_argument('folder', help='MIDI files (e.g. Synthesized_Fugues, held-out Bach) or a prepared folder')
     evaluate.add_argument('--checkpoint', nargs='+', help='a .npz of `bach2 train`: report its NLL per frame on the '
                           'pieces; several: their ensemble (the mean of their probabilities of each frame)')
@@ -255,12 +252,11 @@ def add_evaluate_command(commands):
                           'with (default: %(default)s, skipped when it is not prepared)')
     evaluate.add_argument('--json', default='evaluation.json', help='where the results go (default: %(default)s)')
     evaluate.add_argument('--backend', choices=('jax', 'c'), default='jax')
-    evaluate.set_defaults(run=cmd_evaluate)
 
 
 def add_judge_command(commands):
-    judge = commands.add_parser('judge', help='stage 5: does a judge tell the pieces from Bach; do they copy him',
-                                description=cmd_judge.__doc__)
+    judge = command_parser(commands, 'judge', cmd_judge,
+                           'stage 5: does a judge tell the pieces from Bach; do they copy him')
     judge.add_argument('folder', help='.p files of bach2 generate (the continuations, primer left out), or else '
                        'MIDI files, read whole')
     judge.add_argument('--corpus', default=DEFAULT_DATA, help='prepared folder of held-out and training Bach '
@@ -271,4 +267,3 @@ def add_judge_command(commands):
     judge.add_argument('--copy-limit', type=positive, default=32, help='copies over this many steps count '
                        '(default: %(default)s, 2 bars)')
     judge.add_argument('--json', default='judge.json', help='where the results go (default: %(default)s)')
-    judge.set_defaults(run=cmd_judge)

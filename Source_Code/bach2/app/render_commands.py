@@ -7,7 +7,7 @@ import math
 import os
 import time
 
-from bach2.app.arguments import DEFAULT_DATA, positive
+from bach2.app.arguments import DEFAULT_DATA, command_parser, positive
 from bach2.app.output import refresh_gallery
 
 
@@ -53,19 +53,16 @@ def cmd_gallery(args):
 
 
 def add_listen_command(commands):
-    listen = commands.add_parser('listen', help='render a MIDI file to WAV or OGG (FluidSynth)',
-                                 description=cmd_listen.__doc__)
+    listen = command_parser(commands, 'listen', cmd_listen, 'render a MIDI file to WAV or OGG (FluidSynth)')
     listen.add_argument('file', metavar='FILE.mid', help='a MIDI file')
     listen.add_argument('-o', '--output', metavar='OUT.wav|OUT.ogg',
                         help='audio file to write (default: FILE.wav beside FILE.mid)')
     listen.add_argument('--soundfont', metavar='SF2', help='a General MIDI .sf2 (default: the first of '
                         '/usr/share/sounds/sf2/TimGM6mb.sf2, FluidR3_GM.sf2, default-GM.sf2)')
-    listen.set_defaults(run=cmd_listen)
 
 
 def add_look_command(commands):
-    look = commands.add_parser('look', help='piano roll with chords (PNG) of a MIDI file or pitch matrix',
-                               description=cmd_look.__doc__)
+    look = command_parser(commands, 'look', cmd_look, 'piano roll with chords (PNG) of a MIDI file or pitch matrix')
     look.add_argument('files', nargs='+', metavar='FILE', help='.mid/.midi, a .p of `bach2 generate`, or a '
                       'stage-1 pitch_matrix_*.p')
     look.add_argument('-o', '--output', metavar='OUT.png', help='default: FILE_roll.png beside FILE '
@@ -75,14 +72,11 @@ def add_look_command(commands):
                       'the pieces (a stage-1 pickle: its first two)')
     look.add_argument('--sequence-length', type=positive, default=16,
                       help='SEQUENCE_LENGTH of the --windows figure (default: %(default)s)')
-    look.set_defaults(run=cmd_look)
 
 
 def add_gallery_command(commands):
-    gallery = commands.add_parser('gallery', help='write FOLDER/index.html of the generated pieces',
-                                  description=cmd_gallery.__doc__)
+    gallery = command_parser(commands, 'gallery', cmd_gallery, 'write FOLDER/index.html of the generated pieces')
     gallery.add_argument('folder', nargs='?', default='Synthesized_Fugues', metavar='FOLDER',
                          help='default: %(default)s')
     gallery.add_argument('--corpus', default=DEFAULT_DATA, help='prepared data to compare pitch classes with '
                          '(default: %(default)s; skipped when absent)')
-    gallery.set_defaults(run=cmd_gallery)

@@ -11,7 +11,7 @@ Each command parses, calls one library function and prints where the output went
 import argparse
 import pathlib
 
-from bach2.app.arguments import DEFAULT_DATA, count, fraction, positive, rate, transpositions
+from bach2.app.arguments import DEFAULT_DATA, command_parser, count, fraction, positive, rate, transpositions
 from bach2.app.output import write_json
 from bach2.compose.lines import Sampling
 from bach2.render.piece import Output
@@ -90,21 +90,18 @@ def add_chords_command(commands):
     chords = commands.add_parser('chords', help="stage 0 of the journal's road map: chord-progression model",
                                  description='Train, evaluate and sample the chord-progression model.')
     sub = chords.add_subparsers(dest='chords_command', required=True, metavar='ACTION')
-    train = sub.add_parser('train', help=cmd_chords_train.__doc__, description=cmd_chords_train.__doc__)
+    train = command_parser(sub, 'train', cmd_chords_train, cmd_chords_train.__doc__)
     add_model_arguments(train, sequence_length=32)
-    train.set_defaults(run=cmd_chords_train)
-    evaluate = sub.add_parser('evaluate', help=cmd_chords_evaluate.__doc__, description=cmd_chords_evaluate.__doc__)
+    evaluate = command_parser(sub, 'evaluate', cmd_chords_evaluate, cmd_chords_evaluate.__doc__)
     evaluate.add_argument('checkpoint', help='a .npz of `bach2 chords train`')
     evaluate.add_argument('--data', help='prepared folder (default: the one it was trained on)')
     evaluate.add_argument('--alpha', type=rate, default=1.0, help='add-alpha smoothing of the baselines '
                           '(default: %(default)s)')
     evaluate.add_argument('--json', help='also write the numbers here')
-    evaluate.set_defaults(run=cmd_chords_evaluate)
-    generate = sub.add_parser('generate', help=cmd_chords_generate.__doc__, description=cmd_chords_generate.__doc__)
+    generate = command_parser(sub, 'generate', cmd_chords_generate, cmd_chords_generate.__doc__)
     add_progression_arguments(generate)
     generate.add_argument('--count', type=positive, default=1, help='progressions (seeds seed, seed+1, …)')
     generate.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
-    generate.set_defaults(run=cmd_chords_generate)
 
 
 # --------------------------------------------------------------------------- lines
@@ -144,20 +141,18 @@ def add_lines_command(commands):
     lines = commands.add_parser('lines', help="stages 1–2 of the road map: melody over a bass, melody from a melody",
                                 description='Train, evaluate and sample the line models.')
     sub = lines.add_subparsers(dest='lines_command', required=True, metavar='ACTION')
-    train = sub.add_parser('train', help=cmd_lines_train.__doc__, description=cmd_lines_train.__doc__)
+    train = command_parser(sub, 'train', cmd_lines_train, cmd_lines_train.__doc__)
     add_model_arguments(train, sequence_length=64)
     train.add_argument('--pair', choices=('bass-melody', 'melody-second'), default='bass-melody',
                        help='given line → generated line (default: %(default)s)')
     train.add_argument('--chord-input', action='store_true',
                        help="the step's chord (stage 2) as a third input, so a progression can steer the line")
-    train.set_defaults(run=cmd_lines_train)
-    evaluate = sub.add_parser('evaluate', help=cmd_lines_evaluate.__doc__, description=cmd_lines_evaluate.__doc__)
+    evaluate = command_parser(sub, 'evaluate', cmd_lines_evaluate, cmd_lines_evaluate.__doc__)
     evaluate.add_argument('checkpoint', help='a .npz of `bach2 lines train`')
     evaluate.add_argument('--data', help='prepared folder (default: the one it was trained on)')
     evaluate.add_argument('--alpha', type=rate, default=1.0, help='add-alpha smoothing of the count table')
     evaluate.add_argument('--json', help='also write the numbers here')
-    evaluate.set_defaults(run=cmd_lines_evaluate)
-    generate = sub.add_parser('generate', help=cmd_lines_generate.__doc__, description=cmd_lines_generate.__doc__)
+    generate = command_parser(sub, 'generate', cmd_lines_generate, cmd_lines_generate.__doc__)
     generate.add_argument('checkpoint', help='a .npz of `bach2 lines train`')
     generate.add_argument('given', help="a MIDI file or a prepared piece's name (in --data): its lowest line "
                           '(bass-melody) or highest line (melody-second) is the given line')
@@ -168,7 +163,6 @@ def add_lines_command(commands):
     generate.add_argument('--seed', type=int, default=0)
     generate.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     generate.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
-    generate.set_defaults(run=cmd_lines_generate)
 
 
 # --------------------------------------------------------------------------- chain
@@ -193,7 +187,7 @@ def cmd_chain(args):
 
 
 def add_chain_command(commands):
-    chain = commands.add_parser('chain', help=cmd_chain.__doc__, description=cmd_chain.__doc__)
+    chain = command_parser(commands, 'chain', cmd_chain, cmd_chain.__doc__)
     chain.add_argument('chords_checkpoint', metavar='CHORDS.npz', help='a checkpoint of `bach2 chords train`')
     chain.add_argument('--melody', required=True, help='a bass-melody checkpoint of `bach2 lines train`')
     chain.add_argument('--second', required=True, help='a melody-second checkpoint of `bach2 lines train`')
@@ -205,7 +199,6 @@ def add_chain_command(commands):
     chain.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
     chain.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
     chain.add_argument('--musicxml', action='store_true', help='write a MusicXML score too, one part per voice')
-    chain.set_defaults(run=cmd_chain)
 
 
 def add_progression_arguments(parser, positional=True):

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 
+from bach2.app.arguments import command_parser
 from bach2.common import MIDI_SUFFIXES, CheckpointError, CorpusError
 from bach2.compose.fugue import SubjectError
 from bach2.compose.lines import Sampling
@@ -304,8 +305,8 @@ def cmd_studio(args):
 
 
 def add_studio_command(commands):
-    studio = commands.add_parser('studio', help='Bach2.0 in the browser: continue, harmonize, write a fugue',
-                                 description=cmd_studio.__doc__)
+    studio = command_parser(commands, 'studio', cmd_studio,
+                            'Bach2.0 in the browser: continue, harmonize, write a fugue')
     studio.add_argument('--host', default='127.0.0.1', help='address to serve on (default: %(default)s, this machine '
                         'only; 0.0.0.0 opens the studio to every machine that can reach this one — it has no login)')
     studio.add_argument('--port', type=int, default=7860, help='default: %(default)s')
@@ -313,4 +314,3 @@ def add_studio_command(commands):
                         '(default: %(default)s)')
     studio.add_argument('--checkpoints', default='checkpoints', help='its .npz files are offered as models beside '
                         'the shipped one (default: %(default)s)')
-    studio.set_defaults(run=cmd_studio)
