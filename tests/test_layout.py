@@ -84,3 +84,15 @@ def test_no_import_cycle():
     for name in sorted(graph):
         if name not in state:
             visit(name, [name])
+
+
+def test_scripts_that_import_the_journals_modules_still_work():
+    """What the journal's modules offered before the package had rooms still imports from them."""
+    from bach2.chord_sequence import extract_chord_sequence, find_chord  # noqa: F401
+    from bach2.midi_to_time_series import Piece, Voice, midi_to_time_series  # noqa: F401
+    from bach2.rnn_model import ModelConfig, RNNModel  # noqa: F401
+    from bach2.sampling import Sampler, repetition_report  # noqa: F401
+    from bach2.time_series_to_midi import time_series_to_midi  # noqa: F401
+    from bach2.time_series_to_pitch_matrix import (LOWEST_PITCH, bass_line,  # noqa: F401
+                                                   time_series_to_pitch_matrix)
+    from bach2.train import ModelConfig, TrainConfig, Trainer, export_model, train, window_nll  # noqa: F401, F811

@@ -50,7 +50,7 @@ import pytensor.link.jax.dispatch  # noqa: F401 (switches JAX to 64 bits when fl
 import pytensor.tensor as pt
 
 from bach2.common import CheckpointError
-from bach2.models.model_config import ModelConfig
+from bach2.models.model_config import ModelConfig  # noqa: F401 (re-exported: from bach2.rnn_model import ModelConfig)
 from bach2.nn import layers, objectives, updates
 from bach2.nn.lstm_sequence import one_blas_thread
 from bach2.nn.nade import NADELayer, follow_pitches

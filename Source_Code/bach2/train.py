@@ -45,6 +45,11 @@ from bach2.render.training_curves import plot_history, write_log
 from bach2.rnn_model import RNNModel
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS
 
+# The journal's train module gave these too: a script that imports them from here keeps working.
+from bach2.models.checkpoints import export_model  # noqa: F401,E402
+from bach2.models.model_config import ModelConfig  # noqa: F401,E402
+from bach2.models.nll import window_nll  # noqa: F401,E402
+
 
 @dataclasses.dataclass
 class TrainConfig:
