@@ -74,8 +74,8 @@ class TrainConfig:
 
 def training_split(train_config):
     """(train, valid) piece indices of a run: the folder's ``split.json`` if it has one, else by BWV number."""
-    config = train_config
-    return split_pieces(config.data_dir, config.step_ticks, config.valid_fraction, config.seed)
+    return split_pieces(train_config.data_dir, train_config.step_ticks, train_config.valid_fraction,
+                        train_config.seed)
 
 
 class Trainer:

@@ -58,11 +58,11 @@ def test_bach2_help(command):
 
 
 def test_the_parser_loads_no_heavy_module():
-    """Every command group imports PyTensor, JAX, Matplotlib, Flask and music21 inside its commands, so
-    building the parser (``bach2 --help``) stays quick."""
+    """Every command group imports PyTensor, JAX, Matplotlib, Flask, music21, scikit-learn and SciPy inside its
+    commands, so building the parser (``bach2 --help``) stays quick."""
     code = ('import sys; from bach2.app.cli import build_parser; build_parser(); '
             "print(sorted({name.split('.')[0] for name in sys.modules} & "
-            "{'pytensor', 'jax', 'matplotlib', 'flask', 'music21'}))")
+            "{'pytensor', 'jax', 'matplotlib', 'flask', 'music21', 'sklearn', 'scipy'}))")
     result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '[]'

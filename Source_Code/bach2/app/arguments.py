@@ -10,7 +10,7 @@ import argparse
 from bach2.common import CorpusError
 from bach2.data.prepare import PrepareConfig
 from bach2.music.progressions import parse_key
-from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH, N_PITCHES
 
 DEFAULT_DATA = 'training_data'
 
@@ -112,7 +112,7 @@ def add_matrix_arguments(parser):
                         help='one time step in ticks at 96 per quarter note (default: %(default)s = a 16th)')
     parser.add_argument('--lowest-pitch', type=int, default=LOWEST_PITCH, choices=range(0, 128), metavar='0-127',
                         help='MIDI pitch of column 0 (default: %(default)s, the journal\'s two-octave shift)')
-    parser.add_argument('--n-pitches', type=positive, default=61, help='pitches per step (default: %(default)s)')
+    parser.add_argument('--n-pitches', type=positive, default=N_PITCHES, help='pitches per step (default: %(default)s)')
     parser.add_argument('--transpose', choices=('all', 'c'), default='all',
                         help="'all': 12 keys sh0…sh11; 'c': each piece to C major / C minor (default: %(default)s)")
 
@@ -121,6 +121,6 @@ def config_from(args):
     """The options of stages 0–2 (those given; the rest at their defaults) → :class:`PrepareConfig`."""
     return PrepareConfig(step_ticks=getattr(args, 'step_ticks', JOURNAL_STEP_TICKS),
                          lowest_pitch=getattr(args, 'lowest_pitch', LOWEST_PITCH),
-                         n_pitches=getattr(args, 'n_pitches', 61), transpose=getattr(args, 'transpose', 'all'),
+                         n_pitches=getattr(args, 'n_pitches', N_PITCHES), transpose=getattr(args, 'transpose', 'all'),
                          skip_time_signatures=tuple(getattr(args, 'skip_time_signature', ())),
                          split_movements=not getattr(args, 'no_split_movements', False))

@@ -20,9 +20,14 @@ import pathlib
 from bach2.app.arguments import DEFAULT_DATA, command_parser, count, key, positive, rate
 from bach2.app.output import refresh_gallery, renderer_or_say_so
 from bach2.common import CheckpointError, CorpusError
-from bach2.compose.fugue import Form, SubjectError
+from bach2.compose.fugue import Form, SubjectError, write_fugue
+from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.compose.harmonize import harmonize
 from bach2.compose.lines import Sampling
+from bach2.models.checkpoints import SHIPPED_MODEL
 from bach2.models.model_config import SAMPLING_RULES
+from bach2.music.progressions import parse_progression
+from bach2.render.listen import renderer_available
 from bach2.render.piece import Output
 
 DEFAULT_OUT = 'Synthesized_Fugues'
@@ -88,9 +93,6 @@ def newest_checkpoint(folder='checkpoints'):
 
 def generate_configs(args):
     """One :class:`GenerateConfig` per piece asked for (``--count``)."""
-    from bach2.compose.generate import GenerateConfig
-    from bach2.models.checkpoints import SHIPPED_MODEL
-    from bach2.music.progressions import parse_progression
     if args.progression and not args.progression.startswith('piece:'):
         try:
             parse_progression(args.progression, args.key or 'C major')
@@ -112,7 +114,6 @@ def generate_configs(args):
 def cmd_generate(args):
     """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out;
     then refresh the gallery, --out/index.html."""
-    from bach2.compose.generate import generate_a_fugue
     sampler = None
     configs = generate_configs(args)
     if args.audio and not renderer_or_say_so():
@@ -152,7 +153,6 @@ def add_voice_arguments(parser):
 
 def audio(args):
     """'wav' where the pieces are to be rendered: asked for, or by default when FluidSynth can."""
-    from bach2.render.listen import renderer_available
     return 'wav' if (renderer_available() if args.wav is None else args.wav) else ''
 
 
@@ -167,7 +167,6 @@ def cmd_harmonize(args):
     """Harmonize a melody (its highest line: --voice soprano) or a bass (its lowest line: --voice bass) from
     a MIDI file: the given line is kept note for note, the other voices are written by an LSTM-NADE drawn
     from that voice out, so they follow the model's exact conditional given the line."""
-    from bach2.compose.harmonize import harmonize
     for k, stem in enumerate(stems(args)):
         files, lines = harmonize(args.melody, args.voice, args.voices, args.checkpoint,
                                  Sampling(temperature=args.temperature, seed=args.seed + k),
@@ -180,7 +179,6 @@ def cmd_fugue(args):
     """Write a fugue exposition on a subject: the subject alone in the tonic, the answer in the dominant above
     it, further entries below, each kept note for note in its voice while the model writes the others,
     then --free-bars bars in all voices."""
-    from bach2.compose.fugue import write_fugue
     checkpoints = None
     if args.up or args.down:
         if not (args.up and args.down):

@@ -11,8 +11,9 @@ import sys
 from bach2.app.arguments import (add_data_arguments, add_matrix_arguments, add_out_argument, command_parser,
                                  config_from, positive, transpositions)
 from bach2.app.output import report_failures
-from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.common import CorpusError, MIDI_SUFFIXES
 from bach2.data.default_corpus import SUBFOLDER, fill_default_corpus, keyboard_corpus
+from bach2.data.jsb_chorales import prepare_jsb_chorales
 from bach2.data.piece_filters import time_signature_names
 from bach2.data.prepare import find_midi_files, piece_key, prepare_training_data
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
@@ -64,7 +65,6 @@ def cmd_inspect(args):
 
 def cmd_prepare_jsb(args):
     """The JSB Chorales benchmark (JSON, quarter-note steps) → a prepared folder: 88 keys, split.json."""
-    from bach2.data.jsb_chorales import prepare_jsb_chorales
     for path in prepare_jsb_chorales(args.json, args.out, transpositions(args.transpositions)):
         print(f'  {path}')
     return 0

@@ -6,12 +6,19 @@ journal (2 × 128 units) trains for a few epochs (stage 3) and writes two pieces
 them all (stage 5).
 """
 # Imports of heavy modules are inside the functions, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
+import numpy as np
+
 from bach2.app.arguments import (add_data_arguments, add_matrix_arguments, add_out_argument, command_parser, count,
                                  positive, rate)
 from bach2.app.data_commands import cmd_prepare
 from bach2.app.output import refresh_gallery, renderer_or_say_so
 from bach2.common import CheckpointError, CorpusError
+from bach2.compose.fugue import Form, Subject, compose, prepared_subject
+from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.lines import Sampling
+from bach2.data.training_set import piece_names
+from bach2.models.checkpoints import (SHIPPED_MODEL, SHIPPED_MODELS, checkpoint_path, load_rnn_checkpoint,
+                                      load_samplers)
 from bach2.models.model_config import ModelConfig
 from bach2.render.piece import Output
 
@@ -33,8 +40,6 @@ def journey_after_prepare(model_config, train_config, fugues, temperature):
     """The journey on the prepared ``train_config.data_dir``: the shipped models' pieces and exposition, then
     ``model_config`` trained as ``train_config`` says and two of its pieces at ``temperature``; every piece and
     the gallery go to ``fugues``."""
-    from bach2.compose.generate import GenerateConfig, generate_a_fugue
-    from bach2.models.checkpoints import checkpoint_path
     from bach2.train import train
     data_dir = train_config.data_dir
     audio = 'wav' if renderer_or_say_so() else ''
@@ -60,9 +65,6 @@ def shipped_pieces(data_dir, fugues, audio, n_pieces=2):
     """The journey's first pieces: the shipped model continues ``n_pieces`` pieces it never trained on (its
     held-out pieces that ``data_dir`` holds, else random ones) at the temperature recorded with it; a model
     that does not fit the prepared data is skipped with a line that says why."""
-    from bach2.compose.generate import GenerateConfig, generate_a_fugue
-    from bach2.models.checkpoints import SHIPPED_MODEL, load_rnn_checkpoint
-    from bach2.data.training_set import piece_names
     try:
         _, _, meta = load_rnn_checkpoint(SHIPPED_MODEL)
         prepared = set(piece_names(data_dir))
@@ -84,9 +86,6 @@ def shipped_pieces(data_dir, fugues, audio, n_pieces=2):
 def shipped_exposition(data_dir, fugues, audio):
     """The journey's fugue: the shipped pair of models writes an exposition on the subject of the first
     held-out fugue of 3 or 4 voices that ``data_dir`` holds; skipped with a line that says why otherwise."""
-    import numpy as np
-    from bach2.compose.fugue import Form, Subject, compose, prepared_subject
-    from bach2.models.checkpoints import SHIPPED_MODELS, load_rnn_checkpoint, load_samplers
     try:
         samplers, geometry = load_samplers(SHIPPED_MODELS)
         _, _, meta = load_rnn_checkpoint(SHIPPED_MODELS['up'])

@@ -10,7 +10,13 @@ import sys
 from bach2.app.arguments import DEFAULT_DATA, command_parser, count, decay, fraction, positive, rate, transpositions
 from bach2.app.output import report_failures, write_json
 from bach2.common import CorpusError
-from bach2.models.model_config import (MODELS, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, TARGETS, ModelConfig,
+from bach2.data.training_set import prepared_geometry
+from bach2.measure.baselines import baseline_report
+from bach2.measure.evaluate import evaluate_folder
+from bach2.measure.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
+from bach2.measure.music_statistics import format_table
+from bach2.models.checkpoints import export_model
+from bach2.models.model_config import (MODELS, ModelConfig, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, TARGETS,
                                        default_metre_input, default_targets)
 
 
@@ -146,9 +152,7 @@ def model_config_from(args, n_pitches, lowest_pitch):
 def cmd_train(args):
     """Stage 3: train the LSTM on the prepared data; checkpoints, CSV log and curve go to --out."""
     os.environ['JAX_PLATFORMS'] = 'cuda' if args.device == 'gpu' else 'cpu'   # before JAX is imported
-    from bach2.measure.baselines import baseline_report
     from bach2.train import TrainConfig, train
-    from bach2.data.training_set import prepared_geometry
     shifts = transpositions(args.transpositions)
     valid_shifts = transpositions(args.valid_transpositions) if args.valid_transpositions else ()
     step_ticks, n_pitches, lowest_pitch = prepared_geometry(args.data)
@@ -175,7 +179,6 @@ def cmd_train(args):
 def cmd_export(args):
     """Export a checkpoint to share or ship: its parameters (no optimizer state, no pickle), meta, training log
     and curve, and model.json with the command that trained it and the pieces it saw and held out."""
-    from bach2.models.checkpoints import export_model
     path = export_model(args.checkpoint, args.out, args.command, args.temperature)
     print('written: ' + ', '.join(str(p) for p in sorted(path.parent.iterdir())))
     return 0
@@ -183,8 +186,6 @@ def cmd_export(args):
 
 def cmd_evaluate(args):
     """Stage 5: NLL per frame of a checkpoint on held-out pieces; musical statistics against a corpus."""
-    from bach2.measure.evaluate import evaluate_folder
-    from bach2.measure.music_statistics import format_table
     result, rows, failures = evaluate_folder(args.folder, args.checkpoint or [], args.split, args.corpus,
                                              corpus_optional=args.corpus == DEFAULT_DATA, backend=args.backend)
     if args.checkpoint:
@@ -201,7 +202,6 @@ def cmd_judge(args):
     """Stage 5: can a judge that never saw the model tell 4-bar excerpts of the pieces from held-out
     Bach (cross-validated accuracy: 0.5, it cannot; 1.0, always), and how long is the longest passage each piece
     copies from the training Bach, in any transposition? Bach is split as `bach2 train --seed` splits --corpus."""
-    from bach2.measure.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
     geometry, held_out, training = bach_split(args.corpus, args.seed, args.valid_fraction)
     pieces, failures = load_generated(args.folder, geometry)
     groups = [[work(name) for name, *_ in side] for side in (pieces, held_out)]      # a BWV work in one fold

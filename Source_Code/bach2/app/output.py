@@ -7,6 +7,7 @@ import json
 import pathlib
 import sys
 
+from bach2.render.gallery import write_gallery
 from bach2.render.listen import RendererMissing, find_renderer
 from bach2.safe_io import atomic_path
 
@@ -39,5 +40,4 @@ def renderer_or_say_so():
 
 def refresh_gallery(folder, corpus_dir):
     """Rewrite ``folder/index.html`` and say where it is."""
-    from bach2.render.gallery import write_gallery
     print(f'gallery: {write_gallery(folder, corpus_dir)}')

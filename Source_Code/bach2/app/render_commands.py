@@ -9,11 +9,12 @@ import time
 
 from bach2.app.arguments import DEFAULT_DATA, command_parser, positive
 from bach2.app.output import refresh_gallery
+from bach2.render.listen import audio_levels, render_midi
+from bach2.render.look import look, look_windows
 
 
 def cmd_listen(args):
     """Render a MIDI file to WAV or OGG with FluidSynth (peak at −1 dBFS) beside it or at -o."""
-    from bach2.render.listen import audio_levels, render_midi
     start = time.perf_counter()
     result = render_midi(args.file, args.output, soundfont=args.soundfont)
     seconds = time.perf_counter() - start
@@ -36,10 +37,8 @@ def cmd_look(args):
     """Draw a MIDI file or pickled pitch matrix as a piano roll with its stage-2 chords (PNG);
     with --windows, the journal's figure of how X windows and Y targets are cut from pitch matrices."""
     if args.windows:
-        from bach2.render.look import look_windows
         print(look_windows(args.files, args.output or 'pitch_matrix_windows.png', args.sequence_length, args.piece))
         return 0
-    from bach2.render.look import look
     for path in args.files:
         out = args.output if args.output and len(args.files) == 1 else None
         print(look(path, out, piece=args.piece))

@@ -24,10 +24,15 @@ import threading
 import time
 
 from bach2.app.arguments import command_parser
-from bach2.common import MIDI_SUFFIXES, CheckpointError, CorpusError
-from bach2.compose.fugue import SubjectError
+from bach2.common import CheckpointError, CorpusError, MIDI_SUFFIXES
+from bach2.compose.fugue import Form, SubjectError, parse_subject, write_fugue
+from bach2.compose.generate import GenerateConfig, generate_a_fugue
+from bach2.compose.harmonize import harmonize
 from bach2.compose.lines import Sampling
+from bach2.data.default_corpus import KEYBOARD
 from bach2.midi_to_time_series import MidiFileError
+from bach2.models.checkpoints import SHIPPED_MODEL
+from bach2.render.listen import renderer_available
 from bach2.render.piece import Output
 
 PAGE = pathlib.Path(__file__).with_name('studio.html')
@@ -60,7 +65,6 @@ class Studio:
     """The jobs and pieces of one studio session; ``out_dir`` receives the pieces."""
 
     def __init__(self, out_dir, checkpoints='checkpoints', corpus=None):
-        from bach2.data.default_corpus import KEYBOARD
         self.out_dir = pathlib.Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints = pathlib.Path(checkpoints)
@@ -208,8 +212,6 @@ def add_job_routes(app, studio):
 def start_continuation(studio, form, uploads):
     """The continue form (``form`` its fields, ``uploads`` its files): a corpus piece (``primer``) or an uploaded
     MIDI file (``primer_file``) continued by the picked model → the job id."""
-    from bach2.compose.generate import GenerateConfig, generate_a_fugue
-    from bach2.models.checkpoints import SHIPPED_MODEL
     checkpoint = studio.checkpoint(form.get('model', ''))
     steps, seed = number(form, 'steps', int, 256), number(form, 'seed', int, 0)
     temperature = number(form, 'temperature', float, 1.0)
@@ -235,7 +237,6 @@ def start_continuation(studio, form, uploads):
 
 def start_harmonization(studio, form, uploads):
     """The harmonize form: the other voices around the soprano or bass of an uploaded melody → the job id."""
-    from bach2.compose.harmonize import harmonize
     checkpoint = studio.checkpoint(form.get('model', ''))
     voice = form.get('voice', 'soprano')
     if voice not in ('soprano', 'bass'):
@@ -256,7 +257,6 @@ def start_harmonization(studio, form, uploads):
 
 def start_fugue(studio, form):
     """The fugue form: an exposition on a typed subject by the shipped pair → the job id."""
-    from bach2.compose.fugue import Form, parse_subject, write_fugue
     if studio.checkpoint(form.get('model', '')) is not None:
         raise BadRequest('model: a fugue needs a pair of models drawn up and down; pick the shipped pair')
     subject = form.get('subject', '').strip()
@@ -289,7 +289,6 @@ def model_name(checkpoint):
 
 def audio():
     """'wav' where FluidSynth and a soundfont are installed, else '' (the page then offers no player)."""
-    from bach2.render.listen import renderer_available
     return 'wav' if renderer_available() else ''
 
 

@@ -1,5 +1,8 @@
 """Stage 5: how good is a model, how Bach-like is its music.
 
+* :func:`evaluate_folder`: what ``bach2 evaluate`` reports of a folder of pieces — the NLL of checkpoints read
+  in their shared geometry (:func:`shared_geometry`) and musical statistics against a prepared corpus
+  (:func:`corpus_statistics`);
 * :func:`checkpoint_nll`: NLL per frame (nats; binary cross-entropy summed over
   pitches, averaged over frames — the literature's convention) of a checkpoint
   on pieces it never saw: every frame of a piece predicted from everything

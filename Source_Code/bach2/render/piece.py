@@ -36,7 +36,7 @@ class Output:
     name: str = ''              # the file stem; '' = the command's own (e.g. fugue_exposition_3v_seed0)
     audio: str = ''             # 'wav' or 'ogg': render the MIDI too (needs FluidSynth); '' = no audio
     musicxml: bool = False      # write a MusicXML score too (bach2.render.scores)
-    tempo_bpm: float = 100.0    # quarter notes per minute: 600000 µs per quarter note in the MIDI
+    tempo_bpm: float = 100.0    # quarter notes per minute (100: 600000 µs per quarter note in the MIDI)
 
     def named(self, default):
         """This output with the name ``default`` where it has none."""
