@@ -29,7 +29,7 @@ from bach2.common import CheckpointError, MIDI_SUFFIXES, CorpusError
 from bach2.compose.lines import Sampling, lines_piece
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
-from bach2.music.metre import pad_positions, piece_positions
+from bach2.music.metre import pad_positions, piece_positions, usual_bar
 from bach2.render.piece import Output, write_piece
 from bach2.render.scores import time_signature_of
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, onset_matrix, time_series_to_pitch_matrix
@@ -213,7 +213,7 @@ def bar_layout(positions):
     """``T × 2`` bar positions → (steps in a bar, the most common length; steps of that bar before the first
     step: its position, or what a shorter first bar, a pickup, leaves out)."""
     positions = np.asarray(positions, np.int64)
-    bar = int(np.bincount(positions[:, 1]).argmax())
+    bar = usual_bar(positions)
     position, first_bar = int(positions[0][0]), int(positions[0][1])
     return bar, (bar - first_bar + position) % bar if first_bar < bar else position
 

@@ -99,6 +99,11 @@ def next_step_features(positions):
     return metre_features(np.concatenate([positions[1:], continue_positions(positions, 1)]))
 
 
+def usual_bar(positions):
+    """``T × 2`` positions → the steps of the most common bar length among them (ties: the shorter)."""
+    return int(np.bincount(np.asarray(positions, np.int64)[:, 1]).argmax())
+
+
 def fit_positions(positions, n_steps):
     """``positions`` cut to ``n_steps`` rows, or continued in the last bar's length up to them."""
     positions = np.asarray(positions)

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
-from bach2.music.metre import fit_positions, regular_positions
+from bach2.music.metre import fit_positions, regular_positions, usual_bar
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.render.scores import time_signature_of
 from bach2.safe_io import save_png
@@ -151,7 +151,7 @@ def _draw_bars(axis, bottom, positions, steps_per_quarter, most_numbers=24):
     bottom.set_xticks(starts[numbered])
     bottom.set_xticklabels([str(k + 1) for k in numbered])
     bottom.set_xlim(0, len(positions))
-    bar = int(np.bincount(np.asarray(positions, np.int64)[:, 1]).argmax())       # the most common bar
+    bar = usual_bar(positions)
     numerator, denominator = time_signature_of(bar, steps_per_quarter)
     bottom.set_xlabel(f'bar ({numerator}/{denominator}, {bar} steps)')
 

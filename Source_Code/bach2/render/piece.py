@@ -20,7 +20,7 @@ import pathlib
 import numpy as np
 
 from bach2.midi_to_time_series import Piece, Voice
-from bach2.music.metre import regular_positions
+from bach2.music.metre import bar_positions
 from bach2.render.listen import RendererMissing, render_midi
 from bach2.render.piano_roll import RollLabels, plot_piano_roll
 from bach2.render.scores import write_musicxml
@@ -123,6 +123,5 @@ def roll_positions(piece):
     ``positions``, else bars of its time signature from the first row."""
     if piece.positions is not None:
         return piece.positions
-    numerator, denominator = piece.time_signature
     n_rows = len(piece.matrix) + (0 if piece.primer is None else len(piece.primer))
-    return regular_positions(n_rows, max(1, round(numerator * 4 / denominator * piece.steps_per_quarter)))
+    return bar_positions([(0, *piece.time_signature)], JOURNAL_RESOLUTION, piece.step_ticks, n_rows)
