@@ -59,6 +59,13 @@ def best_checkpoint_path(path):
     return path.with_name(f'{path.stem}_best{path.suffix}')
 
 
+def write_values(path, meta, state, **arrays):
+    """Write ``path`` (.npz) atomically in either format: ``meta`` (a dict) as JSON, each array of ``state`` as
+    ``param:<name>``, and ``arrays`` under their own names; the inverse of :func:`read_values`."""
+    save_npz(path, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()},
+             **arrays)
+
+
 def read_values(path):
     """``.npz`` of either format → (meta dict, {name: array} of its ``param:`` arrays); raises what NumPy and JSON
     raise on a damaged file (:data:`UNREADABLE`)."""
@@ -93,8 +100,7 @@ def save_rnn_checkpoint(path, model, train_config, run):
             'epoch': run.epoch, 'batch': run.batch, 'history': run.history,
             'best_valid_nll_per_frame': min(nlls, default=None)}
     state = model.get_state()
-    save_npz(path, meta=np.array(json.dumps(meta)), **{f'param:{name}': value for name, value in state.items()},
-             **{f'carry:{k}': np.asarray(value) for k, value in enumerate(run.carry or [])})
+    write_values(path, meta, state, **{f'carry:{k}': np.asarray(value) for k, value in enumerate(run.carry or [])})
     save_pickle({**meta, 'state': state}, path.with_suffix('.p'))
 
 
@@ -163,8 +169,7 @@ def export_model(checkpoint, folder, command='', temperature=1.0):
                for row in meta['history']]
     record = {**meta, 'history': history, 'command': command, 'temperature': temperature,
               **pieces_seen(meta['train_config'])}
-    save_npz(folder / 'model.npz', meta=np.array(json.dumps(record)),
-             **{f'param:{name}': value for name, value in parameters.items()})
+    write_values(folder / 'model.npz', record, parameters)
     with atomic_path(folder / 'model.json') as temporary:
         pathlib.Path(temporary).write_text(json.dumps(record, indent=1))
     stem = pathlib.Path(checkpoint)
@@ -198,9 +203,7 @@ def load_samplers(checkpoints):
 def save_sequence_checkpoint(path, model, meta):
     """Write ``path`` (.npz) atomically: ``meta`` with the config of ``model`` (a SequenceModel) added, and the
     parameters and optimizer state of ``model`` → ``path``."""
-    meta = {**meta, 'config': dataclasses.asdict(model.config)}
-    save_npz(path, meta=np.array(json.dumps(meta)),
-             **{f'param:{name}': value for name, value in model.get_state().items()})
+    write_values(path, {**meta, 'config': dataclasses.asdict(model.config)}, model.get_state())
     return path
 
 
