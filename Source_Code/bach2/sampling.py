@@ -39,6 +39,9 @@ from bach2.music.metre import metre_features
 from bach2.nn import layers
 from bach2.rnn_model import FUSED, build_network, compile_function
 
+#: Draws of each step among which ``continue_piece(fill=True)`` looks for one that sounds every voice allowed.
+FILL_DRAWS = 32
+
 
 def decision_noise(mode, rule, n_rows, n_outputs, rng):
     """``n_rows × n_outputs`` float32 noise that makes :class:`Sampler` follow ``rule``.
@@ -75,14 +78,16 @@ class Sampler:
             param.set_value(np.asarray(state[param.name], np.float32))
         self.lstms = [layer for layer in layers.get_all_layers(self.network) if isinstance(layer, layers.LSTMLayer)]
         self.n_extra = config.n_inputs - config.step_width     # chord tones and metre appended to each row
-        self._compiled = {}       # (context, scan length) → compiled function (JAX needs static shapes)
+        self._compiled = {}       # (context, scan length, draws) → compiled function (JAX needs static shapes)
 
-    def _decide(self, hidden, noise_t, temperature, last_row, limit_t):
-        """Last LSTM layer's output (1 × n), the last input row and the most pitches that may sound
-        (``limit_t``, lstm-nade only) → (chosen step W float32, probabilities n_outputs)."""
+    def _decide(self, hidden, noise_t, temperature, last_row, limit_t, draws):
+        """Last LSTM layer's output (1 × n), the last input row, the most pitches that may sound
+        (``limit_t``, lstm-nade only) and the noise of ``draws`` draws (``draws · n_outputs``) → (chosen step W
+        float32, probabilities n_outputs)."""
         if self.config.model == 'lstm-nade':
             previous = last_row[:self.config.n_pitches] if self.config.articulation else None
-            return self.network.sample(hidden, noise_t, temperature, previous, max_notes=limit_t)
+            cutoffs = noise_t.reshape((draws, self.config.n_outputs)) if draws > 1 else noise_t
+            return self.network.sample(hidden, cutoffs, temperature, previous, max_notes=limit_t)
         logits = (pt.dot(hidden, self.network.W) + self.network.b)[0] / temperature
         if self.config.mode == 'monophonic':
             perturbed = logits + noise_t
@@ -110,13 +115,13 @@ class Sampler:
             columns.append(metre_features(positions[1:]))
         return np.concatenate(columns, axis=1).astype(np.float32) if columns else np.zeros((total, 1), np.float32)
 
-    def _build_carry(self, total):
+    def _build_carry(self, total, draws):
         """Scan over ``total`` rows (primer, then sampled) carrying every LSTM layer's (cell, hidden)."""
         config = self.config
         primer = pt.tensor('primer', dtype='float32', shape=(total, config.step_width))  # read while is_primer
         is_primer = pt.tensor('is_primer', dtype='float32', shape=(total,))
         extra = pt.tensor('extra', dtype='float32', shape=(total, max(1, self.n_extra)))
-        noise = pt.tensor('noise', dtype='float32', shape=(total, config.n_outputs))
+        noise = pt.tensor('noise', dtype='float32', shape=(total, draws * config.n_outputs))
         limit = pt.tensor('limit', dtype='float32', shape=(total,))
         temperature = pt.scalar('temperature', dtype='float32')
 
@@ -127,7 +132,7 @@ class Sampler:
             for k, lstm in enumerate(self.lstms):
                 cell, row = lstm.get_step_output(row, state_t[2 * k], state_t[2 * k + 1])
                 new_state += [cell, row]
-            chosen, probabilities = self._decide(row, noise_t, temperature, read, limit_t)
+            chosen, probabilities = self._decide(row, noise_t, temperature, read, limit_t, draws)
             return [chosen] + new_state + [probabilities]
 
         initial = [pt.zeros((config.step_width,), dtype='float32')]
@@ -138,19 +143,19 @@ class Sampler:
         return compile_function([primer, is_primer, extra, noise, limit, temperature], [outputs[0], outputs[-1]],
                                 self.backend, FUSED[self.backend], on_unused_input='ignore')
 
-    def _build_window(self, n_steps):
+    def _build_window(self, n_steps, draws):
         """Scan over ``n_steps``, each running the network over the last SEQUENCE_LENGTH rows from a zero state."""
         config = self.config
         window = pt.tensor('window', dtype='float32', shape=(config.sequence_length, config.n_inputs))
         extra = pt.tensor('extra', dtype='float32', shape=(n_steps, max(1, self.n_extra)))   # see _extra_columns
-        noise = pt.tensor('noise', dtype='float32', shape=(n_steps, config.n_outputs))
+        noise = pt.tensor('noise', dtype='float32', shape=(n_steps, draws * config.n_outputs))
         limit = pt.tensor('limit', dtype='float32', shape=(n_steps,))
         temperature = pt.scalar('temperature', dtype='float32')
         last_lstm = self.lstms[-1]
 
         def step(extra_t, noise_t, limit_t, window_t):
             hidden = layers.get_output(last_lstm, window_t[None], deterministic=True)[:, -1]   # 1 × n (final step)
-            chosen, probabilities = self._decide(hidden, noise_t, temperature, window_t[-1], limit_t)
+            chosen, probabilities = self._decide(hidden, noise_t, temperature, window_t[-1], limit_t, draws)
             return pt.concatenate([window_t[1:], self._input_row(chosen, extra_t)]), chosen, probabilities
 
         outputs = pytensor.scan(step, sequences=[extra, noise, limit], outputs_info=[window, None, None],
@@ -159,14 +164,14 @@ class Sampler:
                                 FUSED[self.backend],
                                 on_unused_input='ignore')     # a 1-step run never reads the next columns
 
-    def _function(self, context, length):
-        if (context, length) not in self._compiled:
+    def _function(self, context, length, draws):
+        if (context, length, draws) not in self._compiled:
             build = self._build_window if context == 'window' else self._build_carry
-            self._compiled[context, length] = build(length)
-        return self._compiled[context, length]
+            self._compiled[context, length, draws] = build(length, draws)
+        return self._compiled[context, length, draws]
 
     def continue_piece(self, primer, n_steps, rule='sample', seed=0, temperature=1.0, chords=None,
-                       context='window', positions=None, given=None, max_notes=None):
+                       context='window', positions=None, given=None, max_notes=None, fill=False):
         """Primer ``L × W`` (L ≥ 1; W = P, or 2P with articulation) → the next ``n_steps`` steps and their
         probabilities.
 
@@ -181,7 +186,9 @@ class Sampler:
         faster, but a window-trained model drifts once the context outgrows its windows).
         ``given`` (``n_steps × W`` int8: 1 on, 0 off, −1 the model's choice) fixes units of the new
         steps (polyphonic models); ``max_notes`` (``n_steps`` ints, lstm-nade) caps the pitches sounding
-        in each new step, given ones included (see :meth:`bach2.nn.nade.NADELayer.sample`).
+        in each new step, given ones included (see :meth:`bach2.nn.nade.NADELayer.sample`); with ``fill``
+        each new step is drawn :data:`FILL_DRAWS` times and the first draw that sounds ``max_notes`` pitches
+        is kept (the fullest where none does): every voice the cap allows sounds, as in Bach's textures.
         Four options (``rule``, ``seed``, ``temperature``, ``context``) and four per-step arrays: the keyword
         arguments every caller since the journal's sampler passes, kept flat for that reason.
         """
@@ -202,15 +209,18 @@ class Sampler:
             raise ValueError(f'chords must be {total} × 12 (primer + n_steps − 1 rows), got {chords.shape}')
         extra = self._extra_columns(chords, positions, total)
         limit = self._limits(max_notes, n_steps)
+        if fill and max_notes is None:
+            raise ValueError('fill needs max_notes: the number of pitches each step should sound')
+        draws = FILL_DRAWS if fill else 1
         rng = np.random.default_rng(seed)
         if context == 'carry':
-            noise = decision_noise(config.mode, rule, total, config.n_outputs, rng)
+            noise = decision_noise(config.mode, rule, total, draws * config.n_outputs, rng)
             noise[n_primer - 1:] = self._give(noise[n_primer - 1:], given)
             limit = np.concatenate([np.zeros(n_primer - 1, np.float32), limit])
             rows = np.zeros((total, config.step_width), np.float32)
             rows[:n_primer] = primer
             is_primer = (np.arange(total) < n_primer).astype(np.float32)
-            steps, probabilities = self._function('carry', total)(rows, is_primer, extra, noise, limit,
+            steps, probabilities = self._function('carry', total, draws)(rows, is_primer, extra, noise, limit,
                                                                   np.float32(temperature))
             first = n_primer - 1            # the prediction made after reading the primer's last row
             steps, probabilities = steps[first:], probabilities[first:]
@@ -220,21 +230,25 @@ class Sampler:
             window = np.zeros((L, config.n_inputs), np.float32)        # silence before a short primer
             window[-min(L, n_primer):] = inputs[-L:]
             later = np.concatenate([extra[n_primer:], np.zeros((1, extra.shape[1]), np.float32)])
-            noise = self._give(decision_noise(config.mode, rule, n_steps, config.n_outputs, rng), given)
-            steps, probabilities = self._function('window', n_steps)(window, later, noise, limit,
+            noise = self._give(decision_noise(config.mode, rule, n_steps, draws * config.n_outputs, rng), given)
+            steps, probabilities = self._function('window', n_steps, draws)(window, later, noise, limit,
                                                                      np.float32(temperature))
         return np.asarray(steps, np.uint8), np.asarray(probabilities)
 
 
     def _give(self, noise, given):
-        """Noise ``n_steps × W`` with the ``given`` units fixed: a cutoff of −1 keeps a unit on, 2 keeps it off."""
+        """Noise ``n_steps × (draws · W)`` with the ``given`` units (``n_steps × W``) fixed in every draw: a cutoff
+        of −1 keeps a unit on, 2 keeps it off."""
         if given is None:
             return noise
         given = np.asarray(given)
-        if self.config.mode != 'polyphonic' or given.shape != noise.shape:
-            raise ValueError(f'given units need a polyphonic model and {noise.shape[0]} × {noise.shape[1]} values, '
+        width = self.config.n_outputs
+        if self.config.mode != 'polyphonic' or given.shape != (len(noise), width):
+            raise ValueError(f'given units need a polyphonic model and {len(noise)} × {width} values, '
                              f'got {given.shape} for a {self.config.mode} model')
-        return np.where(given == 1, np.float32(-1), np.where(given == 0, np.float32(2), noise)).astype(np.float32)
+        draws = noise.reshape(len(noise), -1, width)
+        fixed = np.where(given[:, None] == 1, np.float32(-1), np.where(given[:, None] == 0, np.float32(2), draws))
+        return fixed.reshape(noise.shape).astype(np.float32)
 
     def _limits(self, max_notes, n_steps):
         """``n_steps`` float32 caps on the pitches sounding (P: none)."""

@@ -179,3 +179,25 @@ def test_the_nade_graph_for_other_jax_devices_equals_the_cpu_kernels(nade_inputs
     d_hidden, _, d_steps, dW, dV = vjp(grad)
     for value, reference in zip((d_hidden, d_steps, dW, dV), nade._logits_grad_cpu(*nade_inputs, 3)):
         np.testing.assert_allclose(value, reference, rtol=2e-5, atol=2e-5)
+
+
+def test_drawing_each_step_until_it_fills_the_cap_sounds_every_voice(model):
+    config = ModelConfig(batch_size=1, pitch_order=model.config.pitch_order, **TINY)
+    sampler = Sampler(config, model.get_state())
+    primer = np.zeros((1, P), np.float32)
+    cap = np.full(12, 3)
+    capped, _ = sampler.continue_piece(primer, 12, seed=5, context='carry', max_notes=cap)
+    filled, probabilities = sampler.continue_piece(primer, 12, seed=5, context='carry', max_notes=cap, fill=True)
+    assert (capped.sum(axis=1) < 3).any()                     # the cap alone often leaves a voice out
+    assert (filled.sum(axis=1) == 3).all()
+    single = RNNModel(config)
+    single.set_state(model.get_state())
+    piece = np.concatenate([primer, filled]).astype(np.float32)
+    expected = np.asarray(single.predict(piece[None, :3], piece[3][None]))[0]     # step 2 read the first 3 rows
+    np.testing.assert_allclose(probabilities[2], expected, atol=1e-5)     # the kept draw's conditionals
+
+
+def test_fill_needs_a_cap(model):
+    config = ModelConfig(batch_size=1, pitch_order=model.config.pitch_order, **TINY)
+    with pytest.raises(ValueError, match='fill needs max_notes'):
+        Sampler(config, model.get_state()).continue_piece(np.zeros((1, P), np.float32), 2, fill=True)

@@ -110,13 +110,15 @@ def order_segments(orders, first='up'):
     return [tuple(segment) for segment in segments]
 
 
-def write_with_plan(samplers, plan, positions, sampling=Sampling()):
+def write_with_plan(samplers, plan, positions, sampling=Sampling(), fill=True):
     """Sample the ``T`` steps of ``plan`` → ``T × W`` uint8 steps.
 
     ``samplers``: {'up': Sampler, 'down': Sampler} (one is enough where the plan never needs the
     other); ``positions``: ``T × 2`` bar positions (models with ``metre_input``). Each run of one
     drawing order is one ``continue_piece`` in the carried context, from silence then everything written,
     at ``sampling``'s temperature and seed; its ``progress(fraction)``, if any, is called after each.
+    ``fill``: each step is drawn until it sounds every voice the plan lets sound (``continue_piece(fill=)``),
+    so that N voices are N voices; False: the cap alone, where the model often writes fewer.
     """
     config = next(iter(samplers.values())).config
     given, caps, orders = plan_units(plan, config.articulation)
@@ -129,7 +131,8 @@ def write_with_plan(samplers, plan, positions, sampling=Sampling()):
     for k, (start, end, order) in enumerate(segments):
         new, _ = samplers[order].continue_piece(
             steps[:start + 1], end - start, seed=sampling.seed + 7919 * k, temperature=sampling.temperature,
-            context='carry', positions=positions[:end + 1], given=given[start:end], max_notes=caps[start:end])
+            context='carry', positions=positions[:end + 1], given=given[start:end], max_notes=caps[start:end],
+            fill=fill)
         steps[start + 1:end + 1] = new
         if sampling.progress:
             sampling.progress(end / len(plan.voice))
@@ -201,6 +204,20 @@ def read_line(path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICK
     return line, onsets, piece_positions(piece, step_ticks, len(matrix))
 
 
+def check_room(path, line, voice, n_voices, geometry):
+    """CorpusError naming ``path`` where the given ``line`` (``T`` columns, P = rest) of a 'soprano' (or 'bass')
+    comes so low (high) that the model's range leaves fewer pitches below (above) it than the other voices."""
+    sounding = line[line < geometry.n_pitches]
+    room = sounding.min() if voice == 'soprano' else geometry.n_pitches - 1 - sounding.max()
+    if room < n_voices - 1:
+        extreme = geometry.lowest_pitch + (sounding.min() if voice == 'soprano' else sounding.max())
+        side = 'below' if voice == 'soprano' else 'above'
+        raise CorpusError(f'{path}: the {voice} reaches MIDI {extreme}, which leaves no room for {n_voices - 1} '
+                          f'voices {side} it in the model\'s range (MIDI {geometry.lowest_pitch}–'
+                          f'{geometry.lowest_pitch + geometry.n_pitches - 1}): move it an octave '
+                          f'{"up" if voice == "soprano" else "down"}')
+
+
 def harmonize_plan(line, onsets, voice, n_voices, n_pitches):
     """A soprano (``voice`` 'soprano') or bass line → the :class:`VoicePlan` of ``n_voices`` voices around it."""
     n_steps = len(line)
@@ -249,6 +266,7 @@ def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, sampling=Sam
     samplers, geometry = load_samplers({order: checkpoint or SHIPPED_MODELS[order]})
     line, onsets, positions = read_line(melody, 'top' if voice == 'soprano' else 'bottom', geometry.n_pitches,
                                         geometry.lowest_pitch, geometry.step_ticks)
+    check_room(melody, line, voice, n_voices, geometry)
     plan = harmonize_plan(line, onsets, voice, n_voices, geometry.n_pitches)
     piece, lines, _ = plan_piece(samplers, geometry, plan, positions, sampling)
     piece.record.update({'given_voice': voice, 'melody': str(melody)})

@@ -231,37 +231,46 @@ class NADELayer(Layer):
         below 0 keeps a unit on, one above 1 keeps it off (given notes). ``max_notes`` (a scalar): once
         that many pitches sound, the later ones in the drawing order stay off, unless given (a cap on
         the voices, drawn greedily: not the exact conditional of "at most k").
+        ``cutoffs`` of K × ``num_units`` draw the step K times at once and keep the draw that sounds the
+        most pitches (the first of equals): with a cap, rejection sampling of the draws that fill it — the
+        first draw that sounds ``max_notes`` pitches is an exact draw of the capped step given that it
+        does, and where none of the K does, the fullest is kept.
         ``previous`` (P = ``num_units`` / 2, the sounding pitches of the step before): the units are P
         sounding pitches, then P onsets, each following its pitch (:func:`follow_pitches`).
         """
         visible, hidden = self.biases(h)
         n_pitches = self.num_units // 2
         articulated = previous is not None
-        cutoffs = self._reorder(cutoffs)
+        draws = self._reorder(cutoffs if cutoffs.ndim == 2 else cutoffs[None])              # K × units
         before = self._reorder(pt.concatenate([pt.zeros((n_pitches,), dtype='float32'), previous])) if articulated \
             else pt.zeros((self.num_units,), dtype='float32')
         cap = pt.as_tensor_variable(np.float32(self.num_units) if max_notes is None else max_notes).astype('float32')
         pitch = pt.lt(pt.arange(self.num_units), n_pitches) if articulated else pt.ones((self.num_units,), 'bool')
 
         def unit(i, b_i, W_i, V_i, cutoff_i, before_i, pitch_i, activation, count, *chosen):
-            p_i = pt.sigmoid((b_i + pt.dot(pt.sigmoid(activation), V_i)) / temperature)
+            p_i = pt.sigmoid((b_i + pt.dot(pt.sigmoid(activation), V_i)) / temperature)          # K
             v_i = pt.gt(p_i, cutoff_i).astype('float32')
             v_i = pt.switch(pitch_i & pt.ge(count, cap) & pt.ge(cutoff_i, 0), np.float32(0), v_i)
             count = count + pitch_i * v_i
             if not articulated:
-                return activation + v_i * W_i, count, v_i, p_i
-            sounding, onset = chosen[0][pt.maximum(i - n_pitches, 0)], pt.ge(i, n_pitches)   # the units so far
+                return activation + v_i[:, None] * W_i, count, v_i, p_i
+            sounding, onset = chosen[0][:, pt.maximum(i - n_pitches, 0)], pt.ge(i, n_pitches)   # the units so far
             v_i = pt.switch(onset, follow_pitches(v_i, sounding, before_i), v_i)   # an onset follows its pitch
             p_i = pt.switch(onset, follow_pitches(p_i, sounding, before_i), p_i)
-            return activation + v_i * W_i, count, pt.set_subtensor(chosen[0][i], v_i), p_i
+            return activation + v_i[:, None] * W_i, count, pt.set_subtensor(chosen[0][:, i], v_i), p_i
 
-        chosen = pt.zeros((self.num_units,), dtype='float32') if articulated else None
-        outputs = pytensor.scan(unit, sequences=[pt.arange(self.num_units), visible[0], self.W, self.V, cutoffs,
+        n_draws = draws.shape[0]
+        chosen = pt.zeros((n_draws, self.num_units), dtype='float32') if articulated else None
+        outputs = pytensor.scan(unit, sequences=[pt.arange(self.num_units), visible[0], self.W, self.V, draws.T,
                                                  before, pitch],
-                                outputs_info=[hidden[0], pt.constant(np.float32(0)), chosen, None],
+                                outputs_info=[pt.ones((n_draws, 1), dtype='float32') * hidden,
+                                              pt.zeros((n_draws,), dtype='float32'), chosen, None],
                                 return_updates=False)
-        step = outputs[2][-1] if articulated else outputs[2]
-        return self._reorder(step), self._reorder(outputs[3])
+        steps = outputs[2][-1] if articulated else outputs[2].T                                # K × units
+        counts = outputs[1][-1]
+        fullest = pt.eq(counts, counts.max()).astype('float32')
+        first = fullest * pt.eq(pt.cumsum(fullest), 1)           # one-hot K, float: no int64 index under JAX
+        return self._reorder(pt.dot(first, steps)), self._reorder(pt.dot(first, outputs[3].T))
 
 
 def follow_pitches(onsets, sounding, before):
