@@ -1,11 +1,11 @@
-"""bach2.midi_to_time_series: MIDI file → time series, note pairing and repairs, bad files."""
+"""bach2.midi_to_time_series: MIDI file → time series, note pairing and repairs, bad files, drums left out of tunes."""
 import collections
 import pickle
 
 import mido
 import pytest
 
-from bach2.midi_to_time_series import MidiFileError, Piece, RepairReport, Voice, midi_to_time_series
+from bach2.midi_to_time_series import MidiFileError, Piece, RepairReport, Voice, midi_to_time_series, read_tune
 from bach2.safe_io import load_pickle, save_pickle
 from midi_builders import off, on, write_midi
 
@@ -213,3 +213,29 @@ def test_to_dict_round_trip_and_plain_pickle(tmp_path):
     assert Piece.from_dict(pickle.loads(pickle.dumps(data))) == piece
     save_pickle(data, tmp_path / 'piece.pkl')       # the restricted loader accepts it
     assert Piece.from_dict(load_pickle(tmp_path / 'piece.pkl')) == piece
+
+
+# --------------------------------------------------------------------------- drums (MIDI channel 10)
+
+def drum_file(path, with_melody=False):
+    """Bass drum (36) and snare (38) on channel 10 (9 counted from 0); with a melody C4 D4 on channel 1 too."""
+    drums = [on(36, channel=9), off(36, 48, channel=9), on(38, 48, channel=9), off(38, 48, channel=9)]
+    melody = [on(60), off(60, 96), on(62), off(62, 96)]
+    return write_midi(path, [drums, melody] if with_melody else [drums])
+
+
+def test_stage_0_keeps_the_drums_read_tune_leaves_them_out(tmp_path):
+    path = drum_file(tmp_path / 'band.mid', with_melody=True)
+    assert [(voice.channel, voice.notes) for voice in midi_to_time_series(path).voices] == [
+        (9, [(0, 36, 48), (96, 38, 48)]), (0, [(0, 60, 96), (96, 62, 96)])]
+    assert [(voice.channel, voice.notes) for voice in read_tune(path).voices] == [(0, [(0, 60, 96), (96, 62, 96)])]
+
+
+def test_a_tune_of_drums_only_is_a_one_line_error(tmp_path):
+    path = drum_file(tmp_path / 'drums.mid')
+    with pytest.raises(MidiFileError) as raised:
+        read_tune(path)
+    assert str(raised.value) == f'{path}: no pitched notes: its 2 notes are drums (MIDI channel 10)'
+    silent = write_midi(tmp_path / 'silent.mid', [[mido.MetaMessage('track_name', name='empty')]])
+    with pytest.raises(MidiFileError, match=f'^{silent}: no notes$'):
+        read_tune(silent)

@@ -1,9 +1,13 @@
 """bach2.rnn_model: the compiled LSTM model, its cost terms and its state, against NumPy.
 
 Models are tiny (1 layer, N = 8, L = 8, B = 4, P = 61) and compiled once per
-module; a test that trains restores the state it started from.
+module; a test that trains restores the state it started from. A run in a subprocess (the shipped sampler and
+a training step) leaves no temporary file and prints no JAX warning.
 """
 import contextlib
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytensor
@@ -341,3 +345,43 @@ def test_jax_and_c_backends_agree(chordal):
         jax_state, c_state = chordal.get_state(), c_model.get_state()
         for name in jax_state:
             np.testing.assert_allclose(c_state[name], jax_state[name], atol=1e-4, err_msg=name)
+
+
+# --------------------------------------------------------------------------- what a run leaves and prints
+
+AFTER_A_RUN = '''
+import numpy as np
+from bach2.models.checkpoints import SHIPPED_MODEL, load_rnn_checkpoint
+from bach2.models.model_config import ModelConfig
+from bach2.music.metre import regular_positions
+from bach2.rnn_model import RNNModel
+from bach2.sampling import Sampler
+config, state, _ = load_rnn_checkpoint(SHIPPED_MODEL)
+primer = np.zeros((4, 2 * config.n_pitches), np.uint8)
+Sampler(config, state).continue_piece(primer, 8, context='carry', positions=regular_positions(12, 16, 0))
+model = RNNModel(ModelConfig(n_layers=1, n_hidden=8, sequence_length=8, batch_size=4, optimizer='adam'))
+rng = np.random.default_rng(0)
+model.train((rng.random((4, 8, 61)) < .1).astype(np.float32), (rng.random((4, 61)) < .1).astype(np.float32),
+            np.zeros((4, 12), np.float32), np.ones(4, np.float32))
+'''
+
+
+@pytest.fixture(scope='module')
+def a_run(tmp_path_factory):
+    """The shipped model's sampler draws 8 steps and a tiny model takes a training step, on JAX, in a process
+    whose temporary folder is an empty one → (that folder, the completed process)."""
+    folder = tmp_path_factory.mktemp('tmpdir')
+    result = subprocess.run([sys.executable, '-c', AFTER_A_RUN], env={**os.environ, 'TMPDIR': str(folder)},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return folder, result
+
+
+def test_a_run_leaves_no_temporary_file(a_run):
+    folder, _ = a_run
+    assert sorted(path.name for path in folder.iterdir()) == []
+
+
+def test_a_run_prints_no_warning_about_64_bit_dtypes(a_run):
+    _, result = a_run
+    assert 'Explicitly requested dtype' not in result.stderr

@@ -1,16 +1,19 @@
 """bach2.time_series_to_pitch_matrix: pitch matrices, transpositions, bass line.
 
 Pieces are at 96 ticks per quarter with step_ticks=24, so one row = 24 ticks (a 16th),
-and the window is 5 pitches from MIDI 60 (C4) unless a test says otherwise.
+and the window is 5 pitches from MIDI 60 (C4) unless a test says otherwise. A real MIDI file with a
+triplet and a 32nd run shows what the grid changes (quantization_report).
 """
 import numpy as np
 import pytest
 
-from bach2.midi_to_time_series import Voice
+from bach2.midi_to_time_series import Voice, midi_to_time_series
 from bach2.time_series_to_midi import notes_to_piece
 from bach2.time_series_to_pitch_matrix import (bass_line, octave_shift, onset_roll, pitch_matrix_to_roll,
-                                               pitch_matrix_to_time_series, pitch_span, shift_semitones,
-                                               ticks_per_step, time_series_to_pitch_matrix, transpositions, window)
+                                               pitch_matrix_to_time_series, pitch_span, quantization_report,
+                                               quantization_summary, shift_semitones, ticks_per_step,
+                                               time_series_to_pitch_matrix, transpositions, window)
+from midi_builders import off, on, write_midi
 
 WINDOW = dict(step_ticks=24, lowest_pitch=60, n_pitches=5)
 # C4 for two steps, E4 from step 1 for three steps, D4 at step 2.
@@ -192,3 +195,55 @@ def test_pitch_matrix_to_roll_is_the_inverse_of_window():
     roll = pitch_matrix_to_roll(matrix, lowest_pitch=24)
     assert roll.shape == (20, 128) and not roll[:, :24].any() and not roll[:, 85:].any()
     np.testing.assert_array_equal(window(roll, lowest_pitch=24, n_pitches=61), matrix)
+
+
+# --------------------------------------------------------------------------- what the grid changes
+
+def write_finer_than_sixteenths(path):
+    """A real MIDI file at 96 ticks per quarter: C4 a quarter, an 8th-note triplet E4 F4 G4 (32 ticks each), the
+    32nd run A4 G4 F4 E4 (12 ticks each), then D4 a quarter on the beat."""
+    notes = [(0, 60, 96), (96, 64, 32), (128, 65, 32), (160, 67, 32),
+             (192, 69, 12), (204, 67, 12), (216, 65, 12), (228, 64, 12), (240, 62, 96)]
+    messages, now = [], 0
+    for start, pitch, duration in notes:
+        messages += [on(pitch, start - now), off(pitch, duration)]
+        now = start + duration
+    return write_midi(path, [messages])
+
+
+def test_the_quantization_report_names_each_note_the_16th_grid_changes(tmp_path):
+    piece = midi_to_time_series(write_finer_than_sixteenths(tmp_path / 'triplet_and_32nds.mid'))
+    report = quantization_report(piece, 24)
+    assert report == [
+        (1.0, 'E4', 'moved: at 1 for 0.25 (written 1 for 0.3333)'),
+        (4 / 3, 'F4', 'moved: at 1.25 for 0.5 (written 1.333 for 0.3333)'),
+        (5 / 3, 'G4', 'moved: at 1.75 for 0.25 (written 1.667 for 0.3333)'),
+        (2.0, 'A4', 'moved: at 2 for 0.25 (written 2 for 0.125)'),
+        (2.125, 'G4', 'dropped: struck with F4 at 2.25'),        # F4 was written on that step, G4 was not
+        (2.25, 'F4', 'moved: at 2.25 for 0.25 (written 2.25 for 0.125)'),
+        (2.375, 'E4', 'dropped: struck with D4 at 2.5'),
+    ]
+    summary = quantization_summary(report)
+    assert summary == ('7 notes finer than the 16th-note grid changed (2 dropped, 0 merged, 5 moved); first: '
+                       'quarter 1, E4 moved: at 1 for 0.25 (written 1 for 0.3333)')
+    assert quantization_report(piece, 12)[:1] == [(1.0, 'E4', 'moved: at 1 for 0.375 (written 1 for 0.3333)')]
+    assert not [note for note in quantization_report(piece, 12) if note[0] >= 2]      # the 32nds fit a 32nd grid
+
+
+def test_notes_on_the_grid_are_not_reported_and_a_repeat_on_one_step_is_merged(tmp_path):
+    on_grid = midi_to_time_series(write_midi(tmp_path / 'plain.mid', [[on(60), off(60, 48), on(62), off(62, 24)]]))
+    assert quantization_report(on_grid) == [] and quantization_summary([]) == ''
+    repeated = piece_of([(0, 60, 6), (6, 60, 6), (24, 62, 24)])      # two 64ths of C4 land on step 0
+    assert quantization_report(repeated) == [(0.0, 'C4', 'moved: at 0 for 0.25 (written 0 for 0.0625)'),
+                                             (0.0625, 'C4', 'merged: struck with C4 at 0')]
+    assert quantization_summary(quantization_report(repeated)).startswith(
+        '2 notes finer than the 16th-note grid changed (0 dropped, 1 merged, 1 moved)')
+
+
+def test_the_report_leaves_stage_1_as_it_was(tmp_path):
+    piece = midi_to_time_series(write_finer_than_sixteenths(tmp_path / 'triplet_and_32nds.mid'))
+    matrix, outside = time_series_to_pitch_matrix(piece, 24, lowest_pitch=60, n_pitches=10)
+    quantization_report(piece)
+    assert outside == 0 and (time_series_to_pitch_matrix(piece, 24, lowest_pitch=60, n_pitches=10)[0] == matrix).all()
+    # the triplet became 0.25 / 0.5 / 0.25, the run A4 G4+F4 E4+D4: what the report says
+    assert [np.flatnonzero(row).tolist() for row in matrix[4:12]] == [[4], [5], [5], [7], [9], [5, 7], [2, 4], [2]]

@@ -22,6 +22,10 @@ naming the file; so do files under :data:`MIN_RESOLUTION` ticks per quarter
 note and tracks longer than :data:`MAX_QUARTERS` (corrupt delta times), which
 would make stage 1 fail or build a giant roll.
 
+Stage 0 keeps every channel, drums too, so that a file is written back as it was read. Music given to write
+around (a melody, a subject, a primer) is read with :func:`read_tune`, which leaves out the drums of MIDI
+channel 10 (their key numbers name instruments, not pitches) and refuses a file with no pitched note.
+
 Inverse: :func:`bach2.time_series_to_midi.time_series_to_midi`.
 """
 import collections
@@ -40,6 +44,7 @@ MAX_QUARTERS = 2 ** 15
 #: Fewer ticks per quarter note cannot place a 16th note (stage 1's step) on a tick.
 MIN_RESOLUTION = 4
 DEFAULT_TEMPO = 500000  # microseconds per quarter note (120 bpm), the MIDI default
+DRUM_CHANNEL = 9        # MIDI channel 10 (counted from 1): General MIDI percussion, a drum per key number
 
 
 class MidiFileError(Exception):
@@ -171,6 +176,22 @@ def midi_to_time_series(path, name=None):
                  time_signatures=sorted(time_signatures), key_signatures=sorted(key_signatures),
                  markers=sorted(markers), voices=[v for v in voices if v.notes],
                  end_tick=max(track.end_tick for track in tracks), repairs=repairs)
+
+
+def without_drums(piece):
+    """:class:`Piece` → the same piece without its voices on MIDI channel 10 (:data:`DRUM_CHANNEL`)."""
+    return dataclasses.replace(piece, voices=[voice for voice in piece.voices if voice.channel != DRUM_CHANNEL])
+
+
+def read_tune(path, name=None):
+    """A MIDI file of music to write around (a melody, a subject, a primer) → :class:`Piece` without its drums
+    (:func:`without_drums`); :class:`MidiFileError` naming the file when no pitched note is left."""
+    piece = midi_to_time_series(path, name)
+    pitched = without_drums(piece)
+    if not pitched.n_notes:
+        raise MidiFileError(path, f'no pitched notes: its {piece.n_notes} notes are drums (MIDI channel 10)'
+                            if piece.n_notes else 'no notes')
+    return pitched
 
 
 def _pair_notes(track, repairs):

@@ -10,17 +10,21 @@ The journal named its step in ticks at 96 ticks per quarter note (``24ticks`` =
 a 16th); :func:`ticks_per_step` turns that into a file's own ticks.
 
 Onsets and ends are rounded to the nearest step and every note keeps at least
-one step, so no note vanishes between two samples. The inverse,
+one step, so no note vanishes between two samples; :func:`quantization_report` says
+which notes that rounding moved, merged or dropped. The inverse,
 :func:`pitch_matrix_to_time_series`, is *legato*: consecutive steps of one
 pitch become one note — unless an *onset plane* (:func:`onset_roll`, stored
 beside the pitch matrices in stage 1) marks the pitch struck again.
 """
 import numpy as np
 
+from bach2.music.pitch_names import PITCH_CLASS_NAMES
+
 N_PITCHES = 61
 LOWEST_PITCH = 24          # MIDI C_2: the journal's "shifted down two octaves"
 JOURNAL_RESOLUTION = 96    # ticks per quarter note in the journal's files
 JOURNAL_STEP_TICKS = 24    # a 16th note at 96 ticks per quarter
+GRID_NAMES = {96: 'quarter-note', 48: '8th-note', 24: '16th-note', 12: '32nd-note', 6: '64th-note'}   # by step ticks
 
 
 def ticks_per_step(resolution, step_ticks=JOURNAL_STEP_TICKS):
@@ -42,12 +46,70 @@ def note_arrays(piece):
     return table[:, 0], table[:, 1], table[:, 0] + table[:, 2]
 
 
+def grid_steps(start, end, step):
+    """Onsets and ends in ticks (arrays) → (first step, last step exclusive) int64 arrays: each rounded to the
+    nearest step of ``step`` ticks, every note at least one step long."""
+    first = np.floor(np.asarray(start) / step + 0.5).astype(np.int64)
+    return first, np.maximum(np.floor(np.asarray(end) / step + 0.5).astype(np.int64), first + 1)
+
+
 def note_steps(piece, step):
     """Notes → (first step, pitch, last step exclusive) int64 arrays; ``step`` in ticks."""
     start, pitch, end = note_arrays(piece)
-    first = np.floor(start / step + 0.5).astype(np.int64)
-    last = np.maximum(np.floor(end / step + 0.5).astype(np.int64), first + 1)
+    first, last = grid_steps(start, end, step)
     return first, pitch, last
+
+
+def quantization_report(piece, step_ticks=JOURNAL_STEP_TICKS):
+    """The notes that rounding to the step grid (:func:`note_steps`) changes → [(time in quarters as written,
+    pitch name such as 'F#4', what happened)] in time order, one entry a note; ``[]`` when all fit the grid.
+    ``step_ticks`` at 96 per quarter.
+
+    What happened, per voice: where notes written at different times land on one step, the one written nearest
+    it keeps it and each other is 'dropped: struck with F4 at 2.25' (a line keeps one pitch a step) or, of the
+    same pitch, 'merged: …' (one note); a note alone on its step whose onset or length is off the grid is
+    'moved: at 1.25 for 0.5 (written 1.333 for 0.3333)'.
+    """
+    step = ticks_per_step(piece.resolution, step_ticks)
+    quarter = piece.resolution
+    changed = []
+    for voice in piece.voices:
+        notes = sorted(voice.notes)
+        firsts, lasts = grid_steps([start for start, _, _ in notes], [start + span for start, _, span in notes],
+                                   step)
+        nearest = {}                # step → (distance in ticks, written onset, pitch) of the note that keeps it
+        for (start, pitch, _), first in zip(notes, firsts.tolist()):
+            nearest[first] = min(nearest.get(first, (np.inf,)), (abs(start - first * step), start, pitch))
+        for (start, pitch, duration), first, last in zip(notes, firsts.tolist(), lasts.tolist()):
+            _, onset, keeper = nearest[first]
+            at = first * step / quarter
+            if onset != start:
+                what = f'{"merged" if keeper == pitch else "dropped"}: struck with {_pitch_name(keeper)} at {at:g}'
+            elif first * step != start or (last - first) * step != duration:
+                what = (f'moved: at {at:g} for {(last - first) * step / quarter:g} '
+                        f'(written {start / quarter:.4g} for {duration / quarter:.4g})')
+            else:
+                continue
+            changed.append((start / quarter, _pitch_name(pitch), what))
+    return sorted(changed)
+
+
+def quantization_summary(report, step_ticks=JOURNAL_STEP_TICKS):
+    """A :func:`quantization_report` → one line ('' when empty): '5 notes finer than the 16th-note grid changed
+    (1 dropped, 0 merged, 4 moved); first: quarter 1.333, E4 moved: …'."""
+    if not report:
+        return ''
+    counts = {how: sum(what.startswith(how) for _, _, what in report) for how in ('dropped', 'merged', 'moved')}
+    grid = GRID_NAMES.get(step_ticks, f'{step_ticks / JOURNAL_RESOLUTION:g}-quarter')
+    time, pitch, what = report[0]
+    return (f'{len(report)} note{"s" * (len(report) > 1)} finer than the {grid} grid changed ('
+            + ', '.join(f'{count} {how}' for how, count in counts.items()) + f'); first: quarter {time:.4g}, '
+            f'{pitch} {what}')
+
+
+def _pitch_name(pitch):
+    """MIDI pitch → scientific name: 60 → 'C4', 70 → 'A#4'."""
+    return f'{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}'
 
 
 def full_roll(piece, step):

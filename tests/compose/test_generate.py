@@ -181,5 +181,5 @@ def test_cli_generate_wav_without_fluidsynth_says_so_once_and_writes_the_rest(da
                          capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.count(INSTALL_HINT) == 1 and run.stdout.count('no audio') == 1
-    assert sorted(path.suffix for path in out.iterdir() if path.is_file()) == ['.html', '.mid', '.mid', '.p', '.p',
-                                                                                '.png', '.png', '.png']
+    assert sorted(path.suffix for path in out.iterdir() if path.is_file()) == [
+        '.html', '.mid', '.mid', '.musicxml', '.musicxml', '.p', '.p', '.png', '.png', '.png', '.svg', '.svg']

@@ -13,7 +13,8 @@ from bach2.common import CorpusError
 from bach2.data.training_set import prepared_geometry
 from bach2.measure.baselines import baseline_report
 from bach2.measure.evaluate import evaluate_folder
-from bach2.measure.judge import CopyIndex, bach_split, copy_table, judge_accuracy, load_generated, work
+from bach2.measure.judge import (CopyIndex, bach_split, copy_table, generated_folder, judge_accuracy, load_generated,
+                                 work)
 from bach2.measure.music_statistics import format_table
 from bach2.models.checkpoints import export_model
 from bach2.models.model_config import (MODELS, ModelConfig, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, TARGETS,
@@ -202,6 +203,7 @@ def cmd_judge(args):
     """Stage 5: can a judge that never saw the model tell 4-bar excerpts of the pieces from held-out
     Bach (cross-validated accuracy: 0.5, it cannot; 1.0, always), and how long is the longest passage each piece
     copies from the training Bach, in any transposition? Bach is split as `bach2 train --seed` splits --corpus."""
+    generated_folder(args.folder)
     geometry, held_out, training = bach_split(args.corpus, args.seed, args.valid_fraction)
     pieces, failures = load_generated(args.folder, geometry)
     groups = [[work(name) for name, *_ in side] for side in (pieces, held_out)]      # a BWV work in one fold

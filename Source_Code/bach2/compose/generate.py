@@ -32,24 +32,27 @@ import numpy as np
 
 from bach2.chord_sequence import NO_CHORD, chord_index_sequence, chord_tones
 from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.data.default_corpus import keyboard_corpus
 from bach2.data.training_set import load_piece, piece_names, step_chord_indices
-from bach2.midi_to_time_series import midi_to_time_series
+from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
 from bach2.models.model_config import ModelConfig
 from bach2.music.geometry import Geometry
-from bach2.music.key_finding import find_key, key_name, pitch_class_histogram
+from bach2.music.key_finding import find_key, key_name, pitch_class_histogram, tonic_class
 from bach2.music.metre import continue_positions, piece_positions, regular_positions
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.music.progressions import chord_agreement, parse_key, parse_progression, progression_steps
 from bach2.render.piece import Composition, Output, write_piece
 from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, onset_matrix, pitch_matrix_to_roll,
                                                pitch_matrix_to_time_series, time_series_to_pitch_matrix)
 
 
+DEFAULT_DATA = 'training_data'     # where `bach2 prepare` writes; a random primer needs none there (builtin_primer)
+
+
 @dataclasses.dataclass
 class GenerateConfig:
     checkpoint: str
-    data_dir: str = 'training_data'    # prepared data: primers by name, progressions of real pieces
+    data_dir: str = DEFAULT_DATA       # prepared data: primers by name, progressions of real pieces
     out_dir: str = 'Synthesized_Fugues'
     primer: str = 'random'             # a prepared piece's name, a MIDI file, 'random' or 'silence'
     n_steps: int = 256                 # steps to generate after the primer (sixteenths, or the model's step)
@@ -73,7 +76,8 @@ def choose_primer(spec, data_dir, length, geometry, rng, articulation=False):
     positions (:mod:`bach2.music.metre`; None from a folder prepared before them)).
 
     ``spec``: 'silence' (ending just before a downbeat of 4/4), 'random' (a prepared piece), a prepared
-    piece's name, or a MIDI file, read in the model's :class:`~bach2.music.geometry.Geometry` (step, pitch window).
+    piece's name, or a MIDI file (its drums left out, :func:`~bach2.midi_to_time_series.read_tune`), read in the
+    model's :class:`~bach2.music.geometry.Geometry` (step, pitch window).
     """
     width = geometry.n_pitches * (2 if articulation else 1)
     if spec == 'silence':
@@ -81,7 +85,7 @@ def choose_primer(spec, data_dir, length, geometry, rng, articulation=False):
         return ('silence', np.zeros((length, width), np.uint8), np.full(length, NO_CHORD, np.int16),
                 regular_positions(length, bar, -length % bar))
     if pathlib.Path(spec).suffix.lower() in MIDI_SUFFIXES:
-        piece = midi_to_time_series(spec)
+        piece = read_tune(spec)
         matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, geometry.lowest_pitch, geometry.n_pitches)
         if articulation:
             matrix = np.concatenate([matrix, onset_matrix(piece, geometry.step_ticks, geometry.lowest_pitch,
@@ -96,6 +100,14 @@ def choose_primer(spec, data_dir, length, geometry, rng, articulation=False):
     if not np.asarray(matrix).any():
         raise CorpusError(f'{spec}: the primer piece has no notes')
     return name, np.asarray(matrix[:length], np.uint8), chords, None if bars is None else bars[:length]
+
+
+def builtin_primer(meta, rng):
+    """A MIDI file of the built-in keyboard corpus to prime with where no training data is prepared: one of the
+    pieces the model held out (``meta['held_out']``, names) when it records them, else any → its path."""
+    files = sorted(keyboard_corpus().glob('*/*.mid'))
+    held_out = [path for path in files if path.stem in set(meta.get('held_out', ()))]
+    return str(rng.choice(held_out or files))
 
 
 def prescribed_chords(config, model_config, primer_chords, n_primer, steps_per_quarter=4):
@@ -122,7 +134,7 @@ def found_key(pitch_matrix, lowest_pitch):
 
 def tonic_shift(key, target):
     """Semitones (−5 … +6) moving the tonic of ``key`` (('G', 'minor')) to that of ``target`` ('D minor')."""
-    shift = (PITCH_CLASS_NAMES.index(parse_key(target)[0]) - PITCH_CLASS_NAMES.index(key[0])) % 12
+    shift = (tonic_class(parse_key(target)) - tonic_class(key)) % 12
     return shift - 12 if shift > 6 else shift
 
 
@@ -169,12 +181,17 @@ def read_checkpoint(config):
 
 
 def prime(config, checkpoint):
-    """Step 1b: the primer ``config`` asks for, read in the :class:`Checkpoint`'s geometry → :class:`Primed`;
+    """Step 1b: the primer ``config`` asks for, read in the :class:`Checkpoint`'s geometry → :class:`Primed`
+    (a random one from the built-in corpus, :func:`builtin_primer`, where the default data folder is not prepared);
     CorpusError where the model reads the metre and the folder has no bar positions."""
     model_config, geometry = checkpoint.model_config, checkpoint.geometry
     rng = np.random.default_rng(config.seed)
+    spec = config.primer
+    if spec == 'random' and config.data_dir == DEFAULT_DATA and not (
+            pathlib.Path(config.data_dir) / f'pitch_matrix_{geometry.step_ticks}ticks_sh0.npz').is_file():
+        spec = builtin_primer(checkpoint.meta, rng)
     name, primer, primer_chords, primer_positions = choose_primer(
-        config.primer, config.data_dir, model_config.sequence_length, geometry, rng, model_config.articulation)
+        spec, config.data_dir, model_config.sequence_length, geometry, rng, model_config.articulation)
     positions = None              # the primer's bar positions, then its metre continued
     if primer_positions is not None:
         positions = np.concatenate([primer_positions, continue_positions(primer_positions, config.n_steps)])

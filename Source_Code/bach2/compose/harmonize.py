@@ -22,17 +22,19 @@ onsets (True where a note is struck).
 import dataclasses
 import itertools
 import pathlib
+import sys
 
 import numpy as np
 
 from bach2.common import CheckpointError, MIDI_SUFFIXES, CorpusError
 from bach2.compose.lines import Sampling, lines_piece
-from bach2.midi_to_time_series import midi_to_time_series
+from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.metre import pad_positions, piece_positions, usual_bar
 from bach2.render.piece import Output, write_piece
 from bach2.render.scores import time_signature_of
-from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, onset_matrix, time_series_to_pitch_matrix
+from bach2.time_series_to_pitch_matrix import (JOURNAL_STEP_TICKS, onset_matrix, quantization_report,
+                                               quantization_summary, time_series_to_pitch_matrix)
 
 ORDER_OF_SIDE = {'top': 'down', 'bottom': 'up'}        # the drawing order that gives this voice first
 VOICE_NAMES = {2: ('soprano', 'bass'), 3: ('soprano', 'alto', 'bass'), 4: ('soprano', 'alto', 'tenor', 'bass')}
@@ -184,11 +186,13 @@ def separate_voices(steps, plan):
 def read_line(path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICKS):
     """A MIDI file → (``T`` line: its highest ('top') or lowest ('bottom') pitch at each step, ``T`` onsets,
     ``T × 2`` bar positions); CorpusError naming the file if it is not MIDI, has no note, or leaves the
-    model's pitch range."""
+    model's pitch range (drums left out: :func:`~bach2.midi_to_time_series.read_tune`). The notes that rhythms
+    finer than a step change are named on stderr (:func:`warn_quantization`)."""
     path = pathlib.Path(path)
     if path.suffix.lower() not in MIDI_SUFFIXES:
         raise CorpusError(f'{path}: not a MIDI file (expected {", ".join(sorted(MIDI_SUFFIXES))})')
-    piece = midi_to_time_series(path)
+    piece = read_tune(path)
+    warn_quantization(path, piece, step_ticks)
     matrix, dropped = time_series_to_pitch_matrix(piece, step_ticks, lowest_pitch, n_pitches)
     if dropped:
         raise CorpusError(f'{path}: {dropped} notes lie outside the model\'s range (MIDI {lowest_pitch}–'
@@ -202,6 +206,18 @@ def read_line(path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICK
         line[t] = np.flatnonzero(matrix[t])[-1 if which == 'top' else 0]
         onsets[t] = bool(struck[t, line[t]]) or t == 0 or line[t - 1] != line[t]
     return line, onsets, piece_positions(piece, step_ticks, len(matrix))
+
+
+def warn_quantization(path, piece, step_ticks, shown=8):
+    """Print to stderr which notes of ``piece`` (read from ``path``) the grid of ``step_ticks`` (at 96 a quarter)
+    moves, merges or drops, one line and then the first ``shown`` of them; nothing where all fit."""
+    report = quantization_report(piece, step_ticks)
+    if report:
+        print(f'bach2: warning: {path}: {quantization_summary(report, step_ticks)}', file=sys.stderr)
+        for time, pitch, what in report[1:shown]:
+            print(f'  quarter {time:.4g}, {pitch} {what}', file=sys.stderr)
+        if len(report) > shown:
+            print(f'  … and {len(report) - shown} more', file=sys.stderr)
 
 
 def check_room(path, line, voice, n_voices, geometry):

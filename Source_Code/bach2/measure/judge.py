@@ -35,7 +35,7 @@ from bach2.measure.music_statistics import DURATION_BINS, MOST_NOTES, piece_coun
 from bach2.music.geometry import Geometry
 from bach2.music.key_finding import find_key
 from bach2.music.metre import regular_positions
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.pitch_names import pitch_class_of
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH
 
@@ -100,7 +100,7 @@ def excerpt_features(matrix, positions=None, lowest_pitch=LOWEST_PITCH, onsets=N
         normalised(np.bincount((pitch - bass)[pitch != bass] % 12, minlength=12)),
         normalised(sounding), normalised(slots),
         normalised([counts['note_durations'][key] for key in DURATION_BINS]),
-        normalised(np.roll(counts['pitch_classes'], -PITCH_CLASS_NAMES.index(tonic))),
+        normalised(np.roll(counts['pitch_classes'], -pitch_class_of(tonic))),
         [mode == 'minor', counts['in_key'] / max(counts['notes_sounding'], 1), onsets.any(axis=1).mean(),
          onsets.sum() / n, counts['range'] / 12, counts['repeats'] / max(n - 1, 1)]])
 
@@ -316,14 +316,21 @@ def bach_split(data_dir, seed=0, valid_fraction=0.1):
                          for i in side] for side in sides[::-1])
 
 
+def generated_folder(folder):
+    """``folder`` of generated pieces as a Path; CorpusError naming it when it is not a folder (checked before the
+    corpus is read, so that a mistyped folder is what the error names)."""
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        raise CorpusError(f'{folder}: {"not a folder" if folder.exists() else "no such folder"}')
+    return folder
+
+
 def load_generated(folder, geometry):
     """A folder of generated pieces → ([(name, ``T × P``, positions or None, onsets or None)], [(file, reason)]):
     its ``.p`` pickles of ``bach2 generate`` (the continuation, primer left out; the onset plane of a model
     with articulation), or else its MIDI files read whole with their onsets.
     CorpusError naming the folder or file when there is no piece, or a pickle is not one or of another geometry."""
-    folder = pathlib.Path(folder)
-    if not folder.is_dir():
-        raise CorpusError(f'{folder}: {"not a folder" if folder.exists() else "no such folder"}')
+    folder = generated_folder(folder)
     pieces = []
     for path in sorted(folder.glob('*.p')):
         record = load_pickle(path)

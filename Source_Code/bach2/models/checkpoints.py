@@ -112,8 +112,8 @@ def load_rnn_checkpoint(path):
         raise CheckpointError(f'{path}: no such checkpoint (train one with `bach2 train`)')
     try:
         meta, state = read_values(path)
-    except UNREADABLE as error:
-        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint ({error})') from None
+    except UNREADABLE:      # NumPy's reasons advise allow_pickle and name paths: the user needs neither
+        raise CheckpointError(f'{path}: not a Bach2.0 checkpoint') from None
     missing = [key for key in ('model_config', 'epoch', 'batch', 'history') if key not in meta]
     if missing or not state:
         raise CheckpointError(f'{path}: not a Bach2.0 checkpoint (no {", ".join(missing) or "parameters"})')
@@ -142,6 +142,9 @@ def checkpoint_geometry(meta):
     return Geometry(train.get('step_ticks', JOURNAL_STEP_TICKS), model['n_pitches'], model['lowest_pitch'])
 
 
+SEEN = ('trained_on', 'held_out', 'bwv_trained_on', 'bwv_held_out')    # what :func:`pieces_seen` returns
+
+
 def pieces_seen(train_config):
     """An RNN checkpoint's ``train_config`` (a dict) → {'trained_on': names, 'held_out': names,
     'bwv_trained_on': sorted BWV numbers, 'bwv_held_out': …}; its prepared folder must still be there."""
@@ -159,25 +162,31 @@ def export_model(checkpoint, folder, command='', temperature=1.0):
     and curve (``.png``) beside the checkpoint; ``model.json``: the configurations, the ``command`` that trained
     it, its history per epoch, the pieces it trained on and held out (names, BWV numbers) and the sampling
     ``temperature`` to use with it. → the ``model.npz`` path; no pickle is written or read.
+
+    An exported model (the shipped one) exports again from what it records, its command (unless ``command``
+    is given), split, log and curve: its training data need not be there.
     """
     model_config, state, meta = load_rnn_checkpoint(checkpoint)
+    exported = all(key in meta for key in SEEN)
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     parameters = {name: value for name, value in state.items()
                   if not name.startswith(f'{model_config.optimizer}_state')}
     history = [{key: value for key, value in row.items() if not key.startswith('batch_')}   # per epoch only
                for row in meta['history']]
-    record = {**meta, 'history': history, 'command': command, 'temperature': temperature,
-              **pieces_seen(meta['train_config'])}
+    seen = {key: meta[key] for key in SEEN} if exported else pieces_seen(meta['train_config'])
+    record = {**meta, 'history': history, 'command': command or (meta.get('command', '') if exported else ''),
+              'temperature': temperature, **seen}
     write_values(folder / 'model.npz', record, parameters)
     with atomic_path(folder / 'model.json') as temporary:
         pathlib.Path(temporary).write_text(json.dumps(record, indent=1))
     stem = pathlib.Path(checkpoint)
     stem = stem.with_name(stem.stem.removesuffix('_best'))
     for suffix, name in (('.csv', 'training_log.csv'), ('.png', 'training_curve.png')):
-        if stem.with_suffix(suffix).is_file():
+        source = stem.parent / name if exported else stem.with_suffix(suffix)
+        if source.is_file():
             with atomic_path(folder / name) as temporary:
-                shutil.copyfile(stem.with_suffix(suffix), temporary)
+                shutil.copyfile(source, temporary)
     return folder / 'model.npz'
 
 
@@ -217,9 +226,9 @@ def load_sequence_checkpoint(path):
     try:
         meta, state = read_values(path)
         config = SequenceConfig(**meta['config'])
-    except UNREADABLE as error:
-        reason = 'not an .npz archive' if not zipfile.is_zipfile(path) else error
-        raise CheckpointError(f'{path}: not a checkpoint of a sequence model ({reason})') from None
+    except UNREADABLE:
+        reason = '' if zipfile.is_zipfile(path) else ' (not an .npz archive)'
+        raise CheckpointError(f'{path}: not a checkpoint of a sequence model{reason}') from None
     return config, state, meta
 
 
