@@ -1,4 +1,5 @@
-"""bach2.music.key_finding: Krumhansl–Schmuckler keys, the journal's pitch counter, shift to C.
+"""bach2.music.key_finding: Krumhansl–Schmuckler keys, the journal's pitch counter, shift to C, and keys
+named and spelled as musicians write them (at most seven accidentals: B♭ major, not A♯ major).
 
 Histograms are 12 bins, C first, in sounding steps (any unit works: only the shape matters).
 """
@@ -7,8 +8,9 @@ import pytest
 
 from bach2.data.prepare import piece_key
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.music.key_finding import (MODES, PROFILES, find_key, find_key_by_pitch_count, key_correlations, key_name,
-                                     key_profiles, pitch_class_histogram, semitones_to_c)
+from bach2.music.key_finding import (MAJOR_TONICS, MINOR_TONICS, MODES, PROFILES, find_key, find_key_by_pitch_count,
+                                     key_correlations, key_name, key_of, key_profiles, key_signature, key_spelling,
+                                     pitch_class_histogram, semitones_to_c, spelled_key, tonic_class)
 from bach2.music.pitch_names import PITCH_CLASS_NAMES, pitch_class_of
 
 #                   C  C# D  D# E  F  F# G  G# A  A# B
@@ -36,7 +38,7 @@ def test_default_profiles_are_aarden_essen():
 @pytest.mark.parametrize('histogram, tonic, mode', [(C_MAJOR, 0, 'major'), (A_HARMONIC_MINOR, 9, 'minor')])
 def test_rotating_the_histogram_moves_the_tonic(profiles, histogram, tonic, mode):
     for k in range(12):
-        assert find_key(np.roll(histogram, k), profiles) == (PITCH_CLASS_NAMES[(tonic + k) % 12], mode)
+        assert find_key(np.roll(histogram, k), profiles) == key_of(tonic + k, mode)
 
 
 def test_key_profiles_rows():
@@ -59,9 +61,9 @@ def test_correlation_of_a_profile_with_itself_is_one():
 def test_flat_histogram_does_not_crash(histogram):
     assert key_correlations(histogram).tolist() == [0.0] * 24
     tonic, mode = find_key(histogram)
-    assert tonic in PITCH_CLASS_NAMES and mode in MODES
+    assert tonic in MAJOR_TONICS + MINOR_TONICS and mode in MODES
     tonic, mode = find_key_by_pitch_count(histogram)
-    assert tonic in PITCH_CLASS_NAMES and mode in MODES
+    assert tonic in MAJOR_TONICS + MINOR_TONICS and mode in MODES
 
 
 def test_pitch_count_c_major_and_a_minor():
@@ -72,7 +74,7 @@ def test_pitch_count_c_major_and_a_minor():
 @pytest.mark.parametrize('histogram, tonic, mode', [(C_MAJOR, 0, 'major'), (A_HARMONIC_MINOR, 9, 'minor')])
 def test_pitch_count_rotation(histogram, tonic, mode):
     for k in range(12):
-        assert find_key_by_pitch_count(np.roll(histogram, k)) == (PITCH_CLASS_NAMES[(tonic + k) % 12], mode)
+        assert find_key_by_pitch_count(np.roll(histogram, k)) == key_of(tonic + k, mode)
 
 
 def test_pitch_count_ties_go_to_the_heavier_tonic():
@@ -95,15 +97,16 @@ def test_pitch_class_histogram_folds_octaves():
 
 
 @pytest.mark.parametrize('mode', MODES)
-@pytest.mark.parametrize('tonic', PITCH_CLASS_NAMES)
+@pytest.mark.parametrize('tonic', PITCH_CLASS_NAMES + MAJOR_TONICS + MINOR_TONICS)
 def test_semitones_to_c(tonic, mode):
     shift = semitones_to_c((tonic, mode))
     assert -5 <= shift <= 6
-    assert (PITCH_CLASS_NAMES.index(tonic) + shift) % 12 == 0
+    assert (pitch_class_of(tonic) + shift) % 12 == 0
 
 
 def test_semitones_to_c_by_hand():
     assert semitones_to_c(('C', 'major')) == 0
+    assert semitones_to_c(('Bb', 'major')) == semitones_to_c(('A#', 'major')) == 2
     assert semitones_to_c(('G', 'major')) == 5          # G up a fourth
     assert semitones_to_c(('F', 'minor')) == -5         # F down a fourth
     assert semitones_to_c(('F#', 'major')) == 6
@@ -112,6 +115,49 @@ def test_semitones_to_c_by_hand():
 
 def test_key_name():
     assert key_name(('F#', 'minor')) == 'F# minor'
+
+
+def test_a_b_flat_tune_is_in_b_flat_major_with_two_flats():
+    #                    C  C# D  D# E  F  F# G  A♭ A  B♭ B     (Bb F D Bb Eb D C Bb F: the fugue example)
+    histogram = np.array([1, 0, 2, 0, 0, 2, 0, 0, 0, 0, 4, 0], float)
+    histogram[3] = 1
+    assert find_key(histogram) == ('Bb', 'major') and key_name(find_key(histogram)) == 'Bb major'
+    assert key_signature(find_key(histogram)) == -2
+
+
+@pytest.mark.parametrize('profiles', PROFILE_SETS)
+def test_every_found_key_has_at_most_seven_accidentals_and_the_fewer_of_two_spellings(profiles):
+    for k in range(12):
+        for histogram in (C_MAJOR, A_HARMONIC_MINOR):
+            key = find_key(np.roll(histogram, k), profiles)
+            assert abs(key_signature(key)) <= 6
+            other = (PITCH_CLASS_NAMES[tonic_class(key)], key[1])          # the journal's sharp name
+            assert abs(key_signature(key)) <= abs(key_signature(other))
+    assert find_key(np.roll(A_HARMONIC_MINOR, -4)) == ('F', 'minor')                 # not E# minor
+    assert [key_of(t, 'major')[0] for t in (1, 3, 6, 8, 10)] == ['Db', 'Eb', 'F#', 'Ab', 'Bb']
+    assert [key_of(t, 'minor')[0] for t in (1, 3, 6, 8, 10)] == ['C#', 'Eb', 'F#', 'G#', 'Bb']
+
+
+@pytest.mark.parametrize('key, spelled', [(('A#', 'major'), ('Bb', 'major')), (('D#', 'major'), ('Eb', 'major')),
+                                          (('Gb', 'major'), ('Gb', 'major')), (('D#', 'minor'), ('D#', 'minor')),
+                                          (('A#', 'minor'), ('A#', 'minor')), (('Fb', 'major'), ('E', 'major')),
+                                          (('Cs', 'minor'), ('C#', 'minor')), (('B♭', 'minor'), ('Bb', 'minor'))])
+def test_a_key_keeps_its_spelling_up_to_seven_accidentals(key, spelled):
+    assert spelled_key(key) == spelled
+
+
+@pytest.mark.parametrize('key, names', [
+    (('C', 'major'), 'C C# D Eb E F F# G G# A Bb B'),
+    (('F', 'minor'), 'C Db D Eb E F Gb G Ab A Bb B'),       # the leading tone E and the raised sixth D natural
+    (('D', 'minor'), 'C C# D Eb E F F# G G# A Bb B'),       # C♯, the leading tone, not D♭
+    (('Bb', 'major'), 'C Db D Eb E F F# G Ab A Bb B'),
+    (('A#', 'major'), 'C Db D Eb E F F# G Ab A Bb B'),      # respelled B♭ major
+    (('E', 'major'), 'C C# D D# E F F# G G# A A# B'),
+    (('Gb', 'major'), 'C Db D Eb E F Gb G Ab A Bb Cb'),
+    (('G#', 'minor'), 'C C# D D# E E# F# F## G# A A# B'),   # its raised sixth and seventh
+])
+def test_key_spelling(key, names):
+    assert ' '.join(key_spelling(key)) == names
 
 
 # ---------------------------------------------------------------- real Bach (../shared/data)
@@ -142,7 +188,7 @@ def test_piece_key_agrees_with_most_key_signatures(bach_keyboard_files):
             continue
         signature = piece.key_signatures[0][1]
         mode = 'minor' if signature.endswith('m') else 'major'
-        expected = (PITCH_CLASS_NAMES[pitch_class_of(signature.rstrip('m'))], mode)
+        expected = key_of(pitch_class_of(signature.rstrip('m')), mode)
         total += 1
         agree += piece_key(piece) == expected
     assert total > 100

@@ -2,7 +2,8 @@
 import pytest
 
 from bach2.music import pitch_names
-from bach2.music.pitch_names import name_to_pitch, parse_pitch_name, pitch_class_of, pitch_to_name
+from bach2.music.pitch_names import (fifths_class, fifths_name, fifths_position, name_to_pitch, parse_pitch_name,
+                                     pitch_class_of, pitch_to_name)
 
 
 def test_module_attributes_follow_python_midi():
@@ -63,3 +64,16 @@ def test_what_is_not_a_scientific_name_is_none(name):
 def test_python_midi_names_read_the_same_flats_and_sharps():
     assert parse_pitch_name('D♭_4') == parse_pitch_name('C♯4') == name_to_pitch('Db_4') == 49
     assert parse_pitch_name('C4') == parse_pitch_name('C4', scientific=True) - 12
+
+
+def test_the_line_of_fifths():
+    assert [fifths_name(q) for q in range(-8, 14)] == [
+        'Fb', 'Cb', 'Gb', 'Db', 'Ab', 'Eb', 'Bb', 'F', 'C', 'G', 'D', 'A', 'E', 'B', 'F#', 'C#', 'G#', 'D#', 'A#',
+        'E#', 'B#', 'F##']
+    for q in range(-14, 20):
+        name = fifths_name(q)
+        assert fifths_class(q) == (pitch_class_of(name[0]) + name.count('#') - name.count('b')) % 12, name
+    assert [fifths_position(name) for name in ('C', 'G', 'F#', 'Bb', 'Cb', 'B#', 'fs', 'E♭')] == [0, 1, 6, -2, -7,
+                                                                                                 12, 6, -3]
+    with pytest.raises(ValueError, match='not a pitch class'):
+        fifths_position('H')

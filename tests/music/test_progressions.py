@@ -11,8 +11,10 @@ def names(indices):
     return [CHORD_NAMES[i] for i in indices]
 
 
-@pytest.mark.parametrize('text, key', [('D minor', ('D', 'minor')), ('d', ('D', 'minor')), ('Bb major', ('A#', 'major')),
-                                       ('F#', ('F#', 'major')), ('eb minor', ('D#', 'minor'))])
+@pytest.mark.parametrize('text, key', [('D minor', ('D', 'minor')), ('d', ('D', 'minor')),
+                                       ('Bb major', ('Bb', 'major')), ('F#', ('F#', 'major')), ('eb minor', ('Eb', 'minor')), ('bb', ('Bb', 'minor')),
+                                       ('Gb major', ('Gb', 'major')), ('D# minor', ('D#', 'minor')),
+                                       ('A# major', ('Bb', 'major')), ('E# major', ('F', 'major'))])
 def test_parse_key(text, key):
     assert parse_key(text) == key
 
@@ -32,6 +34,11 @@ def test_major_progression_and_accidentals():
     assert names(parse_progression('I-vi-ii-V7, bVII', 'C major')) == [
         ('C', 'major'), ('A', 'minor'), ('D', 'minor'), ('G', 'dominant'), ('A#', 'major')]
     assert CHORD_NAMES[numeral_to_chord('iiø7', ('C', 'minor'))] == ('D', 'minor_half_diminished')
+
+
+def test_flat_keys_give_the_same_chords_as_their_sharp_spellings():
+    assert parse_progression('i iv V7 VI', 'Eb minor') == parse_progression('i iv V7 VI', ('D#', 'minor'))
+    assert names(parse_progression('I IV V', 'Bb major')) == [('A#', 'major'), ('D#', 'major'), ('F', 'major')]
 
 
 @pytest.mark.parametrize('text', ['', 'i iv X', 'V9'])

@@ -3,7 +3,10 @@
 * a piece of several voices: one MIDI track per voice, at 100 bpm, in its time signature, the record's keys;
 * a single 'piano' voice: one track named after the piece;
 * the piano roll's bars follow the time signature (3/4: every 3 quarters) or the piece's bar positions;
-* audio asked for without FluidSynth: one line saying why, the other files written.
+* audio asked for without FluidSynth: one line saying why, the other files written;
+* a composition's key is its score's key signature and its MIDI's, as musicians write it (A♯ major given: B♭
+  major, two flats), though the notes alone read otherwise; without a key the score's is found from the notes;
+* a pickup (``lead_steps``) is a short first bar in the MIDI (1/4 before 4/4) and bar 0 of the roll.
 """
 import mido
 import numpy as np
@@ -54,6 +57,31 @@ def test_the_bars_of_the_roll_follow_the_time_signature_or_the_positions():
     assert len(roll_positions(primed)) == 56                                                 # primer rows too
     late = two_voices(positions=regular_positions(48, 12, first=4))                          # from the 2nd beat
     assert bar_lines(roll_positions(late)).tolist() == [8, 20, 32, 44]
+
+
+@pytest.mark.parametrize('key, sharps, midi_key', [(('C', 'minor'), -3, 'Cm'), (('A#', 'major'), -2, 'Bb'),
+                                                   (None, 0, None)])
+def test_the_score_and_the_midi_carry_the_key_the_piece_was_written_in(tmp_path, key, sharps, midi_key):
+    from music21 import converter
+    scale = [(96 * k, pitch, 96) for k, pitch in enumerate((60, 62, 64, 65, 67, 69, 71, 72))]   # C major's notes
+    bass = [(0, 48, 384), (384, 43, 288), (672, 48, 96)]                                      # C G C
+    piece = Composition({'soprano': scale, 'bass': bass}, np.ones((32, 25), np.uint8), 48, key=key)
+    files = write_piece(piece, Output(tmp_path, 'keyed', musicxml=True))
+    score = converter.parse(files['musicxml'])
+    assert {k.sharps for k in score.flatten().getElementsByClass('KeySignature')} == {sharps}
+    assert [m.key for m in mido.MidiFile(files['mid']).tracks[0] if m.type == 'key_signature'] == (
+        [midi_key] if midi_key else [])
+
+
+def test_a_pickup_is_a_short_first_bar_of_the_midi_and_bar_0_of_the_roll(tmp_path):
+    piece = two_voices(lead_steps=12)                                      # a quarter before 4/4
+    midi = mido.MidiFile(write_piece(piece, Output(tmp_path, 'pickup'))['mid'])
+    signatures = [(m.numerator, m.denominator) for m in midi.tracks[0] if m.type == 'time_signature']
+    assert signatures == [(1, 4), (4, 4)]
+    assert bar_lines(roll_positions(piece)).tolist() == [0, 4, 20, 36]
+    assert piece.time_signatures() == [(0, 1, 4), (96, 4, 4)]
+    assert two_voices(lead_steps=8, time_signature=(3, 4)).time_signatures() == [(0, 1, 4), (96, 3, 4)]
+    assert two_voices(lead_steps=10, time_signature=(3, 4)).time_signatures() == [(0, 1, 8), (48, 3, 4)]
 
 
 def test_audio_without_fluidsynth_is_one_line_and_the_rest_is_written(tmp_path, monkeypatch):

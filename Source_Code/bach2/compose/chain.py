@@ -24,7 +24,7 @@ from bach2.models.line_model import PAIRS, extract_line, sample_line
 from bach2.music.geometry import Geometry
 from bach2.music.metre import piece_positions, regular_positions
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
-from bach2.music.progressions import chord_agreement, parse_progression
+from bach2.music.progressions import chord_agreement, parse_key, parse_progression
 from bach2.render.piano_roll import chord_symbol, progression_text
 from bach2.render.piece import Output, write_piece
 from bach2.safe_io import atomic_path, save_npz
@@ -72,12 +72,12 @@ def generate_progression(checkpoint, progression=Progression(), sampling=Samplin
     predictor, _ = load_sequence_model(checkpoint, 'chords')
     chords = sample_progression(predictor, progression, sampling)
     stem = pathlib.Path(out_dir) / f'progression_{pathlib.Path(checkpoint).stem}_seed{sampling.seed}'
-    text = progression_text(chords)
+    text = progression_text(chords, key=parse_key(progression.key))
     with atomic_path(stem.with_suffix('.txt')) as temporary:
         pathlib.Path(temporary).write_text(text + '\n')
     save_npz(stem.with_suffix('.npz'), chords=chords, temperature=np.float32(sampling.temperature))
     return {'txt': stem.with_suffix('.txt'), 'npz': stem.with_suffix('.npz'),
-            'symbols': [chord_symbol(int(c)) or '-' for c in chords]}, chords
+            'symbols': [chord_symbol(int(c), parse_key(progression.key)) or '-' for c in chords]}, chords
 
 
 def root_bass(chords, n_pitches=N_PITCHES, lowest_pitch=LOWEST_PITCH, steps_per_quarter=4, octave_low=36):
@@ -190,7 +190,7 @@ def make_chain(checkpoints, progression=Progression(), sampling=Sampling(), outp
     lines = {'bass': bass, 'melody': melody, 'second melody': second}
     output = output.named(f'chain_{pathlib.Path(checkpoints.chords).stem}_seed{seed}')
     piece = lines_piece(lines, Geometry(n_pitches=n_pitches, lowest_pitch=lowest), chords=chords)
-    piece.record.update({'progression': progression_text(chords),
+    piece.record.update({'progression': progression_text(chords, key=parse_key(progression.key)),
                          'bass_source': str(checkpoints.bass or 'chord roots'),
                          'checkpoints': [str(checkpoints.chords), str(checkpoints.melody), str(checkpoints.second)],
                          'seed': seed, 'temperature': temperature})

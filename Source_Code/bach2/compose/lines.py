@@ -27,8 +27,9 @@ def lines_piece(lines, geometry, onsets=None, chords=None, lead_steps=0):
 
     ``onsets`` {voice name: ``T`` bool}: where each voice strikes its note (None: a note lasts while its pitch
     stays); ``chords``: one per quarter note, labelled under the piano roll (None: found from the notes);
-    ``lead_steps``: steps of the first bar before the first step (a pickup), by which the notes come late in
-    the MIDI and the score. The record keeps the ``lines``, the ``voice_onsets`` and the ``chords``.
+    ``lead_steps``: steps of the first bar before the first step: the piece starts with a pickup, the rest of
+    that bar (the notes stay where they are, from tick 0; the MIDI's first bar and the score's first measure
+    are short). The record keeps the ``lines``, the ``voice_onsets`` and the ``chords``.
     """
     from bach2.models.line_model import line_to_matrix     # lazy: line_model loads pytensor and jax
     voices, matrices, planes = {}, [], []
@@ -37,7 +38,7 @@ def lines_piece(lines, geometry, onsets=None, chords=None, lead_steps=0):
         struck = None if onsets is None else matrix * np.asarray(onsets[name], np.uint8)[:, None]
         notes = pitch_matrix_to_time_series(matrix, step=geometry.step_ticks, lowest_pitch=geometry.lowest_pitch,
                                             onsets=struck)
-        voices[name] = [(time + lead_steps * geometry.step_ticks, pitch, duration) for time, pitch, duration in notes]
+        voices[name] = notes
         matrices.append(matrix)
         planes.append(struck)
     combined = np.zeros((max(len(matrix) for matrix in matrices), geometry.n_pitches), np.uint8)
@@ -50,4 +51,4 @@ def lines_piece(lines, geometry, onsets=None, chords=None, lead_steps=0):
               'voice_onsets': None if onsets is None else {name: np.asarray(o) for name, o in onsets.items()},
               'chords': None if chords is None else np.asarray(chords)}
     return Composition(voices, combined, geometry.lowest_pitch, record, geometry.step_ticks, onsets=struck,
-                       chords='auto' if chords is None else chords)
+                       lead_steps=lead_steps, chords='auto' if chords is None else chords)

@@ -17,7 +17,7 @@ import warnings
 
 from bach2.chord_sequence import CHORD_NAMES, FAMILY, NO_CHORD, chord_index_sequence, piece_roll
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.music.key_finding import PROFILES, find_key, find_key_by_pitch_count, pitch_class_histogram
+from bach2.music.key_finding import PROFILES, find_key, find_key_by_pitch_count, key_of, pitch_class_histogram
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 
 
@@ -58,7 +58,7 @@ def judge_score(score_path):
     histogram = pitch_class_histogram(roll)
     our_keys = {profiles: find_key(histogram, profiles) for profiles in PROFILES}
     our_keys['pitch_count'] = find_key_by_pitch_count(histogram)
-    music21_key = (PITCH_CLASS_NAMES[their_key.tonic.pitchClass], their_key.mode)
+    music21_key = key_of(their_key.tonic.pitchClass, their_key.mode)
     ours = chord_index_sequence(piece)
     beats = agreements = 0
     for chord in chords:

@@ -32,7 +32,7 @@ import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
 from bach2.music.key_finding import HARMONIC_MINOR_SCALE, MAJOR_SCALE, find_key, pitch_class_histogram
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.pitch_names import PITCH_CLASS_NAMES, pitch_class_of
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll, pitch_matrix_to_time_series
 
 SCALAR_STATISTICS = ('in_key', 'polyphony', 'note_density', 'pitch_range', 'repetition', 'empty_beats')
@@ -54,7 +54,7 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, 
     sounding = roll.any(axis=1)
     histogram = pitch_class_histogram(roll)
     tonic_name, mode = find_key(histogram) if histogram.sum() else ('C', 'major')
-    tonic = PITCH_CLASS_NAMES.index(tonic_name)
+    tonic = pitch_class_of(tonic_name)
     scale = {(tonic + degree) % 12 for degree in (MAJOR_SCALE if mode == 'major' else HARMONIC_MINOR_SCALE)}
     pitch_classes = np.nonzero(roll)[1] % 12
     struck = np.zeros_like(roll) if onsets is None else pitch_matrix_to_roll(onsets, lowest_pitch).astype(bool)

@@ -12,11 +12,13 @@
 * :func:`find_key_by_pitch_count`: the journal's pitch counter: the key whose
   scale (major, or harmonic minor) holds the most note duration.
 
-Keys are ``(tonic, mode)`` tuples such as ``('F#', 'minor')``.
+Keys are ``(tonic, mode)`` tuples such as ``('F#', 'minor')`` or ``('Bb', 'major')``, named as musicians
+write them: the key finders name a tonic by :func:`key_of`, the enharmonic whose signature has fewer
+accidentals. :func:`key_spelling` spells every pitch class in a key (scores, chord labels).
 """
 import numpy as np
 
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.pitch_names import fifths_class, fifths_name, fifths_position, pitch_class_of
 
 #: (major, minor) profiles, tonic first, for each profile set.
 PROFILES = {
@@ -33,6 +35,11 @@ DEFAULT_PROFILES = 'aarden_essen'
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)
 MODES = ('major', 'minor')
+#: The tonic of the key on each pitch class (C first), as musicians name it: the enharmonic with fewer
+#: accidentals; of the two with six, F♯ major (Bach's BWV 858, 882) and E♭ minor (the prelude BWV 853).
+MAJOR_TONICS = ('C', 'Db', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')
+MINOR_TONICS = ('C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'G#', 'A', 'Bb', 'B')
+MOST_ACCIDENTALS = 7
 
 
 def pitch_class_histogram(roll):
@@ -65,7 +72,7 @@ def find_key(histogram, profiles=DEFAULT_PROFILES):
     ``profiles``: 'aarden_essen' (default) or 'krumhansl_kessler'.
     """
     best = int(np.argmax(key_correlations(histogram, profiles)))
-    return PITCH_CLASS_NAMES[best // 2], MODES[best % 2]
+    return key_of(best // 2, MODES[best % 2])
 
 
 def find_key_by_pitch_count(histogram):
@@ -76,7 +83,7 @@ def find_key_by_pitch_count(histogram):
         for mode, scale in zip(MODES, (MAJOR_SCALE, HARMONIC_MINOR_SCALE)):
             score = (sum(h[(tonic + degree) % 12] for degree in scale), h[tonic])
             if best_score is None or score > best_score:
-                best, best_score = (PITCH_CLASS_NAMES[tonic], mode), score
+                best, best_score = key_of(tonic, mode), score
     return best
 
 
@@ -86,6 +93,45 @@ def key_name(key):
 
 
 def semitones_to_c(key):
-    """Shift (−5 … +6) that moves ``key``'s tonic to C: transposes a piece to C major or C minor."""
-    shift = -PITCH_CLASS_NAMES.index(key[0]) % 12
+    """Shift (−5 … +6) that moves ``key``'s tonic (any spelling) to C: transposes a piece to C major or minor."""
+    shift = -tonic_class(key) % 12
     return shift if shift <= 6 else shift - 12
+
+
+def key_of(tonic, mode):
+    """Tonic pitch class (0–11) and mode → the key as musicians name it: (10, 'major') → ('Bb', 'major')."""
+    return (MAJOR_TONICS if mode == 'major' else MINOR_TONICS)[int(tonic) % 12], mode
+
+
+def tonic_class(key):
+    """('Bb', 'major') or ('A#', 'major') → 10, the tonic's pitch class."""
+    return pitch_class_of(key[0])
+
+
+def key_signature(key):
+    """The signature of ``key``: sharps (> 0) or flats (< 0): ('Bb', 'major') → −2, ('A#', 'major') → 10."""
+    return fifths_position(key[0]) - (3 if key[1] == 'minor' else 0)
+
+
+def spelled_key(key):
+    """``key`` with its tonic as written ('F#', 'Gb', 'D#' …) where its signature has at most seven
+    accidentals, else as :func:`key_of` names it: ('A#', 'major') → ('Bb', 'major')."""
+    if abs(key_signature(key)) <= MOST_ACCIDENTALS:
+        return fifths_name(fifths_position(key[0])), key[1]
+    return key_of(tonic_class(key), key[1])
+
+
+def key_spelling(key):
+    """12 names, C first, of the pitch classes as :func:`spelled_key` of ``key`` writes them: its scale (a minor
+    key's raised sixth and seventh too) as the scale spells it (C♭ in G♭ major, C♯ in D minor), other white keys
+    natural, other black keys by their place on the line of fifths near the tonic (major: from three fifths
+    below to eight above, F♯ C♯ G♯ E♭ B♭ in C; minor: from five below to six above, F♯ C♯ G♯ D♯ B♭ in
+    A minor, G♭ D♭ A♭ E♭ B♭ in F minor)."""
+    tonic, mode = spelled_key(key)
+    t = fifths_position(tonic)
+    scale = range(t - 1, t + 6) if mode == 'major' else [*range(t - 4, t + 3), t + 3, t + 5]
+    window = range(t - 3, t + 9) if mode == 'major' else range(t - 5, t + 7)
+    names = {fifths_class(q): fifths_name(q) for q in window}
+    names.update({fifths_class(q): white for white, q in zip('FCGDAEB', range(-1, 6))})
+    names.update({fifths_class(q): fifths_name(q) for q in scale})
+    return tuple(names[pitch_class] for pitch_class in range(12))

@@ -5,17 +5,21 @@
 module attribute (``pitch_names.Cs_4 == 49``), as in python-midi.
 :func:`parse_pitch_name` also reads scientific pitch notation (``C4`` = middle C
 = MIDI 60, one octave above python-midi's ``C_4``), as ``bach2 fugue`` subjects are written.
+:func:`fifths_position` and :func:`fifths_name` place a spelled pitch class on the line of fifths
+(… B♭ −2, F −1, C 0, G 1 … F♯ 6 …), on which keys choose their spellings (:mod:`bach2.music.key_finding`).
 """
 import re
 
 SHARP_NAMES = ('C', 'Cs', 'D', 'Ds', 'E', 'F', 'Fs', 'G', 'Gs', 'A', 'As', 'B')
 FLAT_NAMES = ('C', 'Db', 'D', 'Eb', 'E', 'F', 'Gb', 'G', 'Ab', 'A', 'Bb', 'B')
-#: Root names used for chords and keys ('D#', not 'Ds'), as the journal printed them.
+#: Root names of the journal's chord vocabulary ('D#', not 'Ds'), as it printed them (keys: key_finding.key_of).
 PITCH_CLASS_NAMES = ('C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B')
 
 _ACCIDENTAL = r'(?P<accidental>s|b|#|♯|♭)?'
 _NAME_PATTERN = re.compile(r'^(?P<letter>[A-Ga-g])' + _ACCIDENTAL + r'_?(?P<octave>-?\d+)$')
 _SCIENTIFIC_PATTERN = re.compile(r'^(?P<letter>[A-Ga-g])' + _ACCIDENTAL + r'(?P<octave>-?\d)$')
+_CLASS_PATTERN = re.compile(r'^(?P<letter>[A-Ga-g])' + _ACCIDENTAL + '$')
+_LETTER_FIFTHS = 'FCGDAEB'
 _STEP = {'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}
 _ALTERATION = {None: 0, 's': 1, '#': 1, '♯': 1, 'b': -1, '♭': -1}
 
@@ -57,6 +61,26 @@ def pitch_to_name(pitch, flats=False):
 def pitch_class_of(name):
     """'D#', 'Eb', 'Ds' → 3; 'Cb' → 11."""
     return name_to_pitch(name.strip() + '_1') % 12
+
+
+def fifths_position(name):
+    """A pitch class spelled with at most one accidental → its place on the line of fifths: 'C' → 0, 'G' → 1,
+    'F#' → 6, 'Bb' → −2, 'Cb' → −7; ValueError if it is not one."""
+    match = _CLASS_PATTERN.match(name.strip())
+    if not match:
+        raise ValueError(f"not a pitch class: {name!r} (expected e.g. 'C', 'F#', 'Bb')")
+    return _LETTER_FIFTHS.index(match['letter'].upper()) - 1 + 7 * _ALTERATION[match['accidental']]
+
+
+def fifths_name(position):
+    """A place on the line of fifths → its spelling: 0 → 'C', 6 → 'F#', −2 → 'Bb', 13 → 'F##'."""
+    letter, alteration = _LETTER_FIFTHS[(position + 1) % 7], (position + 1) // 7
+    return letter + ('#' * alteration if alteration > 0 else 'b' * -alteration)
+
+
+def fifths_class(position):
+    """A place on the line of fifths → its pitch class (0–11): 6 → 6 (F♯), −2 → 10 (B♭)."""
+    return 7 * position % 12
 
 
 for _pitch in range(128):

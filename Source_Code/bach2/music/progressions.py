@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, CHORD_VECTORS, FAMILY, NO_CHORD, QUALITIES, beat_profiles, chord_indices
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.key_finding import spelled_key, tonic_class
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, pitch_matrix_to_roll
 
 NUMERALS = ('i', 'ii', 'iii', 'iv', 'v', 'vi', 'vii')
@@ -28,18 +28,20 @@ _QUALITY_INDEX = {quality: i for i, quality in enumerate(QUALITIES)}
 
 
 def parse_key(text):
-    """'D minor', 'd', 'Bb major', 'F#' (capital: major, small: minor) → ('D', 'minor')."""
+    """'D minor', 'd', 'Bb major', 'F#' (capital: major, small: minor) → ('D', 'minor'), the tonic as written
+    where the key has at most seven accidentals ('Gb major', 'D# minor'), else respelled ('A# major' → 'Bb')."""
     words = text.replace('-', ' ').split()
+    error = ValueError(f"not a key: {text!r} (expected e.g. 'D minor' or 'Bb major')")
     if not words or len(words) > 2:
-        raise ValueError(f"not a key: {text!r} (expected e.g. 'D minor' or 'Bb major')")
+        raise error
     tonic = words[0]
     mode = words[1].lower() if len(words) == 2 else ('minor' if tonic[0].islower() else 'major')
-    name = tonic[0].upper() + tonic[1:].replace('b', '♭')
-    flats = {'C♭': 'B', 'D♭': 'C#', 'E♭': 'D#', 'F♭': 'E', 'G♭': 'F#', 'A♭': 'G#', 'B♭': 'A#'}
-    name = flats.get(name, name)
-    if name not in PITCH_CLASS_NAMES or mode not in ('major', 'minor'):
-        raise ValueError(f"not a key: {text!r} (expected e.g. 'D minor' or 'Bb major')")
-    return name, mode
+    if mode not in ('major', 'minor'):
+        raise error
+    try:
+        return spelled_key((tonic[0].upper() + tonic[1:], mode))
+    except ValueError:
+        raise error from None
 
 
 def numeral_to_chord(numeral, key):
@@ -50,7 +52,7 @@ def numeral_to_chord(numeral, key):
     accidental, degree_text, suffix = match.groups()
     suffix = (suffix or '').replace('°', 'o')
     degree = NUMERALS.index(degree_text.lower())
-    tonic, mode = key
+    mode = key[1]
     steps = MINOR_DEGREES if mode == 'minor' else MAJOR_DEGREES
     offset = steps[degree] + {'': 0, 'b': -1, '#': 1}[accidental]
     if mode == 'minor' and degree_text == 'vii':
@@ -64,7 +66,7 @@ def numeral_to_chord(numeral, key):
         quality = 'dominant' if suffix == '7' else 'major'
     else:
         quality = 'minor'
-    root = (PITCH_CLASS_NAMES.index(tonic) + offset) % 12
+    root = (tonic_class(key) + offset) % 12
     return root * len(QUALITIES) + _QUALITY_INDEX[quality]
 
 

@@ -1,18 +1,22 @@
 """Piano-roll pictures of pitch matrices (PNG, written atomically), with the stage-2 chords under them.
 
 Chord labels are the chords of :mod:`bach2.chord_sequence`, one per quarter
-note; only changes are written, in up to :data:`CHORD_ROWS` staggered rows, and
+note, their roots spelled in the piece's key (E♭, B♭, A♭m in F minor; found from
+the notes unless given); only changes are written, in up to :data:`CHORD_ROWS` staggered rows, and
 a label that would overlap its neighbours is left out (its change is still
 ticked), so they stay legible at any length. A thin line marks each bar, where the piece's bar
-positions (:mod:`bach2.music.metre`, from its time signatures) put it.
+positions (:mod:`bach2.music.metre`, from its time signatures) put it; bars are numbered from 1, a pickup
+(a short first bar) 0, and the axis names the usual bar's metre.
 """
 import dataclasses
+import textwrap
 
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
+from bach2.music.key_finding import find_key, key_spelling, pitch_class_histogram
 from bach2.music.metre import fit_positions, regular_positions, usual_bar
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.pitch_names import PITCH_CLASS_NAMES, pitch_class_of
 from bach2.render.scores import time_signature_of
 from bach2.safe_io import save_png
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, pitch_matrix_to_roll
@@ -25,17 +29,21 @@ CHORD_ROWS = 3
 CHORD_FONT_POINTS = 7
 
 
-def chord_symbol(index):
-    """Chord index (into :data:`~bach2.chord_sequence.CHORD_NAMES`) → 'D#m', 'G7' …; NO_CHORD → ''."""
+def chord_symbol(index, key=None):
+    """Chord index (into :data:`~bach2.chord_sequence.CHORD_NAMES`) → 'D#m', 'G7' …, the root spelled in
+    ``key`` (('F', 'minor'): 'Ebm'; None: as the journal's vocabulary names it); NO_CHORD → ''."""
     if index == NO_CHORD:
         return ''
     root, quality = CHORD_NAMES[index]
+    if key is not None:
+        root = key_spelling(key)[pitch_class_of(root)]
     return root + QUALITY_SYMBOLS[quality]
 
 
-def progression_text(chords, per_line=16):
-    """Chord indices (NO_CHORD = −1) → symbols, one per quarter note, ``per_line`` per line ('-' = none)."""
-    symbols = [chord_symbol(int(c)) or '-' for c in chords]
+def progression_text(chords, per_line=16, key=None):
+    """Chord indices (NO_CHORD = −1) → symbols spelled in ``key`` (:func:`chord_symbol`), one per quarter
+    note, ``per_line`` per line ('-' = none)."""
+    symbols = [chord_symbol(int(c), key) or '-' for c in chords]
     return '\n'.join(' '.join(symbols[i:i + per_line]) for i in range(0, len(symbols), per_line))
 
 
@@ -52,13 +60,13 @@ def chord_changes(chords):
     return [(int(q), int(chords[q])) for q in changed]
 
 
-def place_labels(changes, quarters_per_inch, rows=CHORD_ROWS, points=CHORD_FONT_POINTS):
-    """[(quarter, chord)] → [(quarter, row, symbol)]: each label on the first row where it does not
-    overlap the one before it (text width estimated at 0.7 × font size per character); else left out."""
+def place_labels(changes, quarters_per_inch, rows=CHORD_ROWS, points=CHORD_FONT_POINTS, key=None):
+    """[(quarter, chord)] → [(quarter, row, symbol spelled in ``key``)]: each label on the first row where it
+    does not overlap the one before it (text width estimated at 0.7 × font size per character); else left out."""
     row_ends = [-np.inf] * rows
     placed = []
     for quarter, chord in changes:
-        symbol = chord_symbol(chord)
+        symbol = chord_symbol(chord, key)
         if not symbol:
             continue
         width = (0.7 * points * (len(symbol) + 1) + 2) / 72 * quarters_per_inch
@@ -77,18 +85,35 @@ class RollLabels:
     ``primer_steps`` > 0 shades the first steps (the primer a model continued). ``chords``: one chord
     index per quarter note to label under the roll; ``'auto'`` computes them from the matrix
     (:func:`pitch_matrix_chords`); None: no chord row. ``marks``: [(step, label)], a dashed line at each
-    step, labelled at the top (e.g. a fugue's entries).
+    step, labelled at the top (e.g. a fugue's entries). ``key``: the piece's, e.g. ('F', 'minor'), in which
+    the chords are spelled; None: found from the notes.
     """
     title: str = ''
     primer_steps: int = 0
     chords: object = None
     marks: tuple = ()
+    key: tuple = None
 
 
 def bar_lines(positions):
     """``T × 2`` bar positions (:mod:`bach2.music.metre`) → the steps where a bar starts (position 0),
     ``B`` int64, ascending (none at the first step of a piece that starts inside a bar)."""
     return np.flatnonzero(np.asarray(positions)[:, 0] == 0)
+
+
+def bar_axis(positions, steps_per_quarter=4, most_numbers=24):
+    """``T × 2`` bar positions → (steps of the numbered bar lines, their numbers, the axis label such as
+    'bar (3/4, 12 steps)'). Bars count from 1; a pickup, a first bar shorter than the usual one
+    (:func:`~bach2.music.metre.usual_bar`), is bar 0. Every 1st, 2nd, 5th, 10th … bar is numbered, at most
+    ``most_numbers``."""
+    starts = bar_lines(positions)
+    bar = usual_bar(positions)
+    first = 0 if len(starts) and starts[0] == 0 and positions[0][1] < bar else 1
+    every = next((k for k in (1, 2, 5, 10, 20, 50, 100) if len(starts) <= most_numbers * k),
+                 -(-len(starts) // most_numbers))
+    numbered = np.arange(0, len(starts), every)
+    numerator, denominator = time_signature_of(bar, steps_per_quarter)
+    return starts[numbered], [str(k + first) for k in numbered], f'bar ({numerator}/{denominator}, {bar} steps)'
 
 
 def plot_piano_roll(pitch_matrix, path, lowest_pitch=LOWEST_PITCH, positions=None, steps_per_quarter=4,
@@ -128,43 +153,44 @@ def plot_piano_roll(pitch_matrix, path, lowest_pitch=LOWEST_PITCH, positions=Non
     axis.set_yticks(c_columns)
     axis.set_yticklabels([f'{PITCH_CLASS_NAMES[0]}{(lowest_pitch + j) // 12 - 1}' for j in c_columns])
     axis.set_ylabel('pitch')
-    axis.set_title(labels.title)
+    axis.set_title('\n'.join(textwrap.wrap(labels.title, max(20, int((width - 1.2) * 72 / 7.5)))))   # chars that fit
     bottom = axis if chords is None else chord_axis
     _draw_bars(axis, bottom, positions, steps_per_quarter)
     if chords is not None:
         chord_axis.set_ylabel('chord', rotation=0, ha='right', va='center')
     figure.tight_layout()
     if chords is not None:             # after the layout: labels are placed by the axis' real width
-        _draw_chords(chord_axis, chords, steps_per_quarter, n_steps)
+        _draw_chords(chord_axis, chords, steps_per_quarter, n_steps, labels.key or roll_key(matrix, lowest_pitch))
     return save_png(figure, path)
 
 
-def _draw_bars(axis, bottom, positions, steps_per_quarter, most_numbers=24):
-    """A line on ``axis`` at each bar of ``positions`` (``T × 2``); on ``bottom`` (x in steps) the bars numbered
-    from 1 (every 1st, 2nd, 5th, 10th … bar, at most ``most_numbers``) and the metre named."""
-    starts = bar_lines(positions)
-    for step in starts:
+def roll_key(pitch_matrix, lowest_pitch=LOWEST_PITCH):
+    """The key of a ``T × P`` pitch matrix's notes (:func:`~bach2.music.key_finding.find_key`); C major if silent."""
+    histogram = pitch_class_histogram(pitch_matrix_to_roll(pitch_matrix, lowest_pitch))
+    return find_key(histogram) if histogram.any() else ('C', 'major')
+
+
+def _draw_bars(axis, bottom, positions, steps_per_quarter):
+    """A line on ``axis`` at each bar of ``positions`` (``T × 2``); on ``bottom`` (x in steps) the bars
+    numbered and the metre named (:func:`bar_axis`)."""
+    for step in bar_lines(positions):
         axis.axvline(step, color='0.85', linewidth=0.5, zorder=0)
-    every = next((k for k in (1, 2, 5, 10, 20, 50, 100) if len(starts) <= most_numbers * k),
-                 -(-len(starts) // most_numbers))
-    numbered = np.arange(0, len(starts), every)
-    bottom.set_xticks(starts[numbered])
-    bottom.set_xticklabels([str(k + 1) for k in numbered])
+    steps, numbers, label = bar_axis(positions, steps_per_quarter)
+    bottom.set_xticks(steps)
+    bottom.set_xticklabels(numbers)
     bottom.set_xlim(0, len(positions))
-    bar = usual_bar(positions)
-    numerator, denominator = time_signature_of(bar, steps_per_quarter)
-    bottom.set_xlabel(f'bar ({numerator}/{denominator}, {bar} steps)')
+    bottom.set_xlabel(label)
 
 
-def _draw_chords(axis, chords, steps_per_quarter, n_steps):
-    """Chord symbols at their changes on ``axis`` (x in steps), a tick at every change."""
+def _draw_chords(axis, chords, steps_per_quarter, n_steps, key):
+    """Chord symbols spelled in ``key`` at their changes on ``axis`` (x in steps), a tick at every change."""
     changes = chord_changes(chords)
     axis_inches = axis.get_position().width * axis.figure.get_figwidth()
     quarters_per_inch = n_steps / steps_per_quarter / axis_inches
     for quarter, chord in changes:
         if chord != NO_CHORD:
             axis.axvline(quarter * steps_per_quarter, color='0.75', linewidth=0.6)
-    for quarter, row, symbol in place_labels(changes, quarters_per_inch):
+    for quarter, row, symbol in place_labels(changes, quarters_per_inch, key=key):
         axis.text(quarter * steps_per_quarter, CHORD_ROWS - 0.5 - row, ' ' + symbol, fontsize=CHORD_FONT_POINTS,
                   va='center', ha='left', clip_on=True)
     axis.set_ylim(0, CHORD_ROWS)

@@ -9,7 +9,7 @@ import pathlib
 
 import numpy as np
 
-from bach2.music.key_finding import find_key, pitch_class_histogram
+from bach2.music.key_finding import find_key, pitch_class_histogram, tonic_class
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
 from bach2.safe_io import save_png
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH, pitch_matrix_to_roll
@@ -19,7 +19,7 @@ def pitch_class_counts(pitch_matrix, lowest_pitch, to_c=False):
     """``T × P`` pitch matrix (column j = MIDI ``lowest_pitch + j``) → 12 sounding-step counts, C first."""
     counts = pitch_class_histogram(pitch_matrix_to_roll(pitch_matrix, lowest_pitch))
     if to_c and counts.any():
-        counts = np.roll(counts, -PITCH_CLASS_NAMES.index(find_key(counts)[0]))
+        counts = np.roll(counts, -tonic_class(find_key(counts)))
     return counts
 
 
