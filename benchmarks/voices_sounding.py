@@ -7,16 +7,21 @@ compares both):
 
 * the ten tunes of ``benchmarks/tunes/`` (outside the corpus; their top line given as a soprano);
 * the sopranos and the basses of the JSB Chorales test set at 16ths (``Jsb16thSeparated.json``, 77 chorales),
-  beside Bach's own four voices of the same chorales.
+  beside Bach's own four voices of the same chorales;
+* fugue expositions (:func:`bach2.compose.fugue.exposition_plan`) on the subjects the subject finder reads from
+  the fugues of 3 and 4 voices of ``bach_keyboard_voices`` (one track per voice; fragmented files left out), in
+  as many voices as the fugue has, beside the real expositions of the same files.
 
 Per voice: the share of the piece's steps in which it sounds; and the quarter note at which every voice
-first sounds together. Bach's figure for the JSB data is 1.0 per voice by construction (the data holds four
+first sounds together. Per exposition: the share of its steps, from the second entry to the end of the last,
+in which every voice that has entered sounds (rests are Bach's too: he is the reference, not 1.0). Bach's figure for the JSB data is 1.0 per voice by construction (the data holds four
 pitches per 16th); the share of 16ths whose unordered set (``jsb-chorales-16th.json``) has four distinct
 pitches is printed beside it (a unison or a rest lowers it).
 
     python benchmarks/voices_sounding.py --out benchmarks/results/voices_sounding.json [--seeds 2] [--no-fill]
 """
 import argparse
+import csv
 import json
 import pathlib
 import time
@@ -24,7 +29,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from bach2.compose.fugue import Form, SubjectError, exposition_plan, read_subject, subject_key
 from bach2.compose.harmonize import harmonize_plan, read_line, separate_voices, write_with_plan
+from bach2.midi_to_time_series import midi_to_time_series
 from bach2.compose.lines import Sampling
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.metre import regular_positions
@@ -32,6 +39,7 @@ from bach2.safe_io import atomic_path
 
 HERE = pathlib.Path(__file__).parent
 JSB = HERE.parent.parent / 'shared' / 'data' / 'jsb_chorales'
+VOICES_CORPUS = HERE.parent.parent / 'shared' / 'data' / 'bach_keyboard_voices'
 VOICES = ('soprano', 'alto', 'tenor', 'bass')
 
 
@@ -81,6 +89,45 @@ def bach_figures():
             'share of 16ths with four distinct pitches': round(float(np.mean(np.array(frames) == 4)), 3)}
 
 
+def corpus_fugues():
+    """The fugues of 3 or 4 voices of the voices corpus, each track a whole voice → [(path, voices)]."""
+    with open(VOICES_CORPUS / 'manifest.tsv', newline='') as manifest:
+        rows = list(csv.DictReader(manifest, delimiter='\t'))
+    return [(VOICES_CORPUS / row['file'], int(row['n_voices'])) for row in rows
+            if row['kind'] == 'fugue' and row['n_voices'] == row['max_simultaneous_voices']
+            and row['n_voices'] in ('3', '4') and 'PRELUDE' not in row['notes'] and 'Fantasy' not in row['notes']]
+
+
+def bach_exposition(path, steps_per_quarter=4):
+    """Share of the steps of a real exposition (one track per voice), from the second entry to the end of
+    the last (its start plus the distance between the first two), in which every entered voice sounds."""
+    piece = midi_to_time_series(path)
+    step = piece.resolution // steps_per_quarter
+    voices = [voice.notes for voice in piece.voices if voice.notes]
+    starts = np.array([notes[0][0] // step for notes in voices])
+    order = np.sort(starts)
+    span = np.arange(order[1], order[-1] + order[1] - order[0])
+    sounds = np.zeros((len(voices), span[-1] + 1), bool)
+    for k, notes in enumerate(voices):
+        for start, _, duration in notes:
+            sounds[k, start // step:max(start // step + 1, (start + duration) // step)] = True
+    entered = starts[:, None] <= span[None, :]
+    return float((sounds[:, span] | ~entered).all(axis=0).mean())
+
+
+def written_exposition(samplers, geometry, path, voices, seed, fill):
+    """The same share in an exposition written on the subject found in ``path``; None where none is found."""
+    try:
+        subject = read_subject(str(path), geometry)
+        tonic, _ = subject_key(subject.pitches, subject.onsets, '', subject.context)
+        plan, positions, entries = exposition_plan(subject, tonic, geometry, Form(voices=voices, free_bars=0))
+    except SubjectError:
+        return None
+    lines, _ = separate_voices(write_with_plan(samplers, plan, positions, Sampling(seed=seed), fill=fill), plan)
+    span = slice(entries[1].start, entries[-1].start + len(subject.pitches))
+    return float(((lines[:, span] < geometry.n_pitches) | ~plan.active[span].T).all(axis=0).mean())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', required=True, help='JSON results')
@@ -103,10 +150,21 @@ def main():
             for seed in range(args.seeds):
                 lines = harmonize_line(samplers, line, onsets, positions, voice, n_pitches, seed, fill)
                 results.setdefault(f'{group}, fill={fill}', []).append(sounding(lines, n_pitches))
-    report = {'seeds': args.seeds, 'seconds': round(time.time() - started),
-              'conditions': {condition: summary(found) for condition, found in results.items()}}
+    report = {'seeds': args.seeds, 'conditions': {condition: summary(found) for condition, found in results.items()}}
     if JSB.exists():
         report['bach_jsb_test'] = bach_figures()
+    if VOICES_CORPUS.exists():
+        fugues = corpus_fugues()
+        expositions = {'fugues': len(fugues),
+                       'Bach': round(float(np.mean([bach_exposition(path) for path, _ in fugues])), 3)}
+        for fill in (True, False) if args.no_fill else (True,):
+            shares = [written_exposition(samplers, geometry, path, voices, seed, fill)
+                      for path, voices in tqdm(fugues, desc=f'expositions, fill={fill}') for seed in range(args.seeds)]
+            found = [share for share in shares if share is not None]
+            expositions[f'fill={fill}'] = {'mean': round(float(np.mean(found)), 3), 'expositions': len(found),
+                                           'below 0.5': int(sum(share < 0.5 for share in found))}
+        report['share of exposition steps in which every entered voice sounds'] = expositions
+    report['seconds'] = round(time.time() - started)
     with atomic_path(args.out) as temporary:
         pathlib.Path(temporary).write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))

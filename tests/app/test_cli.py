@@ -214,3 +214,33 @@ def test_stage0_with_every_file_bad_keeps_the_old_time_series(tmp_path):
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith(f'bach2: error: {bad}')
     assert (out / 'time_series.p').read_bytes() == before
+
+
+# --------------------------------------------------------------------------- compose commands: one spelling, checked
+# options (issue 29: seeds, names, limits)
+
+@pytest.mark.parametrize('args', [['generate', '--seed', '-1'], ['harmonize', 'tune.mid', '--seed', '-1'],
+                                  ['fugue', 'C4 D4 E4', '--seed', '-1'], ['fugue', 'C4 D4 E4', '--name', '../escaped'],
+                                  ['harmonize', 'tune.mid', '--name', 'a/b'], ['generate', '--name', '..'],
+                                  ['fugue', 'C4 D4 E4', '--free-bars', '100000']])
+def test_compose_options_are_checked_by_the_parser(args):
+    result = bach2(*args)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    command, option = args[0], args[-2]
+    assert re.fullmatch(rf'bach2 {command}: error: argument {option}: must be .+ \(see bach2 {command} --help\)', line)
+
+
+def test_a_huge_subject_is_refused_at_once(tmp_path):
+    result = bach2('fugue', 'C4:10000000 D4', '--out-dir', tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["bach2: error: subject token 'C4:10000000': the subject is longer than 32 "
+                                          'quarter notes (8 bars of 4/4), the longest read here']
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize('command', ['generate', 'harmonize', 'fugue'])
+def test_compose_commands_spell_their_output_options_alike(command):
+    out = bach2(command, '--help').stdout
+    assert '--out-dir' in out and '--wav' in out and '--no-wav' in out and '--name' in out
+    assert not re.search(r'--out\b(?!-)', out)

@@ -4,18 +4,34 @@
 * the tonal answer mutates the dominant of the head, the real one does not;
 * the plan puts each entry in its voice, a whole number of bars apart, in the register of that voice;
 * the command, with the shipped pair of models: one track per voice, every entry note for note where
-  the form puts it, the entries marked on the piano roll.
+  the form puts it, the entries marked on the piano roll;
+* once a voice has entered it goes on against the next entries (a countersubject, not silence);
+* a flat subject is named in flats ('Bb major', not 'A# major').
 """
+import re
+import time
+from pathlib import Path
+
 import mido
 import numpy as np
 import pytest
 
 from bach2.app.cli import main
-from bach2.compose.fugue import Form, Subject, SubjectError, answer_of, exposition_plan, parse_subject, subject_key
+from bach2.compose import fugue
+from bach2.compose.fugue import (MAX_FREE_BARS, MAX_SUBJECT_NOTES, MAX_SUBJECT_QUARTERS, Form, Subject, SubjectError,
+                                 answer_of, exposition_plan, fugue_subject, parse_subject, read_subject, subject_key,
+                                 subject_of)
+from bach2.compose.harmonize import separate_voices, write_with_plan
+from bach2.compose.lines import Sampling
+from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
+from bach2.midi_to_time_series import midi_to_time_series
+from bach2.music.metre import piece_positions
 from bach2.music.geometry import Geometry
-from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.music.key_finding import tonic_class
 from bach2.render.listen import renderer_available
 from bach2.safe_io import load_pickle
+from bach2.time_series_to_pitch_matrix import onset_matrix, time_series_to_pitch_matrix
+from midi_builders import off, on, write_midi
 
 C_MINOR = 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1'
 
@@ -31,7 +47,7 @@ def test_a_subject_is_read_from_text():
                                            ('C4:0.3', 'positive multiple of 1/4 quarter note'),
                                            ('r r:2', 'only rests'), ('C4:0', 'positive multiple'),
                                            ('C4 Cb-1', "'Cb-1' is outside MIDI 0–127"),
-                                           ('C4:', "'C4:' is not a note")])
+                                           ('C4:', "'C4:' is not a note"), ('C4:1/0', 'divide by zero')])
 def test_a_bad_subject_is_named(text, message):
     with pytest.raises(SubjectError, match=message):
         parse_subject(text)
@@ -40,9 +56,9 @@ def test_a_bad_subject_is_named(text, message):
 @pytest.mark.parametrize('text, key', [(C_MINOR, ('C', 'minor')), ('E4 B4 C5 B4 A4 G4 F#4 E4', ('E', 'minor')),
                                        ('G4 D5 C5 B4 A4 G4', ('G', 'major')), ('D4 A4 F4 D4 C#4 D4 E4 F4', ('D', 'minor'))])
 def test_the_key_of_a_subject_has_its_first_note_as_tonic_or_dominant(text, key):
-    tonic, found = subject_key(parse_subject(text)[0])
-    assert found == key and PITCH_CLASS_NAMES[tonic] == key[0]
-    assert subject_key(parse_subject(text)[0], 'A major')[1] == ('A', 'major')
+    tonic, found = subject_key(*parse_subject(text))
+    assert found == key and tonic_class(key) == tonic
+    assert subject_key(*parse_subject(text), 'A major')[1] == ('A', 'major')
 
 
 def test_the_tonal_answer_turns_the_dominant_of_the_head_into_the_tonic():
@@ -97,3 +113,97 @@ def test_the_fugue_command_keeps_every_entry_where_the_form_puts_it(tmp_path, ca
     assert record['pitch_matrix'][96:].sum(axis=1).max() <= 4
     assert (tmp_path / 'expo.png').stat().st_size > 1000
     assert (tmp_path / 'expo.wav').is_file() == renderer_available()
+
+
+# --------------------------------------------------------------------------- subjects from real fugues, limits, names
+
+CORPUS = Path(__file__).resolve().parents[2] / 'training_data' / 'bach_keyboard' / 'buschke'
+
+
+def read_fugue(name):
+    """A fugue of the built-in corpus → (``T × 128`` pitch matrix, ``T × 2`` positions, ``T × 128`` onsets)."""
+    piece = midi_to_time_series(CORPUS / name)
+    matrix, _ = time_series_to_pitch_matrix(piece, 24, 0, 128)
+    return matrix, piece_positions(piece, 24, len(matrix)), onset_matrix(piece, 24, 0, 128)
+
+
+@pytest.mark.parametrize('name, steps, voices', [
+    ('bwv846_fugue_wtc1_01.mid', 24, 4),     # a 32nd-note turn squeezed onto the 16th grid sounds two notes at once
+    ('bwv875_fugue_wtc2_06.mid', 32, 3),     # the first steps sound two notes (a broken-chord figure)
+    ('bwv857_fugue_wtc1_12.mid', 48, 4),     # read as 3 voices before
+    ('bwv862_fugue_wtc1_17.mid', 16, 4)])    # entries further apart than a subject length
+def test_the_subject_of_a_real_fugue_is_found_with_its_voices(name, steps, voices):
+    line, struck, positions, found_voices, (exposition, _, _) = subject_of(*read_fugue(name))
+    assert (len(line), found_voices) == (steps, voices)
+    assert struck[0] and len(exposition) == voices * steps
+
+
+def test_a_fugue_given_whole_is_read_in_the_key_of_its_exposition():
+    """WTC II/5 in D major: its subject alone fits G major best (it starts on the dominant, A)."""
+    subject = fugue_subject(*read_fugue('bwv874_fugue_wtc2_05.mid'), lowest_pitch=0)
+    assert subject_key(subject.pitches, subject.onsets, context=subject.context)[1] == ('D', 'major')
+
+
+def test_a_long_subject_is_refused_before_anything_is_allocated():
+    start = time.perf_counter()
+    with pytest.raises(SubjectError, match=f"'C4:10000000': the subject is longer than {MAX_SUBJECT_QUARTERS} quarter"):
+        parse_subject('C4:10000000 D4')
+    with pytest.raises(SubjectError, match=f'has 300 notes: a subject here has at most {MAX_SUBJECT_NOTES}'):
+        parse_subject('C4:1/4 ' * 300)
+    assert time.perf_counter() - start < 0.5
+    with pytest.raises(SubjectError, match=f'free bars: at most {MAX_FREE_BARS}, not 100000'):
+        Form(free_bars=100000)
+
+
+def test_a_whole_fugue_gives_its_subject_and_the_score_its_key(tmp_path, capsys, monkeypatch):
+    """``bach2 fugue fugue.mid``: the subject found in it (36 steps, not its whole top line), the exposition in
+    B minor (WTC II/24), the composition carrying that key, the name carrying the file's stem."""
+    written = []
+    write_piece = fugue.write_piece
+    monkeypatch.setattr(fugue, 'write_piece', lambda piece, output: written.append(piece) or write_piece(piece, output))
+    assert main(['fugue', str(CORPUS / 'bwv893_fugue_wtc2_24.mid'), '--free-bars', '0', '--out-dir', str(tmp_path),
+                 '--no-wav']) == 0
+    assert 'B minor, tonal answer' in capsys.readouterr().out
+    record = load_pickle(tmp_path / 'fugue_exposition_bwv893_fugue_wtc2_24_3v_seed0.p')
+    assert record['exposition_steps'] == 2 * 36 + 36 and len(record['steps']) == 3 * 36
+    assert written[0].key == ('B', 'minor')
+
+
+def test_a_midi_of_several_voices_without_a_fugue_subject_is_refused(tmp_path, capsys):
+    path = write_midi(tmp_path / 'two_voices.mid', [[on(72), off(72, 96 * 16)], [on(48), off(48, 96 * 16)]])
+    assert main(['fugue', str(path), '--out-dir', str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (f'bach2: error: {path}: more than one voice sounds and no fugue subject '
+                                               'of 3 or 4 voices was found in it: give the subject alone (a MIDI file '
+                                               'of one line, or notes as text)')
+
+
+def test_different_subjects_in_one_folder_get_different_names(tmp_path):
+    for subject in ('C4 D4 E4 C4', 'C4 E4 D4 C4', 'C4 E4 D4 C4'):
+        assert main(['fugue', subject, '--free-bars', '0', '--out-dir', str(tmp_path), '--no-wav']) == 0
+    names = sorted(path.name for path in tmp_path.glob('*.mid'))
+    assert len(names) == 2 and all(re.fullmatch(r'fugue_exposition_s[0-9a-f]{8}_3v_seed0\.mid', name) for name in names)
+
+
+ART_OF_FUGUE = 'D4:2 A4 F4 D4 C#4 D4:1 E4 F4:2.5 G4:0.5 F4 E4 D4:1'
+
+
+@pytest.mark.parametrize('seed', [0, 1, 3])
+def test_a_voice_that_has_entered_goes_on_against_the_next_entry(seed):
+    samplers, geometry = load_samplers(SHIPPED_MODELS)
+    subject = read_subject(ART_OF_FUGUE, geometry)
+    tonic, key = subject_key(subject.pitches, subject.onsets)
+    assert key == ('D', 'minor')
+    plan, positions, entries = exposition_plan(subject, tonic, geometry, Form(voices=3, free_bars=2))
+    lines, _ = separate_voices(write_with_plan(samplers, plan, positions, Sampling(seed=seed)), plan)
+    span = slice(entries[1].start, len(plan.voice))           # from the answer to the end of the free bars
+    everyone = ((lines[:, span] < geometry.n_pitches) | ~plan.active[span].T).all(axis=0)
+    assert everyone.mean() >= 0.9              # before: the alto silent in bars 4–6 and from bar 7 (0.4–0.6)
+
+
+def test_a_flat_subject_is_named_in_flats(tmp_path, capsys):
+    assert main(['fugue', 'Bb3:0.5 F4 D4 Bb3 Eb4:1 D4:0.5 C4 Bb3:1 F4', '--free-bars', '0', '--musicxml',
+                 '--no-wav', '--out-dir', str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert 'Bb major' in out and 'A#' not in out
+    score = next(tmp_path.glob('*.musicxml')).read_text()
+    assert '<fifths>-2</fifths>' in score

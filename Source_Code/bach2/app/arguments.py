@@ -39,6 +39,27 @@ def count(text):
     return value
 
 
+MAX_SEED = 2 ** 31 - 1
+
+
+def seed(text):
+    """A random seed: an integer 0 … :data:`MAX_SEED`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'must be a whole number 0 or more, not {text}') from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f'must be 0 … {MAX_SEED}, not {text}')
+    return value
+
+
+def file_stem(text):
+    """A file name without folder or suffix: no path separator and no '..', so it stays in the output folder."""
+    if any(mark in text for mark in ('/', '\\', '..', '\0')) or text == '.':
+        raise argparse.ArgumentTypeError(f'must be a plain file name, without a folder or "..", not {text!r}')
+    return text
+
+
 def rate(text):
     """A positive finite float (learning rate, temperature, tempo)."""
     value = float(text)

@@ -17,10 +17,10 @@ import dataclasses
 import os
 import pathlib
 
-from bach2.app.arguments import DEFAULT_DATA, command_parser, count, key, positive, rate
+from bach2.app.arguments import DEFAULT_DATA, command_parser, file_stem, key, positive, rate, seed
 from bach2.app.output import refresh_gallery, renderer_or_say_so
 from bach2.common import CheckpointError, CorpusError
-from bach2.compose.fugue import Form, SubjectError, write_fugue
+from bach2.compose.fugue import MAX_FREE_BARS, Form, SubjectError, write_fugue
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.harmonize import harmonize
 from bach2.compose.lines import Sampling
@@ -35,6 +35,14 @@ DEFAULT_OUT = 'Synthesized_Fugues'
 
 # --------------------------------------------------------------------------- generate
 
+def add_out_dir_argument(parser, dest='out_dir', metavar=None):
+    """--out-dir, the folder the pieces are written to, the spelling of every composing command (``--out``: a
+    hidden alias, as ``generate`` spelled it before)."""
+    parser.add_argument('--out-dir', dest=dest, metavar=metavar, default=DEFAULT_OUT,
+                        help='folder the pieces are written to (default: %(default)s)')
+    parser.add_argument('--out', dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
 def add_generate_arguments(parser, shipped=True):
     """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4). Without a
     checkpoint: the shipped model (``bach2 generate``), or the newest in checkpoints/ (``shipped=False``:
@@ -45,23 +53,26 @@ def add_generate_arguments(parser, shipped=True):
     parser.set_defaults(shipped=shipped)
     parser.add_argument('--data', default=DEFAULT_DATA, help='prepared data for primers and progressions '
                         '(default: %(default)s)')
-    parser.add_argument('--out', default=DEFAULT_OUT, help='default: %(default)s')
+    add_out_dir_argument(parser, dest='out', metavar='OUT_DIR')
     parser.add_argument('--primer', default='random', help="a prepared piece's name (e.g. bwv1.6), a MIDI "
                         "file, 'random' or 'silence' (default: %(default)s)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument('--steps', type=positive, default=256, help='sixteenths to generate (default: %(default)s)')
     length.add_argument('--bars', type=positive, help='bars of 4/4 to generate (16 steps each)')
     parser.add_argument('--count', type=positive, default=1, help='pieces, with seeds seed … seed + count − 1')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=seed, default=0, help='the first seed (default: %(default)s)')
     add_sampling_arguments(parser)
-    parser.add_argument('--name', default='', help='file stem (default: fugue_N<hidden>epoch<epoch>[_seed<k>])')
+    parser.add_argument('--name', type=file_stem, default='',
+                        help='file stem (default: fugue_N<hidden>epoch<epoch>[_seed<k>])')
     audio = parser.add_mutually_exclusive_group()
-    audio.add_argument('--audio', nargs='?', const='wav', choices=('wav', 'ogg'), default='',
-                       help='also render each piece to audio beside its MIDI (FluidSynth; default: wav)')
-    audio.add_argument('--wav', dest='audio', action='store_const', const='wav', help='same as --audio wav')
+    audio.add_argument('--wav', dest='audio', action='store_const', const='wav', default='',
+                       help='render a WAV of each piece beside its MIDI (FluidSynth)')
+    audio.add_argument('--no-wav', dest='audio', action='store_const', const='', help='no audio (the default)')
+    audio.add_argument('--audio', nargs='?', const='wav', choices=('wav', 'ogg'),
+                       help='render audio in this format: wav (as --wav) or ogg')
     parser.add_argument('--musicxml', action='store_true', help='write a MusicXML score of each piece too (a piano '
                         'grand staff; music21)')
-    parser.add_argument('--no-gallery', action='store_true', help='do not refresh OUT/index.html (the gallery)')
+    parser.add_argument('--no-gallery', action='store_true', help='do not refresh OUT_DIR/index.html (the gallery)')
 
 
 def add_sampling_arguments(parser):
@@ -112,8 +123,8 @@ def generate_configs(args):
 
 
 def cmd_generate(args):
-    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out;
-    then refresh the gallery, --out/index.html."""
+    """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out-dir;
+    then refresh the gallery, OUT_DIR/index.html."""
     sampler = None
     configs = generate_configs(args)
     if args.audio and not renderer_or_say_so():
@@ -142,10 +153,10 @@ def add_voice_arguments(parser):
     """Options shared by ``harmonize`` and ``fugue``: temperature, seeds, file names, audio, score."""
     parser.add_argument('--temperature', type=rate, default=1.0,
                         help='below 1: safer, above 1: wilder (default: %(default)s)')
-    parser.add_argument('--seed', type=int, default=0, help='the first seed (default: %(default)s)')
+    parser.add_argument('--seed', type=seed, default=0, help='the first seed (default: %(default)s)')
     parser.add_argument('--count', type=positive, default=1, help='pieces, seeds seed, seed+1, … (default: 1)')
-    parser.add_argument('--name', default='', help='file stem (default: from the input and the seed)')
-    parser.add_argument('--out-dir', default=DEFAULT_OUT, help='default: %(default)s')
+    parser.add_argument('--name', type=file_stem, default='', help='file stem (default: from the input and the seed)')
+    add_out_dir_argument(parser)
     parser.add_argument('--wav', action=argparse.BooleanOptionalAction, default=None,
                         help='render a WAV too (default: when FluidSynth and a soundfont are installed)')
     parser.add_argument('--musicxml', action='store_true', help='write a MusicXML score too, one part per voice')
@@ -184,15 +195,27 @@ def cmd_fugue(args):
         if not (args.up and args.down):
             raise SubjectError('--up and --down go together: a model of each drawing order')
         checkpoints = {'up': args.up, 'down': args.down}
+    from tqdm import tqdm
     for k, stem in enumerate(stems(args)):
-        files, report = write_fugue(args.subject, Form(args.voices, args.answer, args.key, args.free_bars),
-                                    checkpoints, Sampling(temperature=args.temperature, seed=args.seed + k),
-                                    Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
+        with tqdm(total=100, desc=f'fugue, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
+            sampling = Sampling(temperature=args.temperature, seed=args.seed + k,
+                                progress=lambda done: shown.update(round(100 * done) - shown.n))
+            files, report = write_fugue(args.subject, Form(args.voices, args.answer, args.key, args.free_bars),
+                                        checkpoints, sampling,
+                                        Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
         entries = '; '.join(f'bar {bar:g} {kind} in the {voice}' for bar, voice, kind in report['entries'])
         print(f'{report["key"]}, {report["answer"]} answer: {entries}; entries intact '
               f'{report["entries_intact"]:.0%}')
         print('written: ' + ', '.join(str(path) for path in files.values()))
     return 0
+
+
+def free_bars(text):
+    """Bars of free continuation: an integer 0 … :data:`~bach2.compose.fugue.MAX_FREE_BARS`."""
+    value = int(text)
+    if not 0 <= value <= MAX_FREE_BARS:
+        raise argparse.ArgumentTypeError(f'must be 0 … {MAX_FREE_BARS} bars, not {text}')
+    return value
 
 
 def add_harmonize_command(commands):
@@ -219,8 +242,8 @@ def add_fugue_command(commands):
                        help='tonal: a dominant in the head of the subject is answered by the tonic; real: every '
                        'note a fifth up (default: %(default)s)')
     fugue.add_argument('--key', default='', help="the subject's key, e.g. 'C minor' (default: found from its notes)")
-    fugue.add_argument('--free-bars', type=count, default=4,
-                       help='bars in all voices after the last entry (default: %(default)s)')
+    fugue.add_argument('--free-bars', type=free_bars, default=4,
+                       help=f'bars in all voices after the last entry, at most {MAX_FREE_BARS} (default: %(default)s)')
     fugue.add_argument('--up', help='an lstm-nade drawn low to high (default: the shipped model; with --down)')
     fugue.add_argument('--down', help='an lstm-nade drawn high to low, same geometry (default: the shipped twin)')
     add_voice_arguments(fugue)

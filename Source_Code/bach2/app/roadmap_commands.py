@@ -11,7 +11,8 @@ Each command parses, calls one library function and prints where the output went
 import argparse
 import pathlib
 
-from bach2.app.arguments import DEFAULT_DATA, command_parser, count, fraction, positive, rate, transpositions
+from bach2.app.arguments import (DEFAULT_DATA, command_parser, count, file_stem, fraction, key, positive, rate, seed,
+                                 transpositions)
 from bach2.app.output import write_json
 from bach2.compose.lines import Sampling
 from bach2.render.piece import Output
@@ -32,7 +33,7 @@ def add_model_arguments(parser, sequence_length):
     parser.add_argument('--transpositions', default='all', help="training keys: 'all' or e.g. 0,5,7")
     parser.add_argument('--valid-fraction', type=fraction, default=0.1,
                         help='share of BWV numbers held out (default: %(default)s)')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=seed, default=0)
     parser.add_argument('--metre-input', action=argparse.BooleanOptionalAction, default=True,
                         help='the position of each step in its bar as an input (bach2.music.metre; default: on; '
                         'needs data prepared since the positions are recorded)')
@@ -160,9 +161,10 @@ def add_lines_command(commands):
     generate.add_argument('--steps', type=count, default=128, help='sixteenths, 0 = the whole piece '
                           '(default: %(default)s)')
     generate.add_argument('--temperature', type=rate, default=1.0)
-    generate.add_argument('--seed', type=int, default=0)
+    generate.add_argument('--seed', type=seed, default=0)
     generate.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
-    generate.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
+    generate.add_argument('--wav', action=argparse.BooleanOptionalAction, default=False,
+                          help='render a WAV too (FluidSynth)')
 
 
 # --------------------------------------------------------------------------- chain
@@ -195,9 +197,11 @@ def add_chain_command(commands):
                        "without it the bass plays each chord's root")
     add_progression_arguments(chain, positional=False)
     chain.add_argument('--count', type=positive, default=1, help='pieces (seeds seed, seed+1, …)')
-    chain.add_argument('--name', default='', help='file stem (default: chain_<chord checkpoint>_seed<k>)')
+    chain.add_argument('--name', type=file_stem, default='',
+                       help='file stem (default: chain_<chord checkpoint>_seed<k>)')
     chain.add_argument('--out-dir', default='Synthesized_Fugues', help='default: %(default)s')
-    chain.add_argument('--wav', action='store_true', help='render a WAV too (FluidSynth)')
+    chain.add_argument('--wav', action=argparse.BooleanOptionalAction, default=False,
+                       help='render a WAV too (FluidSynth)')
     chain.add_argument('--musicxml', action='store_true', help='write a MusicXML score too, one part per voice')
 
 
@@ -207,7 +211,8 @@ def add_progression_arguments(parser, positional=True):
         parser.add_argument('checkpoint', help='a .npz of `bach2 chords train`')
     parser.add_argument('--chords', type=positive, default=32, help='quarter notes to generate (default: %(default)s)')
     parser.add_argument('--temperature', type=rate, default=1.0, help='below 1: safer, above 1: wilder')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=seed, default=0)
     parser.add_argument('--primer', default='', help="start from this progression, e.g. 'i iv V7 i' (one chord "
                         'per quarter note, in --key)')
-    parser.add_argument('--key', default='C major', help='key of --primer (default: %(default)s)')
+    parser.add_argument('--key', type=key, default='C major', help='key of --primer and of the chord names '
+                        '(default: %(default)s)')

@@ -19,32 +19,42 @@ tonic and dominant, a dominant is answered by the tonic (a fourth up) and a toni
 dominant; from the first other note on, everything a fifth up. A subject without the dominant in
 its head gets the same answer either way.
 
-A subject is a MIDI file (its highest line; its own bar positions) or notes written as text
-(:func:`parse_subject`), starting on a downbeat of 4/4. Steps are the model's (16ths for the shipped one).
+A subject is a MIDI file or notes written as text (:func:`parse_subject`, starting on a downbeat of 4/4), at
+most :data:`MAX_SUBJECT_QUARTERS` quarter notes and :data:`MAX_SUBJECT_NOTES` notes. A MIDI file of one line is
+the subject (its own bar positions); one where a second voice enters is read as a whole fugue, and its subject
+is found in it (:func:`subject_of`), its key from its exposition. Steps are the model's (16ths for the shipped
+one).
 """
 import dataclasses
 import fractions
+import hashlib
+import pathlib
 import re
 import typing
 
 import numpy as np
 
 from bach2.common import MIDI_SUFFIXES, CorpusError
-from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, plan_piece, read_line
+from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, plan_piece, read_line, warn_quantization
 from bach2.compose.lines import Sampling
 from bach2.data.training_set import load_piece, piece_names
+from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
-from bach2.music.key_finding import MODES, key_correlations
-from bach2.music.metre import fit_positions, regular_positions
-from bach2.music.pitch_names import PITCH_CLASS_NAMES, parse_pitch_name
+from bach2.music.key_finding import MODES, key_correlations, key_of, tonic_class
+from bach2.music.metre import fit_positions, piece_positions, regular_positions
+from bach2.music.pitch_names import parse_pitch_name
 from bach2.music.progressions import parse_key
 from bach2.render.piece import Output, write_piece
+from bach2.time_series_to_pitch_matrix import onset_matrix, time_series_to_pitch_matrix
 
 STEPS_PER_QUARTER = 4
 ANSWERS = ('tonal', 'real')
 #: (voice, 'subject' or 'answer', octaves from the first entry) of each entry, in order
 ENTRIES = {3: ((1, 'subject', 0), (0, 'answer', 0), (2, 'subject', -1)),
            4: ((1, 'subject', 0), (0, 'answer', 0), (2, 'subject', -1), (3, 'answer', -2))}
+MAX_SUBJECT_QUARTERS = 32        # 8 bars of 4/4: the longest subject read (text, MIDI or found in a fugue)
+MAX_SUBJECT_NOTES = 256          # tokens of a subject given as text
+MAX_FREE_BARS = 64               # bars of free continuation after the entries
 _TOKEN = re.compile(r'^(?P<note>[^:]+)(?::(?P<length>\d+(?:\.\d+)?(?:/\d+)?))?$')     # a note or r, a length
 
 
@@ -61,11 +71,18 @@ class Entry(typing.NamedTuple):
 class Subject(typing.NamedTuple):
     """A subject: ``T`` MIDI pitches (−1 rest), ``T`` bool onsets and ``T × 2`` bar positions, in the model's
     steps; ``spec``: what it was read from (text or a MIDI file, kept in the ``.p`` as 'subject'), None for a
-    subject found in a piece (:func:`subject_of`)."""
+    subject found in a piece (:func:`subject_of`); ``context``: 12 pitch-class weights (C first, sounding
+    steps) of the exposition of the fugue it was found in, which decide its key (:func:`subject_key`), None
+    for a subject given alone."""
     pitches: np.ndarray
     onsets: np.ndarray
     positions: np.ndarray
     spec: str = None
+    context: np.ndarray = None
+
+
+class SubjectError(ValueError):
+    """A subject that cannot be read or placed; the message names the token or the problem."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,9 +95,9 @@ class Form:
     key: str = ''
     free_bars: int = 4
 
-
-class SubjectError(ValueError):
-    """A subject that cannot be read or placed; the message names the token or the problem."""
+    def __post_init__(self):
+        if not 0 <= self.free_bars <= MAX_FREE_BARS:
+            raise SubjectError(f'free bars: at most {MAX_FREE_BARS}, not {self.free_bars}')
 
 
 def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
@@ -90,20 +107,34 @@ def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
     Tokens are separated by spaces: a pitch in scientific notation (``C4`` = middle C = MIDI 60,
     ``Eb4``, ``F#3``) or ``r`` (a rest), each optionally followed by ``:LENGTH`` in quarter notes
     (``:1`` a quarter, ``:0.5`` or ``:1/2`` an eighth, ``:1.5`` a dotted quarter); a token without a
-    length keeps the one before it (the first: a quarter). Lengths must be whole steps.
+    length keeps the one before it (the first: a quarter). Lengths must be whole steps; the whole at most
+    :data:`MAX_SUBJECT_NOTES` tokens and :data:`MAX_SUBJECT_QUARTERS` quarter notes, refused before anything
+    is allocated.
     """
     tokens = text.split()
     if not tokens:
         raise SubjectError('the subject is empty: give notes such as "C4 Eb4:0.5 D4 C4"')
-    pitches, onsets, length = [], [], fractions.Fraction(1)
+    if len(tokens) > MAX_SUBJECT_NOTES:
+        raise SubjectError(f'the subject has {len(tokens)} notes: a subject here has at most {MAX_SUBJECT_NOTES}')
+    lengths, length = [], fractions.Fraction(1)
     for token in tokens:
+        match = _TOKEN.match(token)
+        if match and match['length']:
+            try:
+                length = fractions.Fraction(match['length'])
+            except ZeroDivisionError:
+                raise SubjectError(f'subject token {token!r}: a length cannot divide by zero') from None
+        lengths.append(length)
+        if sum(lengths) > MAX_SUBJECT_QUARTERS:
+            raise SubjectError(f'subject token {token!r}: the subject is longer than {MAX_SUBJECT_QUARTERS} '
+                               f'quarter notes ({MAX_SUBJECT_QUARTERS // 4} bars of 4/4), the longest read here')
+    pitches, onsets = [], []
+    for token, length in zip(tokens, lengths):
         match = _TOKEN.match(token)
         rest = bool(match) and match['note'] in ('r', 'R')
         pitch = -1 if rest else parse_pitch_name(match['note'], scientific=True) if match else None
         if pitch is None:
             raise SubjectError(f'subject token {token!r} is not a note: expected e.g. C4, Eb4:0.5, F#3:1/2 or r:1')
-        if match['length']:
-            length = fractions.Fraction(match['length'])
         steps = length * steps_per_quarter
         if steps <= 0 or steps.denominator != 1:
             raise SubjectError(f'subject token {token!r}: a length must be a positive multiple of '
@@ -118,10 +149,23 @@ def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
 
 
 def read_subject(spec, geometry):
-    """A MIDI file (its highest line) or subject text → its :class:`Subject` in steps of ``geometry``
-    (:class:`~bach2.music.geometry.Geometry`), leading and trailing rests cut."""
+    """A MIDI file or subject text → its :class:`Subject` in steps of ``geometry``
+    (:class:`~bach2.music.geometry.Geometry`), leading and trailing rests cut. A MIDI file where a second
+    voice enters is a whole fugue: its subject is found (:func:`fugue_subject`), or a SubjectError says to give
+    the subject alone; a line longer than :data:`MAX_SUBJECT_QUARTERS` quarter notes is refused."""
     if spec.strip().lower().endswith(tuple(MIDI_SUFFIXES)):
-        line, onsets, positions = read_line(spec.strip(), 'top', geometry.n_pitches, geometry.lowest_pitch,
+        path = spec.strip()
+        piece = read_tune(path)
+        warn_quantization(path, piece, geometry.step_ticks)
+        matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, 0, 128)
+        positions = piece_positions(piece, geometry.step_ticks, len(matrix))
+        if len(matrix) and voice_entry(matrix.sum(axis=1), int(positions[0][1])) is not None:
+            found = fugue_subject(matrix, positions, onset_matrix(piece, geometry.step_ticks, 0, 128), 0)
+            if found is None:
+                raise SubjectError(f'{path}: more than one voice sounds and no fugue subject of 3 or 4 voices was '
+                                   'found in it: give the subject alone (a MIDI file of one line, or notes as text)')
+            return found._replace(spec=spec)
+        line, onsets, positions = read_line(path, 'top', geometry.n_pitches, geometry.lowest_pitch,
                                             geometry.step_ticks)
         pitches = np.where(line < geometry.n_pitches, line + geometry.lowest_pitch, -1)
     else:
@@ -129,26 +173,33 @@ def read_subject(spec, geometry):
         positions = regular_positions(len(pitches), 4 * geometry.steps_per_quarter)
     sounding = np.flatnonzero(pitches >= 0)
     first, last = sounding[0], sounding[-1] + 1
+    if last - first > MAX_SUBJECT_QUARTERS * geometry.steps_per_quarter:
+        raise SubjectError(f'{spec.strip()}: the subject lasts {(last - first) / geometry.steps_per_quarter:g} '
+                           f'quarter notes, longer than {MAX_SUBJECT_QUARTERS}: give the subject alone')
     return Subject(pitches[first:last], onsets[first:last], positions[first:last], spec)
 
 
-def subject_key(pitches, key=''):
-    """The tonic pitch class (0–11) and the key ('C', 'minor') of a subject: ``key`` when given (e.g.
-    'C minor'), else the key profile that best fits its pitch classes weighted by duration, among the keys
-    whose tonic or dominant is its first note (a subject starts on one or the other)."""
+def subject_key(pitches, onsets, key='', context=None):
+    """The tonic pitch class (0–11) and the key ('C', 'minor') of a subject (``T`` MIDI pitches, −1 rest;
+    ``T`` onsets): ``key`` when given (e.g. 'C minor'); else, among the keys whose tonic or dominant is its
+    first note (a subject starts on one or the other), the key profile that best fits ``context`` (12
+    pitch-class weights of the fugue's exposition, :attr:`Subject.context`) or, for a subject alone, its
+    notes counted once each (a long dominant at the start does not pull the key to the dominant)."""
     if key:
         try:
             found = parse_key(key)
         except ValueError as error:
             raise SubjectError(str(error)) from None
-        return PITCH_CLASS_NAMES.index(found[0]), found
-    sounding = pitches[pitches >= 0]
-    correlations = key_correlations(np.bincount(sounding % 12, minlength=12)).reshape(12, len(MODES))
-    first = sounding[0] % 12
+        return tonic_class(found), found
+    pitches = np.asarray(pitches)
+    struck = pitches[np.asarray(onsets, bool) & (pitches >= 0)]
+    weights = np.bincount(struck % 12, minlength=12) if context is None else context
+    correlations = key_correlations(weights).reshape(12, len(MODES))
+    first = pitches[pitches >= 0][0] % 12
     allowed = np.zeros(12, bool)
     allowed[[first, (first - 7) % 12]] = True
     tonic, mode = np.unravel_index(np.argmax(np.where(allowed[:, None], correlations, -np.inf)), correlations.shape)
-    return int(tonic), (PITCH_CLASS_NAMES[tonic], MODES[mode])
+    return int(tonic), key_of(tonic, MODES[mode])
 
 
 def answer_of(pitches, onsets, tonic, rule='tonal'):
@@ -179,7 +230,7 @@ def exposition_plan(subject, tonic, geometry, form=Form()):
     octaves down); the whole exposition moves by octaves, the fewest, where it would leave the pitch range of
     ``geometry`` (:class:`~bach2.music.geometry.Geometry`), and a SubjectError says so where no octave fits.
     """
-    pitches, onsets, positions, _ = subject
+    pitches, onsets, positions = subject.pitches, subject.onsets, subject.positions
     n_voices, n_pitches, lowest_pitch = form.voices, geometry.n_pitches, geometry.lowest_pitch
     if n_voices not in ENTRIES:
         raise SubjectError(f'a fugue here has 3 or 4 voices, not {n_voices}')
@@ -230,13 +281,21 @@ def write_fugue(subject, form=Form(), checkpoints=None, sampling=Sampling(), out
     return compose(samplers, geometry, read_subject(subject, geometry), form, sampling, output)
 
 
+def subject_slug(subject):
+    """A short name for a :class:`Subject`: its MIDI file's stem, or ``s`` and 8 hex digits of its notes."""
+    if subject.spec is not None and subject.spec.strip().lower().endswith(tuple(MIDI_SUFFIXES)):
+        return re.sub(r'[^A-Za-z0-9_-]+', '_', pathlib.Path(subject.spec.strip()).stem)
+    notes = np.stack([np.asarray(subject.pitches, np.int64), np.asarray(subject.onsets, np.int64)])
+    return 's' + hashlib.sha1(notes.tobytes()).hexdigest()[:8]
+
+
 def compose(samplers, geometry, subject, form=Form(), sampling=Sampling(), output=Output()):
     """An exposition of ``form`` on the :class:`Subject` written by ``samplers``
     (:func:`bach2.models.checkpoints.load_samplers`) as ``output`` says (named
-    ``fugue_exposition_<voices>v_seed<k>`` unless it names it) → (files {kind: path}, report: key, answer rule,
-    voices, entries [(bar, voice, kind)], ``exposition_steps`` (up to the end of the last entry), share of
-    entries intact)."""
-    tonic, found_key = subject_key(subject.pitches, form.key)
+    ``fugue_exposition_<subject>_<voices>v_seed<k>`` unless it names it, :func:`subject_slug`; the score in the
+    subject's key) → (files {kind: path}, report: key, answer rule, voices, entries [(bar, voice, kind)],
+    ``exposition_steps`` (up to the end of the last entry), share of entries intact)."""
+    tonic, found_key = subject_key(subject.pitches, subject.onsets, form.key, subject.context)
     plan, positions, entries = exposition_plan(subject, tonic, geometry, form)
     bar = int(positions[0][1])
     names = VOICE_NAMES[form.voices]
@@ -245,14 +304,28 @@ def compose(samplers, geometry, subject, form=Form(), sampling=Sampling(), outpu
                           for entry in entries],
               'exposition_steps': entries[-1].start + len(subject.pitches)}
     piece, lines, voice_onsets = plan_piece(samplers, geometry, plan, positions, sampling)
+    piece.key = found_key
     piece.marks = [(entry.start, f'{entry.kind} ({names[entry.voice]})') for entry in entries]
     if subject.spec is not None:
         piece.record['subject'] = subject.spec
     piece.record.update(report)
-    files = write_piece(piece, output.named(f'fugue_exposition_{form.voices}v_seed{sampling.seed}'))
+    files = write_piece(piece, output.named(f'fugue_exposition_{subject_slug(subject)}_{form.voices}v_seed'
+                                            f'{sampling.seed}'))
     report['entries_intact'] = entries_intact(lines, voice_onsets, entries, geometry.lowest_pitch,
                                               geometry.n_pitches)
     return files, report
+
+
+def voice_entry(counts, bar, start=0):
+    """The first step from ``start`` at which a second voice enters, in ``T`` counts of the notes sounding at each
+    step, in bars of ``bar`` steps → that step, or None. A voice has entered where two or more notes sound in
+    three quarters of the next half bar: a run squeezed onto the grid, an ornament or a chord does not count."""
+    window = max(bar // 2, 2)
+    several = np.asarray(counts) >= 2
+    for t in np.flatnonzero(several[start:]) + start:
+        if several[t:t + window].sum() >= 0.75 * window:
+            return int(t)
+    return None
 
 
 def subject_of(matrix, positions, onsets):
@@ -260,29 +333,54 @@ def subject_of(matrix, positions, onsets):
     columns (−1 rest), ``T_s`` onsets, ``T_s × 2`` positions, voices, its exposition (matrix, positions,
     onsets)), or None where it does not read as a fugue of 3 or more voices.
 
-    The subject is the highest line from the first note up to the step where a second note first sounds
-    (the answer's entry); the voices, the most notes sounding (90th percentile of the steps) over the first
-    four subject lengths, at most 4; the exposition, from the first note, as many subject lengths as there
-    are voices. A subject under half a bar or over 8 bars is not read as one.
+    The subject is the highest line from the first note up to the entry of a second voice (:func:`voice_entry`),
+    or up to the onset of the note held into that entry where that note is the answer's (a fifth or a fourth
+    above the subject's first note) and the note struck at the entry is not; the voices, the most notes
+    sounding for half a subject length in the first six subject lengths, at most 4; the exposition, from the
+    first note, as many subject lengths as there are voices. A subject under half a bar or over 8 bars is not
+    read as one.
     """
-    counts = np.asarray(matrix).sum(axis=1)
-    if not (counts >= 2).any():
+    matrix, onsets = np.asarray(matrix), np.asarray(onsets)
+    counts = matrix.sum(axis=1)
+    if not counts.any():
         return None
     first = int(np.flatnonzero(counts)[0])
-    length = int(np.flatnonzero(counts >= 2)[0]) - first
     bar = int(positions[first][1])
+    entry = voice_entry(counts, bar, first + 1)
+    if entry is None:
+        return None
+    top = int(np.flatnonzero(matrix[first])[-1])
+    answer = {(top + 7) % 12, (top + 5) % 12}
+    held = [p for p in np.flatnonzero(matrix[entry - 1]) if matrix[entry, p] and not onsets[entry, p]]
+    struck = [p for p in np.flatnonzero(matrix[entry]) if onsets[entry, p]]
+    if counts[entry - 1] == 1 and held and held[0] % 12 in answer and not any(p % 12 in answer for p in struck):
+        while entry - 1 > first and matrix[entry - 1, held[0]] and not onsets[entry, held[0]]:
+            entry -= 1
+    length = entry - first
     if not bar // 2 <= length <= 8 * bar:
         return None
-    voices = max(int(np.percentile(counts[first + k * length:first + (k + 1) * length], 90)) for k in range(4)
-                 if len(counts[first + k * length:first + (k + 1) * length]))
+    early = counts[first:first + 6 * length]
+    voices = max((k for k in (2, 3, 4) if (early >= k).sum() >= length / 2), default=1)
     if voices < 3:
         return None
-    voices = min(voices, 4)
     span = slice(first, first + voices * length)
     line = np.array([np.flatnonzero(row)[-1] if row.any() else -1 for row in matrix[first:first + length]])
     struck = np.array([t == 0 or line[t] != line[t - 1] or (line[t] >= 0 and onsets[first + t, line[t]] > 0)
                        for t in range(length)])
     return line, struck, positions[first:first + length], voices, (matrix[span], positions[span], onsets[span])
+
+
+def fugue_subject(matrix, positions, onsets, lowest_pitch):
+    """:func:`subject_of` a fugue (``T × P`` pitch matrix whose column 0 is MIDI ``lowest_pitch``, ``T × 2``
+    positions, ``T × P`` onsets) → its :class:`Subject` in MIDI pitches, with its exposition's pitch classes as
+    ``context``; None where it does not read as a fugue."""
+    found = subject_of(matrix, positions, onsets)
+    if found is None:
+        return None
+    line, struck, subject_positions, _, (exposition, _, _) = found
+    sounding = exposition.sum(axis=0)
+    context = np.bincount((np.arange(len(sounding)) + lowest_pitch) % 12, weights=sounding, minlength=12)
+    return Subject(np.where(line >= 0, line + lowest_pitch, -1), struck, subject_positions, context=context)
 
 
 def prepared_subject(data_dir, names, n_pitches):
