@@ -1,6 +1,7 @@
-"""The gallery (``bach2 gallery``, Synthesized_Fugues/index.html): statistics, relative links, and a real
-headless Chromium that loads the page from file://, checks every image and audio element, and keeps a
-screenshot in ``test-artifacts/gallery.png``.
+"""The gallery (``bach2 gallery``, Synthesized_Fugues/index.html): statistics, relative links, each piece's
+engraved score beside its piano roll, and a real headless Chromium that loads the page from file://, checks
+every image and audio element, and keeps screenshots in ``test-artifacts/gallery.png`` and
+``test-artifacts/gallery_scores.png``.
 
 The pieces are written as ``bach2 generate`` writes them (MIDI, pickled record,
 piano roll, audio), from fixed random pitch matrices, with the real writers.
@@ -98,6 +99,9 @@ def test_gallery_lists_every_piece_with_relative_links(tmp_path):
     assert ('img', 'ck/lstm_polyphonic_N8_2layers.png') in parser.links             # the training curve
     assert text.count('<audio') == 0 and text.count('bach2 listen') == 3
     assert f'<th>notes</th><td>{midi_statistics(folder / "fugue_N8epoch10.mid")["notes"]}</td>' in text
+    for stem in ('fugue_N8epoch10', 'fugue_N8epoch10_seed2', 'fugue_N8epoch10_seed10'):   # a score each, engraved
+        assert (folder / f'{stem}.musicxml').is_file() and ('img', f'{stem}.page1.svg') in parser.links
+        assert 'class="note"' in (folder / f'{stem}.page1.svg').read_text()
     assert not list(folder.glob('.*.tmp'))
 
 
@@ -121,12 +125,37 @@ def test_gallery_loads_in_headless_chromium_with_images_and_audio(tmp_path):
         })()""")
         browser.screenshot(screenshot)
     print(f'gallery screenshot: {screenshot}')
-    assert len(found['images']) == 5                      # training curve, pitch classes, 3 rolls
+    assert len(found['images']) == 8                      # training curve, pitch classes, 3 rolls, 3 score pages
     assert all(width > 0 for _, width in found['images']), found['images']
     assert len(found['audio']) == 2
     for source, ready, duration, error in found['audio']:
         assert error is None and ready >= 1 and duration > 5, (source, ready, duration, error)
     assert screenshot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.mark.skipif(find_chromium() is None, reason='Chromium is missing (apt-get install chromium)')
+def test_gallery_shows_each_engraved_score_beside_its_roll(tmp_path):
+    folder = gallery_folder(tmp_path / 'Synthesized_Fugues', with_audio=False)
+    page = write_gallery(folder, corpus_dir=None)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with HeadlessChromium(width=1400, height=900) as browser:
+        browser.load(page.resolve().as_uri())
+        found = browser.evaluate("""(async () => {
+          await Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => {
+            i.onload = i.onerror = r; })));
+          return [...document.querySelectorAll('section.piece')].map(section => {
+            const roll = section.querySelector('img[alt^="piano roll"]').getBoundingClientRect();
+            const page = section.querySelector('.score img.page');
+            const box = page.getBoundingClientRect();
+            return {width: page.naturalWidth, shown: [box.width, box.height], beside: box.left >= roll.right,
+                    level: Math.abs(box.top - roll.top) < 5};
+          });
+        })()""")
+        screenshot = browser.screenshot(ARTIFACTS / 'gallery_scores.png')
+    print(f'gallery screenshot: {screenshot}')
+    assert len(found) == 3
+    for piece in found:
+        assert piece['width'] > 0 and min(piece['shown']) > 100 and piece['beside'] and piece['level'], piece
 
 
 def test_gallery_command(tmp_path):

@@ -2,26 +2,47 @@
 
 On the page: pick a model (the shipped pair, or a checkpoint of ``--checkpoints``), then continue a
 primer (a piece of the built-in corpus, or an uploaded MIDI file), harmonize an uploaded melody, or
-write a fugue exposition on a typed subject, with temperature, length and seed. Each request starts
-a job on one worker thread (one model runs at a time); the page polls ``/api/jobs/<id>`` for its
-progress, then shows the piano roll, plays the audio (FluidSynth, where installed) and links the
-MIDI and MusicXML files. ``/api/pieces`` lists the pieces of the session with how each was made.
+write a fugue exposition on a typed or uploaded subject, in a key of your choice, with temperature,
+length and seed. Each request that is accepted queues a job; the jobs run one at a time in a worker
+process (so a job can be cancelled, ``POST /api/jobs/<id>/cancel``, and is stopped after
+``job_seconds``). The page polls ``/api/jobs/<id>`` for its progress, then shows the piano roll beside
+the engraved score (Verovio's SVG pages), plays the audio (FluidSynth, where installed) and links the
+MIDI and MusicXML files. ``/api/pieces`` lists the pieces of the session with how each was made; a
+piece is named after what it was made from and its seed (``chorale_harmonized_seed0``), never
+overwriting an earlier one.
 
-Bad input — a file that is not MIDI, an empty or unreadable subject, a value out of range, a
-missing checkpoint — is answered with one line (``{"error": …}``, HTTP 400 for the request, or a
-failed job), shown on the page; the app goes on serving. Uploads are written to a temporary
-folder and removed after the job.
+Every request is bounded (:data:`MAX_REQUEST_BYTES`, :data:`MAX_UPLOAD_NOTES`, :data:`MAX_UPLOAD_STEPS`,
+:data:`MAX_SUBJECT_CHARACTERS`, :data:`MAX_SUBJECT_QUARTERS`, :data:`LIMITS`, :data:`MAX_WAITING` jobs
+waiting). Bad input — a file that is not MIDI, an empty, unreadable or too long subject, a key that is not
+a key, a value out of range, a missing checkpoint, a malformed request — is answered with one line
+(``{"error": …}``, HTTP 4xx, or a failed job), shown on the page; the app goes on serving. With a
+``token``, every request but the page itself (and its icon) must carry it (header ``X-Bach2-Token``, or a
+``token`` field or query parameter), else HTTP 401. Uploads go to one temporary folder (``bach2_studio_*``),
+each removed after its job, and the folder, with the temporary files of the worker, when the studio closes.
 
-Also here: the command that serves it (:func:`cmd_studio`, :func:`add_studio_command`).
+Also here: the command that serves it (:func:`cmd_studio`, :func:`add_studio_command`): the first Ctrl-C
+stops accepting requests, cancels the jobs, stops the worker and removes the upload folder.
 """
-# Imports of heavy modules (Flask, the models) are inside the functions, for start-up speed.
-import concurrent.futures
+# Imports of heavy modules (Flask, Werkzeug, the models) are inside the functions, for start-up speed.
+import fractions
+import hmac
+import ipaddress
 import itertools
+import multiprocessing.connection
+import os
 import pathlib
+import queue
+import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import warnings
 
 from bach2.app.arguments import command_parser
 from bach2.common import CheckpointError, CorpusError, MIDI_SUFFIXES
@@ -30,8 +51,10 @@ from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.harmonize import harmonize
 from bach2.compose.lines import Sampling
 from bach2.data.default_corpus import KEYBOARD
-from bach2.midi_to_time_series import MidiFileError
+from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.models.checkpoints import SHIPPED_MODEL
+from bach2.music.progressions import parse_key
+from bach2.render.engrave import EngraveError, engrave
 from bach2.render.listen import renderer_available
 from bach2.render.piece import Output
 
@@ -39,11 +62,27 @@ PAGE = pathlib.Path(__file__).with_name('studio.html')
 SHIPPED = 'shipped'
 LIMITS = {'temperature': (0.05, 5.0), 'steps': (16, 1024), 'voices': (2, 4), 'free_bars': (0, 16),
           'seed': (0, 2 ** 31 - 1)}
-KNOWN_ERRORS = (CorpusError, MidiFileError, CheckpointError, SubjectError, ValueError)
+MAX_REQUEST_BYTES = 1 << 20          # a whole request, uploads included
+MAX_UPLOAD_NOTES = 2000              # notes in an uploaded MIDI file (the MusicXML writer takes ~7 ms a note)
+MAX_UPLOAD_STEPS = 4096              # its length in 16ths: 256 bars of 4/4
+MAX_SUBJECT_CHARACTERS = 400
+MAX_SUBJECT_QUARTERS = 32            # 8 bars of 4/4
+MAX_KEY_CHARACTERS = 20
+MAX_WAITING = 8                      # jobs waiting for the worker; more are refused (HTTP 503)
+MAX_SCORE_PAGES = 12                 # engraved pages shown per piece
+JOB_SECONDS = 300                    # default time a job may run before it is stopped
+TOKEN_HEADER = 'X-Bach2-Token'
+TOKEN_VARIABLE = 'BACH2_STUDIO_TOKEN'
+KNOWN_ERRORS = (CorpusError, MidiFileError, CheckpointError, SubjectError, EngraveError, ValueError)
+_LENGTH = re.compile(r':(\d+(?:\.\d+)?(?:/\d+)?)$')
 
 
 class BadRequest(Exception):
-    """A request the page can fix: the message says which field and why."""
+    """A request the page can fix: the message says which field and why (HTTP 400, or ``status``)."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
 
 
 def number(form, name, kind=float, default=None):
@@ -54,24 +93,38 @@ def number(form, name, kind=float, default=None):
     try:
         value = kind(text)
     except ValueError:
-        raise BadRequest(f'{name}: {text!r} is not a number') from None
+        raise BadRequest(f'{name}: {text[:40]!r} is not a number') from None
     low, high = LIMITS[name]
     if not low <= value <= high:
         raise BadRequest(f'{name}: {value} is out of range ({low}–{high})')
     return value
 
 
-class Studio:
-    """The jobs and pieces of one studio session; ``out_dir`` receives the pieces."""
+def readable(text, limit=24):
+    """``text`` as part of a file name: runs of anything but letters, digits, '.', '_' and '-' become one '-'
+    (a sharp is written 's'), at most ``limit`` characters; 'piece' when nothing is left."""
+    stem = re.sub(r'[^A-Za-z0-9._-]+', '-', text.replace('#', 's')).strip('-.')[:limit].strip('-.')
+    return stem or 'piece'
 
-    def __init__(self, out_dir, checkpoints='checkpoints', corpus=None):
+
+class Studio:
+    """The jobs and pieces of one studio session; ``out_dir`` receives the pieces, ``job_seconds`` bounds a job,
+    ``token`` (when not '') is asked of every request but the page. :meth:`close` ends it."""
+
+    def __init__(self, out_dir, checkpoints='checkpoints', corpus=None, job_seconds=JOB_SECONDS, token=''):
         self.out_dir = pathlib.Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints = pathlib.Path(checkpoints)
         self.corpus = pathlib.Path(corpus) if corpus else KEYBOARD
-        self.jobs, self.pieces, self.lock = {}, [], threading.Lock()
+        self.job_seconds, self.token = job_seconds, token
+        self.uploads = pathlib.Path(tempfile.mkdtemp(prefix='bach2_studio_'))
+        (self.uploads / 'worker').mkdir()               # the worker's TMPDIR: what its libraries leave goes with it
+        self.jobs, self.pieces, self.names, self.lock = {}, [], set(), threading.Lock()
         self.ids = itertools.count(1)
-        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.waiting, self.closed = queue.Queue(), False
+        self.process = self.connection = None
+        self.runner = threading.Thread(target=self._run_jobs, name='bach2 studio jobs', daemon=True)
+        self.runner.start()
 
     def models(self):
         """{'id': label} of the models to pick: the shipped pair, then the checkpoints found."""
@@ -89,88 +142,301 @@ class Studio:
         if model in ('', SHIPPED):
             return None
         if model not in self.models():
-            raise BadRequest(f'model: {model!r} is not one of the models offered (is the checkpoint still there?)')
+            raise BadRequest(f'model: {model[:80]!r} is not one of the models offered '
+                             '(is the checkpoint still there?)')
         return model
 
-    def start(self, kind, describe, work, upload=None):
-        """Run ``work(progress)`` → (files, report) on the worker → the job id. ``upload``: (path, name as
-        uploaded) of a file to remove afterwards, called by its name in messages."""
-        job = {'id': next(self.ids), 'kind': kind, 'how': describe, 'state': 'waiting', 'progress': 0.0,
-               'started': time.time()}
+    def _free_name(self, stem):
+        """A piece name from ``stem``: itself, else ``stem_2``, ``stem_3`` …, the first that neither this session
+        nor an earlier piece in ``out_dir`` has taken (so no piece is overwritten); called with the lock held."""
+        for k in itertools.count(1):
+            name = stem if k == 1 else f'{stem}_{k}'
+            if name not in self.names and not (self.out_dir / f'{name}.mid').exists():
+                self.names.add(name)
+                return name
+
+    def start(self, kind, how, params, stem, upload=None):
+        """Queue a job: :func:`perform` ``kind`` with ``params`` in the worker, its piece named after ``stem``
+        (:meth:`_free_name`) → the job id. ``upload``: (path, name as uploaded) of a file to remove afterwards,
+        called by its name in messages. BadRequest (503) when :data:`MAX_WAITING` jobs wait already or the studio
+        is closing (the upload is removed then)."""
         with self.lock:
+            waiting = sum(job['state'] == 'waiting' for job in self.jobs.values())
+            if self.closed or waiting >= MAX_WAITING:
+                discard(upload)
+                raise BadRequest('the studio is stopping' if self.closed else
+                                 f'the studio is busy: {waiting} pieces are waiting; try again when one is done', 503)
+            params = {**params, 'out_dir': str(self.out_dir), 'name': self._free_name(stem)}
+            job = {'id': next(self.ids), 'kind': kind, 'how': how, 'state': 'waiting', 'progress': 0.0}
             self.jobs[job['id']] = job
+        self.waiting.put((job, kind, params, upload))
+        return job['id']
 
-        def progress(fraction):
-            job['progress'] = max(job['progress'], min(1.0, fraction))
+    def cancel(self, job_id):
+        """Cancel job ``job_id``: a waiting job is dropped, a running one stopped (its worker killed) → its state;
+        BadRequest if there is no such job."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise BadRequest(f'no job {job_id}', 404)
+            if job['state'] == 'waiting':
+                job['state'] = 'cancelled'
+            elif job['state'] == 'running':
+                job['cancel'] = True
+            return job['state']
 
-        def run():
-            job['state'] = 'running'
+    def close(self):
+        """Stop: refuse new jobs, cancel the waiting ones, stop the running one and the worker, remove the uploads."""
+        with self.lock:
+            self.closed = True
+            for job in self.jobs.values():
+                if job['state'] == 'waiting':
+                    job['state'] = 'cancelled'
+        self.waiting.put(None)
+        self.runner.join(timeout=15)
+        self._stop_worker()
+        shutil.rmtree(self.uploads, ignore_errors=True)
+
+    def _run_jobs(self):
+        """The runner thread: the queued jobs, one at a time, until :meth:`close`."""
+        while (item := self.waiting.get()) is not None:
+            job, kind, params, upload = item
             try:
-                files, report = work(progress)
-                piece = {'name': pathlib.Path(files['mid']).stem, 'how': describe, 'report': report,
-                         'files': {kind: pathlib.Path(path).name for kind, path in files.items() if kind != 'p'}}
+                with self.lock:
+                    if job['state'] != 'waiting':
+                        continue
+                    job['state'] = 'running'
+                self._run(job, kind, params, upload)
+            finally:
+                discard(upload)
+
+    def _run(self, job, kind, params, upload):
+        """Run one job in the worker, following its progress until it ends, is cancelled or runs out of time."""
+        connection = self._worker()
+        connection.send((kind, params))
+        deadline = time.monotonic() + self.job_seconds
+        while True:
+            if job.get('cancel') or self.closed:
+                self._stop_worker()
+                job['state'] = 'cancelled'
+                return
+            if time.monotonic() > deadline:
+                self._stop_worker()
+                job.update(state='failed', error=f'stopped after {self.job_seconds:g} s, the most a job may take here')
+                return
+            try:
+                if not connection.poll(0.1):
+                    if self.process.poll() is None:
+                        continue
+                    raise EOFError
+                message = connection.recv()
+            except (EOFError, OSError):
+                status = self._stop_worker()
+                job.update(state='failed', error=f'the worker stopped (exit status {status}); try again')
+                return
+            if message[0] == 'progress':
+                job['progress'] = max(job['progress'], min(1.0, message[1]))
+                continue
+            if message[0] == 'done':
+                _, files, report = message
+                piece = {'name': pathlib.Path(files['mid']).stem, 'how': job['how'], 'report': report,
+                         'files': {kind_: [p.name for p in path] if isinstance(path, list) else pathlib.Path(path).name
+                                   for kind_, path in files.items()}}
                 with self.lock:
                     self.pieces.append(piece)
                 job.update(state='done', progress=1.0, piece=piece)
-            except Exception as error:       # a job must never take the app down; the page says what failed
-                message = str(error) if isinstance(error, KNOWN_ERRORS) else f'{type(error).__name__}: {error}'
-                job.update(state='failed', error=message.replace(str(upload[0]), upload[1]) if upload else message)
-            finally:
-                if upload:
-                    shutil.rmtree(upload[0].parent, ignore_errors=True)
-        self.worker.submit(run)
-        return job['id']
+            else:
+                error = message[1].replace(str(upload[0]), upload[1]) if upload else message[1]
+                job.update(state='failed', error=error)
+            return
 
-    def stem(self, kind):
-        return f'studio_{kind}_{int(time.time() * 1000) % 10 ** 9}'
+    def _worker(self):
+        """The connection to the worker process (:func:`serve_jobs`), started if it is not running. It runs in a
+        session of its own, so a Ctrl-C in the terminal reaches the studio, which stops it; its temporary files go
+        to the studio's folder."""
+        if self.process is not None and self.process.poll() is not None:
+            self._stop_worker()
+        if self.process is None:
+            ours, theirs = socket.socketpair()
+            package_root = pathlib.Path(__file__).resolve().parents[2]
+            environment = {**os.environ, 'TMPDIR': str(self.uploads / 'worker'), 'PYTHONPATH': os.pathsep.join(
+                filter(None, [str(package_root), os.environ.get('PYTHONPATH')]))}
+            self.process = subprocess.Popen(
+                [sys.executable, '-c', f'from bach2.app.studio import serve_jobs; serve_jobs({theirs.fileno()})'],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=environment, start_new_session=True)
+            theirs.close()
+            self.connection = multiprocessing.connection.Connection(ours.detach())
+        return self.connection
+
+    def _stop_worker(self):
+        """Stop the worker process (SIGTERM, then SIGKILL after 5 s) → its exit status, None if none ran."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self.connection.close()
+        return process.returncode
 
 
-def saved_upload(files, field):
-    """The uploaded MIDI file of ``field`` → (its path in a new temporary folder, its name as uploaded);
-    BadRequest if there is none or its name is not a MIDI name (its contents are checked when it is read)."""
+def discard(upload):
+    """Remove the folder of an uploaded file ((path, name) or None)."""
+    if upload:
+        shutil.rmtree(upload[0].parent, ignore_errors=True)
+
+
+def serve_jobs(fd):
+    """The worker process: for each (kind, params) received on the connection of file descriptor ``fd``,
+    :func:`perform` it, sending ('progress', fraction) as it goes, then ('done', files, report) or ('failed',
+    one-line message); returns when the studio closes the connection."""
+    connection = multiprocessing.connection.Connection(fd)
+    warnings.simplefilter('ignore')                  # JAX's dtype notes, music21's beams: not for the studio's terminal
+    while True:
+        try:
+            kind, params = connection.recv()
+        except EOFError:
+            return
+        try:
+            connection.send(('done', *perform(kind, params, lambda fraction: connection.send(('progress', fraction)))))
+        except Exception as error:       # a job must never take the worker down; the page says what failed
+            message = str(error) if isinstance(error, KNOWN_ERRORS) else f'{type(error).__name__}: {error}'
+            connection.send(('failed', ' '.join(message.split())))
+
+
+def perform(kind, params, progress):
+    """Write the piece of one job ('continue', 'harmonize' or 'fugue', as :func:`start_continuation` … set up its
+    ``params``), with its engraved score → (files {kind: path, 'score': [SVG page paths]}, report)."""
+    output = Output(params['out_dir'], name=params['name'], audio=audio(), musicxml=True)
+    sampling = Sampling(temperature=params['temperature'], seed=params['seed'], progress=progress)
+    if kind == 'continue':
+        config = GenerateConfig(checkpoint=params['checkpoint'] or str(SHIPPED_MODEL), out_dir=output.out_dir,
+                                primer=params['primer'], n_steps=params['steps'], seed=params['seed'],
+                                temperature=params['temperature'], name=output.name, audio=output.audio, musicxml=True)
+        result = generate_a_fugue(config, log=lambda *_: None)
+        files, report = result['files'], result['report']
+    elif kind == 'harmonize':
+        files, _ = harmonize(params['melody'], params['voice'], params['voices'], params['checkpoint'], sampling,
+                             output)
+        report = {'voice': params['voice'], 'voices': params['voices']}
+    else:
+        files, report = write_fugue(params['subject'], Form(params['voices'], params['answer'], params['key'],
+                                                            params['free_bars']), None, sampling, output)
+    files = {kind_: path for kind_, path in files.items() if kind_ != 'p'}
+    try:
+        files['score'] = engrave(files['musicxml'], max_pages=MAX_SCORE_PAGES)
+    except EngraveError as error:
+        files['score'], report = [], {**report, 'score': str(error)}
+    return files, report
+
+
+def saved_upload(studio, files, field):
+    """The uploaded MIDI file of ``field`` → (its path in a new folder of the studio's uploads, its name as
+    uploaded), read once (:func:`checked_midi`); BadRequest if there is none, its name is not a MIDI name or its
+    contents are refused (the file is removed then)."""
     upload = files.get(field)
     if upload is None or not upload.filename:
         raise BadRequest(f'{field}: choose a MIDI file to upload')
+    shown = upload.filename[-80:]
     suffix = pathlib.Path(upload.filename).suffix.lower()
     if suffix not in MIDI_SUFFIXES:
-        raise BadRequest(f'{upload.filename}: not a MIDI file (expected {", ".join(sorted(MIDI_SUFFIXES))})')
-    folder = tempfile.mkdtemp(prefix='bach2_studio_')
-    path = pathlib.Path(folder) / f'{pathlib.Path(upload.filename).stem[:60] or "upload"}{suffix}'
+        raise BadRequest(f'{shown}: not a MIDI file (expected {", ".join(sorted(MIDI_SUFFIXES))})')
+    folder = pathlib.Path(tempfile.mkdtemp(dir=studio.uploads))
+    path = folder / f'{readable(pathlib.Path(upload.filename).stem)}{suffix}'
     upload.save(path)
-    return path, upload.filename
+    try:
+        checked_midi(path, shown)
+    except BadRequest:
+        discard((path, shown))
+        raise
+    return path, shown
+
+
+def checked_midi(path, name):
+    """Read the MIDI file at ``path`` (``name``: as uploaded); BadRequest naming it if it cannot be read, has no
+    notes, more than :data:`MAX_UPLOAD_NOTES`, or lasts more than :data:`MAX_UPLOAD_STEPS` 16ths."""
+    try:
+        piece = midi_to_time_series(path)
+    except MidiFileError as error:
+        raise BadRequest(str(error).replace(str(path), name)) from None
+    if piece.n_notes == 0:
+        raise BadRequest(f'{name}: the file has no notes')
+    if piece.n_notes > MAX_UPLOAD_NOTES:
+        raise BadRequest(f'{name}: {piece.n_notes} notes; the studio takes at most {MAX_UPLOAD_NOTES} '
+                         '(write longer pieces with the bach2 command)')
+    steps = piece.end_tick * 4 // piece.resolution
+    if steps > MAX_UPLOAD_STEPS:
+        raise BadRequest(f'{name}: {steps // 16} bars of 4/4 long; the studio takes at most {MAX_UPLOAD_STEPS // 16} '
+                         '(write longer pieces with the bach2 command)')
 
 
 def create_app(studio):
     """The Flask app of ``studio`` (:class:`Studio`)."""
     from flask import Flask
-    app = Flask('bach2.app.studio')
-    app.config['MAX_CONTENT_LENGTH'] = 8 << 20               # uploads up to 8 MB
+    app = Flask('bach2.app.studio', static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, MAX_FORM_PARTS=40)
     add_error_handlers(app)
+    add_token_check(app, studio)
     add_page_routes(app, studio)
     add_job_routes(app, studio)
     return app
 
 
 def add_error_handlers(app):
-    """A BadRequest and an upload over the limit → ``{"error": …}`` with HTTP 400 or 413."""
+    """A BadRequest, an HTTP error (413 too large, 400 malformed, 404 …) or any other exception → one line
+    ``{"error": …}`` with its HTTP status."""
     from flask import jsonify
+    from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(BadRequest)
     def bad_request(error):
-        return jsonify(error=str(error)), 400
+        return jsonify(error=str(error)), error.status
 
-    @app.errorhandler(413)
-    def too_large(error):
-        return jsonify(error='the upload is larger than 8 MB'), 413
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        if error.code == 413:
+            return jsonify(error=f'the request is larger than {MAX_REQUEST_BYTES >> 20} MB, or has too many '
+                                 'fields'), 413
+        return jsonify(error=f'{error.code} {error.name}: {" ".join(str(error.description).split())}'), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        return jsonify(error=f'{type(error).__name__}: {" ".join(str(error).split())}'), 500
+
+
+def add_token_check(app, studio):
+    """With ``studio.token``: every request but the page and its icon needs it (header, query or form field), else
+    401."""
+    from flask import jsonify, request
+
+    @app.before_request
+    def check_token():
+        if not studio.token or request.endpoint in ('page', 'icon'):
+            return None
+        given = request.headers.get(TOKEN_HEADER) or request.args.get('token')
+        if given is None and request.method == 'POST':
+            given = request.form.get('token')
+        if hmac.compare_digest((given or '').encode(), studio.token.encode()):
+            return None
+        return jsonify(error='this studio asks for its token: open the address that `bach2 studio` printed '
+                             '(…/?token=…) or type the token on the page'), 401
 
 
 def add_page_routes(app, studio):
-    """What the page reads: itself, the options to pick from, a job's progress, the pieces and their files."""
+    """What the page reads: itself, its icon (none), the options to pick from, a job's progress, the pieces and
+    their files."""
     from flask import jsonify, send_from_directory
 
     @app.get('/')
     def page():
         return PAGE.read_text(encoding='utf-8')
+
+    @app.get('/favicon.ico')
+    def icon():                                     # browsers ask for it: no icon, but no missing resource either
+        return '', 204
 
     @app.get('/api/options')
     def options():
@@ -180,12 +446,12 @@ def add_page_routes(app, studio):
     def job(job_id):
         found = studio.jobs.get(job_id)
         if found is None:
-            raise BadRequest(f'no job {job_id}')
-        return jsonify({key: value for key, value in found.items() if key != 'started'})
+            raise BadRequest(f'no job {job_id}', 404)
+        return jsonify({key: value for key, value in dict(found).items() if key != 'cancel'})
 
     @app.get('/api/pieces')
     def pieces():
-        return jsonify(pieces=studio.pieces)
+        return jsonify(pieces=list(studio.pieces))
 
     @app.get('/files/<path:name>')
     def files(name):
@@ -193,7 +459,7 @@ def add_page_routes(app, studio):
 
 
 def add_job_routes(app, studio):
-    """The forms of the page, each starting a job → ``{"job": id}``."""
+    """The forms of the page, each starting a job → ``{"job": id}``; cancelling one → ``{"state": …}``."""
     from flask import jsonify, request
 
     @app.post('/api/continue')
@@ -206,81 +472,119 @@ def add_job_routes(app, studio):
 
     @app.post('/api/fugue')
     def fugue():
-        return jsonify(job=start_fugue(studio, request.form))
+        return jsonify(job=start_fugue(studio, request.form, request.files))
+
+    @app.post('/api/jobs/<int:job_id>/cancel')
+    def cancel(job_id):
+        return jsonify(state=studio.cancel(job_id))
+
+
+def sampling_fields(studio, form):
+    """The fields every form has → {'checkpoint', 'seed', 'temperature'}."""
+    return {'checkpoint': studio.checkpoint(form.get('model', '')), 'seed': number(form, 'seed', int, 0),
+            'temperature': number(form, 'temperature', float, 1.0)}
 
 
 def start_continuation(studio, form, uploads):
     """The continue form (``form`` its fields, ``uploads`` its files): a corpus piece (``primer``) or an uploaded
     MIDI file (``primer_file``) continued by the picked model → the job id."""
-    checkpoint = studio.checkpoint(form.get('model', ''))
-    steps, seed = number(form, 'steps', int, 256), number(form, 'seed', int, 0)
-    temperature = number(form, 'temperature', float, 1.0)
+    params = {**sampling_fields(studio, form), 'steps': number(form, 'steps', int, 256)}
     upload = None
     if uploads.get('primer_file') and uploads['primer_file'].filename:
-        upload = saved_upload(uploads, 'primer_file')
+        upload = saved_upload(studio, uploads, 'primer_file')
         primer, label = upload
     else:
         label = form.get('primer', '')
         if label not in studio.primers():
-            raise BadRequest(f'primer: {label!r} is not a piece of the built-in corpus')
+            raise BadRequest(f'primer: {label[:80]!r} is not a piece of the built-in corpus')
         primer = studio.corpus / label
-    config = GenerateConfig(checkpoint=checkpoint or str(SHIPPED_MODEL), out_dir=str(studio.out_dir),
-                            primer=str(primer), n_steps=steps, seed=seed, temperature=temperature,
-                            name=studio.stem('continue'), audio=audio(), musicxml=True)
-
-    def work(progress):
-        result = generate_a_fugue(config, log=lambda *_: None)
-        return result['files'], result['report']
-    how = f'continued {label} for {steps} steps, {model_name(checkpoint)}, T={temperature:g}, seed {seed}'
-    return studio.start('continue', how, work, upload)
+    params['primer'] = str(primer)
+    how = (f'continued {label} for {params["steps"]} steps, {model_name(params["checkpoint"])}, '
+           f'T={params["temperature"]:g}, seed {params["seed"]}')
+    stem = f'{readable(pathlib.Path(label).stem)}_continued_seed{params["seed"]}'
+    return studio.start('continue', how, params, stem, upload)
 
 
 def start_harmonization(studio, form, uploads):
     """The harmonize form: the other voices around the soprano or bass of an uploaded melody → the job id."""
-    checkpoint = studio.checkpoint(form.get('model', ''))
+    params = sampling_fields(studio, form)
     voice = form.get('voice', 'soprano')
     if voice not in ('soprano', 'bass'):
-        raise BadRequest(f"voice: {voice!r} is neither 'soprano' nor 'bass'")
-    voices, seed = number(form, 'voices', int, 4), number(form, 'seed', int, 0)
-    temperature = number(form, 'temperature', float, 1.0)
-    upload = saved_upload(uploads, 'melody_file')
-    melody, name = upload[0], studio.stem('harmonize')
-
-    def work(progress):
-        files, _ = harmonize(melody, voice, voices, checkpoint, Sampling(temperature=temperature, seed=seed),
-                             Output(studio.out_dir, name=name, audio=audio(), musicxml=True))
-        return files, {'voice': voice, 'voices': voices}
-    how = (f'harmonized the {voice} of {upload[1]} in {voices} voices, {model_name(checkpoint)}, '
-           f'T={temperature:g}, seed {seed}')
-    return studio.start('harmonize', how, work, upload)
+        raise BadRequest(f"voice: {voice[:40]!r} is neither 'soprano' nor 'bass'")
+    params.update(voice=voice, voices=number(form, 'voices', int, 4))
+    melody, shown = upload = saved_upload(studio, uploads, 'melody_file')
+    params['melody'] = str(melody)
+    how = (f'harmonized the {voice} of {shown} in {params["voices"]} voices, {model_name(params["checkpoint"])}, '
+           f'T={params["temperature"]:g}, seed {params["seed"]}')
+    stem = f'{readable(pathlib.Path(shown).stem)}_harmonized_seed{params["seed"]}'
+    return studio.start('harmonize', how, params, stem, upload)
 
 
-def start_fugue(studio, form):
-    """The fugue form: an exposition on a typed subject by the shipped pair → the job id."""
-    if studio.checkpoint(form.get('model', '')) is not None:
+def start_fugue(studio, form, uploads):
+    """The fugue form: an exposition on a typed subject, or on the top line of an uploaded MIDI file
+    (``subject_file``), in the given ``key`` or the subject's, by the shipped pair → the job id."""
+    params = sampling_fields(studio, form)
+    if params.pop('checkpoint') is not None:
         raise BadRequest('model: a fugue needs a pair of models drawn up and down; pick the shipped pair')
-    subject = form.get('subject', '').strip()
+    params.update(voices=number(form, 'voices', int, 3), free_bars=number(form, 'free_bars', int, 4),
+                  answer=form.get('answer', 'tonal'), key=checked_key(form.get('key', '')))
+    if params['voices'] not in (3, 4):
+        raise BadRequest(f'voices: a fugue here has 3 or 4 voices, not {params["voices"]}')
+    if params['answer'] not in ('tonal', 'real'):
+        raise BadRequest(f"answer: {params['answer'][:40]!r} is neither 'tonal' nor 'real'")
+    upload = None
+    if uploads.get('subject_file') and uploads['subject_file'].filename:
+        upload = saved_upload(studio, uploads, 'subject_file')
+        subject, shown = str(upload[0]), upload[1]
+        stem = f'fugue_on_{readable(pathlib.Path(shown).stem)}'
+    else:
+        subject = shown = checked_subject(form.get('subject', ''))
+        stem = f'fugue_{readable(" ".join(token.split(":")[0] for token in subject.split()[:4]))}'
+    params['subject'] = subject
+    how = (f'fugue exposition on "{shown}", {params["voices"]} voices, {params["answer"]} answer, '
+           f'{params["free_bars"]} free bars, {params["key"] or "key of the subject"}, '
+           f'T={params["temperature"]:g}, seed {params["seed"]}')
+    return studio.start('fugue', how, params, f'{stem}_seed{params["seed"]}', upload)
+
+
+def checked_key(text):
+    """The fugue form's key ('' = the subject's; else e.g. 'C minor', 'Bb major') → the text; BadRequest unless
+    it names a key."""
+    text = text.strip()
+    if not text:
+        return ''
+    if len(text) > MAX_KEY_CHARACTERS:
+        raise BadRequest(f'key: {len(text)} characters is not a key (expected e.g. "D minor" or "Bb major")')
     try:
-        parse_subject(subject)                         # a typo is answered at once, not by a failed job
+        parse_key(text)
+    except ValueError as error:
+        raise BadRequest(f'key: {error}') from None
+    return text
+
+
+def checked_subject(text):
+    """Subject text → itself, stripped; BadRequest if it is longer than :data:`MAX_SUBJECT_CHARACTERS` or, read
+    from its ``:LENGTH`` marks before anything is built, :data:`MAX_SUBJECT_QUARTERS`, or does not parse."""
+    text = text.strip()
+    if len(text) > MAX_SUBJECT_CHARACTERS:
+        raise BadRequest(f'subject: {len(text)} characters; a subject here has at most {MAX_SUBJECT_CHARACTERS}')
+    quarters, length = fractions.Fraction(0), fractions.Fraction(1)
+    for token in text.split():                 # a token without a length keeps the one before it
+        match = _LENGTH.search(token)
+        if match:
+            denominator = match[1].partition('/')[2]
+            if denominator and int(denominator) == 0:
+                raise BadRequest(f'subject: {token[:40]!r}: a length cannot be divided by 0')
+            length = fractions.Fraction(match[1])
+        quarters += length
+    if quarters > MAX_SUBJECT_QUARTERS:
+        raise BadRequest(f'subject: {float(quarters):.10g} quarter notes long; a subject here lasts at most '
+                         f'{MAX_SUBJECT_QUARTERS} ({MAX_SUBJECT_QUARTERS // 4} bars of 4/4)')
+    try:
+        parse_subject(text)                        # a typo is answered at once, not by a failed job
     except SubjectError as error:
         raise BadRequest(f'subject: {error}') from None
-    voices, seed = number(form, 'voices', int, 3), number(form, 'seed', int, 0)
-    if voices not in (3, 4):
-        raise BadRequest(f'voices: a fugue here has 3 or 4 voices, not {voices}')
-    free_bars = number(form, 'free_bars', int, 4)
-    temperature = number(form, 'temperature', float, 1.0)
-    answer = form.get('answer', 'tonal')
-    if answer not in ('tonal', 'real'):
-        raise BadRequest(f"answer: {answer!r} is neither 'tonal' nor 'real'")
-    name = studio.stem('fugue')
-
-    def work(progress):
-        return write_fugue(subject, Form(voices, answer, form.get('key', ''), free_bars), None,
-                           Sampling(temperature=temperature, seed=seed, progress=progress),
-                           Output(studio.out_dir, name=name, audio=audio(), musicxml=True))
-    how = (f'fugue exposition on "{subject}", {voices} voices, {answer} answer, {free_bars} free bars, '
-           f'T={temperature:g}, seed {seed}')
-    return studio.start('fugue', how, work)
+    return text
 
 
 def model_name(checkpoint):
@@ -292,14 +596,42 @@ def audio():
     return 'wav' if renderer_available() else ''
 
 
+def this_machine_only(host):
+    """Whether ``host`` (an address or 'localhost') serves this machine only."""
+    try:
+        return host == 'localhost' or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_studio(args):
     """Serve the studio, a page to try Bach2.0 without a terminal: pick a model, continue a primer, harmonize
-    an uploaded melody or write a fugue exposition; see the piano roll, listen, download MIDI and MusicXML."""
+    an uploaded melody or write a fugue exposition; see the piano roll and the score, listen, download MIDI and
+    MusicXML. The first Ctrl-C stops it: the jobs are cancelled and the uploads removed."""
+    from werkzeug.serving import make_server
     if not 0 <= args.port <= 65535:
         raise CorpusError(f'--port {args.port}: not a port (0–65535)')
-    app = create_app(Studio(args.out_dir, args.checkpoints))
-    print(f'Bach2.0 studio: http://{args.host}:{args.port}/  (Ctrl-C stops it; pieces go to {args.out_dir})')
-    app.run(host=args.host, port=args.port, threaded=True)
+    if not 10 <= args.job_seconds <= 24 * 3600:
+        raise CorpusError(f'--job-seconds {args.job_seconds:g}: out of range (10–86400)')
+    token = args.token or os.environ.get(TOKEN_VARIABLE, '')
+    studio = Studio(args.out_dir, args.checkpoints, job_seconds=args.job_seconds, token=token)
+    try:
+        server = make_server(args.host, args.port, create_app(studio), threaded=True)
+        address = f'http://{args.host}:{server.server_port}/' + (f'?token={urllib.parse.quote(token)}' if token else '')
+        print(f'Bach2.0 studio: {address}  (Ctrl-C stops it; pieces go to {args.out_dir})', flush=True)
+        if not token and not this_machine_only(args.host):
+            print(f'bach2 studio: {args.host} lets every machine that reaches this one in, and the studio has no '
+                  f'login; give it a --token (or {TOKEN_VARIABLE}) to ask for one', flush=True)
+        signal.signal(signal.SIGTERM, _interrupt)
+        server.serve_forever()                     # returns on Ctrl-C (Werkzeug catches the KeyboardInterrupt)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while stopping changes nothing
+        print('bach2 studio: stopping (jobs cancelled, uploads removed)', flush=True)
+        studio.close()
     return 0
 
 
@@ -307,8 +639,13 @@ def add_studio_command(commands):
     studio = command_parser(commands, 'studio', cmd_studio,
                             'Bach2.0 in the browser: continue, harmonize, write a fugue')
     studio.add_argument('--host', default='127.0.0.1', help='address to serve on (default: %(default)s, this machine '
-                        'only; 0.0.0.0 opens the studio to every machine that can reach this one — it has no login)')
-    studio.add_argument('--port', type=int, default=7860, help='default: %(default)s')
+                        'only; 0.0.0.0 opens the studio to every machine that can reach this one — it has no login, '
+                        'so give it a --token there)')
+    studio.add_argument('--port', type=int, default=7860, help='default: %(default)s; 0 = any free port')
+    studio.add_argument('--token', default='', help='a shared secret every request must carry (the page sends it '
+                        f'when opened as …/?token=TOKEN); default: ${TOKEN_VARIABLE}, else none')
+    studio.add_argument('--job-seconds', type=float, default=JOB_SECONDS, help='a job running longer is stopped '
+                        '(default: %(default)s)')
     studio.add_argument('--out-dir', default='Synthesized_Fugues/studio', help='where the pieces go '
                         '(default: %(default)s)')
     studio.add_argument('--checkpoints', default='checkpoints', help='its .npz files are offered as models beside '

@@ -3,11 +3,13 @@
 A piece is a ``<stem>.mid`` as ``bach2 generate`` writes it
 (``fugue_N<hidden>epoch<epoch>[_seed<k>]``), with whichever of ``<stem>.png``
 (piano roll; drawn from the MIDI when missing), ``<stem>.wav`` / ``.ogg``
-(audio player) and ``<stem>.p`` (how it was made) sit beside it. Per piece the
-page shows the roll, the player, statistics computed from the MIDI file, and a
-link to it; above them, the training curves of the models (``train``'s PNG
-beside each checkpoint) and ``pitch_classes.png``, the pieces' pitch classes
-against the corpus. Every link is relative, so the folder can be moved.
+(audio player), ``<stem>.musicxml`` (score; written from the MIDI when missing) and
+``<stem>.p`` (how it was made) sit beside it. Per piece the page shows the roll beside
+the engraved score (:mod:`bach2.render.engrave`, SVG pages drawn anew from the
+MusicXML), the player, statistics computed from the MIDI file, and a link to it;
+above them, the training curves of the models (``train``'s PNG beside each
+checkpoint) and ``pitch_classes.png``, the pieces' pitch classes against the corpus.
+Every link is relative, so the folder can be moved.
 """
 import html
 import os
@@ -21,12 +23,15 @@ import numpy as np
 from bach2.common import CorpusError
 from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
 from bach2.music.pitch_names import PITCH_CLASS_NAMES
+from bach2.render.engrave import EngraveError, engrave
 from bach2.render.look import look
 from bach2.render.pitch_class_plot import corpus_matrices, pitch_class_distribution, plot_pitch_class_histograms
+from bach2.render.scores import write_musicxml
 from bach2.safe_io import UnsafePickleError, atomic_path, load_pickle
 from bach2.time_series_to_pitch_matrix import LOWEST_PITCH, full_roll, pitch_span, ticks_per_step
 
 AUDIO_SUFFIXES = {'.ogg': 'audio/ogg', '.wav': 'audio/wav'}   # the first found is played
+SCORE_PAGES = 12                                              # engraved pages shown per piece
 HISTOGRAM_NAME = 'pitch_classes.png'
 
 
@@ -84,9 +89,14 @@ def _href(path, folder):
 
 def _piece_html(piece, folder):
     stem, esc = piece['stem'], html.escape
-    parts = [f'<section class="piece" id="{esc(stem)}">', f'<h2>{esc(stem)}</h2>']
+    parts = [f'<section class="piece" id="{esc(stem)}">', f'<h2>{esc(stem)}</h2>', '<div class="views">']
     if piece['png']:
-        parts.append(f'<img src="{_href(piece["png"], folder)}" alt="piano roll of {esc(stem)}">')
+        parts.append(f'<figure><img src="{_href(piece["png"], folder)}" alt="piano roll of {esc(stem)}">'
+                     '<figcaption>piano roll</figcaption></figure>')
+    pages = ''.join(f'<img class="page" src="{_href(page, folder)}" alt="score of {esc(stem)}, page {k}">'
+                    for k, page in enumerate(piece['score'], 1))
+    parts.append(f'<figure><div class="score">{pages or esc(piece["score_note"])}</div>'
+                 '<figcaption>score (engraved by Verovio)</figcaption></figure></div>')
     if piece['audio']:
         kind = AUDIO_SUFFIXES[piece['audio'].suffix]
         parts.append(f'<audio controls preload="metadata"><source src="{_href(piece["audio"], folder)}" '
@@ -119,6 +129,24 @@ def _stats_rows(piece):
     return rows
 
 
+def _musicxml(midi):
+    """The score of the piece ``midi`` (a path): ``<stem>.musicxml`` beside it, written from the MIDI when missing
+    (one part per track, a single track on a piano grand staff, in the file's first time signature) → its path."""
+    score = midi.with_suffix('.musicxml')
+    if not score.is_file():
+        piece = midi_to_time_series(midi)
+        voices = [voice for voice in piece.voices if voice.notes]
+        names = []
+        for k, voice in enumerate(voices, 1):
+            name = voice.name or f'voice {k}'
+            names.append(f'{name} {k}' if name in names else name)
+        names = ['piano'] if len(voices) == 1 else names
+        time_signature = tuple(piece.time_signatures[0][1:]) if piece.time_signatures else (4, 4)
+        write_musicxml({name: voice.notes for name, voice in zip(names, voices)}, piece.resolution, score,
+                       time_signature=time_signature)
+    return score
+
+
 def _pitch_class_figure(pieces, folder, corpus_dir):
     """Draw ``pitch_classes.png`` (pieces with a ``.p`` against the corpus); its path, or None."""
     generated = [(np.asarray(p['record_data']['pitch_matrix']), int(p['record_data'].get('lowest_pitch', LOWEST_PITCH)))
@@ -146,8 +174,14 @@ def write_gallery(folder='Synthesized_Fugues', corpus_dir='training_data', out=N
     for piece in pieces:
         piece['record_data'] = _load_record(piece['record'])
         piece['stats_rows'] = _stats_rows(piece)
-        if piece['png'] is None and piece['stats_rows'][0][0] != 'unreadable':
-            piece['png'] = pathlib.Path(look(piece['mid'], piece['mid'].with_suffix('.png')))
+        piece['score'], piece['score_note'] = [], 'no score: the MIDI file is unreadable'
+        if piece['stats_rows'][0][0] != 'unreadable':
+            if piece['png'] is None:
+                piece['png'] = pathlib.Path(look(piece['mid'], piece['mid'].with_suffix('.png')))
+            try:
+                piece['score'] = engrave(_musicxml(piece['mid']), max_pages=SCORE_PAGES)
+            except EngraveError as error:
+                piece['score_note'] = str(error)
     histogram = _pitch_class_figure(pieces, folder, corpus_dir)
     curves = sorted({pathlib.Path(p['record_data']['checkpoint']).with_suffix('.png') for p in pieces
                      if p['record_data'].get('checkpoint')})
@@ -160,6 +194,9 @@ def write_gallery(folder='Synthesized_Fugues', corpus_dir='training_data', out=N
 STYLE = """body{font-family:sans-serif;margin:1.5em;max-width:1400px;color:#222}
 section.piece{border-top:1px solid #ccc;padding:0.5em 0}
 img{max-width:100%;height:auto;display:block;margin:0.3em 0}
+.views{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.views figure{margin:0;flex:1 1 40em;min-width:0}
+figcaption{color:#666;font-size:0.85em}
+.score{max-height:46em;overflow-y:auto;border:1px solid #ddd;background:#fff}.score img.page{width:100%;margin:0}
 audio{width:100%;max-width:600px}
 table{border-collapse:collapse;font-size:0.9em}th{text-align:left;padding-right:1em;font-weight:normal;color:#666}
 .figures{display:flex;flex-wrap:wrap;gap:1em}.figures img{max-width:620px}.note{color:#888}"""
