@@ -43,11 +43,15 @@ VOICES_CORPUS = HERE.parent.parent / 'shared' / 'data' / 'bach_keyboard_voices'
 VOICES = ('soprano', 'alto', 'tenor', 'bass')
 
 
-def sounding(lines, n_pitches, steps_per_quarter=4):
-    """``n_voices × T`` lines (P = rest) → (share of steps each voice sounds, first quarter where all sound or None)."""
-    all_sound = np.flatnonzero((lines < n_pitches).all(axis=0))
+def sounding(lines, n_pitches, lowest_pitch, steps_per_quarter=4):
+    """``n_voices × T`` lines (P = rest) → (share of steps each voice sounds, first quarter where all sound or None,
+    mean MIDI pitch of each voice where it sounds, NaN where it never does)."""
+    played = lines < n_pitches
+    all_sound = np.flatnonzero(played.all(axis=0))
     first = float(all_sound[0] / steps_per_quarter) if len(all_sound) else None
-    return (lines < n_pitches).mean(axis=1), first
+    heights = [lowest_pitch + line[line < n_pitches].mean() if played[k].any() else np.nan
+               for k, line in enumerate(lines)]
+    return played.mean(axis=1), first, np.array(heights)
 
 
 def jsb_lines(split='test'):
@@ -69,15 +73,17 @@ def harmonize_line(samplers, line, onsets, positions, voice, n_pitches, seed, fi
 
 
 def summary(results):
-    """[(shares per voice, first quarter)] → {'voice share': {voice: mean}, 'silent voice pieces': share, ...}."""
-    shares = np.array([share for share, _ in results])
-    firsts = [first for _, first in results]
+    """[:func:`sounding`] → {'mean share of steps each voice sounds': {voice: mean}, …}."""
+    shares = np.array([share for share, _, _ in results])
+    firsts = [first for _, first, _ in results]
+    heights = np.nanmean(np.array([height for _, _, height in results]), axis=0)
     return {'mean share of steps each voice sounds': dict(zip(VOICES, np.round(shares.mean(axis=0), 3).tolist())),
             'lowest share of a voice in a piece': dict(zip(VOICES, np.round(shares.min(axis=0), 3).tolist())),
             'pieces with a voice silent over half the piece': round(float((shares < 0.5).any(axis=1).mean()), 3),
             'quarter at which all voices first sound (median)': (float(np.median([f for f in firsts if f is not None]))
                                                                 if any(f is not None for f in firsts) else None),
             'pieces where all voices never sound together': sum(f is None for f in firsts),
+            'mean MIDI pitch of each voice': dict(zip(VOICES, np.round(heights, 1).tolist())),
             'pieces': len(results)}
 
 
@@ -85,8 +91,10 @@ def bach_figures():
     """Bach's JSB test chorales: share per voice (1.0 by construction) and of 16ths with four distinct pitches."""
     sets = json.loads((JSB / 'jsb-chorales-16th.json').read_text())['test']
     frames = [len(set(frame)) for chorale in sets for frame in chorale]
+    heights = np.mean([chorale.mean(axis=0) for chorale in jsb_lines()], axis=0)
     return {'mean share of steps each voice sounds': dict.fromkeys(VOICES, 1.0),
-            'share of 16ths with four distinct pitches': round(float(np.mean(np.array(frames) == 4)), 3)}
+            'share of 16ths with four distinct pitches': round(float(np.mean(np.array(frames) == 4)), 3),
+            'mean MIDI pitch of each voice': dict(zip(VOICES, np.round(heights, 1).tolist()))}
 
 
 def corpus_fugues():
@@ -149,7 +157,7 @@ def main():
         for group, name, voice, line, onsets, positions in tqdm(jobs, desc=f'fill={fill}'):
             for seed in range(args.seeds):
                 lines = harmonize_line(samplers, line, onsets, positions, voice, n_pitches, seed, fill)
-                results.setdefault(f'{group}, fill={fill}', []).append(sounding(lines, n_pitches))
+                results.setdefault(f'{group}, fill={fill}', []).append(sounding(lines, n_pitches, lowest))
     report = {'seeds': args.seeds, 'conditions': {condition: summary(found) for condition, found in results.items()}}
     if JSB.exists():
         report['bach_jsb_test'] = bach_figures()

@@ -237,7 +237,7 @@ def test_a_studio_with_a_token_asks_every_request_for_it(tmp_path):
     ('fugue', {'subject': '   '}, None, 'subject: the subject is empty'),
     ('fugue', {'subject': 'C4 H4'}, None, "subject: subject token 'H4' is not a note"),
     ('fugue', {'subject': 'C4:10000000 D4'}, None,
-     'subject: 20000000 quarter notes long; a subject here lasts at most 32'),
+     "subject: subject token 'C4:10000000': the subject is longer than 32 quarter notes"),
     ('fugue', {'subject': 'C4 ' * 200}, None, 'subject: 599 characters; a subject here has at most 400'),
     ('fugue', {'subject': 'C2 D7'}, None, "wider than the model's 24–84"),
     ('continue', {'temperature': '9'}, None, 'temperature: 9.0 is out of range (0.05–5.0)'),

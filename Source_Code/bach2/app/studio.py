@@ -12,10 +12,11 @@ piece is named after what it was made from and its seed (``chorale_harmonized_se
 overwriting an earlier one.
 
 Every request is bounded (:data:`MAX_REQUEST_BYTES`, :data:`MAX_UPLOAD_NOTES`, :data:`MAX_UPLOAD_STEPS`,
-:data:`MAX_SUBJECT_CHARACTERS`, :data:`MAX_SUBJECT_QUARTERS`, :data:`LIMITS`, :data:`MAX_WAITING` jobs
-waiting). Bad input — a file that is not MIDI, an empty, unreadable or too long subject, a key that is not
-a key, a value out of range, a missing checkpoint, a malformed request — is answered with one line
-(``{"error": …}``, HTTP 4xx, or a failed job), shown on the page; the app goes on serving. With a
+:data:`MAX_SUBJECT_CHARACTERS`, the subject parser's :data:`~bach2.compose.fugue.MAX_SUBJECT_QUARTERS`,
+:data:`LIMITS`, :data:`MAX_WAITING` jobs waiting). Bad input — a file that is not MIDI, an empty, unreadable
+or too long subject, a key that is not a key, a value out of range, a missing checkpoint, a malformed
+request — is answered with one line (``{"error": …}``, HTTP 4xx, or a failed job), shown on the page; the
+app goes on serving. With a
 ``token``, every request but the page itself (and its icon) must carry it (header ``X-Bach2-Token``, or a
 ``token`` field or query parameter), else HTTP 401. Uploads go to one temporary folder (``bach2_studio_*``),
 each removed after its job, and the folder, with the temporary files of the worker, when the studio closes.
@@ -24,7 +25,6 @@ Also here: the command that serves it (:func:`cmd_studio`, :func:`add_studio_com
 stops accepting requests, cancels the jobs, stops the worker and removes the upload folder.
 """
 # Imports of heavy modules (Flask, Werkzeug, the models) are inside the functions, for start-up speed.
-import fractions
 import hmac
 import ipaddress
 import itertools
@@ -66,7 +66,6 @@ MAX_REQUEST_BYTES = 1 << 20          # a whole request, uploads included
 MAX_UPLOAD_NOTES = 2000              # notes in an uploaded MIDI file (the MusicXML writer takes ~7 ms a note)
 MAX_UPLOAD_STEPS = 4096              # its length in 16ths: 256 bars of 4/4
 MAX_SUBJECT_CHARACTERS = 400
-MAX_SUBJECT_QUARTERS = 32            # 8 bars of 4/4
 MAX_KEY_CHARACTERS = 20
 MAX_WAITING = 8                      # jobs waiting for the worker; more are refused (HTTP 503)
 MAX_SCORE_PAGES = 12                 # engraved pages shown per piece
@@ -74,7 +73,6 @@ JOB_SECONDS = 300                    # default time a job may run before it is s
 TOKEN_HEADER = 'X-Bach2-Token'
 TOKEN_VARIABLE = 'BACH2_STUDIO_TOKEN'
 KNOWN_ERRORS = (CorpusError, MidiFileError, CheckpointError, SubjectError, EngraveError, ValueError)
-_LENGTH = re.compile(r':(\d+(?:\.\d+)?(?:/\d+)?)$')
 
 
 class BadRequest(Exception):
@@ -563,23 +561,12 @@ def checked_key(text):
 
 
 def checked_subject(text):
-    """Subject text → itself, stripped; BadRequest if it is longer than :data:`MAX_SUBJECT_CHARACTERS` or, read
-    from its ``:LENGTH`` marks before anything is built, :data:`MAX_SUBJECT_QUARTERS`, or does not parse."""
+    """Subject text → itself, stripped; BadRequest if it is longer than :data:`MAX_SUBJECT_CHARACTERS` or does not
+    parse (:func:`~bach2.compose.fugue.parse_subject`, which refuses a subject longer than
+    :data:`~bach2.compose.fugue.MAX_SUBJECT_QUARTERS` before it builds anything)."""
     text = text.strip()
     if len(text) > MAX_SUBJECT_CHARACTERS:
         raise BadRequest(f'subject: {len(text)} characters; a subject here has at most {MAX_SUBJECT_CHARACTERS}')
-    quarters, length = fractions.Fraction(0), fractions.Fraction(1)
-    for token in text.split():                 # a token without a length keeps the one before it
-        match = _LENGTH.search(token)
-        if match:
-            denominator = match[1].partition('/')[2]
-            if denominator and int(denominator) == 0:
-                raise BadRequest(f'subject: {token[:40]!r}: a length cannot be divided by 0')
-            length = fractions.Fraction(match[1])
-        quarters += length
-    if quarters > MAX_SUBJECT_QUARTERS:
-        raise BadRequest(f'subject: {float(quarters):.10g} quarter notes long; a subject here lasts at most '
-                         f'{MAX_SUBJECT_QUARTERS} ({MAX_SUBJECT_QUARTERS // 4} bars of 4/4)')
     try:
         parse_subject(text)                        # a typo is answered at once, not by a failed job
     except SubjectError as error:

@@ -7,7 +7,9 @@ voice to one drawn low to high ('up'). The units of the given voice — its pitc
 beyond it off, its onset struck or held — are fixed (``Sampler.continue_piece(given=)``), and the
 rest of the step is drawn from the model's exact conditional given them, so the likelihood of the
 other voices given the line is exact too. A cap on the pitches of a step keeps the texture to the
-voices that sound (drawn greedily, see :meth:`bach2.nn.nade.NADELayer.sample`).
+voices that may sound (drawn greedily, see :meth:`bach2.nn.nade.NADELayer.sample`), and each step is
+drawn until it fills them (``fill``: the first of :data:`bach2.sampling.FILL_DRAWS` draws that does), so
+that N voices are N voices: with the cap alone the model, starting from a lone melody, often wrote two.
 
 A :class:`VoicePlan` says, step by step, which voices may sound and which one, if any, is given;
 :func:`write_with_plan` samples the steps, switching between the 'up' and the 'down' model where
