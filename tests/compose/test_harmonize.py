@@ -11,6 +11,7 @@
   low to leave room for them is one line.
 """
 import itertools
+import re
 from pathlib import Path
 
 import mido
@@ -178,3 +179,24 @@ def test_a_melody_too_low_to_leave_room_for_the_voices_is_one_line(tmp_path, cap
     error = capsys.readouterr().err
     assert 'low.mid' in error and 'no room for 3 voices below' in error and error.count('\n') == 1
     assert not (tmp_path / 'out').exists() or not any((tmp_path / 'out').iterdir())
+
+
+def test_the_score_takes_the_melodys_key_signature_where_its_notes_agree(tmp_path):
+    from bach2.compose.harmonize import melody_key
+    from bach2.midi_to_time_series import read_tune
+    chorale = ROOT / 'Synthesized_Fugues' / 'examples' / 'chorale_bwv66.6_soprano.mid'   # written in F♯ minor
+    assert melody_key(read_tune(chorale)) == ('F#', 'minor')       # all its voices' notes say E major
+    assert melody_key(read_tune(TUNES / 'auld_lang_syne.mid')) == ('Bb', 'major')    # the notes alone: G minor
+    midi = mido.MidiFile(TUNES / 'auld_lang_syne.mid')
+    for message in midi.tracks[0]:
+        if message.type == 'key_signature':
+            message.key = 'C'                           # what some MIDI writers put whatever the key
+    midi.save(tmp_path / 'default_signature.mid')
+    assert melody_key(read_tune(tmp_path / 'default_signature.mid')) == ('G', 'minor')    # found from the notes
+
+
+def test_a_b_flat_tune_harmonized_has_two_flats(tmp_path):
+    assert main(['harmonize', str(TUNES / 'auld_lang_syne.mid'), '--voices', '4', '--musicxml', '--no-wav',
+                 '--out-dir', str(tmp_path)]) == 0
+    score = next(tmp_path.glob('*.musicxml')).read_text()
+    assert set(re.findall(r'<fifths>(-?\d+)</fifths>', score)) == {'-2'}     # before: 10 (A♯ major)

@@ -32,6 +32,7 @@ from bach2.common import CheckpointError, MIDI_SUFFIXES, CorpusError
 from bach2.compose.lines import Sampling, lines_piece
 from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
+from bach2.music.key_finding import MODES, key_correlations, key_of, spelled_key, tonic_class
 from bach2.music.metre import pad_positions, piece_positions, usual_bar
 from bach2.render.piece import Output, write_piece
 from bach2.render.scores import time_signature_of
@@ -271,11 +272,30 @@ def plan_piece(samplers, geometry, plan, positions, sampling=Sampling()):
     return piece, lines, onsets
 
 
+def melody_key(piece, top=4):
+    """The key of a given line (a :class:`~bach2.midi_to_time_series.Piece`): the key signature it starts with
+    where its notes agree (the key is among the ``top`` of 24 their pitch classes correlate with best), else
+    the key its notes fit best → ('F#', 'minor'). A signature MIDI writers put by default (C major on a piece
+    in E♭) is not taken."""
+    histogram = np.zeros(12)
+    for voice in piece.voices:
+        for _, pitch, duration in voice.notes:
+            histogram[pitch % 12] += duration
+    ranked = [key_of(k // 2, MODES[k % 2]) for k in np.argsort(-key_correlations(histogram))[:top]]
+    if piece.key_signatures:
+        name = piece.key_signatures[0][1]                                   # mido's names: 'F#m', 'Bb'
+        written = spelled_key((name.removesuffix('m'), 'minor' if name.endswith('m') else 'major'))
+        if any(tonic_class(written) == tonic_class(key) and written[1] == key[1] for key in ranked):
+            return written
+    return ranked[0]
+
+
 def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, sampling=Sampling(), output=Output()):
     """Harmonize the highest (``voice='soprano'``) or lowest (``'bass'``) line of the MIDI file ``melody``
     in ``n_voices`` voices → (files {kind: path}, ``n_voices × T`` lines), written as ``output`` says (named
-    ``harmonized_<voice>_<melody stem>_seed<k>`` unless it names them). ``checkpoint``: an lstm-nade drawn in
-    the order that gives this voice first (default: the shipped model of that order)."""
+    ``harmonized_<voice>_<melody stem>_seed<k>`` unless it names them; the score in the melody's key,
+    :func:`melody_key`). ``checkpoint``: an lstm-nade drawn in the order that gives this voice first (default:
+    the shipped model of that order)."""
     if voice not in ('soprano', 'bass'):
         raise ValueError(f"voice must be 'soprano' or 'bass', not {voice!r}")
     if n_voices not in VOICE_NAMES:
@@ -287,6 +307,7 @@ def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, sampling=Sam
     check_room(melody, line, voice, n_voices, geometry)
     plan = harmonize_plan(line, onsets, voice, n_voices, geometry.n_pitches)
     piece, lines, _ = plan_piece(samplers, geometry, plan, positions, sampling)
+    piece.key = melody_key(read_tune(melody))
     piece.record.update({'given_voice': voice, 'melody': str(melody)})
     files = write_piece(piece, output.named(f'harmonized_{voice}_{pathlib.Path(melody).stem}_seed{sampling.seed}'))
     return files, lines
