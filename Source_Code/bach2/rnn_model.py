@@ -41,14 +41,12 @@ over frames (the literature's convention), in nats.
 """
 import functools
 import sys
-import tempfile
 import warnings
 
 import jax
 import numpy as np
 import pytensor
 import pytensor.link.jax.dispatch  # noqa: F401 (switches JAX to 64 bits when floatX is float64 …)
-import pytensor.link.utils
 import pytensor.tensor as pt
 
 from bach2.common import CheckpointError
@@ -64,16 +62,6 @@ jax.config.update('jax_enable_x64', False)
 # warns on each compiled function, in the middle of progress bars; its 32-bit results are what the model uses.
 warnings.filterwarnings('ignore', message=r'Explicitly requested dtype (float|int)64 requested in \w+ is not '
                         r'available, and will be truncated', category=UserWarning)
-
-
-def _source_file(*args, delete=True, **kwargs):
-    """``tempfile.NamedTemporaryFile`` removed on close: PyTensor's JAX backend writes each function it generates to
-    one (``delete=False``) and compiles the source string, never reading the file; else each run left about seven
-    ``/tmp/tmpXXXX`` behind. Tracebacks still name it, without its lines."""
-    return tempfile.NamedTemporaryFile(*args, delete=True, **kwargs)
-
-
-pytensor.link.utils.NamedTemporaryFile = _source_file
 
 OPTIMIZERS = {'sgd': updates.sgd, 'adagrad': updates.adagrad, 'rmsprop': updates.rmsprop, 'adam': updates.adam}
 BACKENDS = {'jax': 'JAX', 'c': 'CVM'}   # PyTensor compile modes: JAX (XLA) or the C virtual machine
