@@ -613,7 +613,8 @@ def cmd_studio(args):
         if not token and not this_machine_only(args.host):
             print(f'bach2 studio: {args.host} lets every machine that reaches this one in, and the studio has no '
                   f'login; give it a --token (or {TOKEN_VARIABLE}) to ask for one', flush=True)
-        signal.signal(signal.SIGTERM, _interrupt)
+        for stop in (signal.SIGINT, signal.SIGTERM):     # SIGINT too: started where it was ignored (a shell's
+            signal.signal(stop, _interrupt)             # background job), the studio still stops on Ctrl-C
         server.serve_forever()                     # returns on Ctrl-C (Werkzeug catches the KeyboardInterrupt)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while stopping changes nothing
