@@ -1,4 +1,4 @@
-"""Input a new user gives first, run as ``bach2 …`` in a subprocess from a folder of their own.
+"""Input a new user gives first, run as ``bach2 …`` from a folder of their own.
 
 * the shipped model needs no ``training_data/``: ``generate`` primes with a piece of the built-in corpus it
   held out, ``export`` re-exports it from what it records;
@@ -7,24 +7,31 @@
 * a MIDI file of drums only (channel 10) is no tune.
 """
 import json
-import subprocess
-import sys
+import types
 
 import numpy as np
 import pytest
 
+from bach2.app.cli import main
 from bach2.models.checkpoints import SHIPPED_MODEL
 from bach2.safe_io import load_pickle
 from midi_builders import off, on, write_midi
 
 
-def bach2(folder, *args):
-    """``bach2 ARGS`` run in ``folder`` → the completed process."""
-    return subprocess.run([sys.executable, '-m', 'bach2.app.cli', *map(str, args)], cwd=folder,
-                          capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def bach2(monkeypatch, capsys):
+    """``bach2(folder, *ARGS)``: ``bach2 ARGS`` run with ``folder`` as the working directory → its returncode,
+    stdout and stderr."""
+    def run(folder, *args):
+        monkeypatch.chdir(folder)
+        capsys.readouterr()
+        returncode = main([str(arg) for arg in args])
+        out, err = capsys.readouterr()
+        return types.SimpleNamespace(returncode=returncode, stdout=out, stderr=err)
+    return run
 
 
-def test_generate_without_training_data_primes_with_a_piece_the_shipped_model_held_out(tmp_path):
+def test_generate_without_training_data_primes_with_a_piece_the_shipped_model_held_out(bach2, tmp_path):
     result = bach2(tmp_path, 'generate', '--steps', 4, '--out', 'out')
     assert result.returncode == 0, result.stderr
     record = load_pickle(next((tmp_path / 'out').glob('*.p')))
@@ -33,12 +40,12 @@ def test_generate_without_training_data_primes_with_a_piece_the_shipped_model_he
     assert not (tmp_path / 'training_data').exists()
 
 
-def test_judge_names_the_missing_folder_before_the_corpus(tmp_path):
+def test_judge_names_the_missing_folder_before_the_corpus(bach2, tmp_path):
     result = bach2(tmp_path, 'judge', 'missing_folder')
     assert (result.returncode, result.stderr) == (2, 'bach2: error: missing_folder: no such folder\n')
 
 
-def test_the_shipped_model_exports_again_without_its_training_data(tmp_path):
+def test_the_shipped_model_exports_again_without_its_training_data(bach2, tmp_path):
     result = bach2(tmp_path, 'export', SHIPPED_MODEL, '--out', 'exported')
     assert result.returncode == 0, result.stderr
     shipped = json.loads((SHIPPED_MODEL.parent / 'model.json').read_text())
@@ -62,13 +69,13 @@ def damaged(tmp_path):
 @pytest.mark.parametrize('kind', ['random bytes', 'a pickle inside'])
 @pytest.mark.parametrize('command', [['export', '{checkpoint}', '--out', 'exported'],
                                      ['generate', '{checkpoint}', '--out', 'out', '--steps', '4']])
-def test_a_damaged_checkpoint_is_not_a_bach2_checkpoint_and_nothing_more(tmp_path, damaged, kind, command):
+def test_a_damaged_checkpoint_is_not_a_bach2_checkpoint_and_nothing_more(bach2, tmp_path, damaged, kind, command):
     checkpoint = damaged[kind]
     result = bach2(tmp_path, *(arg.format(checkpoint=checkpoint) for arg in command))
     assert (result.returncode, result.stderr) == (2, f'bach2: error: {checkpoint}: not a Bach2.0 checkpoint\n')
 
 
-def test_a_damaged_sequence_checkpoint_says_only_that(tmp_path, damaged):
+def test_a_damaged_sequence_checkpoint_says_only_that(bach2, tmp_path, damaged):
     result = bach2(tmp_path, 'chords', 'evaluate', damaged['a pickle inside'])
     assert (result.returncode, result.stderr) == (
         2, f'bach2: error: {damaged["a pickle inside"]}: not a checkpoint of a sequence model\n')
@@ -77,7 +84,7 @@ def test_a_damaged_sequence_checkpoint_says_only_that(tmp_path, damaged):
 @pytest.mark.parametrize('command', [['generate', '--primer', '{drums}', '--steps', '4', '--out', 'out'],
                                      ['harmonize', '{drums}', '--out-dir', 'out'],
                                      ['fugue', '{drums}', '--out-dir', 'out']])
-def test_a_midi_file_of_drums_only_is_no_tune(tmp_path, command):
+def test_a_midi_file_of_drums_only_is_no_tune(bach2, tmp_path, command):
     drums = write_midi(tmp_path / 'drums.mid', [[on(36, channel=9), off(36, 48, channel=9), on(38, 48, channel=9),
                                                  off(38, 48, channel=9), on(42, channel=9), off(42, 24, channel=9)]])
     result = bach2(tmp_path, *(arg.format(drums=drums) for arg in command))
