@@ -217,3 +217,10 @@ def test_a_flat_subject_is_named_in_flats(tmp_path, capsys):
     assert re.fullmatch(r'fugue_exposition_s[0-9a-f]{8}_3v_seed0', score.stem)     # the subject in the name
     score = score.read_text()
     assert '<fifths>-2</fifths>' in score
+
+
+def test_a_subject_file_is_read_once_and_its_changed_notes_named_once(tmp_path, capsys):
+    run = [on(69), off(69, 12), on(67), off(67, 12), on(65), off(65, 12), on(64), off(64, 12), on(62), off(62, 96)]
+    path = write_midi(tmp_path / 'run.mid', [run])                 # a 32nd-note run: the 16th grid drops two
+    read_subject(str(path), Geometry())
+    assert capsys.readouterr().err.count('bach2: warning') == 1

@@ -35,10 +35,9 @@ import typing
 import numpy as np
 
 from bach2.common import MIDI_SUFFIXES, CorpusError
-from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, plan_piece, read_line, warn_quantization
+from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, line_of, plan_piece, read_given
 from bach2.compose.lines import Sampling
 from bach2.data.training_set import load_piece, piece_names
-from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.key_finding import MODES, key_correlations, key_of, tonic_class
 from bach2.music.metre import fit_positions, piece_positions, regular_positions
@@ -116,7 +115,7 @@ def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
         raise SubjectError('the subject is empty: give notes such as "C4 Eb4:0.5 D4 C4"')
     if len(tokens) > MAX_SUBJECT_NOTES:
         raise SubjectError(f'the subject has {len(tokens)} notes: a subject here has at most {MAX_SUBJECT_NOTES}')
-    lengths, length = [], fractions.Fraction(1)
+    lengths, length, total = [], fractions.Fraction(1), 0
     for token in tokens:
         match = _TOKEN.match(token)
         if match and match['length']:
@@ -125,7 +124,8 @@ def parse_subject(text, steps_per_quarter=STEPS_PER_QUARTER):
             except ZeroDivisionError:
                 raise SubjectError(f'subject token {token!r}: a length cannot divide by zero') from None
         lengths.append(length)
-        if sum(lengths) > MAX_SUBJECT_QUARTERS:
+        total += length
+        if total > MAX_SUBJECT_QUARTERS:
             raise SubjectError(f'subject token {token!r}: the subject is longer than {MAX_SUBJECT_QUARTERS} '
                                f'quarter notes ({MAX_SUBJECT_QUARTERS // 4} bars of 4/4), the longest read here')
     pitches, onsets = [], []
@@ -155,8 +155,7 @@ def read_subject(spec, geometry):
     the subject alone; a line longer than :data:`MAX_SUBJECT_QUARTERS` quarter notes is refused."""
     if spec.strip().lower().endswith(tuple(MIDI_SUFFIXES)):
         path = spec.strip()
-        piece = read_tune(path)
-        warn_quantization(path, piece, geometry.step_ticks)
+        piece = read_given(path, geometry.step_ticks)
         matrix, _ = time_series_to_pitch_matrix(piece, geometry.step_ticks, 0, 128)
         positions = piece_positions(piece, geometry.step_ticks, len(matrix))
         if len(matrix) and voice_entry(matrix.sum(axis=1), int(positions[0][1])) is not None:
@@ -165,8 +164,8 @@ def read_subject(spec, geometry):
                 raise SubjectError(f'{path}: more than one voice sounds and no fugue subject of 3 or 4 voices was '
                                    'found in it: give the subject alone (a MIDI file of one line, or notes as text)')
             return found._replace(spec=spec)
-        line, onsets, positions = read_line(path, 'top', geometry.n_pitches, geometry.lowest_pitch,
-                                            geometry.step_ticks)
+        line, onsets, positions = line_of(piece, path, 'top', geometry.n_pitches, geometry.lowest_pitch,
+                                          geometry.step_ticks)
         pitches = np.where(line < geometry.n_pitches, line + geometry.lowest_pitch, -1)
     else:
         pitches, onsets = parse_subject(spec, geometry.steps_per_quarter)

@@ -186,16 +186,22 @@ def separate_voices(steps, plan):
     return lines, onsets
 
 
-def read_line(path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICKS):
-    """A MIDI file → (``T`` line: its highest ('top') or lowest ('bottom') pitch at each step, ``T`` onsets,
-    ``T × 2`` bar positions); CorpusError naming the file if it is not MIDI, has no note, or leaves the
-    model's pitch range (drums left out: :func:`~bach2.midi_to_time_series.read_tune`). The notes that rhythms
-    finer than a step change are named on stderr (:func:`warn_quantization`)."""
+def read_given(path, step_ticks=JOURNAL_STEP_TICKS):
+    """A MIDI file of music to write around → its :class:`~bach2.midi_to_time_series.Piece`, drums left out
+    (:func:`~bach2.midi_to_time_series.read_tune`); CorpusError naming the file if it is not MIDI. The notes that
+    rhythms finer than a step of ``step_ticks`` change are named on stderr (:func:`warn_quantization`)."""
     path = pathlib.Path(path)
     if path.suffix.lower() not in MIDI_SUFFIXES:
         raise CorpusError(f'{path}: not a MIDI file (expected {", ".join(sorted(MIDI_SUFFIXES))})')
     piece = read_tune(path)
     warn_quantization(path, piece, step_ticks)
+    return piece
+
+
+def line_of(piece, path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICKS):
+    """A piece read from ``path`` (:func:`read_given`) → (``T`` line: its highest ('top') or lowest ('bottom')
+    pitch at each step, ``T`` onsets, ``T × 2`` bar positions); CorpusError naming the file if it has no note or
+    leaves the model's pitch range."""
     matrix, dropped = time_series_to_pitch_matrix(piece, step_ticks, lowest_pitch, n_pitches)
     if dropped:
         raise CorpusError(f'{path}: {dropped} notes lie outside the model\'s range (MIDI {lowest_pitch}–'
@@ -209,6 +215,11 @@ def read_line(path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICK
         line[t] = np.flatnonzero(matrix[t])[-1 if which == 'top' else 0]
         onsets[t] = bool(struck[t, line[t]]) or t == 0 or line[t - 1] != line[t]
     return line, onsets, piece_positions(piece, step_ticks, len(matrix))
+
+
+def read_line(path, which, n_pitches, lowest_pitch, step_ticks=JOURNAL_STEP_TICKS):
+    """A MIDI file → :func:`line_of` the piece :func:`read_given` reads from it."""
+    return line_of(read_given(path, step_ticks), path, which, n_pitches, lowest_pitch, step_ticks)
 
 
 def warn_quantization(path, piece, step_ticks, shown=8):
@@ -302,12 +313,13 @@ def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, sampling=Sam
         raise ValueError(f'voices must be 2, 3 or 4, not {n_voices}')
     order = ORDER_OF_SIDE['top' if voice == 'soprano' else 'bottom']
     samplers, geometry = load_samplers({order: checkpoint or SHIPPED_MODELS[order]})
-    line, onsets, positions = read_line(melody, 'top' if voice == 'soprano' else 'bottom', geometry.n_pitches,
-                                        geometry.lowest_pitch, geometry.step_ticks)
+    tune = read_given(melody, geometry.step_ticks)
+    line, onsets, positions = line_of(tune, melody, 'top' if voice == 'soprano' else 'bottom', geometry.n_pitches,
+                                      geometry.lowest_pitch, geometry.step_ticks)
     check_room(melody, line, voice, n_voices, geometry)
     plan = harmonize_plan(line, onsets, voice, n_voices, geometry.n_pitches)
     piece, lines, _ = plan_piece(samplers, geometry, plan, positions, sampling)
-    piece.key = melody_key(read_tune(melody))
+    piece.key = melody_key(tune)
     piece.record.update({'given_voice': voice, 'melody': str(melody)})
     files = write_piece(piece, output.named(f'harmonized_{voice}_{pathlib.Path(melody).stem}_seed{sampling.seed}'))
     return files, lines
