@@ -101,12 +101,12 @@ def upload_of(path, field, filename=None):
     return field, filename or Path(path).name, base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def midi_upload(field, filename, pitches, ticks=96):
-    """An upload of a MIDI file of one line: ``pitches`` each ``ticks`` long (96 a quarter note)."""
+def midi_upload(field, filename, pitches, ticks=96, channel=0):
+    """An upload of a MIDI file of one line: ``pitches`` each ``ticks`` long (96 a quarter note) on ``channel``."""
     track = mido.MidiTrack()
     for pitch in pitches:
-        track += [mido.Message('note_on', note=pitch, velocity=64, time=0),
-                  mido.Message('note_off', note=pitch, velocity=0, time=ticks)]
+        track += [mido.Message('note_on', note=pitch, velocity=64, time=0, channel=channel),
+                  mido.Message('note_off', note=pitch, velocity=0, time=ticks, channel=channel)]
     data = io.BytesIO()
     mido.MidiFile(type=0, ticks_per_beat=96, tracks=[track]).save(file=data)
     return field, filename, base64.b64encode(data.getvalue()).decode()
@@ -233,6 +233,8 @@ def test_a_studio_with_a_token_asks_every_request_for_it(tmp_path):
      'junk.mid: not a MIDI file (it does not start with the MThd header)'),
     ('harmonize', {}, midi_upload('melody_file', 'long.mid', [60, 62, 64, 65] * 600, ticks=24),
      'long.mid: 2400 notes; the studio takes at most 2000'),
+    ('harmonize', {}, midi_upload('melody_file', 'drums.mid', [36, 38, 42], channel=9),
+     'drums.mid: no pitched notes: its 3 notes are drums (MIDI channel 10)'),
     ('harmonize', {}, None, 'melody_file: choose a MIDI file to upload'),
     ('fugue', {'subject': '   '}, None, 'subject: the subject is empty'),
     ('fugue', {'subject': 'C4 H4'}, None, "subject: subject token 'H4' is not a note"),

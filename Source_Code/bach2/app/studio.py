@@ -51,7 +51,7 @@ from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.harmonize import harmonize
 from bach2.compose.lines import Sampling
 from bach2.data.default_corpus import KEYBOARD
-from bach2.midi_to_time_series import MidiFileError, midi_to_time_series
+from bach2.midi_to_time_series import MidiFileError, read_tune
 from bach2.models.checkpoints import SHIPPED_MODEL
 from bach2.music.progressions import parse_key
 from bach2.render.engrave import EngraveError, engrave
@@ -354,14 +354,13 @@ def saved_upload(studio, files, field):
 
 
 def checked_midi(path, name):
-    """Read the MIDI file at ``path`` (``name``: as uploaded); BadRequest naming it if it cannot be read, has no
-    notes, more than :data:`MAX_UPLOAD_NOTES`, or lasts more than :data:`MAX_UPLOAD_STEPS` 16ths."""
+    """Read the MIDI file at ``path`` (``name``: as uploaded) as every command reads music to write around
+    (:func:`~bach2.midi_to_time_series.read_tune`); BadRequest naming it if it cannot be read, has no pitched
+    note, more than :data:`MAX_UPLOAD_NOTES`, or lasts more than :data:`MAX_UPLOAD_STEPS` 16ths."""
     try:
-        piece = midi_to_time_series(path)
+        piece = read_tune(path)
     except MidiFileError as error:
         raise BadRequest(str(error).replace(str(path), name)) from None
-    if piece.n_notes == 0:
-        raise BadRequest(f'{name}: the file has no notes')
     if piece.n_notes > MAX_UPLOAD_NOTES:
         raise BadRequest(f'{name}: {piece.n_notes} notes; the studio takes at most {MAX_UPLOAD_NOTES} '
                          '(write longer pieces with the bach2 command)')
