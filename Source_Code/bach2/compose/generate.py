@@ -38,11 +38,12 @@ from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import checkpoint_geometry, load_rnn_checkpoint
 from bach2.models.model_config import ModelConfig
 from bach2.music.geometry import Geometry
-from bach2.music.key_finding import find_key, key_name, pitch_class_histogram, tonic_class
+from bach2.music.key_finding import key_name, tonic_class
 from bach2.music.metre import continue_positions, piece_positions, regular_positions
 from bach2.music.progressions import chord_agreement, parse_key, parse_progression, progression_steps
+from bach2.render.piano_roll import roll_key
 from bach2.render.piece import Composition, Output, write_piece
-from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, onset_matrix, pitch_matrix_to_roll,
+from bach2.time_series_to_pitch_matrix import (JOURNAL_RESOLUTION, bass_line, onset_matrix,
                                                pitch_matrix_to_time_series, time_series_to_pitch_matrix)
 
 
@@ -125,11 +126,6 @@ def prescribed_chords(config, model_config, primer_chords, n_primer, steps_per_q
     generated = progression_steps(parse_progression(config.progression, key), config.n_steps,
                                   config.beats_per_chord, per)
     return np.concatenate([primer_chords[:n_primer], generated]).astype(np.int16)
-
-
-def found_key(pitch_matrix, lowest_pitch):
-    """Krumhansl–Schmuckler key of a ``T × P`` pitch matrix (column j = MIDI ``lowest_pitch + j``)."""
-    return find_key(pitch_class_histogram(pitch_matrix_to_roll(pitch_matrix, lowest_pitch)))
 
 
 def tonic_shift(key, target):
@@ -219,7 +215,7 @@ def sample(config, model_config, sampler, primed):
 def name_key(config, steps, lowest_pitch):
     """Step 3: the key of the ``T × P`` steps (column j = MIDI ``lowest_pitch + j``) → (key as generated, e.g.
     ('G', 'minor'); semitones (−5 … +6) to ``config.key``, 0 without one or with a progression, which sets it)."""
-    key = found_key(steps, lowest_pitch)
+    key = roll_key(steps, lowest_pitch)
     return key, tonic_shift(key, config.key) if config.key and not config.progression else 0
 
 
@@ -238,7 +234,7 @@ def generated_piece(config, checkpoint, primed, sampled, shift):
               'checkpoint': str(config.checkpoint), 'model_config': dataclasses.asdict(model_config),
               'epoch': meta['epoch'], 'generate_config': dataclasses.asdict(config)}
     return Composition({'piano': notes}, sampled.steps, lowest, record, geometry.step_ticks, onsets=sampled.struck,
-                       key=found_key(sampled.steps, lowest), primer=primer, positions=primed.positions,
+                       key=roll_key(sampled.steps, lowest), primer=primer, positions=primed.positions,
                        title=f'{output_stem(config, model_config, meta)} (primer {primed.name}, {config.rule}, '
                              f'T={config.temperature:g})')
 
