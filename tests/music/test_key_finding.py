@@ -193,3 +193,10 @@ def test_piece_key_agrees_with_most_key_signatures(bach_keyboard_files):
         agree += piece_key(piece) == expected
     assert total > 100
     assert agree / total >= 0.9
+
+
+@pytest.mark.parametrize('key, name', [(('Bb', 'minor'), 'Bbm'), (('A#', 'major'), 'Bb'), (('F#', 'minor'), 'F#m'),
+                                       (('C', 'major'), 'C')])
+def test_a_key_and_its_midi_key_signature_name_are_inverses(key, name):
+    from bach2.music.key_finding import key_of_midi_name, midi_key_name, spelled_key
+    assert midi_key_name(key) == name and key_of_midi_name(name) == spelled_key(key)

@@ -32,7 +32,7 @@ from bach2.common import CheckpointError, MIDI_SUFFIXES, CorpusError
 from bach2.compose.lines import Sampling, lines_piece
 from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
-from bach2.music.key_finding import MODES, key_correlations, key_of, spelled_key, tonic_class
+from bach2.music.key_finding import MODES, key_correlations, key_of, key_of_midi_name, tonic_class
 from bach2.music.metre import pad_positions, piece_positions, usual_bar
 from bach2.render.piece import Output, write_piece
 from bach2.render.scores import time_signature_of
@@ -294,8 +294,7 @@ def melody_key(piece, top=4):
             histogram[pitch % 12] += duration
     ranked = [key_of(k // 2, MODES[k % 2]) for k in np.argsort(-key_correlations(histogram))[:top]]
     if piece.key_signatures:
-        name = piece.key_signatures[0][1]                                   # mido's names: 'F#m', 'Bb'
-        written = spelled_key((name.removesuffix('m'), 'minor' if name.endswith('m') else 'major'))
+        written = key_of_midi_name(piece.key_signatures[0][1])
         if any(tonic_class(written) == tonic_class(key) and written[1] == key[1] for key in ranked):
             return written
     return ranked[0]

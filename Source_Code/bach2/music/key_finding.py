@@ -121,6 +121,18 @@ def spelled_key(key):
     return key_of(tonic_class(key), key[1])
 
 
+
+def midi_key_name(key):
+    """('Bb', 'minor') → 'Bbm', the key as a MIDI key signature names it (mido), spelled by :func:`spelled_key`."""
+    tonic, mode = spelled_key(key)
+    return tonic + ('m' if mode == 'minor' else '')
+
+
+def key_of_midi_name(name):
+    """A MIDI key signature's name (mido: 'F#m', 'Bb') → ('F#', 'minor'), the inverse of :func:`midi_key_name`."""
+    return spelled_key((name.removesuffix('m'), 'minor' if name.endswith('m') else 'major'))
+
+
 def key_spelling(key):
     """12 names, C first, of the pitch classes as :func:`spelled_key` of ``key`` writes them: its scale (a minor
     key's raised sixth and seventh too) as the scale spells it (C♭ in G♭ major, C♯ in D minor), other white keys

@@ -24,7 +24,7 @@ import pathlib
 import numpy as np
 
 from bach2.midi_to_time_series import Piece, Voice
-from bach2.music.key_finding import spelled_key
+from bach2.music.key_finding import midi_key_name
 from bach2.music.metre import bar_positions
 from bach2.render.listen import RendererMissing, render_midi
 from bach2.render.piano_roll import RollLabels, plot_piano_roll
@@ -148,10 +148,7 @@ def midi_piece(piece, output):
 def midi_key_signatures(key):
     """('Bb', 'minor') → [(0, 'Bbm')], the key as a MIDI key signature at tick 0 (spelled with at most seven
     accidentals); None → []."""
-    if key is None:
-        return []
-    tonic, mode = spelled_key(key)
-    return [(0, tonic + ('m' if mode == 'minor' else ''))]
+    return [] if key is None else [(0, midi_key_name(key))]
 
 
 def roll_positions(piece):
