@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bach2.data.default_corpus import (KEYBOARD, SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores,
+from bach2.data.default_corpus import (KEYBOARD, KEYBOARD_VOICES, SCORE_SUFFIXES, SUBFOLDER, default_corpus_scores,
                                        fill_default_corpus, midi_name)
 from bach2.midi_to_time_series import midi_to_time_series
 
@@ -59,7 +59,7 @@ def test_the_keyboard_corpus_ships_with_its_manifest_and_licences():
     with open(KEYBOARD / 'manifest.tsv', newline='') as handle:
         rows = list(csv.DictReader(handle, delimiter='\t'))
     files = sorted(p.relative_to(KEYBOARD).as_posix() for p in KEYBOARD.rglob('*.mid'))
-    assert len(files) == 128 and sorted({row['file'] for row in rows}) == files
+    assert len(files) == 132 and sorted(row['file'] for row in rows) == files     # one row per file
     for name in files:
         digest = hashlib.sha256((KEYBOARD / name).read_bytes()).hexdigest()
         assert digest in {row['sha256'] for row in rows if row['file'] == name}, name
@@ -68,6 +68,42 @@ def test_the_keyboard_corpus_ships_with_its_manifest_and_licences():
         assert 'Creative Commons' not in row['license'] or f'`{row["file"]}`' in licence
     assert 'https://creativecommons.org/licenses/by-sa/4.0/' in licence
     assert (KEYBOARD / 'PROVENANCE_mutopia.txt').is_file() and (KEYBOARD / 'PROVENANCE_buschke.txt').is_file()
+
+
+def manifest_rows(folder):
+    with open(folder / 'manifest.tsv', newline='') as handle:
+        return list(csv.DictReader(handle, delimiter='\t'))
+
+
+def test_a_files_name_says_its_kind_and_bwv_as_the_manifest_does():
+    """'bwv536_prelude_….mid' is the manifest's BWV 536, kind prelude (issue 30: three files named fugue were not)."""
+    rows = manifest_rows(KEYBOARD)
+    for row in rows:
+        assert Path(row['file']).name.split('_')[:2] == [f'bwv{row["bwv"]}', row['kind']], row['file']
+    kinds = {row['file']: row['kind'] for row in rows}
+    assert kinds['mutopia/bwv536_prelude_prelude-et-fugue-en-la-majeur.mid'] == 'prelude'
+    assert kinds['mutopia/bwv895_prelude_bwv895.mid'] == 'prelude'
+    assert kinds['mutopia/bwv903_fantasia_bwv903fan.mid'] == 'fantasia'
+    mirror = {row['file']: row['title'] for row in rows if row['file'].endswith(('-rectus.mid', '-inversus.mid'))}
+    assert len(mirror) == 6 and len(set(mirror.values())) == 3       # Contrapunctus XVI, XVII, XVIII: each twice
+    for name, title in mirror.items():
+        assert f'Contrapunctus {name.split("contrapunctus")[1].split("-")[0].upper()} ' in title, name
+
+
+def test_the_voices_corpus_ships_file_for_file_with_the_keyboard_corpus():
+    """One row per file with its checksum; each names its piano twin, of the same name, kind and licence."""
+    assert KEYBOARD_VOICES == ROOT / 'training_data' / 'bach_keyboard_voices'
+    rows, piano = manifest_rows(KEYBOARD_VOICES), {row['file']: row for row in manifest_rows(KEYBOARD)}
+    files = sorted(p.relative_to(KEYBOARD_VOICES).as_posix() for p in KEYBOARD_VOICES.rglob('*.mid'))
+    assert sorted(row['file'] for row in rows) == files == sorted(piano)
+    licence = (KEYBOARD_VOICES / 'LICENSE.md').read_text()
+    for row in rows:
+        assert hashlib.sha256((KEYBOARD_VOICES / row['file']).read_bytes()).hexdigest() == row['sha256'], row['file']
+        twin = piano[row['piano_file']]
+        assert row['piano_file'] == row['file'] and (row['kind'], row['licence']) == (twin['kind'], twin['license'])
+        assert 'Creative Commons' not in row['licence'] or f'`{row["file"]}`' in licence
+    for name in ('README.md', 'PROVENANCE.txt', 'tools/build_map.tsv', 'tools/sources.tsv', 'tools/voices.ily'):
+        assert (KEYBOARD_VOICES / name).is_file(), name
 
 
 def test_prepare_reads_the_keyboard_corpus_by_default(tmp_path):

@@ -1,8 +1,11 @@
 """The built-in corpora: Bach's keyboard works (the default) and music21's Bach chorales.
 
-* :data:`KEYBOARD`: 128 MIDI files of fugues, preludes, inventions and sinfonias
+* :data:`KEYBOARD`: 132 MIDI files of fugues, preludes, inventions and sinfonias
   shipped in ``training_data/bach_keyboard/`` with their manifest and licences
   (public domain or CC BY-SA, see its ``LICENSE.md``); :func:`keyboard_corpus`.
+* :data:`KEYBOARD_VOICES`: the same 132 pieces compiled with one MIDI track per
+  voice (``training_data/bach_keyboard_voices/``, same names, its own manifest);
+  `bach2 voices prepare` reads it.
 * music21's Bach (≈ 410 chorales and BWV 846): music21 ships MusicXML / Humdrum
   scores offline; :func:`fill_default_corpus` converts each to
   ``<folder>/music21_bach/<name>.mid`` once (about 0.14 s a piece), writing every
@@ -19,6 +22,7 @@ from bach2.common import CorpusError
 from bach2.safe_io import atomic_path
 
 KEYBOARD = pathlib.Path(__file__).resolve().parents[3] / 'training_data' / 'bach_keyboard'
+KEYBOARD_VOICES = KEYBOARD.with_name('bach_keyboard_voices')
 SUBFOLDER = 'music21_bach'
 SCORE_SUFFIXES = ('.mxl', '.xml', '.musicxml', '.krn')   # scores; music21's .rntxt are analyses
 
