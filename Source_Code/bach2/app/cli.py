@@ -9,6 +9,7 @@
 * :mod:`bach2.app.render_commands`: ``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and
   generated pieces);
 * :mod:`bach2.app.roadmap_commands`: the journal's road map: ``chords``, ``lines`` and ``chain``;
+* :mod:`bach2.app.voice_commands`: ``voices prepare|train`` (the corpus in voices, the voice model);
 * :mod:`bach2.app.journey`: ``journey`` (all of them on the built-in corpus, small and quick);
 * :mod:`bach2.app.studio`: ``studio`` (Bach2.0 in the browser).
 
@@ -20,7 +21,7 @@ import sys
 
 from bach2 import __version__
 from bach2.app import (compose_commands, data_commands, journey, model_commands, render_commands, roadmap_commands,
-                       studio)
+                       studio, voice_commands)
 from bach2.common import CheckpointError, CorpusError, TrainingDiverged
 from bach2.compose.fugue import SubjectError
 from bach2.midi_to_time_series import MidiFileError
@@ -36,7 +37,7 @@ ADD_COMMANDS = (data_commands.add_prepare_command, data_commands.add_inspect_com
                 render_commands.add_gallery_command, roadmap_commands.add_chords_command,
                 roadmap_commands.add_lines_command, roadmap_commands.add_chain_command,
                 compose_commands.add_harmonize_command, compose_commands.add_fugue_command,
-                studio.add_studio_command)
+                voice_commands.add_voices_command, studio.add_studio_command)
 
 
 class OneLineParser(argparse.ArgumentParser):

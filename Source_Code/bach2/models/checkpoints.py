@@ -242,3 +242,37 @@ def load_sequence_model(checkpoint, kind, batch_size=1):
     model = SequenceModel(config, batch_size=batch_size, training=False)
     model.set_state(state, parameters_only=True)
     return model, meta
+
+
+# --------------------------------------------------------------------------- voice checkpoints (issue 30)
+
+def save_voice_checkpoint(path, model, meta):
+    """Write ``path`` (.npz) atomically: ``meta`` with the config of ``model`` (a VoiceModel) added, and its
+    parameters and Adam state."""
+    write_values(path, {**meta, 'config': dataclasses.asdict(model.config)}, model.get_state())
+    return path
+
+
+def load_voice_checkpoint(path):
+    """Voice checkpoint → (VoiceConfig, state {name: float32 array}, meta dict); CheckpointError naming the file
+    when it is missing or not one."""
+    from bach2.models.voice_model import VoiceConfig       # PyTensor: seconds to import
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'{path}: no such checkpoint')
+    try:
+        meta, state = read_values(path)
+        config = VoiceConfig(**meta['config'])
+    except UNREADABLE:
+        reason = '' if zipfile.is_zipfile(path) else ' (not an .npz archive)'
+        raise CheckpointError(f'{path}: not a checkpoint of a voice model{reason}') from None
+    return config, state, meta
+
+
+def load_voice_model(checkpoint):
+    """A voice checkpoint → (VoiceModel holding its parameters, no optimizer; meta)."""
+    from bach2.models.voice_model import VoiceModel        # PyTensor: seconds to import
+    config, state, meta = load_voice_checkpoint(checkpoint)
+    model = VoiceModel(config, training=False)
+    model.set_state(state, parameters_only=True)
+    return model, meta

@@ -1,0 +1,68 @@
+"""``bach2 voices``: the corpus in voices and the voice model (issue 30) on the command line.
+
+* ``voices prepare``: a folder of MIDI (default: the built-in corpus with one track per voice) → voice tokens in
+  12 keys (:mod:`bach2.data.voice_data`);
+* ``voices train``: the voice model (:mod:`bach2.models.voice_training`), resumable, in a time budget.
+
+Each command parses, calls one library function and prints where the output went.
+"""
+# Imports of heavy modules are inside the commands, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
+import pathlib
+
+from bach2.app.arguments import command_parser, positive, rate, seed
+from bach2.data.default_corpus import KEYBOARD_VOICES
+
+DEFAULT_VOICE_DATA = 'training_data/voices'
+
+
+def cmd_voices_prepare(args):
+    """Read a folder of MIDI in voices (each track a voice; a texture is split into voices) and write its voice
+    tokens, in 12 keys, with a manifest of what each rule changed."""
+    from bach2.data.voice_data import VOICE_MANIFEST, prepare_voice_data
+    manifest = prepare_voice_data(args.data or KEYBOARD_VOICES, args.out)
+    total = manifest['total']
+    print(f'{len(manifest["pieces"])} pieces, {total["voices"]} voices → {args.out}/voice_tokens_24ticks_sh*.npz; '
+          f'{total["fragment_notes"]} notes of {total["fragment_tracks"]} fragment tracks merged, '
+          f'{total["separated_notes"]} notes separated into voices, {total["chord_notes_dropped"]} chord notes '
+          f'dropped, {total["notes_cut"]} notes cut ({pathlib.Path(args.out) / VOICE_MANIFEST})')
+    return 0
+
+
+def cmd_voices_train(args):
+    """Train the voice model (an orderless model of voices: any cells given, the others predicted) on prepared
+    voice tokens; a run stopped resumes from its checkpoint when started again with the same --out."""
+    from bach2.models.voice_model import VoiceConfig
+    from bach2.models.voice_training import VoiceTrainingConfig, train_voice_model
+    config = VoiceConfig(channels=args.channels, n_blocks=args.blocks, window=args.window,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         kind='chorales' if args.chorales else 'voices')
+    training = VoiceTrainingConfig(data_dir=args.data, out_path=args.out, batches=args.batches, hours=args.hours,
+                                   valid_every=args.valid_every, seed=args.seed)
+    _, history = train_voice_model(config, training)
+    if history:
+        print(f'{args.out}: batch {history[-1]["batch"]}, held-out NLL per masked cell '
+              f'{history[-1]["valid_nll"]:.3f}')
+    return 0
+
+
+def add_voices_command(commands):
+    voices = commands.add_parser('voices', help='the corpus in voices and the voice model',
+                                 description='Prepare music in voices and train the voice model.')
+    sub = voices.add_subparsers(dest='voices_command', required=True, metavar='ACTION')
+    prepare = command_parser(sub, 'prepare', cmd_voices_prepare, cmd_voices_prepare.__doc__)
+    prepare.add_argument('--data', help='folder of MIDI (default: the built-in corpus in voices, '
+                                        f'{KEYBOARD_VOICES.parent.name}/{KEYBOARD_VOICES.name}/)')
+    prepare.add_argument('--out', default=DEFAULT_VOICE_DATA, help='default: %(default)s')
+    train = command_parser(sub, 'train', cmd_voices_train, cmd_voices_train.__doc__)
+    train.add_argument('--data', default=DEFAULT_VOICE_DATA, help='prepared voice tokens (default: %(default)s)')
+    train.add_argument('--out', default='voice_model.npz', help='checkpoint (default: %(default)s)')
+    train.add_argument('--chorales', action='store_true', help='the data are chorales (a model for harmonizing)')
+    train.add_argument('--channels', type=positive, default=128, help='default: %(default)s')
+    train.add_argument('--blocks', type=positive, default=12, help='residual blocks (default: %(default)s)')
+    train.add_argument('--window', type=positive, default=128, help='steps per window (default: %(default)s)')
+    train.add_argument('--batch-size', type=positive, default=8, help='default: %(default)s')
+    train.add_argument('--learning-rate', type=rate, default=1e-3, help='Adam (default: %(default)s)')
+    train.add_argument('--batches', type=positive, default=20000, help='stop after this many (default: %(default)s)')
+    train.add_argument('--hours', type=float, default=0.0, help='or after this long (default: no limit)')
+    train.add_argument('--valid-every', type=positive, default=250, help='batches (default: %(default)s)')
+    train.add_argument('--seed', type=seed, default=0)

@@ -1,0 +1,173 @@
+"""Writing in voices with the voice model: harmonize any voices given, rewrite a passage, continue a primer.
+
+Each reads MIDI into voice tokens (:mod:`bach2.data.voice_tokens`: a file whose tracks are voices keeps them, a
+texture is split into voices), marks the cells that are given, fills the others by blocked Gibbs sampling
+(:func:`bach2.models.voice_sampling.gibbs_fill`: given cells are kept exactly) and makes the
+:class:`~bach2.render.piece.Composition` that :func:`bach2.render.piece.write_piece` writes, one track and one
+staff per voice.
+
+* :func:`harmonize_voices`: lines given in some of N voices (a soprano, an alto and a bass …), the others written;
+* :func:`rewrite_passage`: a piece kept note for note outside some bars (and voices), those written again — a note
+  that starts inside the passage is the passage's, to its end;
+* :func:`continue_voices`: a primer in N voices, then N voices more.
+
+Steps are 16th notes (24 ticks at 96 per quarter); pitches A0–C8.
+"""
+import dataclasses
+import math
+
+import numpy as np
+
+from bach2.common import CorpusError
+from bach2.compose.lines import Sampling
+from bach2.data.voice_tokens import HOLD, LOWEST, N_KEYS, REST, line_tokens, piece_tokens, token_notes, voice_lines
+from bach2.music.metre import continue_positions, piece_positions, usual_bar
+from bach2.render.piece import Composition
+from bach2.render.scores import time_signature_of
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, ticks_per_step
+
+STEP = JOURNAL_STEP_TICKS
+#: voice names, highest first, for each number of voices
+VOICE_NAMES = {2: ('soprano', 'bass'), 3: ('soprano', 'alto', 'bass'), 4: ('soprano', 'alto', 'tenor', 'bass'),
+               5: ('soprano1', 'soprano2', 'alto', 'tenor', 'bass'),
+               6: ('soprano1', 'soprano2', 'alto1', 'alto2', 'tenor', 'bass')}
+
+
+@dataclasses.dataclass
+class VoicePiece:
+    """Tokens of a piece in voices: ``tokens`` ``V × T`` (highest first), ``positions`` ``T × 2`` bar positions,
+    ``names`` of the voices."""
+    tokens: np.ndarray
+    positions: np.ndarray
+    names: tuple
+
+
+def voice_index(name, n_voices):
+    """A voice name ('alto') → its row among ``n_voices`` voices; CorpusError listing the names otherwise."""
+    names = VOICE_NAMES.get(n_voices)
+    if names is None:
+        raise CorpusError(f'{n_voices} voices: 2 to 6 can be written')
+    if name not in names:
+        raise CorpusError(f'no {name!r} among {n_voices} voices: choose from {", ".join(names)}')
+    return names.index(name)
+
+
+def read_voices(piece, n_voices=None):
+    """A :class:`~bach2.midi_to_time_series.Piece` → :class:`VoicePiece` of its voices (its tracks, or its
+    texture separated into ``n_voices``), on the 16th-note grid."""
+    step = ticks_per_step(piece.resolution, STEP)
+    lines, _ = voice_lines([voice.notes for voice in piece.voices], step, n_voices)
+    if not lines:
+        raise CorpusError(f'{piece.name}: no notes')
+    n_steps = max(1, math.floor(max(o + d for line in lines for o, _, d in line) / step + 0.5))
+    tokens = piece_tokens(lines, step, n_steps).T.copy()
+    names = VOICE_NAMES.get(len(lines), tuple(f'voice{i + 1}' for i in range(len(lines))))
+    return VoicePiece(tokens, piece_positions(piece, STEP, n_steps), names)
+
+
+def given_lines(piece, count):
+    """The ``count`` lines of a piece given to harmonize, highest first: its voices when it has ``count``; one
+    line from a texture is its top line (the melody). CorpusError naming the piece otherwise."""
+    step = ticks_per_step(piece.resolution, STEP)
+    lines, _ = voice_lines([voice.notes for voice in piece.voices], step)
+    if len(lines) == count:
+        return lines, step
+    if count == 1:
+        top, _ = voice_lines([voice.notes for voice in piece.voices], step, len(lines))
+        return top[:1], step
+    raise CorpusError(f'{piece.name}: {len(lines)} voices, but {count} are to be given (one track per voice)')
+
+
+def harmonize_voices(model, piece, given, n_voices, sampling=Sampling(), schedule=None):
+    """Lines of ``piece`` given as the voices named in ``given`` (highest first, e.g. ('alto',) or ('soprano',
+    'bass')) of ``n_voices`` → :class:`VoicePiece` with every other voice written."""
+    from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
+    rows = [voice_index(name, n_voices) for name in given]
+    if sorted(rows) != rows or len(set(rows)) != len(rows):
+        raise CorpusError(f'given voices must be named highest first, each once: {", ".join(given)}')
+    lines, step = given_lines(piece, len(given))
+    n_steps = max(1, math.floor(max(o + d for line in lines for o, _, d in line) / step + 0.5))
+    tokens = np.full((n_voices, n_steps), REST, np.int16)
+    known = np.zeros_like(tokens, bool)
+    for row, line in zip(rows, lines):
+        tokens[row] = line_tokens(line, step, n_steps)
+        known[row] = True
+    positions = piece_positions(piece, STEP, n_steps)
+    filled = gibbs_fill(model, tokens, known, positions[:, 0], schedule or GibbsSchedule(), sampling.temperature,
+                        sampling.seed, on_round=sampling.progress)
+    return VoicePiece(filled, positions, VOICE_NAMES[n_voices])
+
+
+def passage_cells(tokens, steps, voices):
+    """Cells to write again: in ``voices`` (rows), the steps ``steps`` (a range) and the whole of every note
+    struck inside them (its holds after the passage) → ``V × T`` bool."""
+    free = np.zeros(tokens.shape, bool)
+    for v in voices:
+        free[v, steps.start:steps.stop] = True
+        t = steps.stop
+        while t < tokens.shape[1] and tokens[v, t] == HOLD:
+            free[v, t] = True
+            t += 1
+    return free
+
+
+def bar_steps(positions, first_bar, last_bar):
+    """Bars ``first_bar`` … ``last_bar`` (counted from 1; a pickup, a short or partial first bar, is bar 0) of
+    ``T × 2`` bar positions → range of steps; CorpusError when the piece has no such bars."""
+    positions = np.asarray(positions)
+    starts = list(np.flatnonzero(positions[:, 0] == 0))
+    if not starts or starts[0] != 0:
+        starts = [0] + starts
+    pickup = positions[0, 0] != 0 or positions[0, 1] < usual_bar(positions)
+    numbers = np.arange(len(starts)) + (0 if pickup else 1)
+    chosen = np.flatnonzero((numbers >= first_bar) & (numbers <= last_bar))
+    if first_bar > last_bar or not len(chosen):
+        raise CorpusError(f'bars {first_bar}-{last_bar}: the piece has bars {numbers[0]}-{numbers[-1]}')
+    end = starts[chosen[-1] + 1] if chosen[-1] + 1 < len(starts) else len(positions)
+    return range(int(starts[chosen[0]]), int(end))
+
+
+def rewrite_passage(model, voice_piece, steps, voices, sampling=Sampling(), schedule=None):
+    """:class:`VoicePiece` with ``voices`` (rows) written again over ``steps`` (:func:`passage_cells`), every
+    other cell kept → a new :class:`VoicePiece`."""
+    from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
+    free = passage_cells(voice_piece.tokens, steps, voices)
+    filled = gibbs_fill(model, voice_piece.tokens, ~free, voice_piece.positions[:, 0], schedule or GibbsSchedule(),
+                        sampling.temperature, sampling.seed, on_round=sampling.progress)
+    return dataclasses.replace(voice_piece, tokens=filled)
+
+
+def continue_voices(model, voice_piece, n_steps, sampling=Sampling(), schedule=None):
+    """:class:`VoicePiece` (a primer) → the primer and ``n_steps`` more steps in its voices."""
+    from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
+    V, T = voice_piece.tokens.shape
+    tokens = np.concatenate([voice_piece.tokens, np.full((V, n_steps), REST, np.int16)], axis=1)
+    known = np.zeros(tokens.shape, bool)
+    known[:, :T] = True
+    positions = continue_positions(voice_piece.positions, T + n_steps)
+    filled = gibbs_fill(model, tokens, known, positions[:, 0], schedule or GibbsSchedule(), sampling.temperature,
+                        sampling.seed, on_round=sampling.progress)
+    return VoicePiece(filled, positions, voice_piece.names)
+
+
+def voices_composition(voice_piece, key=None, title='', record=None):
+    """:class:`VoicePiece` → :class:`~bach2.render.piece.Composition`: one voice per row, its struck notes and
+    holds as MIDI notes, an 88-key roll with its onsets, bars as ``positions`` say."""
+    from bach2.compose.harmonize import bar_layout
+    tokens = voice_piece.tokens
+    T = tokens.shape[1]
+    matrix = np.zeros((T, N_KEYS), np.uint8)
+    onsets = np.zeros((T, N_KEYS), np.uint8)
+    voices = {}
+    for name, row in zip(voice_piece.names, tokens):
+        notes = token_notes(row, STEP)
+        voices[name] = notes
+        for onset, pitch, duration in notes:
+            first = onset // STEP
+            matrix[first:first + duration // STEP, pitch - LOWEST] = 1
+            onsets[first, pitch - LOWEST] = 1
+    bar, lead = bar_layout(voice_piece.positions)
+    return Composition(voices, matrix, LOWEST, {'voice_tokens': tokens, 'voice_names': list(voice_piece.names),
+                                                **(record or {})},
+                       STEP, onsets=onsets, time_signature=time_signature_of(bar, 4), lead_steps=lead, key=key,
+                       positions=np.asarray(voice_piece.positions), title=title)

@@ -1,0 +1,94 @@
+"""Blocked Gibbs sampling of the voice model (Coconet's way): fill every cell not given, given cells kept exactly.
+
+A first pass draws every free cell at once; then, for ``n_iterations`` rounds, a random block of the free cells
+(each with probability ``p_n``, annealed from ``p_max`` to ``p_min`` over the first ``anneal`` share of the
+rounds, Yao et al.'s schedule as Coconet uses it) is masked and drawn again given all the others. A hold is never
+drawn where the cell before it is a known rest (nor at a voice's first step); any such hold left at the end
+becomes a rest (:func:`~bach2.models.voice_model.legal`).
+
+Shapes: tokens, given ``V × T`` (voices highest first, 16th-note steps); positions ``T`` (step in its bar).
+Lengths are padded to a multiple of :data:`LENGTH_QUANTUM` with given rests, so a few compiled shapes serve any
+piece.
+"""
+import dataclasses
+
+import numpy as np
+from tqdm import tqdm
+
+from bach2.data.voice_tokens import HOLD, REST
+from bach2.models.voice_model import legal, network_inputs
+
+LENGTH_QUANTUM = 64
+
+
+@dataclasses.dataclass
+class GibbsSchedule:
+    """How many rounds and how large a block (Coconet's defaults: p 0.9 → 0.1 over 70 % of the rounds)."""
+    n_iterations: int = 96
+    p_max: float = 0.9
+    p_min: float = 0.1
+    anneal: float = 0.7
+
+    def block_probability(self, n):
+        return max(self.p_min, self.p_max - (self.p_max - self.p_min) * n / (self.anneal * self.n_iterations))
+
+
+def pad_length(tokens, given, positions):
+    """Pad ``V × T`` to ``V × T'`` (``T'`` a multiple of :data:`LENGTH_QUANTUM`) with given rests."""
+    T = tokens.shape[1]
+    padded = -(-T // LENGTH_QUANTUM) * LENGTH_QUANTUM
+    extra = padded - T
+    tokens = np.pad(np.asarray(tokens), ((0, 0), (0, extra)), constant_values=REST)
+    given = np.pad(np.asarray(given, bool), ((0, 0), (0, extra)), constant_values=True)
+    positions = np.pad(np.asarray(positions), (0, extra), mode='edge' if T else 'constant')
+    return tokens, given, positions
+
+
+def draw(log_p, temperature, rng):
+    """``… × K`` log-probabilities → one draw per cell at ``temperature``."""
+    logits = log_p / temperature
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    cumulative = probabilities.cumsum(axis=-1)
+    return (rng.random(cumulative.shape[:-1] + (1,)) > cumulative).sum(axis=-1).clip(0, log_p.shape[-1] - 1)
+
+
+def forbid_holds(log_p, tokens, block):
+    """``V × T × K`` log-probabilities of the cells of ``block`` with no hold where the cell before (not being
+    drawn) is a rest, nor at a voice's first step, and no rest before a hold not being drawn."""
+    before = np.concatenate([np.full((tokens.shape[0], 1), REST), tokens[:, :-1]], axis=1)
+    before_drawn = np.concatenate([np.zeros((tokens.shape[0], 1), bool), block[:, :-1]], axis=1)
+    first = np.zeros_like(block)
+    first[:, 0] = True
+    after = np.concatenate([tokens[:, 1:], np.full((tokens.shape[0], 1), REST)], axis=1)
+    after_drawn = np.concatenate([block[:, 1:], np.zeros((tokens.shape[0], 1), bool)], axis=1)
+    log_p = log_p.copy()
+    log_p[((before == REST) & ~before_drawn) | first, HOLD] = -np.inf
+    log_p[(after == HOLD) & ~after_drawn, REST] = -np.inf     # a kept hold needs a note before it
+    return log_p
+
+
+def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temperature=1.0, seed=0,
+               progress=False, on_round=None):
+    """Fill the cells of ``tokens`` (``V × T``) where ``given`` is False → ``V × T`` int16 tokens.
+
+    ``model``: a :class:`~bach2.models.voice_model.VoiceModel`; ``on_round(fraction)`` is called after each
+    round (the studio's progress bar)."""
+    rng = np.random.default_rng(seed)
+    T = np.asarray(tokens).shape[1]
+    tokens, given, positions = pad_length(tokens, given, positions)
+    tokens = np.where(given, tokens, REST).astype(np.int16)
+    free = ~given
+    predict = model.predict((1,) + tokens.shape)
+    rounds = range(schedule.n_iterations + 1)
+    for n in tqdm(rounds, desc='voices', unit='round', disable=not progress):
+        block = free if n == 0 else free & (rng.random(free.shape) < schedule.block_probability(n - 1))
+        if block.any():
+            inputs = network_inputs(tokens[None], ~block[None], positions[None])
+            log_p = forbid_holds(np.asarray(predict(*inputs))[0], tokens, block)
+            tokens = np.where(block, draw(log_p, temperature, rng), tokens).astype(np.int16)
+        if on_round:
+            on_round((n + 1) / len(rounds))
+    tokens = legal(tokens)
+    return tokens[:, :T]

@@ -1,0 +1,178 @@
+"""Training the voice model (:mod:`bach2.models.voice_model`): random windows, random masks, Adam; resumable.
+
+Each batch holds ``batch_size`` windows of ``window`` steps drawn from training pieces of one voice count (drawn
+in proportion to the steps of each count), each window from a random piece (in proportion to its length), a
+random key (the 12 prepared transpositions) and a random start; a piece shorter than the window is padded with
+rests that are given and never scored. Every ``valid_every`` batches the masked-cell NLL (nats per masked cell)
+is measured on fixed windows and masks of the held-out pieces (untransposed), and the checkpoint written (its
+``…_best.npz`` twin keeps the lowest). A run stopped (Ctrl-C, a time limit) resumes from its checkpoint: same
+parameters, Adam state, batch count and history.
+"""
+import dataclasses
+import math
+import pathlib
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from bach2.common import CorpusError
+from bach2.data.training_windows import bwv_number
+from bach2.data.voice_data import load_voice_tokens
+from bach2.data.voice_tokens import REST
+from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, save_voice_checkpoint
+from bach2.models.voice_model import VoiceModel, network_inputs, random_masks
+
+#: the works the shipped LSTM-NADE held out (its checkpoint's ``bwv_held_out``): compared on the same pieces
+SHIPPED_HELD_OUT_BWV = (772, 776, 786, 855, 865, 868, 884, 885)
+
+
+@dataclasses.dataclass
+class VoiceTrainingConfig:
+    """What to train on and for how long."""
+    data_dir: str = 'training_data'
+    out_path: str = 'voice_model.npz'
+    held_out_bwv: tuple = SHIPPED_HELD_OUT_BWV
+    batches: int = 20000            # stop after this many batches in all …
+    hours: float = 0.0              # … or after this long in this run (0: no limit)
+    valid_every: int = 250
+    valid_windows: int = 64
+    seed: int = 0
+    backend: str = 'jax'
+
+
+@dataclasses.dataclass
+class Pieces:
+    """Tokens of several pieces: ``tokens[k][i]`` piece i in transposition k (``T_i × V_i``), positions per piece."""
+    names: list
+    tokens: list
+    positions: list
+
+    def voices(self, i):
+        return self.tokens[0][i].shape[1]
+
+
+def load_pieces(data_dir, keys=range(12)):
+    """Prepared voice tokens in ``keys`` → :class:`Pieces`."""
+    names, positions, tokens = None, None, []
+    for k in keys:
+        names, key_tokens, positions = load_voice_tokens(data_dir, f'sh{k}')
+        tokens.append(key_tokens)
+    return Pieces(names, tokens, positions)
+
+
+def split_held_out(pieces, held_out_bwv):
+    """→ (train, held out) :class:`Pieces`, by BWV number."""
+    held = [bwv_number(name) in set(held_out_bwv) for name in pieces.names]
+
+    def chosen(flag):
+        index = [i for i, h in enumerate(held) if h == flag]
+        return Pieces([pieces.names[i] for i in index], [[key[i] for i in index] for key in pieces.tokens],
+                      [pieces.positions[i] for i in index])
+    return chosen(False), chosen(True)
+
+
+def crop(tokens, positions, start, length):
+    """``length`` steps from ``start`` (padded with rests, position 0, at the end) → (tokens, positions, real)."""
+    part, where = tokens[start:start + length], positions[start:start + length, 0]
+    real = np.zeros(length, bool)
+    real[:len(part)] = True
+    out = np.full((length, tokens.shape[1]), REST, np.int16)
+    out[:len(part)] = part
+    clock = np.zeros(length, np.int64)
+    clock[:len(where)] = where
+    return out, clock, real
+
+
+def draw_batch(pieces, config, rng, keys=None):
+    """A random batch → (tokens ``B × V × T``, positions ``B × T``, real ``B × V × T`` bool)."""
+    lengths = np.array([len(p) for p in pieces.positions], float)
+    voices = np.array([pieces.voices(i) for i in range(len(pieces.names))])
+    counts = sorted(set(voices))
+    weight = np.array([lengths[voices == v].sum() for v in counts])
+    v = counts[rng.choice(len(counts), p=weight / weight.sum())]
+    candidates = np.flatnonzero(voices == v)
+    chosen = rng.choice(candidates, size=config.batch_size, p=lengths[candidates] / lengths[candidates].sum())
+    rows = []
+    for i in chosen:
+        key = int(rng.integers(len(pieces.tokens))) if keys is None else keys
+        tokens = pieces.tokens[key][i]
+        start = int(rng.integers(0, max(1, len(tokens) - config.window + 1)))
+        rows.append(crop(tokens, pieces.positions[i], start, config.window))
+    tokens = np.stack([r[0] for r in rows]).transpose(0, 2, 1)
+    real = np.broadcast_to(np.stack([r[2] for r in rows])[:, None, :], tokens.shape)
+    return tokens, np.stack([r[1] for r in rows]), real
+
+
+def validation_batches(pieces, config, n_windows, seed=0):
+    """Fixed held-out batches with fixed masks → [(tokens, positions, real, masks)], one voice count each."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(max(1, n_windows // config.batch_size)):
+        tokens, positions, real = draw_batch(pieces, config, rng, keys=0)
+        batches.append((tokens, positions, real, random_masks(tokens.shape, rng)))
+    return batches
+
+
+def masked_nll(model, batches):
+    """Mean NLL (nats) per masked real cell over ``batches`` of :func:`validation_batches`."""
+    total = weight = 0.0
+    for tokens, positions, real, masks in batches:
+        inputs = network_inputs(tokens, ~masks, positions)
+        nll, w = model.nll(tokens.shape)(*inputs, tokens.astype(np.int32), (masks & real).astype(np.float32))
+        total, weight = total + float(nll), weight + float(w)
+    return total / max(weight, 1.0)
+
+
+def train_voice_model(config, training, progress=True, log=print):
+    """Train (or resume) a voice model of ``config`` (:class:`~bach2.models.voice_model.VoiceConfig`) as
+    ``training`` (:class:`VoiceTrainingConfig`) says → (model, history rows {batch, train_cost, valid_nll,
+    minutes})."""
+    out_path = pathlib.Path(training.out_path)
+    train, held = split_held_out(load_pieces(training.data_dir), training.held_out_bwv)
+    if not train.names or not held.names:
+        raise CorpusError(f'{training.data_dir}: the split by BWV left {len(train.names)} training and '
+                          f'{len(held.names)} held-out pieces; both need some')
+    model = VoiceModel(config, backend=training.backend, seed=training.seed)
+    batch, history, minutes = 0, [], 0.0
+    if out_path.exists():
+        saved_config, state, meta = load_voice_checkpoint(out_path)
+        if saved_config != config:
+            raise CorpusError(f'{out_path}: a checkpoint of another configuration ({saved_config}); '
+                              f'give another --out to start afresh')
+        model.set_state(state)
+        batch, history = meta['batch'], meta['history']
+        minutes = history[-1]['minutes'] if history else 0.0
+        log(f'resuming {out_path} at batch {batch}')
+    valid = validation_batches(held, config, training.valid_windows, training.seed)
+    best = min((row['valid_nll'] for row in history), default=math.inf)
+    started, costs = time.time(), []
+    bar = tqdm(total=training.batches, initial=batch, desc='voice model', unit='batch', disable=not progress)
+    rng = np.random.default_rng([training.seed, batch])
+    while batch < training.batches:
+        tokens, positions, real = draw_batch(train, config, rng)
+        masks = random_masks(tokens.shape, rng)
+        cost = float(model.train(tokens.shape)(*network_inputs(tokens, ~masks, positions), tokens.astype(np.int32),
+                                               (masks & real).astype(np.float32)))
+        costs.append(cost)
+        batch += 1
+        bar.update()
+        bar.set_postfix(loss=f'{np.mean(costs[-100:]):.3f}')
+        out_of_time = training.hours and time.time() - started > training.hours * 3600
+        if batch % training.valid_every == 0 or batch == training.batches or out_of_time:
+            row = {'batch': batch, 'train_cost': float(np.mean(costs)), 'valid_nll': masked_nll(model, valid),
+                   'minutes': minutes + (time.time() - started) / 60}
+            history.append(row)
+            costs = []
+            meta = {'batch': batch, 'history': history, 'data_dir': str(training.data_dir),
+                    'held_out_bwv': list(training.held_out_bwv), 'trained_on': train.names, 'held_out': held.names}
+            save_voice_checkpoint(out_path, model, meta)
+            if row['valid_nll'] < best:
+                best = row['valid_nll']
+                save_voice_checkpoint(best_checkpoint_path(out_path), model, meta)
+            log(f'batch {batch}: train cost {row["train_cost"]:.3f}, held-out NLL per masked cell '
+                f'{row["valid_nll"]:.3f} ({row["minutes"]:.0f} min)')
+        if out_of_time:
+            break
+    bar.close()
+    return model, history
