@@ -18,7 +18,12 @@ DEFAULT_VOICE_DATA = 'training_data/voices'
 def cmd_voices_prepare(args):
     """Read a folder of MIDI in voices (each track a voice; a texture is split into voices) and write its voice
     tokens, in 12 keys, with a manifest of what each rule changed."""
-    from bach2.data.voice_data import VOICE_MANIFEST, prepare_voice_data
+    from bach2.data.voice_data import VOICE_MANIFEST, prepare_jsb_voice_data, prepare_voice_data
+    if args.jsb:
+        counts = prepare_jsb_voice_data(args.jsb, args.out)
+        print(f'JSB Chorales in voices ({", ".join(f"{n} {split}" for split, n in counts.items())}) → '
+              f'{args.out}/voice_tokens_24ticks_sh*.npz')
+        return 0
     manifest = prepare_voice_data(args.data or KEYBOARD_VOICES, args.out)
     total = manifest['total']
     print(f'{len(manifest["pieces"])} pieces, {total["voices"]} voices → {args.out}/voice_tokens_24ticks_sh*.npz; '
@@ -52,6 +57,8 @@ def add_voices_command(commands):
     prepare = command_parser(sub, 'prepare', cmd_voices_prepare, cmd_voices_prepare.__doc__)
     prepare.add_argument('--data', help='folder of MIDI (default: the built-in corpus in voices, '
                                         f'{KEYBOARD_VOICES.parent.name}/{KEYBOARD_VOICES.name}/)')
+    prepare.add_argument('--jsb', metavar='JSON', help="the JSB Chorales with voices apart instead "
+                         "(Jsb16thSeparated.json: Coconet's data, its split kept)")
     prepare.add_argument('--out', default=DEFAULT_VOICE_DATA, help='default: %(default)s')
     train = command_parser(sub, 'train', cmd_voices_train, cmd_voices_train.__doc__)
     train.add_argument('--data', default=DEFAULT_VOICE_DATA, help='prepared voice tokens (default: %(default)s)')

@@ -62,27 +62,33 @@ def prepare_voice_data(data_dir, out_dir, step_ticks=JOURNAL_STEP_TICKS, progres
         total.add(rules)
     if not tokens:
         raise CorpusError(f'{data_dir}: no piece with two or more voices')
-    names = [row['piece'] for row in rows]
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for k in range(12):
-        moved = VoiceRules()
-        shifted = [pad_voices(transpose_tokens(t, shift_semitones(k), moved)) for t in tokens]
-        save_sequences(out_dir, voice_tokens_name(step_ticks, f'sh{k}'), 'voice_tokens', shifted, names,
-                       per_step={BAR_POSITIONS: positions}, n_voices=[t.shape[1] for t in tokens],
-                       semitones=[shift_semitones(k)] * len(names), step_ticks=step_ticks)
-        total.notes_moved_octave += moved.notes_moved_octave     # summed over the 12 keys
+    moved = write_voice_tokens(out_dir, tokens, positions, [row['piece'] for row in rows], step_ticks)
+    total.notes_moved_octave = moved.notes_moved_octave     # summed over the 12 keys
     manifest = {'step_ticks': step_ticks, 'pieces': rows, 'total': dataclasses.asdict(total),
                 'failed_files': [{'file': path, 'reason': reason} for path, reason in failures],
                 'skipped': [{'piece': name, 'reason': reason} for name, reason in skipped]}
-    with atomic_path(out_dir / VOICE_MANIFEST) as temporary, open(temporary, 'w') as handle:
+    with atomic_path(pathlib.Path(out_dir) / VOICE_MANIFEST) as temporary, open(temporary, 'w') as handle:
         json.dump(manifest, handle, indent=1)
     return manifest
 
 
+def write_voice_tokens(out_dir, tokens, positions, names, step_ticks=JOURNAL_STEP_TICKS, **extra):
+    """Pieces' ``T_i × V_i`` tokens → ``voice_tokens_<N>ticks_sh<k>`` for k = 0 … 11 in ``out_dir`` →
+    :class:`VoiceRules` of the notes moved an octave (summed over the keys). ``extra``: one value per piece."""
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    moved = VoiceRules()
+    for k in range(12):
+        shifted = [pad_voices(transpose_tokens(t, shift_semitones(k), moved)) for t in tokens]
+        save_sequences(out_dir, voice_tokens_name(step_ticks, f'sh{k}'), 'voice_tokens', shifted, names,
+                       per_step={BAR_POSITIONS: positions}, n_voices=[t.shape[1] for t in tokens],
+                       semitones=[shift_semitones(k)] * len(names), step_ticks=step_ticks, **extra)
+    return moved
+
+
 def load_voice_tokens(data_dir, label='sh0', step_ticks=JOURNAL_STEP_TICKS):
     """Prepared voice tokens of one transposition → (names, [``T_i × V_i`` int16 tokens], [``T_i × 2``
-    positions]); CorpusError naming the file when it is missing."""
+    positions], [split of each piece] or None); CorpusError naming the file when it is missing."""
     path = pathlib.Path(data_dir) / f'{voice_tokens_name(step_ticks, label)}.npz'
     if not path.is_file():
         raise CorpusError(f'{path}: no such file; run bach2 voices prepare first')
@@ -90,8 +96,21 @@ def load_voice_tokens(data_dir, label='sh0', step_ticks=JOURNAL_STEP_TICKS):
         starts, counts = arrays['piece_starts'], arrays['n_voices']
         tokens, positions = arrays['voice_tokens'], arrays[BAR_POSITIONS]
         names = [str(name) for name in arrays['names']]
+        split = [str(side) for side in arrays['split']] if 'split' in arrays.files else None
     spans = list(zip(starts[:-1], starts[1:]))
-    return (names, [tokens[a:b, :v] for (a, b), v in zip(spans, counts)], [positions[a:b] for a, b in spans])
+    return (names, [tokens[a:b, :v] for (a, b), v in zip(spans, counts)], [positions[a:b] for a, b in spans],
+            split)
+
+
+def prepare_jsb_voice_data(json_path, out_dir):
+    """``Jsb16thSeparated.json`` → voice tokens in 12 keys in ``out_dir``, pieces named ``<split>_<i>`` with
+    their ``split`` stored (the standard 229 / 76 / 77) → number of chorales per split."""
+    chorales = jsb_voice_tokens(json_path)
+    tokens = [t for split in JSB_SPLITS for t in chorales[split]]
+    names = [f'{split}_{i:03d}' for split in JSB_SPLITS for i in range(len(chorales[split]))]
+    sides = [split for split in JSB_SPLITS for _ in chorales[split]]
+    write_voice_tokens(out_dir, tokens, [chorale_positions(len(t)) for t in tokens], names, split=sides)
+    return {split: len(chorales[split]) for split in JSB_SPLITS}
 
 
 def jsb_voice_tokens(path):

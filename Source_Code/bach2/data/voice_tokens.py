@@ -84,7 +84,7 @@ def voice_lines(tracks, step, n_voices=None):
         from bach2.music.voice_separation import separate_voices
         notes = sorted(note for notes in tracks for note in notes)
         rules.separated_notes = len(notes)
-        tracks = [line for line in separate_voices(notes, n_voices) if line]
+        tracks = [line for line in separate_voices(notes, n_voices, resolution=round(4 * step)) if line]
     largest = max(len(notes) for notes in tracks)
     by_size = sorted(range(len(tracks)), key=lambda i: -len(tracks[i]))
     main = [i for i in by_size if len(tracks[i]) >= FRAGMENT_SHARE * largest][:MAX_VOICES]

@@ -128,11 +128,13 @@ class VoiceModel:
         targets = pt.tensor('targets', dtype='int32', shape=(B, V, T))
         weights = pt.tensor('weights', dtype='float32', shape=(B, V, T))
         cell_nll = -pt.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
-        total, weight = (weights * cell_nll).sum(), weights.sum()
+        scored = weights * cell_nll
+        total, weight = scored.sum(acc_dtype='float32'), weights.sum(acc_dtype='float32')
         # Coconet's objective: each window's masked cells averaged, then the windows
-        per_window = (weights * cell_nll).sum(axis=(1, 2)) / pt.maximum(weights.sum(axis=(1, 2)), np.float32(1))
+        per_window = scored.sum(axis=(1, 2), acc_dtype='float32') / pt.maximum(
+            weights.sum(axis=(1, 2), acc_dtype='float32'), np.float32(1))
         return {**variables, 'targets': targets, 'weights': weights, 'log_p': log_p, 'total': total,
-                'weight': weight, 'cost': per_window.mean()}
+                'weight': weight, 'cost': per_window.sum(acc_dtype='float32') * np.float32(1 / B)}
 
     def _clipped(self, cost):
         from bach2.nn.updates import total_norm_constraint

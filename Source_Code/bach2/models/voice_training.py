@@ -47,29 +47,35 @@ class Pieces:
     names: list
     tokens: list
     positions: list
+    split: list = None      # 'train', 'valid' or 'test' per piece, where the data say
 
     def voices(self, i):
         return self.tokens[0][i].shape[1]
 
+    def chosen(self, sides, side):
+        """The pieces whose entry of ``sides`` is ``side``."""
+        index = [i for i, s in enumerate(sides) if s == side]
+        return Pieces([self.names[i] for i in index], [[key[i] for i in index] for key in self.tokens],
+                      [self.positions[i] for i in index], [side] * len(index))
+
 
 def load_pieces(data_dir, keys=range(12)):
     """Prepared voice tokens in ``keys`` → :class:`Pieces`."""
-    names, positions, tokens = None, None, []
+    names, positions, split, tokens = None, None, None, []
     for k in keys:
-        names, key_tokens, positions = load_voice_tokens(data_dir, f'sh{k}')
+        names, key_tokens, positions, split = load_voice_tokens(data_dir, f'sh{k}')
         tokens.append(key_tokens)
-    return Pieces(names, tokens, positions)
+    return Pieces(names, tokens, positions, split)
 
 
 def split_held_out(pieces, held_out_bwv):
-    """→ (train, held out) :class:`Pieces`, by BWV number."""
-    held = [bwv_number(name) in set(held_out_bwv) for name in pieces.names]
-
-    def chosen(flag):
-        index = [i for i, h in enumerate(held) if h == flag]
-        return Pieces([pieces.names[i] for i in index], [[key[i] for i in index] for key in pieces.tokens],
-                      [pieces.positions[i] for i in index])
-    return chosen(False), chosen(True)
+    """→ (train, held out) :class:`Pieces`: by the stored split where there is one (held out: 'valid'), else by
+    BWV number."""
+    if pieces.split:
+        sides = pieces.split
+    else:
+        sides = ['valid' if bwv_number(name) in set(held_out_bwv) else 'train' for name in pieces.names]
+    return pieces.chosen(sides, 'train'), pieces.chosen(sides, 'valid')
 
 
 def crop(tokens, positions, start, length):

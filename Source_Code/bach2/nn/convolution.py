@@ -22,6 +22,12 @@ from bach2.nn.layers import Constant, GlorotUniform, Layer, Normal, identity
 EPSILON = np.float32(1e-5)
 
 
+def average(x, axis):
+    """Mean over ``axis`` (kept), summed in float32: PyTensor's ``mean`` sums float32 in float64, which JAX
+    without 64-bit mode truncates with a warning on every call."""
+    return pt.sum(x, axis=axis, keepdims=True, acc_dtype=x.dtype) * np.float32(1 / x.type.shape[axis])
+
+
 class MergeLayer(Layer):
     """Base of layers reading several layers (Lasagne's ``MergeLayer``)."""
 
@@ -91,7 +97,7 @@ class VoiceMeanLayer(Layer):
         return tuple(input_shape[:-1]) + (2 * input_shape[-1],)
 
     def get_output_for(self, input, **kwargs):
-        mean = pt.broadcast_to(input.mean(axis=1, keepdims=True), input.shape)
+        mean = pt.broadcast_to(average(input, axis=1), input.shape)
         return pt.concatenate([input, mean], axis=-1)
 
 
@@ -105,8 +111,8 @@ class LayerNormLayer(Layer):
         self.bias = self.add_param(Constant(0.), (channels,), name='bias', regularizable=False)
 
     def get_output_for(self, input, **kwargs):
-        centred = input - input.mean(axis=-1, keepdims=True)
-        scale = pt.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + EPSILON)
+        centred = input - average(input, axis=-1)
+        scale = pt.sqrt(average(centred ** 2, axis=-1) + EPSILON)
         return centred / scale * self.gain + self.bias
 
 
