@@ -2,8 +2,11 @@
 given note for note).
 
 * ``generate``: :func:`bach2.compose.generate.generate_a_fugue`, once per seed;
-* ``harmonize MELODY.mid --voice soprano|bass``: the other voices around a soprano or a bass
-  (:func:`bach2.compose.harmonize.harmonize`);
+* ``harmonize MELODY.mid --voice soprano|alto|…``: the other voices around given ones, a lone soprano or bass by
+  the LSTM-NADE (:func:`bach2.compose.harmonize.harmonize`), any others by the voice model
+  (:func:`bach2.compose.voice_writing.harmonize_file`);
+* ``rewrite PIECE.mid --bars 5-8 [--voices alto,tenor]``: a passage written again by the voice model, the rest
+  kept (:func:`bach2.compose.voice_writing.rewrite_file`);
 * ``fugue SUBJECT --voices 3|4``: an exposition on a subject, then a free continuation
   (:func:`bach2.compose.fugue.write_fugue`).
 
@@ -125,6 +128,8 @@ def generate_configs(args):
 def cmd_generate(args):
     """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out-dir;
     then refresh the gallery, OUT_DIR/index.html."""
+    if args.voices:
+        return generate_in_voices(args)
     sampler = None
     configs = generate_configs(args)
     if args.audio and not renderer_or_say_so():
@@ -142,9 +147,36 @@ def cmd_generate(args):
     return 0
 
 
+def generate_in_voices(args):
+    """``generate --voices N``: the voice model continues a primer (a MIDI file, else a held-out piece of the
+    corpus in voices with N voices) in N voices."""
+    from tqdm import tqdm
+    from bach2.compose.voice_writing import continue_file
+    primer = args.primer if args.primer not in ('random', 'silence') else None
+    if primer and not os.path.isfile(primer):
+        raise CorpusError(f'{primer}: with --voices the primer is a MIDI file (or random: a held-out piece)')
+    for k in range(args.count):
+        with tqdm(total=100, desc=f'voices, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
+            sampling = Sampling(temperature=args.temperature, seed=args.seed + k,
+                                progress=lambda done: shown.update(round(100 * done) - shown.n))
+            name = f'{args.name}_{k}' if args.name and args.count > 1 else args.name
+            files, _ = continue_file(primer, args.voices, args.bars * 16 if args.bars else args.steps,
+                                     checkpoint=args.checkpoint, sampling=sampling,
+                                     output=Output(args.out, name=name, audio=args.audio, musicxml=args.musicxml,
+                                                   tempo_bpm=args.tempo))
+        for path in files.values():
+            print(f'  {path}')
+    if not args.no_gallery:
+        refresh_gallery(args.out, args.data)
+    return 0
+
+
 def add_generate_command(commands):
     generate = command_parser(commands, 'generate', cmd_generate, 'stage 4: write new pieces with a trained model')
     add_generate_arguments(generate)
+    generate.add_argument('--voices', type=int, choices=range(2, 7), metavar='2…6',
+                          help='continue in this many voices with the voice model (its checkpoint, if one is '
+                          'given, is a voice model of bach2 voices train)')
 
 
 # --------------------------------------------------------------------------- harmonize, fugue
@@ -175,14 +207,48 @@ def stems(args):
 
 
 def cmd_harmonize(args):
-    """Harmonize a melody (its highest line: --voice soprano) or a bass (its lowest line: --voice bass) from
-    a MIDI file: the given line is kept note for note, the other voices are written by an LSTM-NADE drawn
-    from that voice out, so they follow the model's exact conditional given the line."""
+    """Harmonize given lines from a MIDI file: a melody (its highest line) as the soprano, a bass (its lowest
+    line), an inner voice, or several voices (one track each, highest first: --voice soprano,bass). The given
+    lines are kept note for note. A lone soprano or bass in 2–4 voices is written around by an LSTM-NADE drawn
+    from that voice out (--model lstm-nade, the default there); any other voices by the voice model (--model
+    voices), which fills in any voices given any others."""
+    model = args.model
+    if model == 'auto':
+        model = 'lstm-nade' if len(args.voice) == 1 and args.voice[0] in ('soprano', 'bass') and args.voices <= 4 \
+            else 'voices'
+    if model == 'lstm-nade' and (len(args.voice) > 1 or args.voice[0] not in ('soprano', 'bass') or args.voices > 4):
+        raise CorpusError('--model lstm-nade harmonizes a lone soprano or bass in 2–4 voices; '
+                          'give --model voices for other voices')
+    from tqdm import tqdm
     for k, stem in enumerate(stems(args)):
-        files, lines = harmonize(args.melody, args.voice, args.voices, args.checkpoint,
-                                 Sampling(temperature=args.temperature, seed=args.seed + k),
-                                 Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
+        sampling = Sampling(temperature=args.temperature, seed=args.seed + k)
+        output = Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml)
+        if model == 'lstm-nade':
+            files, _ = harmonize(args.melody, args.voice[0], args.voices, args.checkpoint, sampling, output)
+        else:
+            from bach2.compose.voice_writing import harmonize_file
+            with tqdm(total=100, desc=f'harmonize, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
+                sampling = dataclasses.replace(sampling, progress=lambda done: shown.update(round(100 * done) - shown.n))
+                files, _ = harmonize_file(args.melody, tuple(args.voice), args.voices, args.checkpoint, sampling,
+                                          output)
         print('written: ' + ', '.join(str(path) for path in files.values()))
+    return 0
+
+
+def cmd_rewrite(args):
+    """Write a passage of a piece again: the bars given (--bars 5-8), in all voices or those named
+    (--voices alto,tenor), by the voice model; everything else is kept note for note. A file whose tracks are
+    voices keeps them; a texture (a piano staff) is split into voices first."""
+    from tqdm import tqdm
+    from bach2.compose.voice_writing import rewrite_file
+    for k, stem in enumerate(stems(args)):
+        with tqdm(total=100, desc=f'rewrite, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
+            sampling = Sampling(temperature=args.temperature, seed=args.seed + k,
+                                progress=lambda done: shown.update(round(100 * done) - shown.n))
+            files, _, free = rewrite_file(args.piece, args.bars, args.voices, args.checkpoint, sampling,
+                                          Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
+        print(f'{int(free.sum())} cells of {free.size} written again; written: '
+              + ', '.join(str(path) for path in files.values()))
     return 0
 
 
@@ -223,13 +289,51 @@ def add_harmonize_command(commands):
                                'write the other voices around a given soprano or bass')
     harmonize.add_argument('melody', metavar='MELODY.mid', help='a MIDI file: its highest line is the soprano, '
                            'its lowest the bass')
-    harmonize.add_argument('--voice', choices=('soprano', 'bass'), default='soprano',
-                           help='which voice the file gives (default: %(default)s)')
-    harmonize.add_argument('--voices', type=int, choices=(2, 3, 4), default=4,
-                           help='voices in all, the given one included (default: %(default)s)')
+    harmonize.add_argument('--voice', type=voice_names, default=['soprano'],
+                           help='which voice the file gives, or voices highest first (soprano,bass): soprano, '
+                           'alto, tenor, bass (five and six voices: soprano1, soprano2, alto1, alto2 …; '
+                           'default: soprano)')
+    harmonize.add_argument('--voices', type=int, choices=range(2, 7), default=4, metavar='2…6',
+                           help='voices in all, the given ones included (default: %(default)s)')
+    harmonize.add_argument('--model', choices=('auto', 'voices', 'lstm-nade'), default='auto',
+                           help='auto (the default): the LSTM-NADE for a lone soprano or bass in 2–4 voices, '
+                           'the voice model otherwise')
     harmonize.add_argument('--checkpoint', help='an lstm-nade of bach2 train, drawn --pitch-order down for a '
-                           'soprano, up for a bass (default: the shipped model of that order)')
+                           'soprano, up for a bass, or a voice model of bach2 voices train (default: the shipped '
+                           'model of that kind)')
     add_voice_arguments(harmonize)
+
+
+def voice_names(text):
+    """'alto' or 'soprano,bass' → ['soprano', 'bass']: voice names, each checked against the voices of 2 to 6."""
+    from bach2.compose.voice_writing import VOICE_NAMES
+    known = sorted({name for names in VOICE_NAMES.values() for name in names})
+    names = [name.strip() for name in text.split(',') if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f'{text!r}: voices are named {", ".join(known)}')
+    return names
+
+
+def bar_range(text):
+    """'5-8' or '5' → (5, 8): bars counted from 1 (a pickup is bar 0)."""
+    first, _, last = text.partition('-')
+    try:
+        bars = (int(first), int(last or first))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r}: give bars as FIRST-LAST, e.g. 5-8') from None
+    if not 0 <= bars[0] <= bars[1]:
+        raise argparse.ArgumentTypeError(f'{text!r}: the first bar must be 0 or more and not after the last')
+    return bars
+
+
+def add_rewrite_command(commands):
+    rewrite = command_parser(commands, 'rewrite', cmd_rewrite, 'write some bars of a piece again, the rest kept')
+    rewrite.add_argument('piece', metavar='PIECE.mid', help='a MIDI file, one track per voice or a piano texture')
+    rewrite.add_argument('--bars', type=bar_range, required=True, help='bars to write again, e.g. 5-8')
+    rewrite.add_argument('--voices', type=voice_names, help='voices to write again, e.g. alto,tenor (default: all)')
+    rewrite.add_argument('--checkpoint', help='a voice model of bach2 voices train (default: the shipped one)')
+    add_voice_arguments(rewrite)
 
 
 def add_fugue_command(commands):

@@ -9,12 +9,14 @@ staff per voice.
 * :func:`harmonize_voices`: lines given in some of N voices (a soprano, an alto and a bass …), the others written;
 * :func:`rewrite_passage`: a piece kept note for note outside some bars (and voices), those written again — a note
   that starts inside the passage is the passage's, to its end;
-* :func:`continue_voices`: a primer in N voices, then N voices more.
+* :func:`continue_voices`: a primer in N voices, then N voices more;
+* :func:`harmonize_file`, :func:`rewrite_file`: the same from a MIDI file to the files of a piece.
 
 Steps are 16th notes (24 ticks at 96 per quarter); pitches A0–C8.
 """
 import dataclasses
 import math
+import pathlib
 
 import numpy as np
 
@@ -22,7 +24,7 @@ from bach2.common import CorpusError
 from bach2.compose.lines import Sampling
 from bach2.data.voice_tokens import HOLD, LOWEST, N_KEYS, REST, line_tokens, piece_tokens, token_notes, voice_lines
 from bach2.music.metre import continue_positions, piece_positions, usual_bar
-from bach2.render.piece import Composition
+from bach2.render.piece import Composition, Output, write_piece
 from bach2.render.scores import time_signature_of
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, ticks_per_step
 
@@ -144,7 +146,7 @@ def continue_voices(model, voice_piece, n_steps, sampling=Sampling(), schedule=N
     tokens = np.concatenate([voice_piece.tokens, np.full((V, n_steps), REST, np.int16)], axis=1)
     known = np.zeros(tokens.shape, bool)
     known[:, :T] = True
-    positions = continue_positions(voice_piece.positions, T + n_steps)
+    positions = np.concatenate([voice_piece.positions, continue_positions(voice_piece.positions, n_steps)])
     filled = gibbs_fill(model, tokens, known, positions[:, 0], schedule or GibbsSchedule(), sampling.temperature,
                         sampling.seed, on_round=sampling.progress)
     return VoicePiece(filled, positions, voice_piece.names)
@@ -171,3 +173,77 @@ def voices_composition(voice_piece, key=None, title='', record=None):
                                                 **(record or {})},
                        STEP, onsets=onsets, time_signature=time_signature_of(bar, 4), lead_steps=lead, key=key,
                        positions=np.asarray(voice_piece.positions), title=title)
+
+
+# --------------------------------------------------------------------------- from files to files
+
+def voice_model_for(checkpoint, kind):
+    """``checkpoint`` (None: the shipped voice model of ``kind``, 'voices' or 'chorales') → loaded model."""
+    from bach2.models.checkpoints import SHIPPED_VOICE_MODELS, load_voice_model
+    model, _ = load_voice_model(checkpoint or SHIPPED_VOICE_MODELS[kind])
+    return model
+
+
+def harmonize_file(melody, given, n_voices, checkpoint=None, sampling=Sampling(), output=Output(), kind='chorales'):
+    """The lines of the MIDI file ``melody`` as the voices ``given`` (names, highest first) of ``n_voices``, the
+    others written by the voice model → (files {kind: path}, :class:`VoicePiece`); named
+    ``harmonized_<voices>_<melody stem>_seed<k>`` unless ``output`` names them; the score in the melody's key."""
+    from bach2.compose.harmonize import melody_key, read_given
+    tune = read_given(melody, STEP)
+    for name in given:
+        voice_index(name, n_voices)             # a wrong name is said before the model loads
+    written = harmonize_voices(voice_model_for(checkpoint, kind), tune, given, n_voices, sampling)
+    piece = voices_composition(written, key=melody_key(tune),
+                               record={'given_voices': list(given), 'melody': str(melody), 'seed': sampling.seed})
+    name = f'harmonized_{"+".join(given)}_{pathlib.Path(melody).stem}_seed{sampling.seed}'
+    return write_piece(piece, output.named(name)), written
+
+
+def rewrite_file(path, bars, voices=None, checkpoint=None, sampling=Sampling(), output=Output(), kind='voices'):
+    """The MIDI file ``path`` with bars ``bars`` ((first, last), counted from 1) of ``voices`` (names; None:
+    all) written again, everything else kept note for note → (files, the new :class:`VoicePiece`, the free
+    cells ``V × T``); named ``<stem>_rewritten_bars<a>-<b>_seed<k>``."""
+    from bach2.compose.harmonize import melody_key, read_given
+    tune = read_given(path, STEP)
+    original = read_voices(tune)
+    rows = range(len(original.names)) if not voices else [voice_index(v, len(original.names)) for v in voices]
+    steps = bar_steps(original.positions, *bars)
+    rewritten = rewrite_passage(voice_model_for(checkpoint, kind), original, steps, list(rows), sampling)
+    free = passage_cells(original.tokens, steps, list(rows))
+    piece = voices_composition(rewritten, key=melody_key(tune), record={'rewritten_bars': list(bars),
+                               'rewritten_voices': [original.names[r] for r in rows], 'source': str(path)})
+    name = f'{pathlib.Path(path).stem}_rewritten_bars{bars[0]}-{bars[1]}_seed{sampling.seed}'
+    return write_piece(piece, output.named(name)), rewritten, free
+
+
+def held_out_primer(meta, n_voices, rng):
+    """A piece of the built-in corpus in voices that the voice model held out (``meta['held_out']``) with
+    ``n_voices`` voices → its path; CorpusError when there is none."""
+    from bach2.data.default_corpus import KEYBOARD_VOICES
+    from bach2.midi_to_time_series import midi_to_time_series
+    held = [path for path in sorted(KEYBOARD_VOICES.glob('*/*.mid')) if path.stem in set(meta.get('held_out', ()))]
+    fitting = [path for path in held if len(read_voices(midi_to_time_series(path)).names) == n_voices]
+    if not fitting:
+        raise CorpusError(f'no held-out piece of the corpus in voices has {n_voices} voices: give a primer '
+                          f'(--primer FILE.mid)')
+    return fitting[rng.integers(len(fitting))]
+
+
+def continue_file(primer, n_voices, n_steps, primer_bars=2, checkpoint=None, sampling=Sampling(), output=Output()):
+    """The first ``primer_bars`` bars of the MIDI file ``primer`` (None: of a held-out piece of the corpus with
+    ``n_voices`` voices), in ``n_voices`` voices, continued for ``n_steps`` 16ths by the voice model → (files,
+    :class:`VoicePiece` of primer and continuation); named ``voices<N>_<primer stem>_seed<k>``."""
+    from bach2.compose.harmonize import melody_key, read_given
+    from bach2.models.checkpoints import SHIPPED_VOICE_MODELS, load_voice_model
+    model, meta = load_voice_model(checkpoint or SHIPPED_VOICE_MODELS['voices'])
+    primer = primer or held_out_primer(meta, n_voices, np.random.default_rng(sampling.seed))
+    tune = read_given(primer, STEP)
+    voices = read_voices(tune, n_voices)
+    if len(voices.names) != n_voices:
+        raise CorpusError(f'{primer}: {len(voices.names)} voices, not {n_voices}')
+    start = bar_steps(voices.positions, 1, primer_bars) if len(voices.tokens[0]) else range(0)
+    head = VoicePiece(voices.tokens[:, :start.stop], voices.positions[:start.stop], VOICE_NAMES[n_voices])
+    written = continue_voices(model, head, n_steps, sampling)
+    piece = voices_composition(written, key=melody_key(tune), record={'primer': str(primer),
+                               'primer_steps': start.stop, 'seed': sampling.seed})
+    return write_piece(piece, output.named(f'voices{n_voices}_{pathlib.Path(primer).stem}_seed{sampling.seed}')), written

@@ -37,6 +37,8 @@ from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS
 SHIPPED_MODEL = pathlib.Path(__file__).parent / 'shipped' / 'model.npz'   # trained on the built-in corpus
 #: the shipped model and its twin drawn high to low (a given soprano: bach2 harmonize, bach2 fugue)
 SHIPPED_MODELS = {'up': SHIPPED_MODEL, 'down': SHIPPED_MODEL.parent / 'down' / 'model.npz'}
+#: the voice models shipped: one trained on the keyboard corpus in voices, one on the JSB Chorales (harmonizing)
+SHIPPED_VOICE_MODELS = {kind: SHIPPED_MODEL.parent / kind / 'model.npz' for kind in ('voices', 'chorales')}
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)   # what a damaged file raises
 SEQUENCE_KINDS = {'chords': 'a chord model (bach2 chords train)', 'line': 'a line model (bach2 lines train)'}
 
@@ -267,6 +269,19 @@ def load_voice_checkpoint(path):
         reason = '' if zipfile.is_zipfile(path) else ' (not an .npz archive)'
         raise CheckpointError(f'{path}: not a checkpoint of a voice model{reason}') from None
     return config, state, meta
+
+
+def export_voice_model(checkpoint, folder, command=''):
+    """A voice checkpoint → ``folder``/``model.npz`` (its parameters without Adam's accumulators, and its meta with
+    the ``command`` that trained it) and ``model.json`` (the same meta, readable) → the ``model.npz`` path."""
+    config, state, meta = load_voice_checkpoint(checkpoint)
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {**meta, 'config': dataclasses.asdict(config), 'command': command or meta.get('command', '')}
+    write_values(folder / 'model.npz', record, {k: v for k, v in state.items() if not k.startswith('adam_')})
+    with atomic_path(folder / 'model.json') as temporary:
+        pathlib.Path(temporary).write_text(json.dumps(record, indent=1))
+    return folder / 'model.npz'
 
 
 def load_voice_model(checkpoint):
