@@ -212,21 +212,15 @@ def cmd_harmonize(args):
     lines are kept note for note. A lone soprano or bass in 2–4 voices is written around by an LSTM-NADE drawn
     from that voice out (--model lstm-nade, the default there); any other voices by the voice model (--model
     voices), which fills in any voices given any others."""
-    model = args.model
-    if model == 'auto':
-        model = 'lstm-nade' if len(args.voice) == 1 and args.voice[0] in ('soprano', 'bass') and args.voices <= 4 \
-            else 'voices'
-    if model == 'lstm-nade' and (len(args.voice) > 1 or args.voice[0] not in ('soprano', 'bass') or args.voices > 4):
-        raise CorpusError('--model lstm-nade harmonizes a lone soprano or bass in 2–4 voices; '
-                          'give --model voices for other voices')
     from tqdm import tqdm
+    from bach2.compose.voice_writing import harmonize_file, harmonizer
+    model = harmonizer(args.voice, args.voices, args.model)
     for k, stem in enumerate(stems(args)):
         sampling = Sampling(temperature=args.temperature, seed=args.seed + k)
         output = Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml)
         if model == 'lstm-nade':
             files, _ = harmonize(args.melody, args.voice[0], args.voices, args.checkpoint, sampling, output)
         else:
-            from bach2.compose.voice_writing import harmonize_file
             with tqdm(total=100, desc=f'harmonize, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
                 sampling = dataclasses.replace(sampling, progress=lambda done: shown.update(round(100 * done) - shown.n))
                 files, _ = harmonize_file(args.melody, tuple(args.voice), args.voices, args.checkpoint, sampling,

@@ -177,6 +177,19 @@ def voices_composition(voice_piece, key=None, title='', record=None):
 
 # --------------------------------------------------------------------------- from files to files
 
+def harmonizer(given, n_voices, model='auto'):
+    """Which model harmonizes the voices ``given`` (names) of ``n_voices``: 'lstm-nade' (a lone soprano or bass
+    in 2–4 voices: drawn from that voice out, its exact conditional) or 'voices' (anything else); ``model``
+    'auto' chooses, 'lstm-nade' or 'voices' insists → the model; CorpusError where the LSTM-NADE cannot."""
+    lone_outer = len(given) == 1 and given[0] in ('soprano', 'bass') and n_voices <= 4
+    if model == 'auto':
+        return 'lstm-nade' if lone_outer else 'voices'
+    if model == 'lstm-nade' and not lone_outer:
+        raise CorpusError('--model lstm-nade harmonizes a lone soprano or bass in 2–4 voices; '
+                          'give --model voices for other voices')
+    return model
+
+
 def voice_model_for(checkpoint, kind):
     """``checkpoint`` (None: the shipped voice model of ``kind``, 'voices' or 'chorales') → loaded model."""
     from bach2.models.checkpoints import SHIPPED_VOICE_MODELS, load_voice_model
