@@ -1,9 +1,13 @@
 """``bach2 studio``: Bach2.0 in the browser — a Flask app with one page (``studio.html``).
 
 On the page: pick a model (the shipped pair, or a checkpoint of ``--checkpoints``), then continue a
-primer (a piece of the built-in corpus, or an uploaded MIDI file), harmonize an uploaded melody, or
-write a fugue exposition on a typed or uploaded subject, in a key of your choice, with temperature,
-length and seed. Each request that is accepted queues a job; the jobs run one at a time in a worker
+primer (a piece of the built-in corpus, or an uploaded MIDI file) as one texture or in 2–6 voices, harmonize
+the given voices of an uploaded file (a melody, a bass, an inner voice, or several: one track each), rewrite
+some bars of an uploaded piece (in all its voices or some), or write a fugue exposition on a typed or uploaded
+subject, in a key of your choice, with temperature, length and seed. A lone soprano or bass in 2–4 voices is
+harmonized by the LSTM-NADE (the picked model); the voice forms — any other voices given, a rewrite, a
+continuation in voices — by the voice model (:mod:`bach2.compose.voice_writing`: the shipped voice models, or the
+studio's ``voice_checkpoint``). Each request that is accepted queues a job; the jobs run one at a time in a worker
 process (so a job can be cancelled, ``POST /api/jobs/<id>/cancel``, and is stopped after
 ``job_seconds``). The page polls ``/api/jobs/<id>`` for its progress, then shows the piano roll beside
 the engraved score (Verovio's SVG pages), plays the audio (FluidSynth, where installed) and links the
@@ -50,9 +54,10 @@ from bach2.compose.fugue import Form, SubjectError, parse_subject, write_fugue
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.harmonize import harmonize
 from bach2.compose.lines import Sampling
-from bach2.data.default_corpus import KEYBOARD
+from bach2.compose.voice_writing import VOICE_NAMES, bar_steps, given_lines, harmonizer, read_voices, voice_index
+from bach2.data.default_corpus import KEYBOARD, KEYBOARD_VOICES
 from bach2.midi_to_time_series import MidiFileError, read_tune
-from bach2.models.checkpoints import SHIPPED_MODEL
+from bach2.models.checkpoints import SHIPPED_MODEL, SHIPPED_VOICE_MODELS
 from bach2.music.progressions import parse_key
 from bach2.render.engrave import EngraveError, engrave
 from bach2.render.listen import renderer_available
@@ -60,11 +65,13 @@ from bach2.render.piece import Output
 
 PAGE = pathlib.Path(__file__).with_name('studio.html')
 SHIPPED = 'shipped'
-LIMITS = {'temperature': (0.05, 5.0), 'steps': (16, 1024), 'voices': (2, 4), 'free_bars': (0, 16),
-          'seed': (0, 2 ** 31 - 1)}
 MAX_REQUEST_BYTES = 1 << 20          # a whole request, uploads included
 MAX_UPLOAD_NOTES = 2000              # notes in an uploaded MIDI file (the MusicXML writer takes ~7 ms a note)
 MAX_UPLOAD_STEPS = 4096              # its length in 16ths: 256 bars of 4/4
+LIMITS = {'temperature': (0.05, 5.0), 'steps': (16, 1024), 'voices': (min(VOICE_NAMES), max(VOICE_NAMES)),
+          'free_bars': (0, 16), 'seed': (0, 2 ** 31 - 1), 'first_bar': (0, MAX_UPLOAD_STEPS // 4),
+          'last_bar': (0, MAX_UPLOAD_STEPS // 4)}   # bars: at most one a quarter note long
+ALL_VOICE_NAMES = tuple(dict.fromkeys(name for names in VOICE_NAMES.values() for name in names))
 MAX_SUBJECT_CHARACTERS = 400
 MAX_KEY_CHARACTERS = 20
 MAX_WAITING = 8                      # jobs waiting for the worker; more are refused (HTTP 503)
@@ -73,6 +80,7 @@ JOB_SECONDS = 300                    # default time a job may run before it is s
 TOKEN_HEADER = 'X-Bach2-Token'
 TOKEN_VARIABLE = 'BACH2_STUDIO_TOKEN'
 KNOWN_ERRORS = (CorpusError, MidiFileError, CheckpointError, SubjectError, EngraveError, ValueError)
+VOICE_MODEL_KINDS = {'harmonize': 'chorales', 'rewrite': 'voices', 'continue': 'voices'}   # the shipped one of each
 
 
 class BadRequest(Exception):
@@ -107,13 +115,18 @@ def readable(text, limit=24):
 
 class Studio:
     """The jobs and pieces of one studio session; ``out_dir`` receives the pieces, ``job_seconds`` bounds a job,
-    ``token`` (when not '') is asked of every request but the page. :meth:`close` ends it."""
+    ``token`` (when not '') is asked of every request but the page. ``voice_checkpoint``: the voice model
+    (``bach2 voices train``) that writes every voice job (None: the shipped voice models — chorales to harmonize,
+    keyboard voices to rewrite and continue). :meth:`close` ends it."""
 
-    def __init__(self, out_dir, checkpoints='checkpoints', corpus=None, job_seconds=JOB_SECONDS, token=''):
+    def __init__(self, out_dir, checkpoints='checkpoints', corpus=None, job_seconds=JOB_SECONDS, token='',
+                 voice_checkpoint=None):
         self.out_dir = pathlib.Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints = pathlib.Path(checkpoints)
         self.corpus = pathlib.Path(corpus) if corpus else KEYBOARD
+        self.voice_corpus = KEYBOARD_VOICES if self.corpus == KEYBOARD else None   # the same pieces, a voice a track
+        self.voice_checkpoint = str(voice_checkpoint) if voice_checkpoint else None
         self.job_seconds, self.token = job_seconds, token
         self.uploads = pathlib.Path(tempfile.mkdtemp(prefix='bach2_studio_'))
         (self.uploads / 'worker').mkdir()               # the worker's TMPDIR: what its libraries leave goes with it
@@ -143,6 +156,20 @@ class Studio:
             raise BadRequest(f'model: {model[:80]!r} is not one of the models offered '
                              '(is the checkpoint still there?)')
         return model
+
+    def voice_model(self, job, picked):
+        """The voice model's checkpoint for a voice ``job`` ('harmonize', 'rewrite', 'continue'; ``picked``: the
+        checkpoint picked in the model menu, None for the shipped model) → the studio's ``voice_checkpoint``, None
+        for the shipped voice model; BadRequest when a checkpoint is picked (the menu's models are LSTM-NADEs) or
+        the shipped voice model is not installed."""
+        if picked is not None:
+            raise BadRequest(f'model: {job} in voices is written by the voice model, not by an LSTM-NADE '
+                             'checkpoint; pick the shipped model')
+        shipped = SHIPPED_VOICE_MODELS[VOICE_MODEL_KINDS[job]]
+        if self.voice_checkpoint is None and not shipped.is_file():
+            raise BadRequest(f'the shipped voice model is not installed here ({shipped.parent.name}/{shipped.name}); '
+                             'train one with `bach2 voices train` and start the studio with --voice-checkpoint')
+        return self.voice_checkpoint
 
     def _free_name(self, stem):
         """A piece name from ``stem``: itself, else ``stem_2``, ``stem_3`` …, the first that neither this session
@@ -306,20 +333,38 @@ def serve_jobs(fd):
 
 
 def perform(kind, params, progress):
-    """Write the piece of one job ('continue', 'harmonize' or 'fugue', as :func:`start_continuation` … set up its
-    ``params``), with its engraved score → (files {kind: path, 'score': [SVG page paths]}, report)."""
+    """Write the piece of one job ('continue', 'harmonize', 'rewrite' or 'fugue', as :func:`start_continuation` …
+    set up its ``params``), with its engraved score → (files {kind: path, 'score': [SVG page paths]}, report). The
+    voice model's ``on_round`` reports its progress (``sampling.progress``)."""
     output = Output(params['out_dir'], name=params['name'], audio=audio(), musicxml=True)
     sampling = Sampling(temperature=params['temperature'], seed=params['seed'], progress=progress)
-    if kind == 'continue':
+    if kind == 'continue' and params.get('voices'):
+        from bach2.compose.voice_writing import continue_file
+        files, _ = continue_file(params['primer'], params['voices'], params['steps'],
+                                 checkpoint=params['voice_checkpoint'], sampling=sampling, output=output)
+        report = {'voices': params['voices'], 'model': 'voices'}
+    elif kind == 'continue':
         config = GenerateConfig(checkpoint=params['checkpoint'] or str(SHIPPED_MODEL), out_dir=output.out_dir,
                                 primer=params['primer'], n_steps=params['steps'], seed=params['seed'],
                                 temperature=params['temperature'], name=output.name, audio=output.audio, musicxml=True)
         result = generate_a_fugue(config, log=lambda *_: None)
         files, report = result['files'], result['report']
-    elif kind == 'harmonize':
-        files, _ = harmonize(params['melody'], params['voice'], params['voices'], params['checkpoint'], sampling,
+    elif kind == 'harmonize' and params['model'] == 'lstm-nade':
+        files, _ = harmonize(params['melody'], params['voice'][0], params['voices'], params['checkpoint'], sampling,
                              output)
-        report = {'voice': params['voice'], 'voices': params['voices']}
+        report = {'voice': params['voice'], 'voices': params['voices'], 'model': 'lstm-nade'}
+    elif kind == 'harmonize':
+        from bach2.compose.voice_writing import harmonize_file
+        files, _ = harmonize_file(params['melody'], tuple(params['voice']), params['voices'],
+                                  params['voice_checkpoint'], sampling, output)
+        report = {'voice': params['voice'], 'voices': params['voices'], 'model': 'voices'}
+    elif kind == 'rewrite':
+        from bach2.compose.voice_writing import rewrite_file
+        bars = tuple(params['bars'])
+        files, written, free = rewrite_file(params['piece'], bars, params['rewrite'] or None,
+                                            params['voice_checkpoint'], sampling, output)
+        report = {'bars': list(bars), 'voices': [name for name, row in zip(written.names, free) if row.any()],
+                  'cells_rewritten': int(free.sum()), 'model': 'voices'}
     else:
         files, report = write_fugue(params['subject'], Form(params['voices'], params['answer'], params['key'],
                                                             params['free_bars']), None, sampling, output)
@@ -331,10 +376,11 @@ def perform(kind, params, progress):
     return files, report
 
 
-def saved_upload(studio, files, field):
+def saved_upload(studio, files, field, check=None):
     """The uploaded MIDI file of ``field`` → (its path in a new folder of the studio's uploads, its name as
-    uploaded), read once (:func:`checked_midi`); BadRequest if there is none, its name is not a MIDI name or its
-    contents are refused (the file is removed then)."""
+    uploaded), read once (:func:`checked_midi`) and, where given, passed with its name to ``check(piece, name)``;
+    BadRequest if there is none, its name is not a MIDI name or its contents are refused (the file is removed
+    then)."""
     upload = files.get(field)
     if upload is None or not upload.filename:
         raise BadRequest(f'{field}: choose a MIDI file to upload')
@@ -346,7 +392,9 @@ def saved_upload(studio, files, field):
     path = folder / f'{readable(pathlib.Path(upload.filename).stem)}{suffix}'
     upload.save(path)
     try:
-        checked_midi(path, shown)
+        piece = checked_midi(path, shown)
+        if check:
+            check(piece, shown)
     except BadRequest:
         discard((path, shown))
         raise
@@ -355,8 +403,8 @@ def saved_upload(studio, files, field):
 
 def checked_midi(path, name):
     """Read the MIDI file at ``path`` (``name``: as uploaded) as every command reads music to write around
-    (:func:`~bach2.midi_to_time_series.read_tune`); BadRequest naming it if it cannot be read, has no pitched
-    note, more than :data:`MAX_UPLOAD_NOTES`, or lasts more than :data:`MAX_UPLOAD_STEPS` 16ths."""
+    (:func:`~bach2.midi_to_time_series.read_tune`) → the piece; BadRequest naming it if it cannot be read, has no
+    pitched note, more than :data:`MAX_UPLOAD_NOTES`, or lasts more than :data:`MAX_UPLOAD_STEPS` 16ths."""
     try:
         piece = read_tune(path)
     except MidiFileError as error:
@@ -368,6 +416,7 @@ def checked_midi(path, name):
     if steps > MAX_UPLOAD_STEPS:
         raise BadRequest(f'{name}: {steps // 16} bars of 4/4 long; the studio takes at most {MAX_UPLOAD_STEPS // 16} '
                          '(write longer pieces with the bach2 command)')
+    return piece
 
 
 def create_app(studio):
@@ -437,7 +486,8 @@ def add_page_routes(app, studio):
 
     @app.get('/api/options')
     def options():
-        return jsonify(models=list(studio.models().items()), primers=studio.primers())     # a list keeps the order
+        return jsonify(models=list(studio.models().items()), primers=studio.primers(),     # a list keeps the order
+                       voice_names={str(n): names for n, names in VOICE_NAMES.items()})
 
     @app.get('/api/jobs/<int:job_id>')
     def job(job_id):
@@ -467,6 +517,10 @@ def add_job_routes(app, studio):
     def harmonize_melody():
         return jsonify(job=start_harmonization(studio, request.form, request.files))
 
+    @app.post('/api/rewrite')
+    def rewrite():
+        return jsonify(job=start_rewrite(studio, request.form, request.files))
+
     @app.post('/api/fugue')
     def fugue():
         return jsonify(job=start_fugue(studio, request.form, request.files))
@@ -484,8 +538,13 @@ def sampling_fields(studio, form):
 
 def start_continuation(studio, form, uploads):
     """The continue form (``form`` its fields, ``uploads`` its files): a corpus piece (``primer``) or an uploaded
-    MIDI file (``primer_file``) continued by the picked model → the job id."""
-    params = {**sampling_fields(studio, form), 'steps': number(form, 'steps', int, 256)}
+    MIDI file (``primer_file``) continued by the picked model, or, with ``voices`` (2–6; '' = none), its first
+    bars continued in that many voices by the voice model (a corpus piece read from the corpus in voices where it
+    is there) → the job id."""
+    params = {**sampling_fields(studio, form), 'steps': number(form, 'steps', int, 256),
+              'voices': number(form, 'voices', int) if form.get('voices', '') != '' else None}
+    if params['voices']:
+        params['voice_checkpoint'] = studio.voice_model('continue', params['checkpoint'])
     upload = None
     if uploads.get('primer_file') and uploads['primer_file'].filename:
         upload = saved_upload(studio, uploads, 'primer_file')
@@ -495,26 +554,94 @@ def start_continuation(studio, form, uploads):
         if label not in studio.primers():
             raise BadRequest(f'primer: {label[:80]!r} is not a piece of the built-in corpus')
         primer = studio.corpus / label
+        if params['voices'] and studio.voice_corpus and (studio.voice_corpus / label).is_file():
+            primer = studio.voice_corpus / label
     params['primer'] = str(primer)
-    how = (f'continued {label} for {params["steps"]} steps, {model_name(params["checkpoint"])}, '
-           f'T={params["temperature"]:g}, seed {params["seed"]}')
-    stem = f'{readable(pathlib.Path(label).stem)}_continued_seed{params["seed"]}'
+    if params['voices']:
+        how = (f'continued the first bars of {label} in {params["voices"]} voices for {params["steps"]} steps, '
+               f'the voice model, T={params["temperature"]:g}, seed {params["seed"]}')
+        stem = f'{readable(pathlib.Path(label).stem)}_continued_{params["voices"]}voices_seed{params["seed"]}'
+    else:
+        how = (f'continued {label} for {params["steps"]} steps, {model_name(params["checkpoint"])}, '
+               f'T={params["temperature"]:g}, seed {params["seed"]}')
+        stem = f'{readable(pathlib.Path(label).stem)}_continued_seed{params["seed"]}'
     return studio.start('continue', how, params, stem, upload)
 
 
+def voice_names(form, field):
+    """The voice names of ``field`` (checkboxes, or names parted by commas or spaces), each once, in the order
+    given; BadRequest naming one that no number of voices has."""
+    names = list(dict.fromkeys(name for value in form.getlist(field) for name in re.split(r'[\s,]+', value) if name))
+    unknown = [name for name in names if name not in ALL_VOICE_NAMES]
+    if unknown:
+        raise BadRequest(f'{field}: {unknown[0][:40]!r} is not a voice; voices are named {", ".join(ALL_VOICE_NAMES)}')
+    return names
+
+
+def voice_rows(field, names, n_voices):
+    """``names`` among ``n_voices`` voices → their rows, highest first; BadRequest naming one that is not there."""
+    try:
+        return sorted(voice_index(name, n_voices) for name in names)
+    except CorpusError as error:
+        raise BadRequest(f'{field}: {error}') from None
+
+
 def start_harmonization(studio, form, uploads):
-    """The harmonize form: the other voices around the soprano or bass of an uploaded melody → the job id."""
+    """The harmonize form: the voices of ``n_voices`` (2–6) that an uploaded file gives (``voice``: soprano by
+    default; several: one track each), the others written — around a lone soprano or bass in 2–4 voices by the
+    picked LSTM-NADE, else by the voice model (:func:`~bach2.compose.voice_writing.harmonizer`) → the job id."""
     params = sampling_fields(studio, form)
-    voice = form.get('voice', 'soprano')
-    if voice not in ('soprano', 'bass'):
-        raise BadRequest(f"voice: {voice[:40]!r} is neither 'soprano' nor 'bass'")
-    params.update(voice=voice, voices=number(form, 'voices', int, 4))
-    melody, shown = upload = saved_upload(studio, uploads, 'melody_file')
-    params['melody'] = str(melody)
-    how = (f'harmonized the {voice} of {shown} in {params["voices"]} voices, {model_name(params["checkpoint"])}, '
+    n_voices = number(form, 'voices', int, 4)
+    given = voice_names(form, 'voice') or ['soprano']
+    given = [VOICE_NAMES[n_voices][row] for row in voice_rows('voice', given, n_voices)]
+    if len(given) == n_voices:
+        raise BadRequest(f'voice: all {n_voices} voices are given; leave at least one to write')
+    model = harmonizer(given, n_voices, 'auto')
+    if model == 'voices':
+        params['voice_checkpoint'] = studio.voice_model('harmonize', params['checkpoint'])
+
+    def one_track_per_voice(piece, name):
+        if model == 'voices':
+            try:
+                given_lines(piece, len(given))
+            except CorpusError as error:               # '<piece>: 1 voices, but 2 are to be given (one track …)'
+                raise BadRequest(f'{name}: {str(error).split(": ", 1)[-1]}') from None
+    melody, shown = upload = saved_upload(studio, uploads, 'melody_file', one_track_per_voice)
+    params.update(voice=given, voices=n_voices, model=model, melody=str(melody))
+    by = model_name(params['checkpoint']) if model == 'lstm-nade' else 'the voice model'
+    how = (f'harmonized the {" and ".join(given)} of {shown} in {n_voices} voices, {by}, '
            f'T={params["temperature"]:g}, seed {params["seed"]}')
-    stem = f'{readable(pathlib.Path(shown).stem)}_harmonized_seed{params["seed"]}'
+    what = '' if given == ['soprano'] else '_' + '-'.join(given)
+    stem = f'{readable(pathlib.Path(shown).stem)}{what}_harmonized_seed{params["seed"]}'
     return studio.start('harmonize', how, params, stem, upload)
+
+
+def start_rewrite(studio, form, uploads):
+    """The rewrite form: bars ``first_bar`` … ``last_bar`` (counted from 1; a pickup is bar 0) of an uploaded
+    piece written again by the voice model, in the voices named in ``rewrite`` (default: all), everything else
+    kept → the job id. The bars and voices are checked against the piece (read in voices) before it is queued."""
+    params = sampling_fields(studio, form)
+    params['voice_checkpoint'] = studio.voice_model('rewrite', params['checkpoint'])
+    bars = number(form, 'first_bar', int, 1), number(form, 'last_bar', int, 1)
+    if bars[0] > bars[1]:
+        raise BadRequest(f'bars: the first bar ({bars[0]}) is after the last ({bars[1]})')
+    names = voice_names(form, 'rewrite')
+
+    def fits(piece, name):
+        try:
+            voices = read_voices(piece)
+            bar_steps(voices.positions, *bars)
+        except CorpusError as error:
+            raise BadRequest(f'{name}: {error}') from None
+        if names:
+            voice_rows('rewrite', names, len(voices.names))
+    path, shown = upload = saved_upload(studio, uploads, 'piece_file', fits)
+    params.update(piece=str(path), bars=list(bars), rewrite=names)
+    which = f'the {" and ".join(names)}' if names else 'all voices'
+    how = (f'rewrote bars {bars[0]}–{bars[1]} of {shown}, {which}, the voice model, T={params["temperature"]:g}, '
+           f'seed {params["seed"]}')
+    stem = f'{readable(pathlib.Path(shown).stem)}_rewritten_bars{bars[0]}-{bars[1]}_seed{params["seed"]}'
+    return studio.start('rewrite', how, params, stem, upload)
 
 
 def start_fugue(studio, form, uploads):
@@ -595,8 +722,9 @@ def _interrupt(signum, frame):
 
 
 def cmd_studio(args):
-    """Serve the studio, a page to try Bach2.0 without a terminal: pick a model, continue a primer, harmonize
-    an uploaded melody or write a fugue exposition; see the piano roll and the score, listen, download MIDI and
+    """Serve the studio, a page to try Bach2.0 without a terminal: pick a model, continue a primer (in voices
+    too), harmonize the given voices of an uploaded file, rewrite some bars of a piece or write a fugue
+    exposition; see the piano roll and the score, listen, download MIDI and
     MusicXML. The first Ctrl-C stops it: the jobs are cancelled and the uploads removed."""
     from werkzeug.serving import make_server
     if not 0 <= args.port <= 65535:
@@ -604,7 +732,10 @@ def cmd_studio(args):
     if not 10 <= args.job_seconds <= 24 * 3600:
         raise CorpusError(f'--job-seconds {args.job_seconds:g}: out of range (10–86400)')
     token = args.token or os.environ.get(TOKEN_VARIABLE, '')
-    studio = Studio(args.out_dir, args.checkpoints, job_seconds=args.job_seconds, token=token)
+    if args.voice_checkpoint and not os.path.isfile(args.voice_checkpoint):
+        raise CheckpointError(f'--voice-checkpoint {args.voice_checkpoint}: no such file')
+    studio = Studio(args.out_dir, args.checkpoints, job_seconds=args.job_seconds, token=token,
+                    voice_checkpoint=args.voice_checkpoint)
     try:
         server = make_server(args.host, args.port, create_app(studio), threaded=True)
         address = f'http://{args.host}:{server.server_port}/' + (f'?token={urllib.parse.quote(token)}' if token else '')
@@ -624,7 +755,7 @@ def cmd_studio(args):
 
 def add_studio_command(commands):
     studio = command_parser(commands, 'studio', cmd_studio,
-                            'Bach2.0 in the browser: continue, harmonize, write a fugue')
+                            'Bach2.0 in the browser: continue, harmonize, rewrite, write a fugue')
     studio.add_argument('--host', default='127.0.0.1', help='address to serve on (default: %(default)s, this machine '
                         'only; 0.0.0.0 opens the studio to every machine that can reach this one — it has no login, '
                         'so give it a --token there)')
@@ -637,3 +768,6 @@ def add_studio_command(commands):
                         '(default: %(default)s)')
     studio.add_argument('--checkpoints', default='checkpoints', help='its .npz files are offered as models beside '
                         'the shipped one (default: %(default)s)')
+    studio.add_argument('--voice-checkpoint', help='a voice model of bach2 voices train that writes the voice jobs: '
+                        'harmonizing other voices than a lone soprano or bass, rewriting, continuing in voices '
+                        '(default: the shipped voice models)')

@@ -2,7 +2,8 @@
 
 * ``voices prepare``: a folder of MIDI (default: the built-in corpus with one track per voice) → voice tokens in
   12 keys (:mod:`bach2.data.voice_data`);
-* ``voices train``: the voice model (:mod:`bach2.models.voice_training`), resumable, in a time budget.
+* ``voices train``: the voice model (:mod:`bach2.models.voice_training`), resumable, in a time budget;
+* ``voices evaluate``: its NLL per frame as Coconet reports it (:mod:`bach2.measure.voice_likelihood`).
 
 Each command parses, calls one library function and prints where the output went.
 """
@@ -50,6 +51,26 @@ def cmd_voices_train(args):
     return 0
 
 
+def cmd_voices_evaluate(args):
+    """NLL of held-out music in nats per frame (16th), as Coconet reports it: one random ordering of frames and of
+    the voices in each (the chain rule on the true cells). The JSB Chorales' test split (--jsb), or the pieces a
+    voice model held out of its prepared data (--data)."""
+    from bach2.data.voice_data import chorale_positions, jsb_voice_tokens
+    from bach2.measure.voice_likelihood import framewise_nll
+    from bach2.models.checkpoints import load_voice_model
+    from bach2.models.voice_training import load_pieces, split_held_out
+    model, meta = load_voice_model(args.checkpoint)
+    if args.jsb:
+        pieces = [(t.T, chorale_positions(len(t))[:, 0]) for t in jsb_voice_tokens(args.jsb)[args.split]]
+    else:
+        _, held = split_held_out(load_pieces(args.data, keys=[0]), meta.get('held_out_bwv', ()))
+        pieces = [(t.T, p[:, 0]) for t, p in zip(held.tokens[0], held.positions)]
+    pieces = pieces[:args.pieces] if args.pieces else pieces
+    result = framewise_nll(model, pieces, args.orderings, args.seed)
+    print(f'{len(pieces)} pieces, {result["frames"]} frames: {result["nll_per_frame"]:.3f} nats per frame')
+    return 0
+
+
 def add_voices_command(commands):
     voices = commands.add_parser('voices', help='the corpus in voices and the voice model',
                                  description='Prepare music in voices and train the voice model.')
@@ -73,3 +94,12 @@ def add_voices_command(commands):
     train.add_argument('--hours', type=float, default=0.0, help='or after this long (default: no limit)')
     train.add_argument('--valid-every', type=positive, default=250, help='batches (default: %(default)s)')
     train.add_argument('--seed', type=seed, default=0)
+    evaluate = command_parser(sub, 'evaluate', cmd_voices_evaluate, cmd_voices_evaluate.__doc__)
+    evaluate.add_argument('checkpoint', help='a voice model (.npz)')
+    evaluate.add_argument('--jsb', metavar='JSON', help='Jsb16thSeparated.json: score its --split')
+    evaluate.add_argument('--split', choices=('train', 'valid', 'test'), default='test', help='default: %(default)s')
+    evaluate.add_argument('--data', default=DEFAULT_VOICE_DATA, help='prepared voice tokens, without --jsb '
+                          '(default: %(default)s)')
+    evaluate.add_argument('--pieces', type=positive, help='the first so many pieces only')
+    evaluate.add_argument('--orderings', type=positive, default=1, help='default: %(default)s')
+    evaluate.add_argument('--seed', type=seed, default=0)
