@@ -23,7 +23,7 @@ import pathlib
 from bach2.app.arguments import DEFAULT_DATA, command_parser, file_stem, key, positive, rate, seed
 from bach2.app.output import refresh_gallery, renderer_or_say_so
 from bach2.common import CheckpointError, CorpusError
-from bach2.compose.fugue import MAX_FREE_BARS, Form, SubjectError, write_fugue
+from bach2.compose.fugue import MAX_FREE_BARS, Form, SubjectError, write_fugue, write_voice_fugue
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.harmonize import harmonize
 from bach2.compose.lines import Sampling
@@ -251,6 +251,8 @@ def cmd_fugue(args):
     it, further entries below, each kept note for note in its voice while the model writes the others,
     then --free-bars bars in all voices."""
     checkpoints = None
+    if args.model == 'lstm-nade' and (args.entries or args.checkpoint or args.voices not in (3, 4)):
+        raise SubjectError('--entries, --checkpoint and 2, 5 or 6 voices go with --model voices')
     if args.up or args.down:
         if not (args.up and args.down):
             raise SubjectError('--up and --down go together: a model of each drawing order')
@@ -260,9 +262,12 @@ def cmd_fugue(args):
         with tqdm(total=100, desc=f'fugue, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
             sampling = Sampling(temperature=args.temperature, seed=args.seed + k,
                                 progress=lambda done: shown.update(round(100 * done) - shown.n))
-            files, report = write_fugue(args.subject, Form(args.voices, args.answer, args.key, args.free_bars),
-                                        checkpoints, sampling,
-                                        Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
+            form = Form(args.voices, args.answer, args.key, args.free_bars)
+            output = Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml)
+            if args.model == 'voices':
+                files, report = write_voice_fugue(args.subject, form, args.entries, args.checkpoint, sampling, output)
+            else:
+                files, report = write_fugue(args.subject, form, checkpoints, sampling, output)
         entries = '; '.join(f'bar {bar:g} {kind} in the {voice}' for bar, voice, kind in report['entries'])
         print(f'{report["key"]}, {report["answer"]} answer: {entries}; entries intact '
               f'{report["entries_intact"]:.0%}')
@@ -335,7 +340,14 @@ def add_fugue_command(commands):
     fugue.add_argument('subject', metavar='SUBJECT', help='a MIDI file (its highest line), or notes as text: '
                        '"C4:0.5 Eb4 D4 C4 B3:1 C4 D4 G3" — scientific pitch names (C4 = middle C), r for a rest, '
                        ':LENGTH in quarter notes (kept until changed; first: 1); starts on a downbeat of 4/4')
-    fugue.add_argument('--voices', type=int, choices=(3, 4), default=3, help='default: %(default)s')
+    fugue.add_argument('--voices', type=int, choices=range(2, 7), default=3, metavar='2…6',
+                       help='3 or 4; 2 to 6 with --model voices (default: %(default)s)')
+    fugue.add_argument('--model', choices=('lstm-nade', 'voices'), default='lstm-nade',
+                       help='lstm-nade: the shipped pair drawn up and down (the default); voices: the voice model, '
+                       'entries in any voice and every other cell written around them (countersubjects)')
+    fugue.add_argument('--entries', type=voice_names, help='with --model voices: the voices in order of entry, '
+                       'e.g. tenor,alto,soprano,bass (default: alto, soprano, tenor, bass)')
+    fugue.add_argument('--checkpoint', help='with --model voices: a voice model (default: the shipped one)')
     fugue.add_argument('--answer', choices=('tonal', 'real'), default='tonal',
                        help='tonal: a dominant in the head of the subject is answered by the tonic; real: every '
                        'note a fifth up (default: %(default)s)')

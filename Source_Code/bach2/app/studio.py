@@ -18,11 +18,11 @@ overwriting an earlier one.
 Every request is bounded (:data:`MAX_REQUEST_BYTES`, :data:`MAX_UPLOAD_NOTES`, :data:`MAX_UPLOAD_STEPS`,
 :data:`MAX_SUBJECT_CHARACTERS`, the subject parser's :data:`~bach2.compose.fugue.MAX_SUBJECT_QUARTERS`,
 :data:`LIMITS`, :data:`MAX_WAITING` jobs waiting). Bad input — a file that is not MIDI, an empty, unreadable
-or too long subject, a key that is not a key, a value out of range, a missing checkpoint, a malformed
-request — is answered with one line (``{"error": …}``, HTTP 4xx, or a failed job), shown on the page; the
-app goes on serving. With a
-``token``, every request but the page itself (and its icon) must carry it (header ``X-Bach2-Token``, or a
-``token`` field or query parameter), else HTTP 401. Uploads go to one temporary folder (``bach2_studio_*``),
+or too long subject, a key that is not a key, a value out of range, bars or voices that a piece does not
+have, a missing checkpoint, a malformed request — is answered with one line (``{"error": …}``, HTTP 4xx,
+or a failed job), shown on the page; the app goes on serving. With a ``token``, every request but the page
+itself (and its icon) must carry it (header ``X-Bach2-Token``, or a ``token`` field or query parameter), else
+HTTP 401. Uploads go to one temporary folder (``bach2_studio_*``),
 each removed after its job, and the folder, with the temporary files of the worker, when the studio closes.
 
 Also here: the command that serves it (:func:`cmd_studio`, :func:`add_studio_command`): the first Ctrl-C

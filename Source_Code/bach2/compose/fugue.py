@@ -37,14 +37,17 @@ import numpy as np
 from bach2.common import MIDI_SUFFIXES, CorpusError
 from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, line_of, plan_piece, read_given
 from bach2.compose.lines import Sampling
+from bach2.compose.voice_writing import VoicePiece, voice_model_for, voices_composition
 from bach2.data.training_set import load_piece, piece_names
+from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, N_KEYS, REST
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.key_finding import MODES, key_correlations, key_of, tonic_class
+from bach2.music.geometry import Geometry
 from bach2.music.metre import fit_positions, piece_positions, regular_positions
 from bach2.music.pitch_names import parse_pitch_name
 from bach2.music.progressions import parse_key
 from bach2.render.piece import Output, write_piece
-from bach2.time_series_to_pitch_matrix import onset_matrix, time_series_to_pitch_matrix
+from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, onset_matrix, time_series_to_pitch_matrix
 
 STEPS_PER_QUARTER = 4
 ANSWERS = ('tonal', 'real')
@@ -393,3 +396,85 @@ def prepared_subject(data_dir, names, n_pitches):
         if found:
             return name, found
     raise CorpusError(f'{data_dir}: none of the held-out fugues is prepared here with its onsets')
+
+
+# --------------------------------------------------------------------------- with the voice model
+
+#: the voice model's steps and pitches (:mod:`bach2.data.voice_tokens`: A0–C8 at 16ths)
+VOICE_GEOMETRY = Geometry(JOURNAL_STEP_TICKS, N_KEYS, LOWEST)
+TOP_REGISTER, BOTTOM_REGISTER = 72, 50     # mean MIDI pitch an entry aims at in the highest and the lowest voice
+
+
+def entry_order(n_voices, entry_voices=None):
+    """Rows of the voices in the order they enter: ``entry_voices`` (names, e.g. ('tenor', 'alto', …)), else
+    :data:`ENTRIES`' order (alto, soprano, tenor, bass), else from the top; SubjectError on a wrong list."""
+    names = VOICE_NAMES.get(n_voices)
+    if names is None:
+        raise SubjectError(f'a fugue in voices has 2 to 6 voices, not {n_voices}')
+    if not entry_voices:
+        return [voice for voice, _, _ in ENTRIES[n_voices]] if n_voices in ENTRIES else list(range(n_voices))
+    unknown = [name for name in entry_voices if name not in names]
+    if unknown or len(set(entry_voices)) != len(entry_voices) or len(entry_voices) != n_voices:
+        raise SubjectError(f'entries: name each of the {n_voices} voices once ({", ".join(names)}), '
+                           f'not {", ".join(entry_voices)}')
+    return [names.index(name) for name in entry_voices]
+
+
+def voice_exposition(subject, tonic, form, entry_voices=None):
+    """The entries of ``form`` on the :class:`Subject` in the key of ``tonic``, subject and answer by turns,
+    each in ``entry_order`` and in the octave nearest its voice's register → [:class:`Entry`], steps in all."""
+    pitches, onsets = subject.pitches, subject.onsets
+    bar = int(subject.positions[0][1])
+    spacing = -(-len(pitches) // bar) * bar
+    order = entry_order(form.voices, entry_voices)
+    entries = []
+    for k, voice in enumerate(order):
+        kind = 'subject' if k % 2 == 0 else 'answer'
+        line = pitches if kind == 'subject' else answer_of(pitches, onsets, tonic, form.answer)
+        register = TOP_REGISTER - voice * (TOP_REGISTER - BOTTOM_REGISTER) / max(form.voices - 1, 1)
+        shift = 12 * round((register - line[line >= 0].mean()) / 12)
+        entries.append(Entry(k * spacing, voice, kind, np.where(line >= 0, line + shift, -1), onsets))
+    return entries, (form.voices - 1) * spacing + len(pitches) + form.free_bars * bar
+
+
+def exposition_cells(entries, n_voices, n_steps):
+    """Entries → (``V × T`` tokens, ``V × T`` given): each entry note for note, each voice silent before its first
+    entry, the rest free."""
+    tokens = np.full((n_voices, n_steps), REST, np.int16)
+    given = np.zeros((n_voices, n_steps), bool)
+    for entry in entries:
+        if not given[entry.voice].any():
+            given[entry.voice, :entry.start] = True
+        span = slice(entry.start, entry.start + len(entry.pitches))
+        struck = np.asarray(entry.onsets, bool) | (np.r_[-1, entry.pitches[:-1]] != entry.pitches)
+        row = np.where(entry.pitches < 0, REST, np.where(struck, FIRST_PITCH + entry.pitches - LOWEST, HOLD))
+        tokens[entry.voice, span] = row
+        given[entry.voice, span] = True
+    return tokens, given
+
+
+def write_voice_fugue(subject, form=Form(), entry_voices=None, checkpoint=None, sampling=Sampling(), output=Output()):
+    """An exposition on ``subject`` (MIDI file or text) written by the voice model (``checkpoint``; None: the
+    shipped one): the entries in ``entry_voices`` (names in order of entry; default :func:`entry_order`), kept
+    note for note, every other cell written — so the voice that stated the subject goes on against the answer
+    (a countersubject) → (files, report) as :func:`compose` gives them."""
+    from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
+    subject = read_subject(subject, VOICE_GEOMETRY)
+    tonic, found_key = subject_key(subject.pitches, subject.onsets, form.key, subject.context)
+    entries, n_steps = voice_exposition(subject, tonic, form, entry_voices)
+    tokens, given = exposition_cells(entries, form.voices, n_steps)
+    positions = fit_positions(subject.positions, n_steps)
+    filled = gibbs_fill(voice_model_for(checkpoint, 'voices'), tokens, given, positions[:, 0], GibbsSchedule(),
+                        sampling.temperature, sampling.seed, on_round=sampling.progress)
+    names = VOICE_NAMES[form.voices]
+    bar = int(positions[0][1])
+    report = {'key': f'{found_key[0]} {found_key[1]}', 'answer': form.answer, 'voices': form.voices,
+              'model': 'voices', 'entries': [((e.start + int(positions[0][0])) / bar + 1, names[e.voice], e.kind)
+                                             for e in entries],
+              'exposition_steps': entries[-1].start + len(subject.pitches)}
+    piece = voices_composition(VoicePiece(filled, positions, names), key=found_key, record=dict(report))
+    piece.marks = [(entry.start, f'{entry.kind} ({names[entry.voice]})') for entry in entries]
+    files = write_piece(piece, output.named(f'fugue_exposition_{subject_slug(subject)}_{form.voices}v_voices_seed'
+                                            f'{sampling.seed}'))
+    report['entries_intact'] = float(np.mean([(filled[given] == tokens[given]).all()]))
+    return files, report

@@ -30,6 +30,7 @@ import numpy as np
 
 from bach2.common import CheckpointError, MIDI_SUFFIXES, CorpusError
 from bach2.compose.lines import Sampling, lines_piece
+from bach2.data.voice_tokens import VOICE_NAMES
 from bach2.midi_to_time_series import read_tune
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.key_finding import MODES, key_correlations, key_of, key_of_midi_name, tonic_class
@@ -40,7 +41,6 @@ from bach2.time_series_to_pitch_matrix import (JOURNAL_STEP_TICKS, onset_matrix,
                                                quantization_summary, time_series_to_pitch_matrix)
 
 ORDER_OF_SIDE = {'top': 'down', 'bottom': 'up'}        # the drawing order that gives this voice first
-VOICE_NAMES = {2: ('soprano', 'bass'), 3: ('soprano', 'alto', 'bass'), 4: ('soprano', 'alto', 'tenor', 'bass')}
 UNSEEN = 12            # semitones a voice that has not sounded yet counts as away from any pitch
 
 
@@ -308,7 +308,7 @@ def harmonize(melody, voice='soprano', n_voices=4, checkpoint=None, sampling=Sam
     the shipped model of that order)."""
     if voice not in ('soprano', 'bass'):
         raise ValueError(f"voice must be 'soprano' or 'bass', not {voice!r}")
-    if n_voices not in VOICE_NAMES:
+    if n_voices not in (2, 3, 4):
         raise ValueError(f'voices must be 2, 3 or 4, not {n_voices}')
     order = ORDER_OF_SIDE['top' if voice == 'soprano' else 'bottom']
     samplers, geometry = load_samplers({order: checkpoint or SHIPPED_MODELS[order]})

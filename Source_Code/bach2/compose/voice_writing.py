@@ -22,17 +22,14 @@ import numpy as np
 
 from bach2.common import CorpusError
 from bach2.compose.lines import Sampling
-from bach2.data.voice_tokens import HOLD, LOWEST, N_KEYS, REST, line_tokens, piece_tokens, token_notes, voice_lines
+from bach2.data.voice_tokens import (HOLD, LOWEST, N_KEYS, REST, VOICE_NAMES, line_tokens, piece_tokens, token_notes,
+                                     voice_lines)
 from bach2.music.metre import continue_positions, piece_positions, usual_bar
 from bach2.render.piece import Composition, Output, write_piece
 from bach2.render.scores import time_signature_of
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, ticks_per_step
 
 STEP = JOURNAL_STEP_TICKS
-#: voice names, highest first, for each number of voices
-VOICE_NAMES = {2: ('soprano', 'bass'), 3: ('soprano', 'alto', 'bass'), 4: ('soprano', 'alto', 'tenor', 'bass'),
-               5: ('soprano1', 'soprano2', 'alto', 'tenor', 'bass'),
-               6: ('soprano1', 'soprano2', 'alto1', 'alto2', 'tenor', 'bass')}
 
 
 @dataclasses.dataclass

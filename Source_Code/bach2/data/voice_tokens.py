@@ -35,6 +35,10 @@ N_KEYS = 88                 # A0 … C8
 VOCABULARY = FIRST_PITCH + N_KEYS   # token classes: rest, hold, 88 pitches
 MAX_VOICES = 6              # the most voices a stored piece keeps (Bach's keyboard writing: 2–6)
 FRAGMENT_SHARE = 0.1        # a track with fewer notes than this share of the largest track's is a fragment
+#: voice names, highest first, for each number of voices
+VOICE_NAMES = {2: ('soprano', 'bass'), 3: ('soprano', 'alto', 'bass'), 4: ('soprano', 'alto', 'tenor', 'bass'),
+               5: ('soprano1', 'soprano2', 'alto', 'tenor', 'bass'),
+               6: ('soprano1', 'soprano2', 'alto1', 'alto2', 'tenor', 'bass')}
 TEXTURE_SHARE = 0.3         # tracks striking more of their notes over another of their own are textures
 
 
