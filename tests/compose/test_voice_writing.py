@@ -11,7 +11,7 @@ from bach2.compose.voice_writing import (bar_steps, continue_file, harmonize_fil
 from bach2.data.default_corpus import KEYBOARD_VOICES
 from bach2.data.voice_tokens import VOICE_NAMES, token_notes
 from bach2.midi_to_time_series import midi_to_time_series
-from bach2.models.checkpoints import save_voice_checkpoint
+from bach2.models.checkpoints import save_model_checkpoint
 from bach2.models.voice_model import VoiceConfig, VoiceModel
 from bach2.render.piece import Output
 
@@ -25,7 +25,7 @@ def checkpoint(tmp_path_factory):
     """A small voice model with its initial parameters, as a checkpoint."""
     path = tmp_path_factory.mktemp('model') / 'voices.npz'
     model = VoiceModel(VoiceConfig(channels=8, n_blocks=1, dilations=(1,)), training=False, seed=2)
-    return save_voice_checkpoint(path, model, {'held_out': [INVENTION.stem]})
+    return save_model_checkpoint(path, model, {'held_out': [INVENTION.stem]})
 
 
 def notes_of(path):

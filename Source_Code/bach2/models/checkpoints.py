@@ -13,7 +13,9 @@ string, and ``param:<name>`` float32 arrays, one per parameter (and optimizer ac
 * A **sequence checkpoint** holds a road-map model (:class:`~bach2.models.sequence_model.SequenceModel`,
   ``bach2 chords train`` / ``bach2 lines train``). ``meta``: ``config``
   (:class:`~bach2.models.sequence_model.SequenceConfig`), ``epoch``, ``history``, and the folder, split and keys
-  it trained on.
+  it trained on. A **voice checkpoint** (:class:`~bach2.models.voice_model.VoiceModel`, ``bach2 voices train``)
+  is written the same way (:func:`save_model_checkpoint`): ``config``, ``batch``, ``history``, the pieces trained
+  on and held out; the shipped voice models (:data:`SHIPPED_VOICE_MODELS`) keep only the parameters.
 
 Either kind keeps the epoch of lowest validation NLL in a twin, ``…_best.npz`` (:func:`best_checkpoint_path`).
 Both loaders return (config, state, meta).
@@ -211,27 +213,33 @@ def load_samplers(checkpoints):
 
 # --------------------------------------------------------------------------- sequence checkpoints (the road map)
 
-def save_sequence_checkpoint(path, model, meta):
-    """Write ``path`` (.npz) atomically: ``meta`` with the config of ``model`` (a SequenceModel) added, and the
-    parameters and optimizer state of ``model`` → ``path``."""
+def save_model_checkpoint(path, model, meta):
+    """Write ``path`` (.npz) atomically: ``meta`` with the config of ``model`` (a SequenceModel or a VoiceModel)
+    added, and the parameters and optimizer state of ``model`` → ``path``."""
     write_values(path, {**meta, 'config': dataclasses.asdict(model.config)}, model.get_state())
     return path
+
+
+def load_model_checkpoint(path, config_class, what):
+    """A checkpoint of :func:`save_model_checkpoint` → (``config_class`` of its config, state {name: float32 array},
+    meta dict); CheckpointError naming the file when it is missing or not one (``what``: 'a sequence model' …)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'{path}: no such checkpoint')
+    try:
+        meta, state = read_values(path)
+        config = config_class(**meta['config'])
+    except UNREADABLE:
+        reason = '' if zipfile.is_zipfile(path) else ' (not an .npz archive)'
+        raise CheckpointError(f'{path}: not a checkpoint of {what}{reason}') from None
+    return config, state, meta
 
 
 def load_sequence_checkpoint(path):
     """Sequence checkpoint → (SequenceConfig, state {name: float32 array}, meta dict); CheckpointError naming the
     file when it is missing or not one."""
     from bach2.models.sequence_model import SequenceConfig      # PyTensor: seconds to import
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'{path}: no such checkpoint')
-    try:
-        meta, state = read_values(path)
-        config = SequenceConfig(**meta['config'])
-    except UNREADABLE:
-        reason = '' if zipfile.is_zipfile(path) else ' (not an .npz archive)'
-        raise CheckpointError(f'{path}: not a checkpoint of a sequence model{reason}') from None
-    return config, state, meta
+    return load_model_checkpoint(path, SequenceConfig, 'a sequence model')
 
 
 def load_sequence_model(checkpoint, kind, batch_size=1):
@@ -248,27 +256,11 @@ def load_sequence_model(checkpoint, kind, batch_size=1):
 
 # --------------------------------------------------------------------------- voice checkpoints (issue 30)
 
-def save_voice_checkpoint(path, model, meta):
-    """Write ``path`` (.npz) atomically: ``meta`` with the config of ``model`` (a VoiceModel) added, and its
-    parameters and Adam state."""
-    write_values(path, {**meta, 'config': dataclasses.asdict(model.config)}, model.get_state())
-    return path
-
-
 def load_voice_checkpoint(path):
     """Voice checkpoint → (VoiceConfig, state {name: float32 array}, meta dict); CheckpointError naming the file
     when it is missing or not one."""
     from bach2.models.voice_model import VoiceConfig       # PyTensor: seconds to import
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'{path}: no such checkpoint')
-    try:
-        meta, state = read_values(path)
-        config = VoiceConfig(**meta['config'])
-    except UNREADABLE:
-        reason = '' if zipfile.is_zipfile(path) else ' (not an .npz archive)'
-        raise CheckpointError(f'{path}: not a checkpoint of a voice model{reason}') from None
-    return config, state, meta
+    return load_model_checkpoint(path, VoiceConfig, 'a voice model')
 
 
 def export_voice_model(checkpoint, folder, command=''):

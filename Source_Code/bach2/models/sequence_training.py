@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.common import TrainingDiverged
-from bach2.models.checkpoints import best_checkpoint_path, save_sequence_checkpoint
+from bach2.models.checkpoints import best_checkpoint_path, save_model_checkpoint
 from bach2.models.sequence_model import SequenceModel, one_hot_inputs
 
 
@@ -145,10 +145,10 @@ def train_sequence_model(config, training, train_data, valid_data, progress=True
             row['valid_nll_per_token'], row['valid_tokens'] = sequence_nll(model, valid_data)
         history.append(row)
         meta = {'epoch': epoch, 'history': history, **data_meta}
-        save_sequence_checkpoint(out_path, model, meta)
+        save_model_checkpoint(out_path, model, meta)
         if row.get('valid_nll_per_token', -math.inf) < best or valid_data is None:
             best = row.get('valid_nll_per_token', best)
-            save_sequence_checkpoint(best_checkpoint_path(out_path), model, meta)
+            save_model_checkpoint(best_checkpoint_path(out_path), model, meta)
         log(f'epoch {epoch}: train cost {row["train_cost"]:.3f}'
             + (f', validation NLL per token {row["valid_nll_per_token"]:.3f}' if 'valid_nll_per_token' in row else ''))
     return model, history

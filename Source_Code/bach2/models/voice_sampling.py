@@ -1,6 +1,8 @@
 """Blocked Gibbs sampling of the voice model (Coconet's way): fill every cell not given, given cells kept exactly.
 
-A first pass draws every free cell at once; then, for ``n_iterations`` rounds, a random block of the free cells
+A first drawing gives every free cell a value — step by step from the first (each step given every step before
+it, the later free cells masked: ancestral sampling in time order), or all at once as Coconet does; then, for
+``n_iterations`` rounds, a random block of the free cells
 (each with probability ``p_n``, annealed from ``p_max`` to ``p_min`` over the first ``anneal`` share of the
 rounds, Yao et al.'s schedule as Coconet uses it) is masked and drawn again given all the others. A hold is never
 drawn where the cell before it is a known rest (nor at a voice's first step); any such hold left at the end
@@ -23,11 +25,15 @@ LENGTH_QUANTUM = 64
 
 @dataclasses.dataclass
 class GibbsSchedule:
-    """How many rounds and how large a block (Coconet's defaults: p 0.9 → 0.1 over 70 % of the rounds)."""
+    """How the free cells are first drawn and then drawn again: ``start`` 'ancestral' (step by step from the
+    first, each step's free cells given every step before it, the later ones masked) or 'independent' (all at
+    once, as Coconet's first round); then ``n_iterations`` rounds, a block of probability p annealed from
+    ``p_max`` to ``p_min`` over the first ``anneal`` share of them (Coconet's schedule)."""
     n_iterations: int = 96
     p_max: float = 0.9
     p_min: float = 0.1
     anneal: float = 0.7
+    start: str = 'ancestral'
 
     def block_probability(self, n):
         return max(self.p_min, self.p_max - (self.p_max - self.p_min) * n / (self.anneal * self.n_iterations))
@@ -81,14 +87,20 @@ def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temper
     tokens = np.where(given, tokens, REST).astype(np.int16)
     free = ~given
     predict = model.predict((1,) + tokens.shape)
-    rounds = range(schedule.n_iterations + 1)
-    for n in tqdm(rounds, desc='voices', unit='round', disable=not progress):
-        block = free if n == 0 else free & (rng.random(free.shape) < schedule.block_probability(n - 1))
+    steps = np.flatnonzero(free.any(axis=0)) if schedule.start == 'ancestral' else np.zeros(1, int)
+    blocks = [free & (np.arange(free.shape[1]) >= t) for t in steps] if schedule.start == 'ancestral' else [free]
+    rounds = len(blocks) + schedule.n_iterations
+    for n in tqdm(range(rounds), desc='voices', unit='round', disable=not progress):
+        if n < len(blocks):            # the first drawing: this step's free cells, the later ones masked
+            masked = blocks[n]
+            block = masked & (np.arange(free.shape[1]) == steps[n]) if schedule.start == 'ancestral' else masked
+        else:
+            block = masked = free & (rng.random(free.shape) < schedule.block_probability(n - len(blocks)))
         if block.any():
-            inputs = network_inputs(tokens[None], ~block[None], positions[None])
-            log_p = forbid_holds(np.asarray(predict(*inputs))[0], tokens, block)
+            inputs = network_inputs(tokens[None], ~masked[None], positions[None])
+            log_p = forbid_holds(np.asarray(predict(*inputs))[0], tokens, masked)
             tokens = np.where(block, draw(log_p, temperature, rng), tokens).astype(np.int16)
         if on_round:
-            on_round((n + 1) / len(rounds))
+            on_round((n + 1) / rounds)
     tokens = legal(tokens)
     return tokens[:, :T]

@@ -20,7 +20,7 @@ from bach2.common import CorpusError
 from bach2.data.training_windows import bwv_number
 from bach2.data.voice_data import load_voice_tokens
 from bach2.data.voice_tokens import REST
-from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, save_voice_checkpoint
+from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, save_model_checkpoint
 from bach2.models.voice_model import VoiceModel, network_inputs, random_masks
 
 #: the works the shipped LSTM-NADE held out (its checkpoint's ``bwv_held_out``): compared on the same pieces
@@ -130,6 +130,20 @@ def masked_nll(model, batches):
     return total / max(weight, 1.0)
 
 
+def resume(model, out_path, log):
+    """Load the checkpoint at ``out_path``, if there is one, into ``model`` → (batches done, history); CorpusError
+    when it holds another configuration."""
+    if not out_path.exists():
+        return 0, []
+    saved_config, state, meta = load_voice_checkpoint(out_path)
+    if saved_config != model.config:
+        raise CorpusError(f'{out_path}: a checkpoint of another configuration ({saved_config}); '
+                          f'give another --out to start afresh')
+    model.set_state(state)
+    log(f'resuming {out_path} at batch {meta["batch"]}')
+    return meta['batch'], meta['history']
+
+
 def train_voice_model(config, training, progress=True, log=print):
     """Train (or resume) a voice model of ``config`` (:class:`~bach2.models.voice_model.VoiceConfig`) as
     ``training`` (:class:`VoiceTrainingConfig`) says → (model, history rows {batch, train_cost, valid_nll,
@@ -140,16 +154,8 @@ def train_voice_model(config, training, progress=True, log=print):
         raise CorpusError(f'{training.data_dir}: the split by BWV left {len(train.names)} training and '
                           f'{len(held.names)} held-out pieces; both need some')
     model = VoiceModel(config, backend=training.backend, seed=training.seed)
-    batch, history, minutes = 0, [], 0.0
-    if out_path.exists():
-        saved_config, state, meta = load_voice_checkpoint(out_path)
-        if saved_config != config:
-            raise CorpusError(f'{out_path}: a checkpoint of another configuration ({saved_config}); '
-                              f'give another --out to start afresh')
-        model.set_state(state)
-        batch, history = meta['batch'], meta['history']
-        minutes = history[-1]['minutes'] if history else 0.0
-        log(f'resuming {out_path} at batch {batch}')
+    batch, history = resume(model, out_path, log)
+    minutes = history[-1]['minutes'] if history else 0.0
     valid = validation_batches(held, config, training.valid_windows, training.seed)
     best = min((row['valid_nll'] for row in history), default=math.inf)
     started, costs = time.time(), []
@@ -172,10 +178,10 @@ def train_voice_model(config, training, progress=True, log=print):
             costs = []
             meta = {'batch': batch, 'history': history, 'data_dir': str(training.data_dir),
                     'held_out_bwv': list(training.held_out_bwv), 'trained_on': train.names, 'held_out': held.names}
-            save_voice_checkpoint(out_path, model, meta)
+            save_model_checkpoint(out_path, model, meta)
             if row['valid_nll'] < best:
                 best = row['valid_nll']
-                save_voice_checkpoint(best_checkpoint_path(out_path), model, meta)
+                save_model_checkpoint(best_checkpoint_path(out_path), model, meta)
             log(f'batch {batch}: train cost {row["train_cost"]:.3f}, held-out NLL per masked cell '
                 f'{row["valid_nll"]:.3f} ({row["minutes"]:.0f} min)')
         if out_of_time:
