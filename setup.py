@@ -17,7 +17,7 @@ setup(
     long_description_content_type='text/markdown',
     package_dir={'': 'Source_Code'},
     packages=find_packages('Source_Code'),
-    package_data={'bach2.models': ['shipped/*', 'shipped/down/*'], 'bach2.app': ['studio.html']},   # trained models, the studio's page
+    package_data={'bach2.models': ['shipped/*', 'shipped/down/*', 'shipped/voices/*', 'shipped/chorales/*'], 'bach2.app': ['studio.html']},   # trained models, the studio's page
     python_requires='>=3.10',
     install_requires=REQUIREMENTS,
     extras_require={

@@ -66,8 +66,11 @@ def cmd_voices_evaluate(args):
         _, held = split_held_out(load_pieces(args.data, keys=[0]), meta.get('held_out_bwv', ()))
         pieces = [(t.T, p[:, 0]) for t, p in zip(held.tokens[0], held.positions)]
     pieces = pieces[:args.pieces] if args.pieces else pieces
-    result = framewise_nll(model, pieces, args.orderings, args.seed)
-    print(f'{len(pieces)} pieces, {result["frames"]} frames: {result["nll_per_frame"]:.3f} nats per frame')
+    windows = [(tokens[:, t:t + args.window], positions[t:t + args.window]) for tokens, positions in pieces
+               for t in range(0, tokens.shape[1], args.window or tokens.shape[1])]
+    result = framewise_nll(model, windows, args.orderings, args.seed)
+    cut = f', cut in windows of {args.window} steps' if args.window else ''
+    print(f'{len(pieces)} pieces{cut}, {result["frames"]} frames: {result["nll_per_frame"]:.3f} nats per frame')
     return 0
 
 
@@ -101,5 +104,7 @@ def add_voices_command(commands):
     evaluate.add_argument('--data', default=DEFAULT_VOICE_DATA, help='prepared voice tokens, without --jsb '
                           '(default: %(default)s)')
     evaluate.add_argument('--pieces', type=positive, help='the first so many pieces only')
+    evaluate.add_argument('--window', type=positive, help='score pieces in windows of this many steps, each on '
+                          'its own (the cost grows with the square of the length; default: whole pieces)')
     evaluate.add_argument('--orderings', type=positive, default=1, help='default: %(default)s')
     evaluate.add_argument('--seed', type=seed, default=0)
