@@ -1,8 +1,7 @@
 """``bach2 journey``, the main job: every stage once on the built-in corpus, small and quick.
 
 Stages 0–2 prepare the corpus (``bach2 prepare``); the shipped model continues two pieces it never trained
-on and the shipped pair writes a fugue exposition on the subject of a held-out fugue; the shipped voice model
-continues a held-out fugue in its four voices; a small model of the
+on and the shipped pair writes a fugue exposition on the subject of a held-out fugue; a small model of the
 journal (2 × 128 units) trains for a few epochs (stage 3) and writes two pieces (stage 4); the gallery shows
 them all (stage 5).
 """
@@ -48,8 +47,6 @@ def journey_after_prepare(model_config, train_config, fugues, temperature):
     shipped_pieces(data_dir, fugues, audio)
     print('a fugue exposition by the shipped models (bach2 fugue) on the subject of a fugue they never trained on')
     shipped_exposition(data_dir, fugues, audio)
-    print('the shipped voice model (bach2 generate --voices 4) continues a fugue it never trained on, in its voices')
-    shipped_voice_piece(fugues, audio)
     print('stage 3: train a small model of the journal (2 × 128 units)')
     train(model_config, train_config)
     print('stage 4: generate')
@@ -104,18 +101,6 @@ def shipped_exposition(data_dir, fugues, audio):
             print(f'  {path}')
     except (CheckpointError, CorpusError, ValueError) as error:
         print(f'the fugue exposition is skipped: {error}')
-
-
-def shipped_voice_piece(fugues, audio, n_voices=4, n_steps=256):
-    """The voice model shipped with Bach2.0 continues the first two bars of a held-out piece of ``n_voices``
-    voices for ``n_steps`` 16ths; skipped with a line that says why where it cannot."""
-    from bach2.compose.voice_writing import continue_file
-    try:
-        files, _ = continue_file(None, n_voices, n_steps, output=Output(fugues, audio=audio))
-        for path in files.values():
-            print(f'  {path}')
-    except (CheckpointError, CorpusError, ValueError) as error:
-        print(f'the voice model is skipped: {error}')
 
 
 def add_journey_command(commands):
