@@ -21,12 +21,9 @@ import mido
 import numpy as np
 import pytest
 
-from bach2.data.default_corpus import KEYBOARD_VOICES
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.models.checkpoints import SHIPPED_MODEL, best_checkpoint_path
 
-INVENTIONS = ('bwv773_invention_bach-invention-02.mid', 'bwv772_invention_bach-invention-01.mid',
-              'bwv776_invention_bach-invention-05.mid')      # two voices each: one compiled shape to train
 ALTO = [60, 62, 64, 65, 67, 65, 64, 62]                      # quarter notes: two bars of 4/4
 SOPRANO = [72, 74, 76, 77, 79, 77, 76, 74, 72, 71, 72, 74, 76, 74, 72, 71]   # four bars of quarters
 BASS = [48, 55, 53, 52, 50, 55, 48, 48]                      # four bars of half notes
@@ -34,19 +31,14 @@ STEP = 24                                                    # ticks of a 16th a
 
 
 @pytest.fixture(scope='module')
-def voice_model(tmp_path_factory):
+def voice_model(inventions_in_voices, tmp_path_factory):
     """A tiny voice model of three inventions (a few seconds: two batches) → its best checkpoint's path."""
-    from bach2.data.voice_data import prepare_voice_data
     from bach2.models.voice_model import VoiceConfig
     from bach2.models.voice_training import VoiceTrainingConfig, train_voice_model
     folder = tmp_path_factory.mktemp('voice_model')
-    (folder / 'midi').mkdir()
-    for name in INVENTIONS:
-        shutil.copy(KEYBOARD_VOICES / 'mutopia' / name, folder / 'midi' / name)
-    prepare_voice_data(folder / 'midi', folder / 'data', progress=False)
     out = folder / 'voices.npz'
     train_voice_model(VoiceConfig(channels=8, n_blocks=2, dilations=(1, 2), window=16, batch_size=2),
-                      VoiceTrainingConfig(data_dir=folder / 'data', out_path=out, batches=2, valid_every=2,
+                      VoiceTrainingConfig(data_dir=inventions_in_voices, out_path=out, batches=2, valid_every=2,
                                           valid_windows=2), progress=False, log=lambda line: None)
     return best_checkpoint_path(out)
 

@@ -1,32 +1,17 @@
 """bach2.models.voice_model, voice_training, voice_sampling: a small voice model trained on real Bach."""
-import shutil
-
 import numpy as np
 import pytest
 
 from bach2.common import CheckpointError, CorpusError
-from bach2.data.default_corpus import KEYBOARD_VOICES
-from bach2.data.voice_data import load_voice_tokens, prepare_voice_data
+from bach2.data.voice_data import load_voice_tokens
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
 from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, load_voice_model
-from bach2.models.voice_model import MASK, NO_PITCH, VoiceConfig, VoiceModel, known_pitches, legal, network_inputs, random_masks
+from bach2.models.voice_model import (MASK, NO_PITCH, VoiceConfig, VoiceModel, known_pitches, legal, network_inputs,
+                                     random_masks)
 from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
 from bach2.models.voice_training import VoiceTrainingConfig, train_voice_model
 
 SMALL = VoiceConfig(channels=8, n_blocks=2, dilations=(1, 2), window=16, batch_size=2, learning_rate=0.01)
-PIECES = ('bwv773_invention_bach-invention-02.mid', 'bwv772_invention_bach-invention-01.mid',
-          'bwv776_invention_bach-invention-05.mid')     # two voices each: one shape to compile
-
-
-@pytest.fixture(scope='module')
-def voice_data(tmp_path_factory):
-    """Three inventions in voices, prepared in 12 keys (BWV 772 and 776 are held-out works)."""
-    folder = tmp_path_factory.mktemp('voices')
-    (folder / 'midi').mkdir()
-    for name in PIECES:
-        shutil.copy(KEYBOARD_VOICES / 'mutopia' / name, folder / 'midi' / name)
-    prepare_voice_data(folder / 'midi', folder / 'data', progress=False)
-    return folder / 'data'
 
 
 def test_masks_and_inputs():
@@ -42,8 +27,8 @@ def test_masks_and_inputs():
     assert legal(np.array([[REST, HOLD, FIRST_PITCH, HOLD]])).tolist() == [[REST, REST, FIRST_PITCH, HOLD]]
 
 
-def test_it_learns_a_window_of_bach_and_fills_only_what_is_not_given(voice_data):
-    _, tokens, positions, _ = load_voice_tokens(voice_data)
+def test_it_learns_a_window_of_bach_and_fills_only_what_is_not_given(inventions_in_voices):
+    _, tokens, positions, _ = load_voice_tokens(inventions_in_voices)
     window = tokens[0][:16].T[None].astype(np.int32)                  # 1 × 2 voices × 16 steps
     model = VoiceModel(SMALL, seed=1)
     masks = random_masks(window.shape, np.random.default_rng(1)) | (np.arange(16) >= 8)
@@ -60,9 +45,10 @@ def test_it_learns_a_window_of_bach_and_fills_only_what_is_not_given(voice_data)
     assert not ((filled[:, 1:] == HOLD) & (filled[:, :-1] == REST)).any() and (filled[:, 0] != HOLD).all()
 
 
-def test_training_resumes_from_its_checkpoint(voice_data, tmp_path):
+def test_training_resumes_from_its_checkpoint(inventions_in_voices, tmp_path):
     out = tmp_path / 'voices.npz'
-    training = VoiceTrainingConfig(data_dir=voice_data, out_path=out, batches=2, valid_every=2, valid_windows=2)
+    training = VoiceTrainingConfig(data_dir=inventions_in_voices, out_path=out, batches=2, valid_every=2,
+                                   valid_windows=2)
     _, history = train_voice_model(SMALL, training, progress=False, log=lambda line: None)
     assert [row['batch'] for row in history] == [2] and best_checkpoint_path(out).is_file()
     lines = []

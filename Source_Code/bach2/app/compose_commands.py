@@ -16,6 +16,7 @@ where the output went.
 """
 # Imports of heavy modules are inside the commands, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
 import argparse
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -147,18 +148,25 @@ def cmd_generate(args):
     return 0
 
 
+@contextlib.contextmanager
+def drawing(what, args, k):
+    """A progress bar (shown after 2 s) for piece ``k`` of a command → the :class:`Sampling` of seed
+    ``args.seed + k`` at ``args.temperature`` whose progress moves it."""
+    from tqdm import tqdm
+    with tqdm(total=100, desc=f'{what}, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
+        yield Sampling(temperature=args.temperature, seed=args.seed + k,
+                       progress=lambda done: shown.update(round(100 * done) - shown.n))
+
+
 def generate_in_voices(args):
     """``generate --voices N``: the voice model continues a primer (a MIDI file, else a held-out piece of the
     corpus in voices with N voices) in N voices."""
-    from tqdm import tqdm
     from bach2.compose.voice_writing import continue_file
     primer = args.primer if args.primer not in ('random', 'silence') else None
     if primer and not os.path.isfile(primer):
         raise CorpusError(f'{primer}: with --voices the primer is a MIDI file (or random: a held-out piece)')
     for k in range(args.count):
-        with tqdm(total=100, desc=f'voices, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
-            sampling = Sampling(temperature=args.temperature, seed=args.seed + k,
-                                progress=lambda done: shown.update(round(100 * done) - shown.n))
+        with drawing('voices', args, k) as sampling:
             name = f'{args.name}_{k}' if args.name and args.count > 1 else args.name
             files, _ = continue_file(primer, args.voices, args.bars * 16 if args.bars else args.steps,
                                      checkpoint=args.checkpoint, sampling=sampling,
@@ -212,17 +220,15 @@ def cmd_harmonize(args):
     lines are kept note for note. A lone soprano or bass in 2–4 voices is written around by an LSTM-NADE drawn
     from that voice out (--model lstm-nade, the default there); any other voices by the voice model (--model
     voices), which fills in any voices given any others."""
-    from tqdm import tqdm
     from bach2.compose.voice_writing import harmonize_file, harmonizer
     model = harmonizer(args.voice, args.voices, args.model)
     for k, stem in enumerate(stems(args)):
-        sampling = Sampling(temperature=args.temperature, seed=args.seed + k)
         output = Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml)
         if model == 'lstm-nade':
-            files, _ = harmonize(args.melody, args.voice[0], args.voices, args.checkpoint, sampling, output)
+            files, _ = harmonize(args.melody, args.voice[0], args.voices, args.checkpoint,
+                                 Sampling(temperature=args.temperature, seed=args.seed + k), output)
         else:
-            with tqdm(total=100, desc=f'harmonize, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
-                sampling = dataclasses.replace(sampling, progress=lambda done: shown.update(round(100 * done) - shown.n))
+            with drawing('harmonize', args, k) as sampling:
                 files, _ = harmonize_file(args.melody, tuple(args.voice), args.voices, args.checkpoint, sampling,
                                           output)
         print('written: ' + ', '.join(str(path) for path in files.values()))
@@ -233,12 +239,9 @@ def cmd_rewrite(args):
     """Write a passage of a piece again: the bars given (--bars 5-8), in all voices or those named
     (--voices alto,tenor), by the voice model; everything else is kept note for note. A file whose tracks are
     voices keeps them; a texture (a piano staff) is split into voices first."""
-    from tqdm import tqdm
     from bach2.compose.voice_writing import rewrite_file
     for k, stem in enumerate(stems(args)):
-        with tqdm(total=100, desc=f'rewrite, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
-            sampling = Sampling(temperature=args.temperature, seed=args.seed + k,
-                                progress=lambda done: shown.update(round(100 * done) - shown.n))
+        with drawing('rewrite', args, k) as sampling:
             files, _, free = rewrite_file(args.piece, args.bars, args.voices, args.checkpoint, sampling,
                                           Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml))
         print(f'{int(free.sum())} cells of {free.size} written again; written: '
@@ -257,11 +260,8 @@ def cmd_fugue(args):
         if not (args.up and args.down):
             raise SubjectError('--up and --down go together: a model of each drawing order')
         checkpoints = {'up': args.up, 'down': args.down}
-    from tqdm import tqdm
     for k, stem in enumerate(stems(args)):
-        with tqdm(total=100, desc=f'fugue, seed {args.seed + k}', unit='%', leave=False, delay=2) as shown:
-            sampling = Sampling(temperature=args.temperature, seed=args.seed + k,
-                                progress=lambda done: shown.update(round(100 * done) - shown.n))
+        with drawing('fugue', args, k) as sampling:
             form = Form(args.voices, args.answer, args.key, args.free_bars)
             output = Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml)
             if args.model == 'voices':

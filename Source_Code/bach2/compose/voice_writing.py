@@ -15,14 +15,14 @@ staff per voice.
 Steps are 16th notes (24 ticks at 96 per quarter); pitches A0–C8.
 """
 import dataclasses
-import math
 import pathlib
 
 import numpy as np
 
 from bach2.common import CorpusError
 from bach2.compose.lines import Sampling
-from bach2.data.voice_tokens import (HOLD, LOWEST, N_KEYS, REST, VOICE_NAMES, line_tokens, piece_tokens, token_notes,
+from bach2.data.voice_data import piece_voice_tokens
+from bach2.data.voice_tokens import (HOLD, LOWEST, N_KEYS, REST, VOICE_NAMES, line_steps, line_tokens, token_notes,
                                      voice_lines)
 from bach2.music.metre import continue_positions, piece_positions, usual_bar
 from bach2.render.piece import Composition, Output, write_piece
@@ -54,14 +54,11 @@ def voice_index(name, n_voices):
 def read_voices(piece, n_voices=None):
     """A :class:`~bach2.midi_to_time_series.Piece` → :class:`VoicePiece` of its voices (its tracks, or its
     texture separated into ``n_voices``), on the 16th-note grid."""
-    step = ticks_per_step(piece.resolution, STEP)
-    lines, _ = voice_lines([voice.notes for voice in piece.voices], step, n_voices)
-    if not lines:
+    tokens, positions, _ = piece_voice_tokens(piece, STEP, n_voices)
+    if not tokens.shape[1]:
         raise CorpusError(f'{piece.name}: no notes')
-    n_steps = max(1, math.floor(max(o + d for line in lines for o, _, d in line) / step + 0.5))
-    tokens = piece_tokens(lines, step, n_steps).T.copy()
-    names = VOICE_NAMES.get(len(lines), tuple(f'voice{i + 1}' for i in range(len(lines))))
-    return VoicePiece(tokens, piece_positions(piece, STEP, n_steps), names)
+    n = tokens.shape[1]
+    return VoicePiece(tokens.T.copy(), positions, VOICE_NAMES.get(n, tuple(f'voice{i + 1}' for i in range(n))))
 
 
 def given_lines(piece, count):
@@ -69,11 +66,8 @@ def given_lines(piece, count):
     line from a texture is its top line (the melody). CorpusError naming the piece otherwise."""
     step = ticks_per_step(piece.resolution, STEP)
     lines, _ = voice_lines([voice.notes for voice in piece.voices], step)
-    if len(lines) == count:
-        return lines, step
-    if count == 1:
-        top, _ = voice_lines([voice.notes for voice in piece.voices], step, len(lines))
-        return top[:1], step
+    if len(lines) == count or count == 1:
+        return lines[:count], step
     raise CorpusError(f'{piece.name}: {len(lines)} voices, but {count} are to be given (one track per voice)')
 
 
@@ -85,7 +79,7 @@ def harmonize_voices(model, piece, given, n_voices, sampling=Sampling(), schedul
     if sorted(rows) != rows or len(set(rows)) != len(rows):
         raise CorpusError(f'given voices must be named highest first, each once: {", ".join(given)}')
     lines, step = given_lines(piece, len(given))
-    n_steps = max(1, math.floor(max(o + d for line in lines for o, _, d in line) / step + 0.5))
+    n_steps = line_steps(lines, step)
     tokens = np.full((n_voices, n_steps), REST, np.int16)
     known = np.zeros_like(tokens, bool)
     for row, line in zip(rows, lines):
@@ -256,4 +250,5 @@ def continue_file(primer, n_voices, n_steps, primer_bars=2, checkpoint=None, sam
     written = continue_voices(model, head, n_steps, sampling)
     piece = voices_composition(written, key=melody_key(tune), record={'primer': str(primer),
                                'primer_steps': start.stop, 'seed': sampling.seed})
-    return write_piece(piece, output.named(f'voices{n_voices}_{pathlib.Path(primer).stem}_seed{sampling.seed}')), written
+    name = f'voices{n_voices}_{pathlib.Path(primer).stem}_seed{sampling.seed}'
+    return write_piece(piece, output.named(name)), written

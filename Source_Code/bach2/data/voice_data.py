@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from bach2.common import CorpusError
 from bach2.data.prepare import BAR_POSITIONS, PrepareConfig, find_midi_files, read_corpus, save_sequences
-from bach2.data.voice_tokens import (HOLD, REST, VoiceRules, pad_voices, piece_tokens, pitch_token, transpose_tokens,
-                                     voice_lines)
+from bach2.data.voice_tokens import (HOLD, REST, VoiceRules, line_steps, pad_voices, piece_tokens, pitch_token,
+                                     transpose_tokens, voice_lines)
 from bach2.music.metre import piece_positions, regular_positions
 from bach2.safe_io import atomic_path
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, shift_semitones, ticks_per_step
@@ -36,12 +36,12 @@ def voice_tokens_name(step_ticks, label):
     return f'voice_tokens_{step_ticks}ticks_{label}'
 
 
-def piece_voice_tokens(piece, step_ticks=JOURNAL_STEP_TICKS):
+def piece_voice_tokens(piece, step_ticks=JOURNAL_STEP_TICKS, n_voices=None):
     """A :class:`~bach2.midi_to_time_series.Piece` → (``T × V`` int16 tokens, ``T × 2`` bar positions,
-    :class:`VoiceRules`)."""
+    :class:`VoiceRules`); ``n_voices``: voices wanted where its tracks are textures (None: as estimated)."""
     step = ticks_per_step(piece.resolution, step_ticks)
-    lines, rules = voice_lines([voice.notes for voice in piece.voices], step)
-    n_steps = max(1, math.floor(max(onset + duration for line in lines for onset, _, duration in line) / step + 0.5))
+    lines, rules = voice_lines([voice.notes for voice in piece.voices], step, n_voices)
+    n_steps = line_steps(lines, step)
     tokens = piece_tokens(lines, step, n_steps, rules)
     return tokens, piece_positions(piece, step_ticks, n_steps), rules
 
@@ -123,7 +123,8 @@ def jsb_voice_tokens(path):
 
 
 def chorale_tokens(chorale):
-    """[[4 MIDI pitches] per 16th] (NaN or None: silent) → ``T × 4`` tokens: a pitch equal to the one before holds."""
+    """[[4 MIDI pitches] per 16th] (NaN or None: silent) → ``T × 4`` tokens; a pitch equal to the one before
+    holds."""
     pitches = np.array([[np.nan if p is None else p for p in frame] for frame in chorale], float)
     tokens = np.full(pitches.shape, REST, np.int16)
     for t in range(len(pitches)):

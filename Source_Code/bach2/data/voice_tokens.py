@@ -23,6 +23,7 @@ pitch token and three holds. Where the voices come from (:func:`voice_lines`):
 Each rule's count is returned (:class:`VoiceRules`), so a corpus says what it changed.
 """
 import dataclasses
+import math
 
 import numpy as np
 
@@ -125,6 +126,13 @@ def _continued_voice(fragment, lines, step):
         reference = np.mean(near) if near else np.mean([p for _, p, _ in line])
         costs.append((int((busy & span).sum()), abs(reference - pitch)))
     return min(range(len(lines)), key=costs.__getitem__)
+
+
+def line_steps(lines, step):
+    """Steps of ``step`` ticks that lines of ``(onset, pitch, duration)`` fill: where the last note ends, rounded
+    to the grid; at least 1."""
+    end = max((onset + duration for line in lines for onset, _, duration in line), default=0)
+    return max(1, math.floor(end / step + 0.5))
 
 
 def line_tokens(line, step, n_steps, lowest_voice=False, rules=None):
