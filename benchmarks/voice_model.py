@@ -7,7 +7,8 @@ Four parts (``--parts``, run in the order 4, 1, 2, 3 so that part 4 times a mode
    prepared built-in corpus ``--data``, its first 32 steps, the seed's own draw), and ``--steps`` steps follow:
    the keyboard voice model continues the primer's own voices (the piece's voice tokens, prepared from
    ``bach_keyboard_voices``, first 32 steps; :func:`bach2.compose.voice_writing.continue_voices`, ``--rounds``
-   Gibbs rounds, temperature ``--temperature``), and the shipped model continues its pitch matrix
+   Gibbs rounds, temperature ``--temperature``, pitches at ``--pitch-temperature``), and the shipped model
+   continues its pitch matrix
    (``sampled_statistics.generate_pieces``, unchanged). Both write ``.p`` pickles of the continuation alone
    (``OUT/voices``, ``OUT/shipped``) that ``benchmarks/judge_pieces.py`` reads; it is run on them (the judge
    against held-out Bach; copies of training Bach), its JSON in ``OUT/judge.json``.
@@ -51,7 +52,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from bach2.app.arguments import positive, rate
+from bach2.app.arguments import count, positive, rate
 from bach2.chord_sequence import beat_profiles, chord_indices
 from bach2.common import CorpusError
 from bach2.compose.generate import GenerateConfig, prime, read_checkpoint
@@ -112,6 +113,11 @@ def reseparated(tokens, step_ticks=24):
 
 # --------------------------------------------------------------------------- part 1: continuations
 
+def schedule(args):
+    """The sampler of parts 1 and 3: the default one with ``--start``, ``--rounds`` and ``--pitch-temperature``."""
+    return GibbsSchedule(n_iterations=args.rounds, start=args.start, pitch_temperature=args.pitch_temperature)
+
+
 def primers(args):
     """Seeds 0 … count − 1 → ([(seed, :class:`~bach2.compose.generate.Primed`)], the shipped model's
     :class:`~bach2.music.geometry.Geometry`): the primers ``bach2 generate`` draws for it from ``args.data`` (name,
@@ -136,7 +142,7 @@ def continue_in_voices(model, corpus, primed, seed, args):
     tokens = corpus[primed.name][0][:length]
     primer = VoicePiece(tokens.T.copy(), primed.positions[:length], ())
     written = continue_voices(model, primer, args.steps, Sampling(args.temperature, seed),
-                              GibbsSchedule(n_iterations=args.rounds))
+                              schedule(args))
     return written.tokens[:, length:].T, continue_positions(primed.positions[:length], args.steps)
 
 
@@ -153,7 +159,8 @@ def voice_continuations(args):
                      'step_ticks': geometry.step_ticks, 'resolution': JOURNAL_RESOLUTION, 'bar_positions': positions,
                      'voice_tokens': tokens, 'primer_name': primed.name, 'primer_steps': len(primed.primer),
                      'seed': seed, 'checkpoint': str(args.keyboard_model), 'rounds': args.rounds,
-                     'temperature': args.temperature},
+                     'temperature': args.temperature, 'start': args.start,
+                     'pitch_temperature': args.pitch_temperature},
                     folder / f'voices_{seed}.p')
     generate_pieces('shipped', args.shipped, args)
     return {'primers': [primed.name for _, primed in chosen], 'judge': run_judge(args)}
@@ -300,7 +307,7 @@ def harmonized(checkpoint, chorales, args):
         given[0] = True
         for seed in range(args.seeds):
             written = gibbs_fill(model, bach.T, given, chorale_positions(len(bach))[:, 0],
-                                 GibbsSchedule(n_iterations=args.rounds), args.temperature, seed)
+                                 schedule(args), args.temperature, seed)
             counts += chorale_counts(written.T, bach)
     return chorale_summary(counts)
 
@@ -377,7 +384,12 @@ def main():
                         'the shipped model)')
     parser.add_argument('--count', type=positive, default=64, help='continuations per model (seeds 0 … count − 1)')
     parser.add_argument('--steps', type=positive, default=256, help='steps after each primer')
-    parser.add_argument('--rounds', type=positive, default=96, help='Gibbs rounds after the first pass (parts 1, 3)')
+    parser.add_argument('--rounds', type=count, default=GibbsSchedule.n_iterations,
+                        help='Gibbs rounds after the first pass (parts 1, 3; default: %(default)s)')
+    parser.add_argument('--start', choices=('ancestral', 'ancestral-voices', 'independent'),
+                        default=GibbsSchedule.start, help='the first drawing (default: %(default)s)')
+    parser.add_argument('--pitch-temperature', type=rate, default=GibbsSchedule.pitch_temperature,
+                        help='which pitch a struck note takes, drawn at this temperature (default: %(default)s)')
     parser.add_argument('--seeds', type=positive, default=1, help='harmonizations per chorale (part 3)')
     parser.add_argument('--chorales', type=positive, default=77, help='the first N JSB test chorales (part 3)')
     parser.add_argument('--temperature', type=rate, default=1.0)

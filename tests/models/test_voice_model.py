@@ -1,4 +1,6 @@
 """bach2.models.voice_model, voice_training, voice_sampling: a small voice model trained on real Bach."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -6,10 +8,11 @@ from bach2.common import CheckpointError, CorpusError
 from bach2.data.voice_data import load_voice_tokens
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
 from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, load_voice_model
-from bach2.models.voice_model import (MASK, NO_PITCH, VoiceConfig, VoiceModel, known_pitches, legal, network_inputs,
-                                     random_masks)
-from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
-from bach2.models.voice_training import VoiceTrainingConfig, train_voice_model
+from bach2.models.voice_model import (MASK, NO_PITCH, PitchClassLogitsLayer, VoiceConfig, VoiceModel, known_pitches,
+                                     legal, network_inputs, random_masks)
+from bach2.nn import layers
+from bach2.models.voice_sampling import GibbsSchedule, first_drawing, gibbs_fill, pass_cells, sharpen_pitches
+from bach2.models.voice_training import VoiceTrainingConfig, initialize_from, train_voice_model
 
 SMALL = VoiceConfig(channels=8, n_blocks=2, dilations=(1, 2), window=16, batch_size=2, learning_rate=0.01)
 
@@ -27,10 +30,43 @@ def test_masks_and_inputs():
     assert legal(np.array([[REST, HOLD, FIRST_PITCH, HOLD]])).tolist() == [[REST, REST, FIRST_PITCH, HOLD]]
 
 
+def test_a_pitch_class_logit_is_added_to_every_octave_of_its_class():
+    logits, classes = layers.InputLayer((1, 90)), layers.InputLayer((1, 12))
+    total = PitchClassLogitsLayer([logits, classes])
+    bias = np.arange(12, dtype=np.float32)[None]                   # class c gets c
+    got = np.asarray(layers.get_output(total, {logits: np.zeros((1, 90), np.float32), classes: bias}).eval())[0]
+    assert got[REST] == got[HOLD] == 0 and total.output_shape == (1, 90)
+    midi = np.arange(21, 109)                                      # the 88 keys, A0 … C8
+    assert (got[FIRST_PITCH:] == midi % 12).all()                  # A0 → 9, C4 → 0, C8 → 0
+
+
+def test_pitch_temperature_sharpens_the_choice_of_pitch_not_whether_to_strike():
+    log_p = np.full((2, 90), -np.inf)
+    log_p[0, [REST, HOLD, FIRST_PITCH, FIRST_PITCH + 1]] = np.log([0.2, 0.4, 0.3, 0.1])
+    log_p[1, REST] = 0.0                                        # no pitch possible: left as it is
+    sharp = np.exp(sharpen_pitches(log_p, 0.5))
+    np.testing.assert_allclose(sharp[0, [REST, HOLD]], [0.2, 0.4])
+    np.testing.assert_allclose(sharp[0, FIRST_PITCH:FIRST_PITCH + 2], [0.4 * 0.9, 0.4 * 0.1])   # 3² : 1²
+    np.testing.assert_allclose(sharp.sum(axis=-1), 1)
+    assert sharpen_pitches(log_p, 1.0) is log_p
+
+
+def test_the_first_drawing_goes_step_by_step_and_within_a_step_from_the_lowest_voice():
+    free = np.array([[1, 1, 0], [0, 1, 1]], bool)           # soprano free at steps 0, 1; bass at 1, 2
+    passes = [pass_cells(free, *cell) for cell in first_drawing(free, 'ancestral-voices')]
+    assert [np.argwhere(drawn).tolist() for _, drawn in passes] == [[[0, 0]], [[1, 1]], [[0, 1]], [[1, 2]]]
+    masked, _ = passes[1]                                   # the bass at step 1: soprano still masked there
+    assert masked.tolist() == [[False, True, False], [False, True, True]]
+    assert [drawn.sum() for _, drawn in (pass_cells(free, *c) for c in first_drawing(free, 'ancestral'))] == [1, 2, 1]
+    assert first_drawing(free, 'independent') == [(None, None)] and pass_cells(free, None, None)[1] is free
+    with pytest.raises(ValueError, match='start'):
+        first_drawing(free, 'sideways')
+
+
 def test_it_learns_a_window_of_bach_and_fills_only_what_is_not_given(inventions_in_voices):
     _, tokens, positions, _ = load_voice_tokens(inventions_in_voices)
     window = tokens[0][:16].T[None].astype(np.int32)                  # 1 × 2 voices × 16 steps
-    model = VoiceModel(SMALL, seed=1)
+    model = VoiceModel(dataclasses.replace(SMALL, neighbours=True), seed=1)     # hearing the voice beside it too
     masks = random_masks(window.shape, np.random.default_rng(1)) | (np.arange(16) >= 8)
     inputs = network_inputs(window, ~masks, positions[0][None, :16, 0])
     train = model.train(window.shape)
@@ -51,15 +87,24 @@ def test_training_resumes_from_its_checkpoint(inventions_in_voices, tmp_path):
                                    valid_windows=2)
     _, history = train_voice_model(SMALL, training, progress=False, log=lambda line: None)
     assert [row['batch'] for row in history] == [2] and best_checkpoint_path(out).is_file()
-    lines = []
-    _, history = train_voice_model(SMALL, VoiceTrainingConfig(**{**vars(training), 'batches': 4}),
+    lines, slower = [], dataclasses.replace(SMALL, learning_rate=SMALL.learning_rate / 4)     # resumed more gently
+    _, history = train_voice_model(slower, VoiceTrainingConfig(**{**vars(training), 'batches': 4}),
                                    progress=False, log=lines.append)
     assert lines[0].startswith('resuming') and [row['batch'] for row in history] == [2, 4]
+    assert [row['learning_rate'] for row in history] == [SMALL.learning_rate, slower.learning_rate]
     config, state, meta = load_voice_checkpoint(out)
-    assert config == SMALL and meta['held_out'] == ['bwv772_invention_bach-invention-01',
+    assert config == slower and meta['held_out'] == ['bwv772_invention_bach-invention-01',
                                                     'bwv776_invention_bach-invention-05']
     model, _ = load_voice_model(out)
     assert model.optimizer_state == []
+    grown, lines = VoiceModel(dataclasses.replace(slower, pitch_classes=True), training=False), []
+    initialize_from(grown, out, lines.append)           # pitch classes added: at zero, it plays as the checkpoint
+    assert 'embed_pitch_classes.W' in lines[0] and 'out_classes.W' in lines[0]
+    tokens = np.random.default_rng(0).integers(0, FIRST_PITCH + 88, (1, 2, 16)).astype(np.int32)
+    inputs = network_inputs(tokens, np.random.default_rng(1).random(tokens.shape) < 0.5, np.zeros((1, 16), int))
+    np.testing.assert_allclose(grown.predict(tokens.shape)(*inputs), model.predict(tokens.shape)(*inputs), atol=1e-5)
+    with pytest.raises(CorpusError, match='same size'):
+        initialize_from(VoiceModel(dataclasses.replace(SMALL, channels=4), training=False), out, print)
     with pytest.raises(CorpusError, match='another configuration'):
         train_voice_model(VoiceConfig(**{**vars(SMALL), 'channels': 4}), training, progress=False)
     (tmp_path / 'bad.npz').write_bytes(b'not a checkpoint')

@@ -44,6 +44,15 @@ def test_voice_mean_puts_each_voice_beside_the_mean_of_all():
     got = output_of(C.VoiceMeanLayer(source), {source: source.input_var}, [x])
     np.testing.assert_allclose(got[..., :F], x)
     np.testing.assert_allclose(got[..., F:], np.broadcast_to(x.mean(axis=1, keepdims=True), x.shape), rtol=1e-6)
+    layer = C.VoiceMeanLayer(source, neighbours=True)
+    got = output_of(layer, {source: source.input_var}, [x])
+    assert got.shape == layer.output_shape == (B, V, T, 4 * F)
+    np.testing.assert_allclose(got[..., :2 * F].reshape(-1), output_of(
+        C.VoiceMeanLayer(source), {source: source.input_var}, [x]).reshape(-1), rtol=1e-6)
+    above, below = got[..., 2 * F:3 * F], got[..., 3 * F:]
+    np.testing.assert_allclose(above[:, 1:], x[:, :-1])      # voices highest first: the one above is v - 1
+    np.testing.assert_allclose(below[:, :-1], x[:, 1:])
+    assert not above[:, 0].any() and not below[:, -1].any()  # nothing above the top, nothing below the bass
 
 
 def test_layer_norm_and_embedding_and_sum():

@@ -41,9 +41,10 @@ def cmd_voices_train(args):
     from bach2.models.voice_training import VoiceTrainingConfig, train_voice_model
     config = VoiceConfig(channels=args.channels, n_blocks=args.blocks, window=args.window,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         kind='chorales' if args.chorales else 'voices')
+                         kind='chorales' if args.chorales else 'voices', neighbours=args.neighbours,
+                         pitch_classes=args.pitch_classes)
     training = VoiceTrainingConfig(data_dir=args.data, out_path=args.out, batches=args.batches, hours=args.hours,
-                                   valid_every=args.valid_every, seed=args.seed)
+                                   valid_every=args.valid_every, seed=args.seed, init_from=args.init_from or '')
     _, history = train_voice_model(config, training)
     if history:
         print(f'{args.out}: batch {history[-1]["batch"]}, held-out NLL per masked cell '
@@ -92,7 +93,16 @@ def add_voices_command(commands):
     train.add_argument('--blocks', type=positive, default=12, help='residual blocks (default: %(default)s)')
     train.add_argument('--window', type=positive, default=128, help='steps per window (default: %(default)s)')
     train.add_argument('--batch-size', type=positive, default=8, help='default: %(default)s')
-    train.add_argument('--learning-rate', type=rate, default=1e-3, help='Adam (default: %(default)s)')
+    train.add_argument('--learning-rate', type=rate, default=1e-3,
+                       help='Adam (default: %(default)s; a resumed run may go on at a lower rate)')
+    train.add_argument('--neighbours', action='store_true',
+                       help='each block also hears the voices just above and below, not only the mean of all')
+    train.add_argument('--pitch-classes', action='store_true',
+                       help='read and predict pitch classes apart from pitches (what a key makes likely, learnt once '
+                            'for every octave)')
+    train.add_argument('--init-from', metavar='CHECKPOINT',
+                       help='start a fresh run from the parameters of this voice checkpoint (what it lacks, such as '
+                            '--pitch-classes, starts at zero)')
     train.add_argument('--batches', type=positive, default=20000, help='stop after this many (default: %(default)s)')
     train.add_argument('--hours', type=float, default=0.0, help='or after this long (default: no limit)')
     train.add_argument('--valid-every', type=positive, default=250, help='batches (default: %(default)s)')

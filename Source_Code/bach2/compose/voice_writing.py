@@ -1,8 +1,8 @@
 """Writing in voices with the voice model: harmonize any voices given, rewrite a passage, continue a primer.
 
 Each reads MIDI into voice tokens (:mod:`bach2.data.voice_tokens`: a file whose tracks are voices keeps them, a
-texture is split into voices), marks the cells that are given, fills the others by blocked Gibbs sampling
-(:func:`bach2.models.voice_sampling.gibbs_fill`: given cells are kept exactly) and makes the
+texture is split into voices), marks the cells that are given, fills the others
+(:func:`bach2.models.voice_sampling.gibbs_fill`: step by step; given cells are kept exactly) and makes the
 :class:`~bach2.render.piece.Composition` that :func:`bach2.render.piece.write_piece` writes, one track and one
 staff per voice.
 

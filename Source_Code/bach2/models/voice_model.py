@@ -13,11 +13,12 @@ are *given*, the others are masked. The network reads, per cell:
 Their embeddings are summed (``C`` channels), then ``n_blocks`` residual blocks each normalise
 (:class:`~bach2.nn.convolution.LayerNormLayer`), convolve along time (3 taps, dilations 1, 2, 4 … 32, then again,
 so a cell hears about 250 steps each side), put each voice beside the mean of all voices
-(:class:`~bach2.nn.convolution.VoiceMeanLayer`) and add a dense projection back to the block's input. A dense
+(:class:`~bach2.nn.convolution.VoiceMeanLayer`; with ``neighbours`` also beside the voices just above and below)
+and add a dense projection back to the block's input. A dense
 layer gives each cell a softmax over :data:`~bach2.data.voice_tokens.VOCABULARY` tokens.
 
 Training (Coconet's orderless NADE objective): each window gets a random mask (:func:`random_masks`) and the cost
-is the mean cross-entropy (nats) of the masked cells. Sampling is blocked Gibbs (:mod:`bach2.models.voice_sampling`).
+is the mean cross-entropy (nats) of the masked cells. Sampling: :mod:`bach2.models.voice_sampling`.
 
 Shapes: tokens, pitches ``B × V × T`` int32; positions ``B × 1 × T`` int32; output ``B × V × T × VOCABULARY``
 log-probabilities. Each (B, V, T) is compiled once, on first use, with the same parameters.
@@ -36,6 +37,7 @@ from bach2.rnn_model import BACKENDS, OPTIMIZERS, assign_state, compile_function
 MASK = VOCABULARY               # the input token of a cell not given
 NO_PITCH = N_KEYS               # the sounding-pitch input of a cell whose pitch is not known (rests too)
 MAX_RANK = 8                    # voice ranks embedded: 0 … 7 from the top and from the bottom
+PITCH_CLASS = (np.arange(N_KEYS) + 9) % 12      # key index (0: A0, MIDI 21) → pitch class (0: C)
 
 
 @dataclasses.dataclass
@@ -49,6 +51,8 @@ class VoiceConfig:
     learning_rate: float = 1e-3     # Adam
     max_grad_norm: float = 5.0      # total-norm clipping of the gradients
     kind: str = 'voices'            # what it models: 'voices' (keyboard corpus) or 'chorales' (JSB)
+    neighbours: bool = False        # each block also hears the voices just above and below (VoiceMeanLayer)
+    pitch_classes: bool = False     # pitch classes read and predicted apart from pitches (PitchClassLogitsLayer)
 
     def __post_init__(self):
         self.dilations = tuple(int(d) for d in self.dilations)
@@ -61,15 +65,16 @@ def build_network(config):
     """Input layers {name: InputLayer} and the output layer (``B × V × T × VOCABULARY`` logits).
 
     Template shapes (1 × 1 × window) only; :meth:`VoiceModel.function` feeds tensors of any static shape.
+    With ``config.pitch_classes`` the known pitches' classes are embedded too ('pitch_classes', 12 for none) and
+    each struck pitch's logit gains one of 12 shared by its class (:class:`PitchClassLogitsLayer`).
     """
     window = config.window
-    inputs = {'tokens': layers.InputLayer((1, 1, window), name='tokens'),
-              'pitches': layers.InputLayer((1, 1, window), name='pitches'),
-              'positions': layers.InputLayer((1, 1, window), name='positions'),
-              'from_top': layers.InputLayer((1, 1, 1), name='from_top'),
-              'from_bottom': layers.InputLayer((1, 1, 1), name='from_bottom')}
     sizes = {'tokens': VOCABULARY + 1, 'pitches': N_KEYS + 1, 'positions': POSITION_CLASSES,
              'from_top': MAX_RANK, 'from_bottom': MAX_RANK}
+    if config.pitch_classes:
+        sizes['pitch_classes'] = 13
+    inputs = {name: layers.InputLayer((1, 1, 1) if name.startswith('from_') else (1, 1, window), name=name)
+              for name in sizes}
     C = config.channels
     network = convolution.ElemwiseSumLayer(
         [convolution.EmbeddingLayer(inputs[name], sizes[name], C, name=f'embed_{name}') for name in inputs])
@@ -77,11 +82,27 @@ def build_network(config):
         dilation = config.dilations[i % len(config.dilations)]
         block = convolution.LayerNormLayer(network, name=f'block{i}.norm')
         block = convolution.TimeConvLayer(block, C, 3, dilation, nonlinearity=layers.rectify, name=f'block{i}.conv')
-        block = convolution.VoiceMeanLayer(block)
+        block = convolution.VoiceMeanLayer(block, config.neighbours)
         block = layers.DenseLayer(block, C, nonlinearity=None, num_leading_axes=3, name=f'block{i}.mix')
         network = convolution.ElemwiseSumLayer([network, block])
     network = convolution.LayerNormLayer(network, name='out.norm')
-    return inputs, layers.DenseLayer(network, VOCABULARY, nonlinearity=None, num_leading_axes=3, name='out')
+    logits = layers.DenseLayer(network, VOCABULARY, nonlinearity=None, num_leading_axes=3, name='out')
+    if config.pitch_classes:
+        classes = layers.DenseLayer(network, 12, nonlinearity=None, num_leading_axes=3, name='out_classes')
+        logits = PitchClassLogitsLayer([logits, classes])
+    return inputs, logits
+
+
+class PitchClassLogitsLayer(convolution.MergeLayer):
+    """(``… × VOCABULARY`` logits, ``… × 12`` pitch-class logits, C first) → the logits with each struck pitch's
+    class logit added: what a key makes likely is learnt once for every octave."""
+
+    def get_output_shape_for(self, input_shapes):
+        return input_shapes[0]
+
+    def get_output_for(self, logits, classes, **kwargs):
+        zeros = pt.zeros(classes.type.shape[:-1] + (FIRST_PITCH,), dtype=classes.dtype)       # rest, hold
+        return logits + pt.concatenate([zeros, classes[..., PITCH_CLASS]], axis=-1)
 
 
 def voice_ranks(n_voices):
@@ -122,6 +143,9 @@ class VoiceModel:
         variables['positions'] = pt.tensor('positions', dtype='int32', shape=(B, 1, T))
         top, bottom = voice_ranks(V)
         given = {self.inputs[name]: variables[name] for name in ('tokens', 'pitches', 'positions')}
+        if 'pitch_classes' in self.inputs:
+            known = variables['pitches']
+            given[self.inputs['pitch_classes']] = pt.switch(pt.lt(known, NO_PITCH), (known + 9) % 12, 12)
         given.update({self.inputs['from_top']: pt.constant(top), self.inputs['from_bottom']: pt.constant(bottom)})
         logits = layers.get_output(self.network, given)
         log_p = pt.special.log_softmax(logits, axis=-1)

@@ -1,8 +1,10 @@
-"""Blocked Gibbs sampling of the voice model (Coconet's way): fill every cell not given, given cells kept exactly.
+"""Sampling the voice model: fill every cell not given, given cells kept exactly.
 
 A first drawing gives every free cell a value — step by step from the first (each step given every step before
-it, the later free cells masked: ancestral sampling in time order), or all at once as Coconet does; then, for
-``n_iterations`` rounds, a random block of the free cells
+it, the later free cells masked: ancestral sampling in time order; or, within a step, one voice at a time from
+the lowest), or all at once as Coconet does; then, for ``n_iterations`` rounds of blocked Gibbs (Coconet's way;
+none by default: measured in docs/voices.md, they made the lines leap more and no piece more like Bach's), a
+random block of the free cells
 (each with probability ``p_n``, annealed from ``p_max`` to ``p_min`` over the first ``anneal`` share of the
 rounds, Yao et al.'s schedule as Coconet uses it) is masked and drawn again given all the others. A hold is never
 drawn where the cell before it is a known rest (nor at a voice's first step); any such hold left at the end
@@ -17,7 +19,7 @@ import dataclasses
 import numpy as np
 from tqdm import tqdm
 
-from bach2.data.voice_tokens import HOLD, REST
+from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
 from bach2.models.voice_model import legal, network_inputs
 
 LENGTH_QUANTUM = 64
@@ -25,15 +27,19 @@ LENGTH_QUANTUM = 64
 
 @dataclasses.dataclass
 class GibbsSchedule:
-    """How the free cells are first drawn and then drawn again: ``start`` 'ancestral' (step by step from the
-    first, each step's free cells given every step before it, the later ones masked) or 'independent' (all at
-    once, as Coconet's first round); then ``n_iterations`` rounds, a block of probability p annealed from
-    ``p_max`` to ``p_min`` over the first ``anneal`` share of them (Coconet's schedule)."""
-    n_iterations: int = 96
+    """How the free cells are first drawn and then drawn again: ``start`` (:func:`first_drawing`) 'ancestral'
+    (step by step from the first, each step's free cells given every step before it, the later ones masked),
+    'ancestral-voices' or 'independent' (all at once, as Coconet's first round); then ``n_iterations`` rounds, a
+    block of probability p annealed from ``p_max`` to ``p_min`` over the first ``anneal`` share of them
+    (Coconet's schedule). A cell strikes, holds or rests with the model's probabilities (at the caller's
+    temperature); which pitch it strikes is drawn at ``pitch_temperature`` (:func:`sharpen_pitches`), which
+    keeps more of the lines stepwise (docs/voices.md)."""
+    n_iterations: int = 0
     p_max: float = 0.9
     p_min: float = 0.1
     anneal: float = 0.7
     start: str = 'ancestral'
+    pitch_temperature: float = 0.8
 
     def block_probability(self, n):
         return max(self.p_min, self.p_max - (self.p_max - self.p_min) * n / (self.anneal * self.n_iterations))
@@ -60,6 +66,21 @@ def draw(log_p, temperature, rng):
     return (rng.random(cumulative.shape[:-1] + (1,)) > cumulative).sum(axis=-1).clip(0, log_p.shape[-1] - 1)
 
 
+def sharpen_pitches(log_p, pitch_temperature):
+    """``… × K`` log-probabilities with the struck pitches' shares among themselves raised to
+    ``1 / pitch_temperature`` and renormalised, their total (against rest and hold) unchanged."""
+    if pitch_temperature == 1.0:
+        return log_p
+    pitches = log_p[..., FIRST_PITCH:]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        total = np.logaddexp.reduce(pitches, axis=-1, keepdims=True)
+        sharpened = pitches / pitch_temperature
+        sharpened = sharpened - np.logaddexp.reduce(sharpened, axis=-1, keepdims=True) + total
+    log_p = log_p.copy()
+    log_p[..., FIRST_PITCH:] = np.where(np.isfinite(total), sharpened, pitches)
+    return log_p
+
+
 def forbid_holds(log_p, tokens, block):
     """``V × T × K`` log-probabilities of the cells of ``block`` with no hold where the cell before (not being
     drawn) is a rest, nor at a voice's first step, and no rest before a hold not being drawn."""
@@ -75,6 +96,33 @@ def forbid_holds(log_p, tokens, block):
     return log_p
 
 
+def first_drawing(free, start):
+    """``V × T`` free cells → the passes of the first drawing, [(step, voice)]: 'independent' one pass,
+    (None, None), all at once; 'ancestral' step by step, (t, None), each step's free cells given every step before
+    it; 'ancestral-voices' the same one voice at a time from the lowest, (t, v), each given the voices below it
+    at its step. :func:`pass_cells` says which cells each pass masks and draws."""
+    if start == 'independent':
+        return [(None, None)]
+    steps = np.flatnonzero(free.any(axis=0))
+    if start == 'ancestral':
+        return [(t, None) for t in steps]
+    if start == 'ancestral-voices':
+        return [(t, v) for t in steps for v in np.flatnonzero(free[:, t])[::-1]]
+    raise ValueError(f"start must be 'ancestral', 'ancestral-voices' or 'independent', not {start!r}")
+
+
+def pass_cells(free, step, voice):
+    """A pass of :func:`first_drawing` → (masked, drawn) ``V × T`` bool: the free cells after it (and at it,
+    from ``voice`` up) are masked; the free cells of ``step`` (of ``voice`` alone, where given) are drawn."""
+    if step is None:
+        return free, free
+    steps, voices = np.arange(free.shape[1]), np.arange(free.shape[0])[:, None]
+    now = steps == step
+    if voice is None:
+        return free & (steps >= step), free & now
+    return free & ((steps > step) | (now & (voices <= voice))), free & now & (voices == voice)
+
+
 def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temperature=1.0, seed=0,
                progress=False, on_round=None):
     """Fill the cells of ``tokens`` (``V × T``) where ``given`` is False → ``V × T`` int16 tokens.
@@ -87,18 +135,17 @@ def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temper
     tokens = np.where(given, tokens, REST).astype(np.int16)
     free = ~given
     predict = model.predict((1,) + tokens.shape)
-    steps = np.flatnonzero(free.any(axis=0)) if schedule.start == 'ancestral' else np.zeros(1, int)
-    blocks = [free & (np.arange(free.shape[1]) >= t) for t in steps] if schedule.start == 'ancestral' else [free]
-    rounds = len(blocks) + schedule.n_iterations
+    first = first_drawing(free, schedule.start)
+    rounds = len(first) + schedule.n_iterations
     for n in tqdm(range(rounds), desc='voices', unit='round', disable=not progress):
-        if n < len(blocks):            # the first drawing: this step's free cells, the later ones masked
-            masked = blocks[n]
-            block = masked & (np.arange(free.shape[1]) == steps[n]) if schedule.start == 'ancestral' else masked
+        if n < len(first):
+            masked, block = pass_cells(free, *first[n])
         else:
-            block = masked = free & (rng.random(free.shape) < schedule.block_probability(n - len(blocks)))
+            block = masked = free & (rng.random(free.shape) < schedule.block_probability(n - len(first)))
         if block.any():
             inputs = network_inputs(tokens[None], ~masked[None], positions[None])
-            log_p = forbid_holds(np.asarray(predict(*inputs))[0], tokens, masked)
+            log_p = forbid_holds(sharpen_pitches(np.asarray(predict(*inputs))[0], schedule.pitch_temperature),
+                                 tokens, masked)
             tokens = np.where(block, draw(log_p, temperature, rng), tokens).astype(np.int16)
         if on_round:
             on_round((n + 1) / rounds)

@@ -5,8 +5,10 @@ in proportion to the steps of each count), each window from a random piece (in p
 random key (the 12 prepared transpositions) and a random start; a piece shorter than the window is padded with
 rests that are given and never scored. Every ``valid_every`` batches the masked-cell NLL (nats per masked cell)
 is measured on fixed windows and masks of the held-out pieces (untransposed), and the checkpoint written (its
-``…_best.npz`` twin keeps the lowest). A run stopped (Ctrl-C, a time limit) resumes from its checkpoint: same
-parameters, Adam state, batch count and history.
+``…_best.npz`` twin keeps the lowest). A fresh run may start from another checkpoint's parameters (``init_from``:
+a larger model grown from a smaller one). A run stopped (Ctrl-C, a time limit) resumes from its checkpoint: same
+parameters, Adam state, batch count and history; the learning rate may be lowered for the rest (each history row
+says the rate it trained at).
 """
 import dataclasses
 import math
@@ -39,6 +41,7 @@ class VoiceTrainingConfig:
     valid_windows: int = 64
     seed: int = 0
     backend: str = 'jax'
+    init_from: str = ''             # a voice checkpoint whose parameters a fresh run starts from
 
 
 @dataclasses.dataclass
@@ -136,12 +139,28 @@ def resume(model, out_path, log):
     if not out_path.exists():
         return 0, []
     saved_config, state, meta = load_voice_checkpoint(out_path)
-    if saved_config != model.config:
+    if dataclasses.replace(saved_config, learning_rate=model.config.learning_rate) != model.config:
         raise CorpusError(f'{out_path}: a checkpoint of another configuration ({saved_config}); '
                           f'give another --out to start afresh')
     model.set_state(state)
-    log(f'resuming {out_path} at batch {meta["batch"]}')
+    log(f'resuming {out_path} at batch {meta["batch"]}, learning rate {model.config.learning_rate:g}')
     return meta['batch'], meta['history']
+
+
+def initialize_from(model, path, log):
+    """Set ``model``'s parameters from the voice checkpoint at ``path``; a parameter it lacks (a part the model adds,
+    such as ``pitch_classes``) starts at zero, so the model begins as the checkpoint's. Adam starts afresh."""
+    _, state, _ = load_voice_checkpoint(path)
+    added = []
+    for variable in model.params:
+        shape = variable.get_value().shape
+        if variable.name not in state:
+            added.append(variable.name)
+        elif state[variable.name].shape != shape:
+            raise CorpusError(f'{path}: {variable.name} has shape {state[variable.name].shape}, the model needs '
+                              f'{shape}; start from a checkpoint of the same size')
+        variable.set_value(np.asarray(state.get(variable.name, np.zeros(shape)), np.float32))
+    log(f'starting from {path}' + (f'; new at zero: {", ".join(added)}' if added else ''))
 
 
 def train_voice_model(config, training, progress=True, log=print):
@@ -155,6 +174,8 @@ def train_voice_model(config, training, progress=True, log=print):
                           f'{len(held.names)} held-out pieces; both need some')
     model = VoiceModel(config, backend=training.backend, seed=training.seed)
     batch, history = resume(model, out_path, log)
+    if not batch and training.init_from:
+        initialize_from(model, training.init_from, log)
     minutes = history[-1]['minutes'] if history else 0.0
     valid = validation_batches(held, config, training.valid_windows, training.seed)
     best = min((row['valid_nll'] for row in history), default=math.inf)
@@ -173,11 +194,12 @@ def train_voice_model(config, training, progress=True, log=print):
         out_of_time = training.hours and time.time() - started > training.hours * 3600
         if batch % training.valid_every == 0 or batch == training.batches or out_of_time:
             row = {'batch': batch, 'train_cost': float(np.mean(costs)), 'valid_nll': masked_nll(model, valid),
-                   'minutes': minutes + (time.time() - started) / 60}
+                   'minutes': minutes + (time.time() - started) / 60, 'learning_rate': config.learning_rate}
             history.append(row)
             costs = []
             meta = {'batch': batch, 'history': history, 'data_dir': str(training.data_dir),
-                    'held_out_bwv': list(training.held_out_bwv), 'trained_on': train.names, 'held_out': held.names}
+                    'held_out_bwv': list(training.held_out_bwv), 'trained_on': train.names, 'held_out': held.names,
+                    'initialized_from': str(training.init_from)}
             save_model_checkpoint(out_path, model, meta)
             if row['valid_nll'] < best:
                 best = row['valid_nll']

@@ -10,7 +10,7 @@ sequences); every shape is static (the JAX backend needs them).
   convolution ops have no JAX implementation for dilated 1-D filters; a dot product is what XLA runs fastest
   on a CPU anyway);
 * :class:`VoiceMeanLayer`: each voice's features beside the mean over all voices of the same step (what lets
-  a voice hear the others, for any number of voices);
+  a voice hear the others, for any number of voices), and optionally beside the voices just above and below;
 * :class:`LayerNormLayer`: normalisation over the channels (Ba et al. 2016), learned gain and bias;
 * :class:`ElemwiseSumLayer` (Lasagne's): the sum of its inputs (a residual connection).
 """
@@ -91,14 +91,23 @@ class TimeConvLayer(Layer):
 
 
 class VoiceMeanLayer(Layer):
-    """``B × V × T × C`` → ``B × V × T × 2C``: each voice's features, then their mean over the V voices."""
+    """``B × V × T × C`` → ``B × V × T × 2C``: each voice's features, then their mean over the V voices; with
+    ``neighbours``, ``4C``: then also the features of the voice above and of the voice below (zeros beyond the
+    outer voices), which a mean cannot tell apart from the others."""
+
+    def __init__(self, incoming, neighbours=False, name=None):
+        super().__init__(incoming, name)
+        self.neighbours = neighbours
 
     def get_output_shape_for(self, input_shape):
-        return tuple(input_shape[:-1]) + (2 * input_shape[-1],)
+        return tuple(input_shape[:-1]) + ((4 if self.neighbours else 2) * input_shape[-1],)
 
     def get_output_for(self, input, **kwargs):
-        mean = pt.broadcast_to(average(input, axis=1), input.shape)
-        return pt.concatenate([input, mean], axis=-1)
+        parts = [input, pt.broadcast_to(average(input, axis=1), input.shape)]
+        if self.neighbours:
+            edge = pt.zeros(input.type.shape[:1] + (1,) + input.type.shape[2:], dtype=input.dtype)   # static
+            parts += [pt.concatenate([edge, input[:, :-1]], axis=1), pt.concatenate([input[:, 1:], edge], axis=1)]
+        return pt.concatenate(parts, axis=-1)
 
 
 class LayerNormLayer(Layer):
