@@ -105,6 +105,8 @@ def test_training_resumes_from_its_checkpoint(inventions_in_voices, tmp_path):
     np.testing.assert_allclose(grown.predict(tokens.shape)(*inputs), model.predict(tokens.shape)(*inputs), atol=1e-5)
     with pytest.raises(CorpusError, match='same size'):
         initialize_from(VoiceModel(dataclasses.replace(SMALL, channels=4), training=False), out, print)
+    with pytest.raises(CorpusError, match='lacks'):                           # a smaller model: not the same music
+        initialize_from(VoiceModel(dataclasses.replace(SMALL, n_blocks=1), training=False), out, print)
     with pytest.raises(CorpusError, match='another configuration'):
         train_voice_model(VoiceConfig(**{**vars(SMALL), 'channels': 4}), training, progress=False)
     (tmp_path / 'bad.npz').write_bytes(b'not a checkpoint')

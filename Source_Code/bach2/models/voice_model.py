@@ -6,7 +6,7 @@ are *given*, the others are masked. The network reads, per cell:
 
 * the token, or :data:`MASK` where it is not given;
 * the pitch it sounds when that is known (a struck pitch; a hold whose note was struck in a given cell), else
-  :data:`NO_PITCH` — so a held note is heard as the pitch it holds;
+  :data:`NO_PITCH` — so a held note is heard as the pitch it holds; with ``pitch_classes``, that pitch's class too;
 * the voice's rank from the top and from the bottom (soprano, bass … for any number of voices);
 * the step's position in its bar (:mod:`bach2.music.metre`, up to 32 steps).
 
@@ -14,8 +14,8 @@ Their embeddings are summed (``C`` channels), then ``n_blocks`` residual blocks 
 (:class:`~bach2.nn.convolution.LayerNormLayer`), convolve along time (3 taps, dilations 1, 2, 4 … 32, then again,
 so a cell hears about 250 steps each side), put each voice beside the mean of all voices
 (:class:`~bach2.nn.convolution.VoiceMeanLayer`; with ``neighbours`` also beside the voices just above and below)
-and add a dense projection back to the block's input. A dense
-layer gives each cell a softmax over :data:`~bach2.data.voice_tokens.VOCABULARY` tokens.
+and add a dense projection back to the block's input. A dense layer gives each cell a softmax over
+:data:`~bach2.data.voice_tokens.VOCABULARY` tokens (with ``pitch_classes``, plus a logit per pitch class).
 
 Training (Coconet's orderless NADE objective): each window gets a random mask (:func:`random_masks`) and the cost
 is the mean cross-entropy (nats) of the masked cells. Sampling: :mod:`bach2.models.voice_sampling`.
@@ -38,6 +38,7 @@ MASK = VOCABULARY               # the input token of a cell not given
 NO_PITCH = N_KEYS               # the sounding-pitch input of a cell whose pitch is not known (rests too)
 MAX_RANK = 8                    # voice ranks embedded: 0 … 7 from the top and from the bottom
 PITCH_CLASS = (np.arange(N_KEYS) + 9) % 12      # key index (0: A0, MIDI 21) → pitch class (0: C)
+PITCH_CLASS_INPUT = np.append(PITCH_CLASS, 12).astype(np.int32)   # a sounding-pitch input → class, 12 for NO_PITCH
 
 
 @dataclasses.dataclass
@@ -144,8 +145,7 @@ class VoiceModel:
         top, bottom = voice_ranks(V)
         given = {self.inputs[name]: variables[name] for name in ('tokens', 'pitches', 'positions')}
         if 'pitch_classes' in self.inputs:
-            known = variables['pitches']
-            given[self.inputs['pitch_classes']] = pt.switch(pt.lt(known, NO_PITCH), (known + 9) % 12, 12)
+            given[self.inputs['pitch_classes']] = pt.constant(PITCH_CLASS_INPUT)[variables['pitches']]
         given.update({self.inputs['from_top']: pt.constant(top), self.inputs['from_bottom']: pt.constant(bottom)})
         logits = layers.get_output(self.network, given)
         log_p = pt.special.log_softmax(logits, axis=-1)

@@ -151,6 +151,10 @@ def initialize_from(model, path, log):
     """Set ``model``'s parameters from the voice checkpoint at ``path``; a parameter it lacks (a part the model adds,
     such as ``pitch_classes``) starts at zero, so the model begins as the checkpoint's. Adam starts afresh."""
     _, state, _ = load_voice_checkpoint(path)
+    lacking = sorted(set(name for name in state if not name.startswith('adam_')) - {v.name for v in model.params})
+    if lacking:
+        raise CorpusError(f'{path}: holds parameters the model lacks ({", ".join(lacking[:3])} …); start from a '
+                          f'checkpoint of a model this one contains')
     added = []
     for variable in model.params:
         shape = variable.get_value().shape
