@@ -10,9 +10,9 @@ from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
 from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, load_voice_model
 from bach2.models.voice_model import (MASK, NO_PITCH, PitchClassLogitsLayer, VoiceConfig, VoiceModel, known_pitches,
                                      legal, network_inputs, random_masks)
-from bach2.nn import layers
 from bach2.models.voice_sampling import GibbsSchedule, first_drawing, gibbs_fill, pass_cells, sharpen_pitches
 from bach2.models.voice_training import VoiceTrainingConfig, initialize_from, train_voice_model
+from bach2.nn import layers
 
 SMALL = VoiceConfig(channels=8, n_blocks=2, dilations=(1, 2), window=16, batch_size=2, learning_rate=0.01)
 
