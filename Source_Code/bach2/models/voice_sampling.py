@@ -144,8 +144,8 @@ def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temper
             block = masked = free & (rng.random(free.shape) < schedule.block_probability(n - len(first)))
         if block.any():
             inputs = network_inputs(tokens[None], ~masked[None], positions[None])
-            log_p = forbid_holds(sharpen_pitches(np.asarray(predict(*inputs))[0], schedule.pitch_temperature),
-                                 tokens, masked)
+            log_p = forbid_holds(np.asarray(predict(*inputs))[0], tokens, masked)      # a copy
+            log_p[block] = sharpen_pitches(log_p[block], schedule.pitch_temperature)   # only the cells drawn
             tokens = np.where(block, draw(log_p, temperature, rng), tokens).astype(np.int16)
         if on_round:
             on_round((n + 1) / rounds)
