@@ -32,7 +32,7 @@ Four parts (``--parts``, run in the order 4, 1, 2, 3 so that part 4 times a mode
    own four voices and the shipped models' documented figures (``docs/harmonize_and_fugue.md``: quarter-note JSB
    LSTM-NADE, not rerun here).
 4. **Speed.** 256 steps (16 bars) in 4 voices after a 1-bar primer (the first held-out piece of 4 voices) with
-   the default :class:`~bach2.models.voice_sampling.GibbsSchedule`: seconds of the first call (compiling
+   the sampler of parts 1 and 3 (:class:`~bach2.models.voice_sampling.GibbsSchedule`): seconds of the first call (compiling
    included) and of a second one.
 
 Steps are 16ths. Prints one table per part; everything goes to ``OUT/results.json``.
@@ -114,8 +114,10 @@ def reseparated(tokens, step_ticks=24):
 # --------------------------------------------------------------------------- part 1: continuations
 
 def schedule(args):
-    """The sampler of parts 1 and 3: the default one with ``--start``, ``--rounds`` and ``--pitch-temperature``."""
-    return GibbsSchedule(n_iterations=args.rounds, start=args.start, pitch_temperature=args.pitch_temperature)
+    """The sampler of parts 1, 3 and 4: the default one with ``--start``, ``--rounds``, ``--pitch-temperature`` and
+    ``--revoice`` and ``--no-parallels``."""
+    return GibbsSchedule(n_iterations=args.rounds, start=args.start, pitch_temperature=args.pitch_temperature,
+                         revoice=args.revoice, no_parallels=args.no_parallels)
 
 
 def primers(args):
@@ -160,7 +162,8 @@ def voice_continuations(args):
                      'voice_tokens': tokens, 'primer_name': primed.name, 'primer_steps': len(primed.primer),
                      'seed': seed, 'checkpoint': str(args.keyboard_model), 'rounds': args.rounds,
                      'temperature': args.temperature, 'start': args.start,
-                     'pitch_temperature': args.pitch_temperature},
+                     'pitch_temperature': args.pitch_temperature, 'revoice': args.revoice,
+                     'no_parallels': args.no_parallels},
                     folder / f'voices_{seed}.p')
     generate_pieces('shipped', args.shipped, args)
     return {'primers': [primed.name for _, primed in chosen], 'judge': run_judge(args)}
@@ -341,9 +344,9 @@ def sampling_time(args):
     seconds = []
     for seed in tqdm(range(2), desc='timing', unit='call'):
         started = time.perf_counter()
-        continue_voices(model, primer, 256, Sampling(seed=seed), GibbsSchedule())
+        continue_voices(model, primer, 256, Sampling(seed=seed), schedule(args))
         seconds.append(time.perf_counter() - started)
-    return {'primer': name, 'rounds': GibbsSchedule().n_iterations, 'first_call_s': seconds[0],
+    return {'primer': name, 'sampler': repr(schedule(args)), 'first_call_s': seconds[0],
             'second_call_s': seconds[1]}
 
 
@@ -385,9 +388,15 @@ def main():
     parser.add_argument('--count', type=positive, default=64, help='continuations per model (seeds 0 … count − 1)')
     parser.add_argument('--steps', type=positive, default=256, help='steps after each primer')
     parser.add_argument('--rounds', type=count, default=GibbsSchedule.n_iterations,
-                        help='Gibbs rounds after the first pass (parts 1, 3; default: %(default)s)')
+                        help='Gibbs rounds after the first pass (parts 1, 3, 4; default: %(default)s)')
     parser.add_argument('--start', choices=('ancestral', 'ancestral-voices', 'independent'),
                         default=GibbsSchedule.start, help='the first drawing (default: %(default)s)')
+    parser.add_argument('--revoice', action='store_true',
+                        help='after each step, the voices that struck together draw their pitches again, each given '
+                             'the others (GibbsSchedule.revoice)')
+    parser.add_argument('--no-parallels', action='store_true',
+                        help='no pitch drawn that makes parallel fifths or octaves with a voice already known '
+                             '(GibbsSchedule.no_parallels)')
     parser.add_argument('--pitch-temperature', type=rate, default=GibbsSchedule.pitch_temperature,
                         help='which pitch a struck note takes, drawn at this temperature (default: %(default)s)')
     parser.add_argument('--seeds', type=positive, default=1, help='harmonizations per chorale (part 3)')

@@ -9,8 +9,9 @@ from bach2.data.voice_data import load_voice_tokens
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
 from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, load_voice_model
 from bach2.models.voice_model import (MASK, NO_PITCH, PitchClassLogitsLayer, VoiceConfig, VoiceModel, known_pitches,
-                                     legal, network_inputs, random_masks)
-from bach2.models.voice_sampling import GibbsSchedule, first_drawing, gibbs_fill, pass_cells, sharpen_pitches
+                                     legal, model_reach, network_inputs, random_masks)
+from bach2.models.voice_sampling import (GibbsSchedule, first_drawing, forbid_parallels, gibbs_fill, pass_cells,
+                                         sharpen_pitches, sounding_pitches, window)
 from bach2.models.voice_training import VoiceTrainingConfig, initialize_from, train_voice_model
 from bach2.nn import layers
 
@@ -40,6 +41,21 @@ def test_a_pitch_class_logit_is_added_to_every_octave_of_its_class():
     assert (got[FIRST_PITCH:] == midi % 12).all()                  # A0 → 9, C4 → 0, C8 → 0
 
 
+def test_a_pass_computes_only_the_window_its_step_hears():
+    config = dataclasses.replace(SMALL, pitch_classes=True)
+    model, reach = VoiceModel(config, training=False, seed=2), model_reach(config)
+    assert reach == 3 and window(None, 192, reach) == (0, 192) and window(5, 64, reach) == (0, 64)
+    assert window(100, 192, reach) == (97, 161) and window(190, 192, reach) == (128, 192)
+    rng = np.random.default_rng(0)
+    tokens, given = rng.integers(0, 90, (1, 3, 192)), rng.random((1, 3, 192)) < 0.5
+    inputs = network_inputs(tokens, given, np.arange(192)[None] % 16)
+    whole = np.asarray(model.predict((1, 3, 192))(*inputs))
+    for step in (0, 100, 191):
+        start, stop = window(step, 192, reach)
+        part = np.asarray(model.predict((1, 3, stop - start))(*[x[..., start:stop] for x in inputs]))
+        np.testing.assert_allclose(part[:, :, step - start], whole[:, :, step], atol=1e-5)
+
+
 def test_pitch_temperature_sharpens_the_choice_of_pitch_not_whether_to_strike():
     log_p = np.full((2, 90), -np.inf)
     log_p[0, [REST, HOLD, FIRST_PITCH, FIRST_PITCH + 1]] = np.log([0.2, 0.4, 0.3, 0.1])
@@ -49,6 +65,22 @@ def test_pitch_temperature_sharpens_the_choice_of_pitch_not_whether_to_strike():
     np.testing.assert_allclose(sharp[0, FIRST_PITCH:FIRST_PITCH + 2], [0.4 * 0.9, 0.4 * 0.1])   # 3² : 1²
     np.testing.assert_allclose(sharp.sum(axis=-1), 1)
     assert sharpen_pitches(log_p, 1.0) is log_p
+
+
+def test_no_pitch_is_drawn_that_makes_parallel_fifths_or_octaves_with_a_known_voice():
+    C4, G4, A4 = 39, 46, 48                                        # key indices (MIDI − 21)
+    tokens = np.array([[FIRST_PITCH + G4, FIRST_PITCH + A4, HOLD], [FIRST_PITCH + C4, REST, REST]])
+    assert sounding_pitches(tokens).tolist() == [[G4, A4, A4], [C4, -1, -1]]
+    block = np.array([[False, False, False], [False, True, False]])     # the lower voice's second step, drawn
+    log_p = np.log(np.full((2, 3, 90), 1 / 90))
+    kept = np.exp(forbid_parallels(log_p, sounding_pitches(tokens), block, block)[1, 1])
+    forbidden = np.flatnonzero(kept == 0) - FIRST_PITCH          # the upper voice moves G4 → A4 over C4
+    assert forbidden.tolist() == [A4 - 43, A4 - 31, A4 - 19, A4 - 7, A4 + 7, A4 + 19, A4 + 31]   # fifths, twelfths …
+    np.testing.assert_allclose(kept[[REST, HOLD]], 1 / 90)          # striking stays as likely
+    np.testing.assert_allclose(kept.sum(), 1)
+    assert kept[FIRST_PITCH + C4] > 0                                # striking C4 again is no motion
+    unknown = block | np.array([[False, True, False], [False, False, False]])   # the upper voice not known yet
+    np.testing.assert_allclose(forbid_parallels(log_p, sounding_pitches(tokens), unknown, block), log_p)
 
 
 def test_the_first_drawing_goes_step_by_step_and_within_a_step_from_the_lowest_voice():
@@ -79,6 +111,12 @@ def test_it_learns_a_window_of_bach_and_fills_only_what_is_not_given(inventions_
                         GibbsSchedule(n_iterations=4), seed=3)
     assert filled.shape == (2, 32) and (filled[0] == melody).all()
     assert not ((filled[:, 1:] == HOLD) & (filled[:, :-1] == REST)).any() and (filled[:, 0] != HOLD).all()
+    given[1, :16] = True                           # three voices, the lowest and the first half given: revoiced
+    three = np.concatenate([np.where(given, tokens[0][:32].T, REST), np.full((1, 32), FIRST_PITCH + 20)])
+    filled = gibbs_fill(model, three, np.concatenate([given, np.ones((1, 32), bool)]), positions[0][:32, 0],
+                        GibbsSchedule(revoice=True), seed=3)
+    assert (filled[0] == melody).all() and (filled[1, :16] == three[1, :16]).all() and (filled[2] == three[2]).all()
+    assert not ((filled[:, 1:] == HOLD) & (filled[:, :-1] == REST)).any()
 
 
 def test_training_resumes_from_its_checkpoint(inventions_in_voices, tmp_path):

@@ -106,6 +106,11 @@ class PitchClassLogitsLayer(convolution.MergeLayer):
         return logits + pt.concatenate([zeros, classes[..., PITCH_CLASS]], axis=-1)
 
 
+def model_reach(config):
+    """Steps each side of a cell that its output reads: the dilations of the blocks' 3-tap convolutions."""
+    return sum(config.dilations[i % len(config.dilations)] for i in range(config.n_blocks))
+
+
 def voice_ranks(n_voices):
     """(from the top, from the bottom) ``1 × V × 1`` int32 rank arrays, clipped to ``MAX_RANK − 1``."""
     top = np.minimum(np.arange(n_voices), MAX_RANK - 1).astype(np.int32)

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
-from bach2.models.voice_model import legal, network_inputs
+from bach2.models.voice_model import legal, model_reach, network_inputs
 
 LENGTH_QUANTUM = 64
 
@@ -33,13 +33,19 @@ class GibbsSchedule:
     block of probability p annealed from ``p_max`` to ``p_min`` over the first ``anneal`` share of them
     (Coconet's schedule). A cell strikes, holds or rests with the model's probabilities (at the caller's
     temperature); which pitch it strikes is drawn at ``pitch_temperature`` (:func:`sharpen_pitches`), which
-    keeps more of the lines stepwise (docs/voices.md)."""
+    keeps more of the lines stepwise (docs/voices.md). With ``revoice``, after each step of an 'ancestral' drawing
+    every voice but the lowest that struck a pitch draws its pitch again, from the lowest up, given all the
+    others at that step (a pass each): the voices that strike together hear each other. With ``no_parallels``, a
+    pitch that would make parallel fifths or octaves with a voice already known is not drawn
+    (:func:`forbid_parallels`)."""
     n_iterations: int = 0
     p_max: float = 0.9
     p_min: float = 0.1
     anneal: float = 0.7
     start: str = 'ancestral'
     pitch_temperature: float = 0.8
+    revoice: bool = False
+    no_parallels: bool = False
 
     def block_probability(self, n):
         return max(self.p_min, self.p_max - (self.p_max - self.p_min) * n / (self.anneal * self.n_iterations))
@@ -96,6 +102,43 @@ def forbid_holds(log_p, tokens, block):
     return log_p
 
 
+def sounding_pitches(tokens):
+    """``V × T`` tokens → ``V × T`` int key index (0 … 87) each voice sounds at each step, −1 where it rests."""
+    steps = np.arange(tokens.shape[1])
+    last = np.maximum.accumulate(np.where(tokens >= FIRST_PITCH, steps, -1), axis=1)
+    struck = np.take_along_axis(tokens, last.clip(0), axis=1).astype(int) - FIRST_PITCH
+    return np.where((tokens == REST) | (last < 0), -1, struck)
+
+
+def forbid_parallels(log_p, sounding, masked, block):
+    """``V × T × K`` log-probabilities with no struck pitch in a cell of ``block`` that would make parallel (or
+    contrary) fifths or octaves with a voice known at that step and the one before (not ``masked``) that moves
+    there; the pitches left share the probability to strike that all had. ``sounding``: :func:`sounding_pitches`
+    of the piece at the same steps. A fifth is 7 semitones apart, an octave 0, modulo 12, either voice above (as music21
+    reads MIDI numbers).
+    Bach's rate is not zero (0.4–1.4 per 100 voice pairs, docs/voices.md); this allows none where it can."""
+    keys = np.arange(log_p.shape[-1] - FIRST_PITCH)
+    log_p = log_p.copy()
+    for v, t in zip(*np.nonzero(block)):
+        before = sounding[v, t - 1] if t else -1
+        if before < 0 or masked[v, t - 1]:
+            continue
+        bad = np.zeros(len(keys), bool)
+        for u in range(len(sounding)):
+            a, b = sounding[u, t - 1], sounding[u, t]
+            if u == v or masked[u, t] or masked[u, t - 1] or a < 0 or b < 0 or a == b:
+                continue
+            interval = abs(before - a) % 12                 # either voice above: a fifth or a twelfth is 7
+            if interval in (0, 7):
+                bad |= (abs(keys - b) % 12 == interval) & (keys != before)
+        pitches = log_p[v, t, FIRST_PITCH:]
+        if bad.any() and not bad[np.isfinite(pitches)].all():
+            total = np.logaddexp.reduce(pitches)
+            kept = np.where(bad, -np.inf, pitches)
+            log_p[v, t, FIRST_PITCH:] = kept - np.logaddexp.reduce(kept) + total
+    return log_p
+
+
 def first_drawing(free, start):
     """``V × T`` free cells → the passes of the first drawing, [(step, voice)]: 'independent' one pass,
     (None, None), all at once; 'ancestral' step by step, (t, None), each step's free cells given every step before
@@ -123,30 +166,63 @@ def pass_cells(free, step, voice):
     return free & ((steps > step) | (now & (voices <= voice))), free & now & (voices == voice)
 
 
+def window(step, length, reach):
+    """(start, stop) of the steps a pass at ``step`` computes: every step of the ``length`` when ``step`` is None or
+    the piece is short, else :data:`LENGTH_QUANTUM`-rounded window holding ``reach`` steps each side of it (or
+    the piece's edge), so the cells of ``step`` come out as they would from the whole piece."""
+    width = -(-(2 * reach + 1) // LENGTH_QUANTUM) * LENGTH_QUANTUM
+    if step is None or length <= width:
+        return 0, length
+    start = int(np.clip(step - reach, 0, length - width))
+    return start, start + width
+
+
 def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temperature=1.0, seed=0,
                progress=False, on_round=None):
     """Fill the cells of ``tokens`` (``V × T``) where ``given`` is False → ``V × T`` int16 tokens.
 
     ``model``: a :class:`~bach2.models.voice_model.VoiceModel`; ``on_round(fraction)`` is called after each
-    round (the studio's progress bar)."""
+    round (the studio's progress bar). A pass of the first drawing computes only the window of steps its step
+    hears (:func:`window`), so its cost does not grow with the piece."""
     rng = np.random.default_rng(seed)
     T = np.asarray(tokens).shape[1]
     tokens, given, positions = pad_length(tokens, given, positions)
     tokens = np.where(given, tokens, REST).astype(np.int16)
     free = ~given
-    predict = model.predict((1,) + tokens.shape)
+    reach = model_reach(model.config)
+
+    def redraw(masked, block, step, pitches_only=False):
+        """Draw the cells of ``block`` again, given every cell not ``masked``."""
+        start, stop = window(step, tokens.shape[1], reach)
+        inputs = [x[..., start:stop] for x in network_inputs(tokens[None], ~masked[None], positions[None])]
+        log_p = np.asarray(model.predict((1, len(tokens), stop - start))(*inputs))[0]
+        log_p = forbid_holds(log_p, tokens[:, start:stop], masked[:, start:stop])      # a copy
+        cells = block[:, start:stop]
+        if schedule.no_parallels:
+            log_p = forbid_parallels(log_p, sounding_pitches(tokens)[:, start:stop], masked[:, start:stop], cells)
+        drawn = sharpen_pitches(log_p[cells], schedule.pitch_temperature)            # only the cells drawn
+        if pitches_only:
+            drawn[..., :FIRST_PITCH] = -np.inf
+        part = tokens[:, start:stop]
+        part[cells] = draw(drawn, temperature, rng)
+
     first = first_drawing(free, schedule.start)
     rounds = len(first) + schedule.n_iterations
     for n in tqdm(range(rounds), desc='voices', unit='round', disable=not progress):
         if n < len(first):
-            masked, block = pass_cells(free, *first[n])
+            step, voice = first[n]
+            masked, block = pass_cells(free, step, voice)
         else:
+            step = None
             block = masked = free & (rng.random(free.shape) < schedule.block_probability(n - len(first)))
         if block.any():
-            inputs = network_inputs(tokens[None], ~masked[None], positions[None])
-            log_p = forbid_holds(np.asarray(predict(*inputs))[0], tokens, masked)      # a copy
-            log_p[block] = sharpen_pitches(log_p[block], schedule.pitch_temperature)   # only the cells drawn
-            tokens = np.where(block, draw(log_p, temperature, rng), tokens).astype(np.int16)
+            redraw(masked, block, step)
+        if schedule.revoice and n < len(first) and step is not None and voice is None:
+            struck = np.flatnonzero(block[:, step] & (tokens[:, step] >= FIRST_PITCH))[::-1]
+            for v in struck[1:]:         # from the second lowest up, each given all the others at the step
+                cell = np.zeros_like(block)
+                cell[v, step] = True
+                redraw((masked & ~block) | cell, cell, step, pitches_only=True)
         if on_round:
             on_round((n + 1) / rounds)
     tokens = legal(tokens)
