@@ -115,9 +115,9 @@ def reseparated(tokens, step_ticks=24):
 
 def schedule(args):
     """The sampler of parts 1, 3 and 4: the default one with ``--start``, ``--rounds``, ``--pitch-temperature`` and
-    ``--revoice`` and ``--no-parallels``."""
+    ``--[no-]revoice`` and ``--[no-]avoid-parallels``."""
     return GibbsSchedule(n_iterations=args.rounds, start=args.start, pitch_temperature=args.pitch_temperature,
-                         revoice=args.revoice, no_parallels=args.no_parallels)
+                         revoice=args.revoice, avoid_parallels=args.avoid_parallels)
 
 
 def primers(args):
@@ -163,7 +163,7 @@ def voice_continuations(args):
                      'seed': seed, 'checkpoint': str(args.keyboard_model), 'rounds': args.rounds,
                      'temperature': args.temperature, 'start': args.start,
                      'pitch_temperature': args.pitch_temperature, 'revoice': args.revoice,
-                     'no_parallels': args.no_parallels},
+                     'avoid_parallels': args.avoid_parallels},
                     folder / f'voices_{seed}.p')
     generate_pieces('shipped', args.shipped, args)
     return {'primers': [primed.name for _, primed in chosen], 'judge': run_judge(args)}
@@ -391,12 +391,13 @@ def main():
                         help='Gibbs rounds after the first pass (parts 1, 3, 4; default: %(default)s)')
     parser.add_argument('--start', choices=('ancestral', 'ancestral-voices', 'independent'),
                         default=GibbsSchedule.start, help='the first drawing (default: %(default)s)')
-    parser.add_argument('--revoice', action='store_true',
+    parser.add_argument('--revoice', action=argparse.BooleanOptionalAction, default=GibbsSchedule.revoice,
                         help='after each step, the voices that struck together draw their pitches again, each given '
-                             'the others (GibbsSchedule.revoice)')
-    parser.add_argument('--no-parallels', action='store_true',
+                             'the others (GibbsSchedule.revoice; default: %(default)s)')
+    parser.add_argument('--avoid-parallels', action=argparse.BooleanOptionalAction,
+                        default=GibbsSchedule.avoid_parallels,
                         help='no pitch drawn that makes parallel fifths or octaves with a voice already known '
-                             '(GibbsSchedule.no_parallels)')
+                             '(GibbsSchedule.avoid_parallels; default: %(default)s)')
     parser.add_argument('--pitch-temperature', type=rate, default=GibbsSchedule.pitch_temperature,
                         help='which pitch a struck note takes, drawn at this temperature (default: %(default)s)')
     parser.add_argument('--seeds', type=positive, default=1, help='harmonizations per chorale (part 3)')

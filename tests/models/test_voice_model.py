@@ -81,6 +81,13 @@ def test_no_pitch_is_drawn_that_makes_parallel_fifths_or_octaves_with_a_known_vo
     assert kept[FIRST_PITCH + C4] > 0                                # striking C4 again is no motion
     unknown = block | np.array([[False, True, False], [False, False, False]])   # the upper voice not known yet
     np.testing.assert_allclose(forbid_parallels(log_p, sounding_pitches(tokens), unknown, block), log_p)
+    tokens = np.array([[FIRST_PITCH + G4, HOLD, FIRST_PITCH + A4, HOLD, HOLD], [FIRST_PITCH + C4, HOLD, HOLD, HOLD, REST]])
+    block = np.zeros((2, 5), bool)
+    block[1, 4] = True                                             # G4 … A4 above C4 from beat to beat
+    log_p, beats = np.log(np.full((2, 5, 90), 1 / 90)), np.arange(5) % 4 == 0
+    np.testing.assert_allclose(forbid_parallels(log_p, sounding_pitches(tokens), block, block), log_p)
+    kept = np.exp(forbid_parallels(log_p, sounding_pitches(tokens), block, block, beats)[1, 4])
+    assert (np.flatnonzero(kept == 0) - FIRST_PITCH).tolist() == forbidden.tolist()
 
 
 def test_the_first_drawing_goes_step_by_step_and_within_a_step_from_the_lowest_voice():

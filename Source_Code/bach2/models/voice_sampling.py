@@ -2,13 +2,15 @@
 
 A first drawing gives every free cell a value — step by step from the first (each step given every step before
 it, the later free cells masked: ancestral sampling in time order; or, within a step, one voice at a time from
-the lowest), or all at once as Coconet does; then, for ``n_iterations`` rounds of blocked Gibbs (Coconet's way;
-none by default: measured in docs/voices.md, they made the lines leap more and no piece more like Bach's), a
-random block of the free cells
-(each with probability ``p_n``, annealed from ``p_max`` to ``p_min`` over the first ``anneal`` share of the
-rounds, Yao et al.'s schedule as Coconet uses it) is masked and drawn again given all the others. A hold is never
-drawn where the cell before it is a known rest (nor at a voice's first step); any such hold left at the end
-becomes a rest (:func:`~bach2.models.voice_model.legal`).
+the lowest), or all at once as Coconet does. After each step the voices that struck a pitch together draw their
+pitches again one by one, each hearing the others (``revoice``), and no pitch is drawn that makes parallel fifths
+or octaves with a voice already known where another can be (``avoid_parallels``). Then, for ``n_iterations``
+rounds of blocked Gibbs (Coconet's way; none by default: measured in docs/voices.md, they made the lines leap more
+and no piece more like Bach's), a random block of the free cells (each with probability ``p_n``, annealed from
+``p_max`` to ``p_min`` over the first ``anneal`` share of the rounds, Yao et al.'s schedule as Coconet uses it) is
+masked and drawn again given all the others. A hold is never drawn where the cell before it is a known rest (nor
+at a voice's first step); any such hold left at the end becomes a rest
+(:func:`~bach2.models.voice_model.legal`).
 
 Shapes: tokens, given ``V × T`` (voices highest first, 16th-note steps); positions ``T`` (step in its bar).
 Lengths are padded to a multiple of :data:`LENGTH_QUANTUM` with given rests, so a few compiled shapes serve any
@@ -35,17 +37,18 @@ class GibbsSchedule:
     temperature); which pitch it strikes is drawn at ``pitch_temperature`` (:func:`sharpen_pitches`), which
     keeps more of the lines stepwise (docs/voices.md). With ``revoice``, after each step of an 'ancestral' drawing
     every voice but the lowest that struck a pitch draws its pitch again, from the lowest up, given all the
-    others at that step (a pass each): the voices that strike together hear each other. With ``no_parallels``, a
+    others at that step (a pass each): the voices that strike together hear each other. With ``avoid_parallels``, a
     pitch that would make parallel fifths or octaves with a voice already known is not drawn
-    (:func:`forbid_parallels`)."""
+    (:func:`forbid_parallels`). Both are on by default (docs/voices.md: the judge, the parallels and the chorales'
+    chord agreement improved with them)."""
     n_iterations: int = 0
     p_max: float = 0.9
     p_min: float = 0.1
     anneal: float = 0.7
     start: str = 'ancestral'
     pitch_temperature: float = 0.8
-    revoice: bool = False
-    no_parallels: bool = False
+    revoice: bool = True
+    avoid_parallels: bool = True
 
     def block_probability(self, n):
         return max(self.p_min, self.p_max - (self.p_max - self.p_min) * n / (self.anneal * self.n_iterations))
@@ -110,27 +113,28 @@ def sounding_pitches(tokens):
     return np.where((tokens == REST) | (last < 0), -1, struck)
 
 
-def forbid_parallels(log_p, sounding, masked, block):
+def forbid_parallels(log_p, sounding, masked, block, beats=None):
     """``V × T × K`` log-probabilities with no struck pitch in a cell of ``block`` that would make parallel (or
     contrary) fifths or octaves with a voice known at that step and the one before (not ``masked``) that moves
-    there; the pitches left share the probability to strike that all had. ``sounding``: :func:`sounding_pitches`
-    of the piece at the same steps. A fifth is 7 semitones apart, an octave 0, modulo 12, either voice above (as music21
-    reads MIDI numbers).
-    Bach's rate is not zero (0.4–1.4 per 100 voice pairs, docs/voices.md); this allows none where it can."""
+    there — and, at a step on a beat (``beats``, ``T`` bool), from the beat before (4 steps) as well; the pitches
+    left share the probability to strike that all had. ``sounding``: :func:`sounding_pitches` of the piece at the
+    same steps. A fifth is 7 semitones apart, an octave 0, modulo 12, either voice above (as music21 reads MIDI
+    numbers). Bach's rate is not zero (0.4–1.4 per 100 voice pairs, docs/voices.md); this allows none where it can."""
     keys = np.arange(log_p.shape[-1] - FIRST_PITCH)
     log_p = log_p.copy()
     for v, t in zip(*np.nonzero(block)):
-        before = sounding[v, t - 1] if t else -1
-        if before < 0 or masked[v, t - 1]:
-            continue
         bad = np.zeros(len(keys), bool)
-        for u in range(len(sounding)):
-            a, b = sounding[u, t - 1], sounding[u, t]
-            if u == v or masked[u, t] or masked[u, t - 1] or a < 0 or b < 0 or a == b:
+        for s in [t - 1] + ([t - 4] if beats is not None and beats[t] else []):
+            before = sounding[v, s] if s >= 0 else -1
+            if before < 0 or masked[v, s]:
                 continue
-            interval = abs(before - a) % 12                 # either voice above: a fifth or a twelfth is 7
-            if interval in (0, 7):
-                bad |= (abs(keys - b) % 12 == interval) & (keys != before)
+            for u in range(len(sounding)):
+                a, b = sounding[u, s], sounding[u, t]
+                if u == v or masked[u, t] or masked[u, s] or a < 0 or b < 0 or a == b:
+                    continue
+                interval = abs(before - a) % 12             # either voice above: a fifth or a twelfth is 7
+                if interval in (0, 7):
+                    bad |= (abs(keys - b) % 12 == interval) & (keys != before)
         pitches = log_p[v, t, FIRST_PITCH:]
         if bad.any() and not bad[np.isfinite(pitches)].all():
             total = np.logaddexp.reduce(pitches)
@@ -198,8 +202,9 @@ def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temper
         log_p = np.asarray(model.predict((1, len(tokens), stop - start))(*inputs))[0]
         log_p = forbid_holds(log_p, tokens[:, start:stop], masked[:, start:stop])      # a copy
         cells = block[:, start:stop]
-        if schedule.no_parallels:
-            log_p = forbid_parallels(log_p, sounding_pitches(tokens)[:, start:stop], masked[:, start:stop], cells)
+        if schedule.avoid_parallels:
+            log_p = forbid_parallels(log_p, sounding_pitches(tokens)[:, start:stop], masked[:, start:stop], cells,
+                                     positions[start:stop] % 4 == 0)
         drawn = sharpen_pitches(log_p[cells], schedule.pitch_temperature)            # only the cells drawn
         if pitches_only:
             drawn[..., :FIRST_PITCH] = -np.inf
