@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bach2.app.cli import main
 from bach2.common import CheckpointError, CorpusError
 from bach2.data.voice_data import load_voice_tokens
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
@@ -126,7 +127,7 @@ def test_it_learns_a_window_of_bach_and_fills_only_what_is_not_given(inventions_
     assert not ((filled[:, 1:] == HOLD) & (filled[:, :-1] == REST)).any()
 
 
-def test_training_resumes_from_its_checkpoint(inventions_in_voices, tmp_path):
+def test_training_resumes_from_its_checkpoint_and_is_scored_per_frame(inventions_in_voices, tmp_path, capsys):
     out = tmp_path / 'voices.npz'
     training = VoiceTrainingConfig(data_dir=inventions_in_voices, out_path=out, batches=2, valid_every=2,
                                    valid_windows=2)
@@ -157,3 +158,7 @@ def test_training_resumes_from_its_checkpoint(inventions_in_voices, tmp_path):
     (tmp_path / 'bad.npz').write_bytes(b'not a checkpoint')
     with pytest.raises(CheckpointError, match='not a checkpoint of a voice model'):
         load_voice_checkpoint(tmp_path / 'bad.npz')
+    for cut in ([], ['--window', '64']):                # its held-out pieces scored whole, then in windows
+        assert main(['voices', 'evaluate', str(out), '--data', str(inventions_in_voices), '--pieces', '1', *cut]) == 0
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert line.startswith('1 pieces' + (', cut in windows of 64 steps' if cut else ',')) and 'nats per frame' in line

@@ -67,8 +67,10 @@ def cmd_voices_evaluate(args):
         _, held = split_held_out(load_pieces(args.data, keys=[0]), meta.get('held_out_bwv', ()))
         pieces = [(t.T, p[:, 0]) for t, p in zip(held.tokens[0], held.positions)]
     pieces = pieces[:args.pieces] if args.pieces else pieces
-    windows = [(tokens[:, t:t + args.window], positions[t:t + args.window]) for tokens, positions in pieces
-               for t in range(0, tokens.shape[1], args.window or tokens.shape[1])]
+    windows = []
+    for tokens, positions in pieces:        # whole pieces, or cut in --window steps
+        size = args.window or tokens.shape[1]
+        windows += [(tokens[:, t:t + size], positions[t:t + size]) for t in range(0, tokens.shape[1], size)]
     result = framewise_nll(model, windows, args.orderings, args.seed)
     cut = f', cut in windows of {args.window} steps' if args.window else ''
     print(f'{len(pieces)} pieces{cut}, {result["frames"]} frames: {result["nll_per_frame"]:.3f} nats per frame')
