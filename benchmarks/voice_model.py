@@ -32,8 +32,8 @@ Four parts (``--parts``, run in the order 4, 1, 2, 3 so that part 4 times a mode
    own four voices and the shipped models' documented figures (``docs/harmonize_and_fugue.md``: quarter-note JSB
    LSTM-NADE, not rerun here).
 4. **Speed.** 256 steps (16 bars) in 4 voices after a 1-bar primer (the first held-out piece of 4 voices) with
-   the sampler of parts 1 and 3 (:class:`~bach2.models.voice_sampling.GibbsSchedule`): seconds of the first call (compiling
-   included) and of a second one.
+   the sampler of parts 1 and 3 (:class:`~bach2.models.voice_sampling.GibbsSchedule`): seconds of the first
+   call (compiling included) and of a second one.
 
 Steps are 16ths. Prints one table per part; everything goes to ``OUT/results.json``.
 

@@ -37,9 +37,9 @@ class GibbsSchedule:
     temperature); which pitch it strikes is drawn at ``pitch_temperature`` (:func:`sharpen_pitches`), which
     keeps more of the lines stepwise (docs/voices.md). With ``revoice``, after each step of an 'ancestral' drawing
     the voices that struck a pitch there, all but the lowest of them, draw their pitches again from the lowest
-    up, each given all the others at that step (a pass each): the voices that strike together hear each other. With ``avoid_parallels``, a
-    pitch that would make parallel fifths or octaves with a voice already known is not drawn
-    (:func:`forbid_parallels`). Both are on by default (docs/voices.md: the judge, the parallels and the chorales'
+    up, each given all the others at that step (a pass each): the voices that strike together hear each other.
+    With ``avoid_parallels``, a pitch that would make parallel fifths or octaves with a voice already known is
+    not drawn (:func:`forbid_parallels`). Both are on by default (docs/voices.md: the judge, the parallels and the chorales'
     chord agreement improved with them)."""
     n_iterations: int = 0
     p_max: float = 0.9
