@@ -221,10 +221,10 @@ def known_pitches(tokens, given):
     voice with only given holds between; :data:`NO_PITCH` elsewhere."""
     tokens = np.asarray(tokens)
     pitches = np.where(given & (tokens >= FIRST_PITCH), tokens - FIRST_PITCH, NO_PITCH).astype(np.int32)
-    for t in range(1, tokens.shape[-1]):
-        held = given[..., t] & (tokens[..., t] == HOLD)
-        pitches[..., t] = np.where(held, pitches[..., t - 1], pitches[..., t])
-    return pitches
+    steps = np.arange(tokens.shape[-1])
+    start = np.maximum.accumulate(np.where(given & (tokens == HOLD), -1, steps), axis=-1)   # where each chain of
+    held = np.take_along_axis(pitches, start.clip(0), axis=-1)                              # given holds begins
+    return np.where(start < 0, NO_PITCH, held).astype(np.int32)
 
 
 def network_inputs(tokens, given, positions):
