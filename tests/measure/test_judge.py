@@ -9,6 +9,7 @@ import pytest
 
 from bach2.measure.judge import (FEATURE_NAMES, Copy, CopyIndex, excerpt_features, excerpts, judge_accuracy,
                                  longest_copy)
+from bach2.measure.motifs import MATERIAL
 from bach2.music.metre import regular_positions
 from bach2.safe_io import save_npz, save_pickle
 
@@ -197,8 +198,11 @@ def test_the_judge_command(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'judge accuracy' in result.stdout and 'longest copy from 10 training pieces' in result.stdout
+    assert 'their own material, per 4-bar excerpt' in result.stdout
     written = json.loads((tmp_path / 'judge.json').read_text())
     assert written['judge']['accuracy'] > 0.85 and written['copies']['max'] < 32
+    for side in ('pieces', 'held-out Bach'):
+        assert set(written['material'][side]) == set(MATERIAL) and 0 < written['material'][side]['beats struck'] <= 1
     command[4] = str(tmp_path / 'nowhere')
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and result.stderr.strip().endswith('nowhere: no such folder')

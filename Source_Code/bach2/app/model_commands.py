@@ -15,7 +15,8 @@ from bach2.measure.baselines import baseline_report
 from bach2.measure.evaluate import evaluate_folder
 from bach2.measure.judge import (CopyIndex, bach_split, copy_table, generated_folder, judge_accuracy, load_generated,
                                  work)
-from bach2.measure.music_statistics import format_table
+from bach2.measure.motifs import MATERIAL
+from bach2.measure.music_statistics import format_table, material_statistics
 from bach2.models.checkpoints import export_model
 from bach2.models.model_config import (MODELS, ModelConfig, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, TARGETS,
                                        default_metre_input, default_targets)
@@ -219,9 +220,14 @@ def cmd_judge(args):
     print('  it leans on ' + ', '.join(f'{name} ({weight:+.2f})' for name, weight in judge['top_features']))
     print(f'longest copy from {len(training)} training pieces: median {copies["median"]:g} steps, max '
           f'{copies["max"]}; {copies["share_over_limit"]:.0%} of {len(pieces)} pieces copy over {args.copy_limit}')
+    material = {side: material_statistics(found, geometry.lowest_pitch) for side, found in
+                (('pieces', pieces), ('held-out Bach', held_out))}
+    print('their own material, per 4-bar excerpt (pieces / held-out Bach): ' + '; '.join(
+        f'{measure} {material["pieces"][measure] or 0:.2f} / {material["held-out Bach"][measure] or 0:.2f}'
+        for measure in MATERIAL))
     result = {'folder': str(args.folder), 'corpus': str(args.corpus), 'seed': args.seed,
               'valid_fraction': args.valid_fraction, 'held_out': [name for name, *_ in held_out],
-              'judge': judge, 'copies': copies,
+              'judge': judge, 'copies': copies, 'material': material,
               'unreadable': [{'file': str(path), 'reason': reason} for path, reason in failures]}
     print(f'  {write_json(args.json, result)}')
     return report_failures(failures, [])

@@ -31,6 +31,7 @@ from bach2.data.prepare import ONSETS
 from bach2.data.training_set import prepared_geometry, records, split_pieces
 from bach2.data.training_windows import bwv_number
 from bach2.measure.evaluate import load_pieces
+from bach2.measure.motifs import EXCERPT_STEPS, outer_line
 from bach2.measure.music_statistics import DURATION_BINS, MOST_NOTES, piece_counts
 from bach2.music.geometry import Geometry
 from bach2.music.key_finding import find_key
@@ -39,7 +40,6 @@ from bach2.music.pitch_names import pitch_class_of
 from bach2.safe_io import load_pickle
 from bach2.time_series_to_pitch_matrix import JOURNAL_STEP_TICKS, LOWEST_PITCH
 
-EXCERPT_STEPS = 64                       # 4 bars of 4/4 at 16ths
 STEPS_PER_QUARTER = 4
 SLOTS = 16                               # onsets by position in the bar, the bar cut in 16 slots
 LEAP = 12                                # melodic intervals are clipped to ± an octave
@@ -64,11 +64,8 @@ def normalised(counts):
 
 def voice_intervals(matrix, onsets, top):
     """Signed intervals (semitones, clipped to ± :data:`LEAP`) between successive notes of the top (or bottom)
-    voice: its pitch at each sounding step; a new note where that pitch changes or is struck again."""
-    rows = np.nonzero(matrix.any(axis=1))[0]
-    pitch = (matrix.shape[1] - 1 - np.argmax(matrix[rows, ::-1], axis=1)) if top else np.argmax(matrix[rows], axis=1)
-    new = np.concatenate([[True], (pitch[1:] != pitch[:-1]) | onsets[rows[1:], pitch[1:]]])
-    return np.clip(np.diff(pitch[new]), -LEAP, LEAP)
+    voice (:func:`~bach2.measure.motifs.outer_line`)."""
+    return np.clip(np.diff(outer_line(matrix, onsets, top)[1]), -LEAP, LEAP)
 
 
 def excerpt_features(matrix, positions=None, lowest_pitch=LOWEST_PITCH, onsets=None):

@@ -19,7 +19,11 @@ set pool its pieces:
   'position/steps in the bar' ('4/16': the second beat of 4/4 at 16ths) — only for pieces
   given with their bar positions (:mod:`bach2.music.metre`), else empty;
 * ``note_durations``: distribution of note lengths in steps (:data:`DURATION_BINS`); without an onset
-  plane a note lasts as long as its pitch sounds (the pitch matrix's legato reading).
+  plane a note lasts as long as its pitch sounds (the pitch matrix's legato reading);
+* the material figures of :mod:`bach2.measure.motifs` (:data:`~bach2.measure.motifs.MATERIAL`: motifs that
+  recur in the top and bass lines, notes in sequences, bar-to-bar rhythm, beats struck), each pooled over the
+  pieces' 4-bar excerpts (bars of 16 steps where a piece comes without bar positions); None where a set has
+  nothing to count.
 
 :func:`compare` sets the statistics of generated pieces beside the corpus's:
 total-variation distance for the two distributions, the difference for the rest.
@@ -31,7 +35,9 @@ import itertools
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
+from bach2.measure.motifs import EXCERPT_STEPS, MATERIAL, material_counts, material_shares
 from bach2.music.key_finding import HARMONIC_MINOR_SCALE, MAJOR_SCALE, find_key, pitch_class_histogram
+from bach2.music.metre import regular_positions
 from bach2.music.pitch_names import PITCH_CLASS_NAMES, pitch_class_of
 from bach2.time_series_to_pitch_matrix import pitch_matrix_to_roll, pitch_matrix_to_time_series
 
@@ -63,7 +69,12 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, 
     pitches = np.nonzero(roll.any(axis=0))[0]
     chords = chord_indices(beat_profiles(roll, steps_per_quarter)) if len(roll) else np.zeros(0, int)
     sounding_notes = np.minimum(roll.sum(axis=1), MOST_NOTES)
-    onset_positions = collections.Counter()
+    onset_positions, material = collections.Counter(), collections.Counter()
+    bars = regular_positions(len(roll), 4 * steps_per_quarter) if positions is None else np.asarray(positions)
+    for start in range(0, len(roll) - EXCERPT_STEPS + 1, EXCERPT_STEPS):
+        excerpt = slice(start, start + EXCERPT_STEPS)
+        if roll[excerpt].any():
+            material.update(material_counts(roll[excerpt], onsets[excerpt], bars[excerpt], steps_per_quarter))
     if positions is not None:
         for (position, steps_per_bar), n in zip(np.asarray(positions)[:len(roll)], onsets.sum(axis=1)):
             if n:
@@ -81,6 +92,7 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, 
                                                for n, count in zip(*np.unique(sounding_notes, return_counts=True))}),
         'onset_positions': onset_positions,
         'note_durations': collections.Counter(duration_bin(duration) for _, _, duration in notes),
+        'material': material,
     }
 
 
@@ -108,11 +120,19 @@ def music_statistics(pitch_matrices, lowest_pitch, steps_per_quarter=4, position
                               for matrix, piece_positions, piece_onsets in zip(pitch_matrices, positions, onsets)])
 
 
+def material_statistics(pieces, lowest_pitch, steps_per_quarter=4):
+    """Pieces [(name, ``T × P``, positions or None, onsets or None)], as the judge reads them → {measure of
+    :data:`~bach2.measure.motifs.MATERIAL`: share or None}, pooled over their 4-bar excerpts."""
+    found = music_statistics([matrix for _, matrix, *_ in pieces], lowest_pitch, steps_per_quarter,
+                             [positions for _, _, positions, _ in pieces], [onsets for *_, onsets in pieces])
+    return {measure: found[measure] for measure in MATERIAL}
+
+
 def pooled_statistics(counts):
     """:func:`piece_counts` of some pieces (a bootstrap may repeat one) → the dict of :func:`music_statistics`."""
     total = collections.Counter()
     pooled = {name: collections.Counter() for name in ('transitions', 'sounding_notes', 'onset_positions',
-                                                       'note_durations')}
+                                                       'note_durations', 'material')}
     histogram = np.zeros(12)
     for piece in counts:
         histogram += piece['pitch_classes']
@@ -132,6 +152,7 @@ def pooled_statistics(counts):
         'sounding_notes': shares(pooled['sounding_notes']),
         'onset_positions': shares(pooled['onset_positions']),
         'note_durations': shares(pooled['note_durations']),
+        **material_shares(pooled['material']),
     }
 
 
@@ -157,7 +178,8 @@ def compare(pieces, corpus):
     """
     rows = [(name, None, None, total_variation(pieces[name], corpus[name])) for name in DISTRIBUTIONS
             if pieces[name] and corpus[name]]
-    rows += [(name, pieces[name], corpus[name], pieces[name] - corpus[name]) for name in SCALAR_STATISTICS]
+    rows += [(name, pieces[name], corpus[name], pieces[name] - corpus[name])
+             for name in SCALAR_STATISTICS + tuple(MATERIAL) if pieces[name] is not None and corpus[name] is not None]
     return rows
 
 

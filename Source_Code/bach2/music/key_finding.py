@@ -50,6 +50,26 @@ def pitch_class_histogram(roll):
     return padded.reshape(-1, 12).sum(axis=0)
 
 
+def scale_steps(pitches, tonic, mode):
+    """MIDI pitches → their places on the scale of ``tonic`` (a pitch class) in ``mode`` ('major', 'minor': the
+    harmonic minor), counted in scale steps from the tonic below MIDI 0 (float); a pitch off the scale sits the
+    share of the way to the next scale note that its semitones above the one below make (a half in a tone, a third
+    or two in the minor's augmented second). Moving a figure within the scale adds a whole number to each place."""
+    scale = np.array((MAJOR_SCALE if mode == 'major' else HARMONIC_MINOR_SCALE) + (12,))
+    octave, pitch_class = np.divmod(np.asarray(pitches) - tonic, 12)
+    below = np.searchsorted(scale, pitch_class, side='right') - 1
+    return 7 * octave + below + (pitch_class - scale[below]) / (scale[below + 1] - scale[below])
+
+
+def scale_pitches(places, tonic, mode):
+    """:func:`scale_steps` back to MIDI pitches (int)."""
+    scale = np.array((MAJOR_SCALE if mode == 'major' else HARMONIC_MINOR_SCALE) + (12,))
+    places = np.asarray(places, np.float64)
+    octave, degree = np.divmod(np.floor(places).astype(int), 7)
+    gap = scale[degree + 1] - scale[degree]
+    return tonic + 12 * octave + scale[degree] + np.rint((places % 1) * gap).astype(int)
+
+
 def key_profiles(profiles=DEFAULT_PROFILES):
     """24 × 12 array: row ``2·tonic + (0 major | 1 minor)`` is that key's profile rotated to its tonic."""
     major, minor = (np.array(profile) for profile in PROFILES[profiles])
