@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bach2.data.training_windows import (bwv_number, concatenate_pieces, iterate_batches, make_batch, make_X_Y,
-                                         split_by_bwv, window_starts)
+                                         piece_kind, split_by_bwv, window_starts)
 
 P = 4  # pitches of the hand-made pieces
 
@@ -198,6 +198,15 @@ def test_iterate_batches_does_not_change_its_input():
 ])
 def test_bwv_number(name, number):
     assert bwv_number(name) == number
+
+
+@pytest.mark.parametrize('name, kind', [
+    ('bwv846_fugue_wtc1_01', 'fugue'), ('bwv1079_ricercar_ricercare6', 'fugue'), ('bwv855_prelude_bwv855a', 'prelude'),
+    ('bwv903_fantasia_bwv903fan', 'prelude'), ('bwv772_invention_bach-invention-01', 'invention'),
+    ('bwv787_sinfonia_x', 'invention'), ('bwv568_other_bwv-568', 'other'), ('my_piece', 'other'),
+])
+def test_piece_kind(name, kind):
+    assert piece_kind(name) == kind
 
 
 NAMES = ['bwv846_fugue', 'bwv846_prelude', 'buschke_bwv847', 'mutopia_bwv847', 'bwv848_prelude_sh0',

@@ -198,7 +198,7 @@ def test_the_judge_command(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'judge accuracy' in result.stdout and 'longest copy from 10 training pieces' in result.stdout
-    assert 'their own material, per 4-bar excerpt' in result.stdout
+    assert 'their own material, per 4-bar excerpt' in result.stdout and 'Bach, others' in result.stdout
     written = json.loads((tmp_path / 'judge.json').read_text())
     assert written['judge']['accuracy'] > 0.85 and written['copies']['max'] < 32
     for side in ('pieces', 'held-out Bach'):

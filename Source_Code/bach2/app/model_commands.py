@@ -16,7 +16,7 @@ from bach2.measure.evaluate import evaluate_folder
 from bach2.measure.judge import (CopyIndex, bach_split, copy_table, generated_folder, judge_accuracy, load_generated,
                                  work)
 from bach2.measure.motifs import MATERIAL
-from bach2.measure.music_statistics import format_table, material_statistics
+from bach2.measure.music_statistics import format_table, material_by_kind, material_statistics
 from bach2.models.checkpoints import export_model
 from bach2.models.model_config import (MODELS, ModelConfig, NOTE_COSTS, OPTIMIZER_NAMES, PITCH_ORDERS, TARGETS,
                                        default_metre_input, default_targets)
@@ -220,11 +220,15 @@ def cmd_judge(args):
     print('  it leans on ' + ', '.join(f'{name} ({weight:+.2f})' for name, weight in judge['top_features']))
     print(f'longest copy from {len(training)} training pieces: median {copies["median"]:g} steps, max '
           f'{copies["max"]}; {copies["share_over_limit"]:.0%} of {len(pieces)} pieces copy over {args.copy_limit}')
-    material = {side: material_statistics(found, geometry.lowest_pitch) for side, found in
-                (('pieces', pieces), ('held-out Bach', held_out))}
-    print('their own material, per 4-bar excerpt (pieces / held-out Bach): ' + '; '.join(
-        f'{measure} {material["pieces"][measure] or 0:.2f} / {material["held-out Bach"][measure] or 0:.2f}'
-        for measure in MATERIAL))
+    material = {'pieces': material_statistics(pieces, geometry.lowest_pitch),
+                'held-out Bach': material_statistics(held_out, geometry.lowest_pitch),
+                **{f'Bach, {kind}s': found for kind, found in
+                   material_by_kind(held_out + training, geometry.lowest_pitch).items()}}
+    print('their own material, per 4-bar excerpt:')
+    print(f'{"":<32}' + ''.join(f'{side:>18}' for side in material))
+    for measure in MATERIAL:
+        print(f'{measure:<32}' + ''.join('—'.rjust(18) if found[measure] is None else f'{found[measure]:>18.3f}'
+                                         for found in material.values()))
     result = {'folder': str(args.folder), 'corpus': str(args.corpus), 'seed': args.seed,
               'valid_fraction': args.valid_fraction, 'held_out': [name for name, *_ in held_out],
               'judge': judge, 'copies': copies, 'material': material,

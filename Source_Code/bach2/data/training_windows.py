@@ -141,6 +141,18 @@ def bwv_number(name):
     return int(match.group(1)) if match else None
 
 
+#: the word after the BWV number in the built-in corpora's names → the kind of piece it is
+KINDS = {'fugue': 'fugue', 'ricercar': 'fugue', 'prelude': 'prelude', 'fantasia': 'prelude',
+         'invention': 'invention', 'sinfonia': 'invention'}
+
+
+def piece_kind(name):
+    """'bwv846_fugue_wtc1_01' → 'fugue'; 'prelude' (preludes, fantasias), 'invention' (inventions and
+    sinfonias), else 'other'."""
+    word = BWV_PATTERN.sub('', name, count=1).strip('_').split('_')[0].lower()
+    return KINDS.get(word, 'other')
+
+
 def split_by_bwv(names, valid_fraction=0.1, seed=0):
     """Piece indices → (train, valid), split by BWV number so no work is on both sides.
 

@@ -35,6 +35,7 @@ import itertools
 import numpy as np
 
 from bach2.chord_sequence import CHORD_NAMES, NO_CHORD, beat_profiles, chord_indices
+from bach2.data.training_windows import piece_kind
 from bach2.measure.motifs import EXCERPT_STEPS, MATERIAL, material_counts, material_shares
 from bach2.music.key_finding import HARMONIC_MINOR_SCALE, MAJOR_SCALE, find_key, pitch_class_histogram
 from bach2.music.metre import regular_positions
@@ -126,6 +127,17 @@ def material_statistics(pieces, lowest_pitch, steps_per_quarter=4):
     found = music_statistics([matrix for _, matrix, *_ in pieces], lowest_pitch, steps_per_quarter,
                              [positions for _, _, positions, _ in pieces], [onsets for *_, onsets in pieces])
     return {measure: found[measure] for measure in MATERIAL}
+
+
+def material_by_kind(pieces, lowest_pitch, steps_per_quarter=4):
+    """Pieces as :func:`material_statistics` reads them, named as the built-in corpus names them → {kind
+    (:func:`~bach2.data.training_windows.piece_kind`): :func:`material_statistics` of its pieces}, fugues,
+    preludes, inventions, then any other."""
+    kinds = collections.defaultdict(list)
+    for piece in pieces:
+        kinds[piece_kind(piece[0])].append(piece)
+    order = ['fugue', 'prelude', 'invention', 'other']
+    return {kind: material_statistics(kinds[kind], lowest_pitch, steps_per_quarter) for kind in order if kinds[kind]}
 
 
 def pooled_statistics(counts):
