@@ -9,7 +9,9 @@ For each set:
   over the folds, and the features it leans on most (weights > 0 point to the set, < 0 to Bach);
 * copies: the longest passage of each piece that a training piece holds verbatim in any transposition, in
   steps: median and longest over the pieces, and the share of pieces over ``--copy-limit`` (issue 15's target:
-  none over 2 bars, 32 steps).
+  none over 2 bars, 32 steps);
+* material: how the set works with its own material, per 4-bar excerpt (:mod:`bach2.measure.motifs`: motifs
+  that recur, notes in sequences, bar-to-bar rhythm, beats struck), beside held-out Bach's.
 
 Held-out and training Bach are the split ``bach2 train`` makes of ``--data`` (its split.json, or else by BWV
 number with ``--valid-fraction`` and ``--seed``: give the seed the models were trained with). The reference
@@ -31,6 +33,8 @@ from tqdm import tqdm
 from bach2.app.arguments import fraction, positive
 from bach2.common import CorpusError
 from bach2.measure.judge import CopyIndex, JudgeConfig, bach_split, copy_table, judge_accuracy, load_generated, work
+from bach2.measure.motifs import MATERIAL
+from bach2.measure.music_statistics import material_statistics
 from bach2.safe_io import UnsafePickleError, atomic_path
 
 
@@ -69,12 +73,13 @@ def halvings(held_out, args):
 
 
 def markdown_table(rows, limit):
-    """{label: (pieces, judge dict, copies dict)} → Markdown table."""
+    """{label: (pieces, judge dict, copies dict, material dict)} → Markdown table."""
     lines = [f'| set | pieces | excerpts per side | judge accuracy (± spread) | copy median | copy max '
-             f'| copies > {limit} steps |', '|' + ' --- |' * 7]
-    for label, (n, judge, copy) in rows.items():
+             f'| copies > {limit} steps | ' + ' | '.join(MATERIAL) + ' |', '|' + ' --- |' * (7 + len(MATERIAL))]
+    for label, (n, judge, copy, material) in rows.items():
         lines.append(f'| {label} | {n} | {judge["excerpts"]} | {judge["accuracy"]:.3f} ± {judge["accuracy_std"]:.3f} '
-                     f'| {copy["median"]:g} | {copy["max"]} | {copy["share_over_limit"]:.0%} |')
+                     f'| {copy["median"]:g} | {copy["max"]} | {copy["share_over_limit"]:.0%} | '
+                     + ' | '.join('—' if material[m] is None else f'{material[m]:.3f}' for m in MATERIAL) + ' |')
     return '\n'.join(lines)
 
 
@@ -106,23 +111,25 @@ def main():
         names = [name for name, *_ in training]
         segments = [(f'{name}@{s}', matrix[s:s + args.segment], None) for name, matrix, *_ in held_out
                     for s in range(0, max(len(matrix) - args.segment, 0) + 1, args.segment)]   # ≥ 1 a piece
+        lowest = args.geometry.lowest_pitch
         rows = {'held-out Bach': (len(held_out), halvings(held_out, args),
-                                  copy_table(segments, index, names, args.copy_limit))}
+                                  copy_table(segments, index, names, args.copy_limit),
+                                  material_statistics(held_out, lowest))}
         for label, generated in tqdm(sets.items(), desc='sets', unit='set'):
             rows[label] = (len(generated), judged(generated, held_out, args),
-                           copy_table(generated, index, names, args.copy_limit))
+                           copy_table(generated, index, names, args.copy_limit), material_statistics(generated, lowest))
     except (CorpusError, UnsafePickleError) as error:
         sys.exit(f'judge_pieces: error: {error}')
     print(f'held-out Bach: {len(held_out)} pieces of --data {args.data} (split seed {args.seed}); '
           f'copies searched in its {len(training)} training pieces, 12 transpositions')
     print(markdown_table(rows, args.copy_limit))
-    for label, (_, judge, _) in list(rows.items())[1:]:
+    for label, (_, judge, *_) in list(rows.items())[1:]:
         print(f'{label}: the judge leans on '
               + ', '.join(f'{name} ({weight:+.2f})' for name, weight in judge['top_features']))
     results = {'args': {**vars(args), 'geometry': vars(args.geometry), 'sets': dict(args.sets)},
                'held_out': [name for name, *_ in held_out],
-               'results': {label: {'pieces': n, 'judge': judge, 'copies': copy}
-                           for label, (n, judge, copy) in rows.items()}}
+               'results': {label: {'pieces': n, 'judge': judge, 'copies': copy, 'material': material}
+                           for label, (n, judge, copy, material) in rows.items()}}
     with atomic_path(args.out) as temporary:
         pathlib.Path(temporary).write_text(json.dumps(results, indent=1))
     print(f'  {args.out}')

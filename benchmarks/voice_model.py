@@ -1,6 +1,6 @@
 """The voice model (issue 30) against Bach and against the shipped LSTM-NADE: continuations, lines, chorales, speed.
 
-Four parts (``--parts``, run in the order 4, 1, 2, 3 so that part 4 times a model nothing has compiled yet):
+Five parts (``--parts``, run in the order 4, 1, 2, 3, 5 so that part 4 times a model nothing has compiled yet):
 
 1. **Continuations.** For seeds 0 … ``--count`` − 1 the primer is chosen as ``bach2 generate`` and
    ``benchmarks/sampled_statistics.py`` choose it (:func:`bach2.compose.generate.prime`: a random piece of the
@@ -29,11 +29,15 @@ Four parts (``--parts``, run in the order 4, 1, 2, 3 so that part 4 times a mode
    ``--seeds`` per chorale), by the JSB voice model and by the keyboard one: chord agreement with Bach per quarter
    (root and family, :func:`bach2.music.progressions.chord_agreement` on quarter frames, as
    ``harmonize_chorales.py``), each voice's share of sounding 16ths, parallels per 100 voice pairs; beside Bach's
-   own four voices and the shipped models' documented figures (``docs/harmonize_and_fugue.md``: quarter-note JSB
+   own four voices, Bach's other harmonizations of the same melody found anywhere in the set (:func:`same_melody`:
+   the ceiling) and the shipped models' documented figures (``docs/harmonize_and_fugue.md``: quarter-note JSB
    LSTM-NADE, not rerun here).
 4. **Speed.** 256 steps (16 bars) in 4 voices after a 1-bar primer (the first held-out piece of 4 voices) with
    the sampler of parts 1 and 3 (:class:`~bach2.models.voice_sampling.GibbsSchedule`): seconds of the first
    call (compiling included) and of a second one.
+5. **Given Bach.** On the keyboard model's held-out pieces, what it expects at each step given Bach's own past,
+   beside what Bach wrote (:func:`given_bach`): does the model know the rhythm and the repeats, or do they go
+   astray only when it hears its own music?
 
 Steps are 16ths. Prints one table per part; everything goes to ``OUT/results.json``.
 
@@ -59,10 +63,12 @@ from bach2.compose.generate import GenerateConfig, prime, read_checkpoint
 from bach2.compose.lines import Sampling
 from bach2.compose.voice_writing import VoicePiece, continue_voices
 from bach2.data.voice_data import chorale_positions, load_voice_tokens
-from bach2.data.voice_tokens import FIRST_PITCH, piece_tokens, sounding_pitches, token_notes
+from bach2.data.voice_tokens import FIRST_PITCH, LOWEST, piece_tokens, sounding_pitches, token_notes
+from bach2.measure.motifs import MATERIAL
 from bach2.measure.music_statistics import parallel_motion
 from bach2.models.checkpoints import SHIPPED_MODELS, load_voice_checkpoint, load_voice_model
-from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
+from bach2.models.voice_model import model_reach, network_inputs
+from bach2.models.voice_sampling import CONTINUATION_FIGURES, GibbsSchedule, gibbs_fill, window as step_window
 from bach2.music.metre import continue_positions
 from bach2.music.progressions import chord_agreement
 from bach2.music.voice_separation import separate_voices
@@ -73,6 +79,7 @@ from sampled_statistics import generate_pieces      # benchmarks/ is on the path
 HERE = pathlib.Path(__file__).parent
 NO_PITCH = 128                        # a rest in a line of MIDI pitches
 SATB = ('soprano', 'alto', 'tenor', 'bass')
+PRIMER_STEPS = 64                     # part 5: steps of Bach before the first step scored
 #: the shipped models' JSB LSTM-NADE (quarter notes, 'down': the soprano first) on the 77 JSB test sopranos,
 #: T = 1.0, each step drawn with the cap alone (docs/harmonize_and_fugue.md; not rerun here)
 SHIPPED_JSB = {'chord agreement per quarter': 0.243, 'parallel 5ths+8ves per 100 pairs, quarters': 2.85}
@@ -113,11 +120,13 @@ def reseparated(tokens, step_ticks=24):
 
 # --------------------------------------------------------------------------- part 1: continuations
 
-def schedule(args):
-    """The sampler of parts 1, 3 and 4: the default one with ``--start``, ``--rounds``, ``--pitch-temperature`` and
-    ``--[no-]revoice`` and ``--[no-]avoid-parallels``."""
+def schedule(args, figures=CONTINUATION_FIGURES):
+    """The sampler of parts 1, 3 and 4: the default one with ``--start``, ``--rounds``, ``--pitch-temperature``,
+    ``--[no-]revoice``, ``--[no-]avoid-parallels`` and ``--figures`` (else ``figures``: the library's default for
+    continuations, parts 1 and 4; part 3 passes GibbsSchedule's, harmonizing's)."""
     return GibbsSchedule(n_iterations=args.rounds, start=args.start, pitch_temperature=args.pitch_temperature,
-                         revoice=args.revoice, avoid_parallels=args.avoid_parallels)
+                         revoice=args.revoice, avoid_parallels=args.avoid_parallels,
+                         figures=figures if args.figures is None else args.figures)
 
 
 def primers(args):
@@ -163,7 +172,7 @@ def voice_continuations(args):
                      'seed': seed, 'checkpoint': str(args.keyboard_model), 'rounds': args.rounds,
                      'temperature': args.temperature, 'start': args.start,
                      'pitch_temperature': args.pitch_temperature, 'revoice': args.revoice,
-                     'avoid_parallels': args.avoid_parallels},
+                     'avoid_parallels': args.avoid_parallels, 'figures': schedule(args).figures},
                     folder / f'voices_{seed}.p')
     generate_pieces('shipped', args.shipped, args)
     return {'primers': [primed.name for _, primed in chosen], 'judge': run_judge(args)}
@@ -185,11 +194,12 @@ def judge_table(judged):
     if 'error' in judged:
         return judged['error']
     lines = ['| set | pieces | judge accuracy (± spread; 0.5: cannot tell) | copy median / max (steps) '
-             '| copies > 32 steps |', '|' + ' --- |' * 5]
+             '| copies > 32 steps | ' + ' | '.join(MATERIAL) + ' |', '|' + ' --- |' * (5 + len(MATERIAL))]
     for label, row in judged.items():
-        judge, copies = row['judge'], row['copies']
+        judge, copies, material = row['judge'], row['copies'], row['material']
         lines.append(f'| {label} | {row["pieces"]} | {judge["accuracy"]:.3f} ± {judge["accuracy_std"]:.3f} '
-                     f'| {copies["median"]:g} / {copies["max"]} | {copies["share_over_limit"]:.0%} |')
+                     f'| {copies["median"]:g} / {copies["max"]} | {copies["share_over_limit"]:.0%} | '
+                     + ' | '.join('—' if material[m] is None else f'{material[m]:.3f}' for m in MATERIAL) + ' |')
     return '\n'.join(lines)
 
 
@@ -300,6 +310,27 @@ def chorale_summary(counts):
             **{key: value for key, value in lines.items() if key.startswith('parallel')}}
 
 
+def same_melody(tokens, chosen, share=0.9):
+    """Chorales (``T × 4`` tokens) and the indices ``chosen`` → ``[(i, j, shift)]``: every other chorale ``j`` of
+    the same length whose soprano, read at quarters, is chorale ``i``'s moved by ``shift`` semitones on at least
+    ``share`` of the quarters (and sounds on that share): Bach's other harmonizations of a melody, the ceiling a
+    harmonizer's chord agreement can hope for."""
+    sopranos = [sounding_pitches(t)[::4, 0].astype(int) for t in tokens]
+    found = []
+    for i in chosen:
+        for j, other in enumerate(sopranos):
+            if j == i or len(other) != len(sopranos[i]):
+                continue
+            both = (sopranos[i] >= 0) & (other >= 0)
+            moves = sopranos[i][both] - other[both]
+            if both.mean() < share:
+                continue
+            values, counts = np.unique(moves, return_counts=True)
+            if counts.max() >= share * len(other):
+                found.append((i, j, int(values[counts.argmax()])))
+    return found
+
+
 def harmonized(checkpoint, chorales, args):
     """Each chorale (``T × 4`` tokens) with its soprano given and the rest written by the voice model of
     ``checkpoint``, ``args.seeds`` times → :func:`chorale_summary` pooled over all."""
@@ -310,7 +341,7 @@ def harmonized(checkpoint, chorales, args):
         given[0] = True
         for seed in range(args.seeds):
             written = gibbs_fill(model, bach.T, given, chorale_positions(len(bach))[:, 0],
-                                 schedule(args), args.temperature, seed)
+                                 schedule(args, GibbsSchedule.figures), args.temperature, seed)
             counts += chorale_counts(written.T, bach)
     return chorale_summary(counts)
 
@@ -321,8 +352,14 @@ def chorale_statistics(args):
     _, tokens, _, split = load_voice_tokens(meta['data_dir'], 'sh0')
     if split is None:
         raise CorpusError(f'{meta["data_dir"]}: no split stored; prepare the JSB Chorales with bach2 voices prepare')
-    chorales = [t for t, side in zip(tokens, split) if side == 'test'][:args.chorales]
+    tests = [i for i, side in enumerate(split) if side == 'test'][:args.chorales]
+    chorales = [tokens[i] for i in tests]
+    twice = [(tokens[j] + np.where(tokens[j] >= FIRST_PITCH, shift, 0).astype(tokens[j].dtype), tokens[i])
+             for i, j, shift in same_melody(tokens, tests)]
     rows = {'Bach': chorale_summary(sum((chorale_counts(t, t) for t in chorales), collections.Counter())),
+            f'Bach, another harmonization of the same melody ({len(twice)} pairs, '
+            f'{len({id(bach) for _, bach in twice})} chorales)':
+                chorale_summary(sum((chorale_counts(*pair) for pair in twice), collections.Counter())),
             'JSB voice model': harmonized(args.jsb_model, chorales, args)}
     if args.keyboard_model:
         rows['keyboard voice model'] = harmonized(args.keyboard_model, chorales, args)
@@ -350,6 +387,44 @@ def sampling_time(args):
             'second_call_s': seconds[1]}
 
 
+# --------------------------------------------------------------------------- part 5: given Bach's past
+
+def given_bach(args):
+    """Part 5: what the keyboard model expects at each step of its held-out pieces (after the first
+    :data:`PRIMER_STEPS`, ``--steps`` steps) given Bach's own past, as the ancestral pass sees a step (its voices and
+    the future masked), beside what Bach wrote there: the share of steps where some voice strikes (the model's
+    voices independent, as one pass draws them), strikes per step, and the share of the top voice's and the bass's
+    struck notes that repeat the pitch before → {'Bach': {measure: value}, 'model': {…}}."""
+    model, meta = load_voice_model(args.keyboard_model)
+    corpus = voice_corpus(meta['data_dir'])
+    reach = model_reach(model.config)
+    totals = {side: collections.Counter() for side in ('Bach', 'model')}
+    steps, strikes = 0, collections.Counter()
+    for name in tqdm(meta['held_out'], desc='given Bach', unit='piece'):
+        tokens, positions = corpus[name][0].T, corpus[name][1][None, :, 0]
+        sounding = sounding_pitches(tokens.T).T
+        for step in range(PRIMER_STEPS, min(tokens.shape[1], PRIMER_STEPS + args.steps)):
+            given = np.zeros(tokens.shape, bool)
+            given[:, :step] = True
+            start, stop = step_window(step, tokens.shape[1], reach)
+            inputs = [x[..., start:stop] for x in network_inputs(tokens[None], given[None], positions)]
+            p = np.exp(np.asarray(model.predict((1, len(tokens), stop - start))(*inputs))[0][:, step - start])
+            strike, struck = p[:, FIRST_PITCH:].sum(-1), tokens[:, step] >= FIRST_PITCH
+            steps += 1
+            totals['model'].update({'some voice strikes': 1 - np.prod(1 - strike), 'strikes per step': strike.sum()})
+            totals['Bach'].update({'some voice strikes': float(struck.any()),
+                                   'strikes per step': float(struck.sum())})
+            for line, v in (('top', 0), ('bass', len(tokens) - 1)):
+                if struck[v] and sounding[v, step - 1] >= 0:
+                    same = sounding[v, step - 1] - LOWEST + FIRST_PITCH
+                    strikes[line] += 1
+                    totals['model'][f'{line}: struck notes repeating the pitch before'] += p[v, same] / strike[v]
+                    totals['Bach'][f'{line}: struck notes repeating the pitch before'] += float(
+                        tokens[v, step] == same)
+    return {side: {measure: float(total) / (strikes[measure.split(':')[0]] if ':' in measure else steps)
+                   for measure, total in counts.items()} for side, counts in totals.items()}
+
+
 # --------------------------------------------------------------------------- output
 
 def markdown(rows, digits=3):
@@ -373,7 +448,8 @@ PARTS = {4: ('speed', sampling_time, lambda found: markdown({'seconds': found}))
          1: ('continuations', voice_continuations, lambda found: judge_table(found['judge'])),
          2: ('lines', line_statistics, markdown),
          3: ('chorales', chorale_statistics, lambda found: f'{found["chorales"]} JSB test chorales, soprano given\n'
-             + markdown(found['rows']))}
+             + markdown(found['rows'])),
+         5: ('given Bach', given_bach, markdown)}
 
 
 def main():
@@ -398,6 +474,10 @@ def main():
                         default=GibbsSchedule.avoid_parallels,
                         help='no pitch drawn that makes parallel fifths or octaves with a voice already known '
                              '(GibbsSchedule.avoid_parallels; default: %(default)s)')
+    parser.add_argument('--figures', type=float,
+                        help='a token that goes on with a figure heard before made up to 1 + this many times likelier '
+                             f'(GibbsSchedule.figures; default: {CONTINUATION_FIGURES:g} for continuations, parts 1 '
+                             f'and 4, {GibbsSchedule.figures:g} for chorales, part 3)')
     parser.add_argument('--pitch-temperature', type=rate, default=GibbsSchedule.pitch_temperature,
                         help='which pitch a struck note takes, drawn at this temperature (default: %(default)s)')
     parser.add_argument('--seeds', type=positive, default=1, help='harmonizations per chorale (part 3)')
@@ -405,7 +485,8 @@ def main():
     parser.add_argument('--temperature', type=rate, default=1.0)
     parser.add_argument('--parts', type=int, nargs='+', choices=sorted(PARTS), default=sorted(PARTS))
     args = parser.parse_args()
-    needs = {1: ('data', 'keyboard_model'), 2: ('keyboard_model',), 3: ('jsb_model',), 4: ('keyboard_model',)}
+    needs = {1: ('data', 'keyboard_model'), 2: ('keyboard_model',), 3: ('jsb_model',), 4: ('keyboard_model',),
+             5: ('keyboard_model',)}
     missing = sorted({name for part in args.parts for name in needs[part] if not getattr(args, name)})
     if missing:
         parser.error('the parts chosen need ' + ', '.join('--' + name.replace('_', '-') for name in missing))

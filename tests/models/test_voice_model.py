@@ -11,8 +11,9 @@ from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
 from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, load_voice_model
 from bach2.models.voice_model import (MASK, NO_PITCH, PitchClassLogitsLayer, VoiceConfig, VoiceModel, known_pitches,
                                      legal, model_reach, network_inputs, random_masks)
-from bach2.models.voice_sampling import (GibbsSchedule, first_drawing, forbid_parallels, gibbs_fill, pass_cells,
-                                         sharpen_pitches, sounding_pitches, window)
+from bach2.models.voice_sampling import (GibbsSchedule, figure_shares, first_drawing, forbid_parallels, gibbs_fill,
+                                         local_key, pass_cells, sharpen_pitches, sounding_pitches, window)
+from bach2.music.key_finding import scale_pitches
 from bach2.models.voice_training import VoiceTrainingConfig, initialize_from, train_voice_model
 from bach2.nn import layers
 
@@ -90,6 +91,28 @@ def test_no_pitch_is_drawn_that_makes_parallel_fifths_or_octaves_with_a_known_vo
     np.testing.assert_allclose(forbid_parallels(log_p, sounding_pitches(tokens), block, block), log_p)
     kept = np.exp(forbid_parallels(log_p, sounding_pitches(tokens), block, block, beats)[1, 4])
     assert (np.flatnonzero(kept == 0) - FIRST_PITCH).tolist() == forbidden.tolist()
+
+
+def eighths(places, tonic=0, mode='major', lowest=21):
+    """Scale places → a line of 8th notes: a strike and a hold each (tokens)."""
+    keys = scale_pitches(places, tonic, mode) - lowest
+    return [token for key in keys for token in (FIRST_PITCH + key, HOLD)]
+
+
+def test_a_figure_heard_before_proposes_the_note_that_followed_it_moved_as_it_is():
+    C4 = 35                                                  # C4's place on the scale of C major
+    figure = [0, 1, 2, 0]                                    # C D E C, then a step lower each time
+    top = eighths([C4 + k - s for s in range(3) for k in figure][:-1])      # the last C not yet played
+    bass = [FIRST_PITCH + 27, HOLD, HOLD, HOLD] * 6                          # C3 in half notes
+    tokens = np.array([top + [REST] * 2, bass[:len(top) + 2]])
+    step = len(top)
+    sounding = sounding_pitches(tokens)
+    assert local_key(sounding, step) == (9, 'minor')          # A minor, as these notes sound
+    shares = figure_shares(tokens, sounding, step, 0, (0, 'major'))
+    A3 = int(scale_pitches(C4 - 2, 0, 'major')) - 21          # the third statement's C, two steps lower: A3
+    assert max(shares, key=shares.get) == FIRST_PITCH + A3 and sum(shares.values()) == pytest.approx(1)
+    assert figure_shares(tokens, sounding, step, 1, (0, 'major')) == {HOLD: 1.0}        # the half note goes on
+    assert figure_shares(tokens, sounding, 4, 0, (0, 'major')) == {}         # two notes: no figure yet
 
 
 def test_the_first_drawing_goes_step_by_step_and_within_a_step_from_the_lowest_voice():

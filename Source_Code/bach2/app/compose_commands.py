@@ -184,7 +184,8 @@ def add_generate_command(commands):
     add_generate_arguments(generate)
     generate.add_argument('--voices', type=int, choices=range(2, 7), metavar='2…6',
                           help='continue in this many voices with the voice model (its checkpoint, if one is '
-                          'given, is a voice model of bach2 voices train)')
+                          'given, is a voice model of bach2 voices train); the sampler reuses the figures the '
+                          'piece has played (docs/motifs.md)')
 
 
 # --------------------------------------------------------------------------- harmonize, fugue

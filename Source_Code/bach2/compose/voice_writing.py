@@ -131,15 +131,16 @@ def rewrite_passage(model, voice_piece, steps, voices, sampling=Sampling(), sche
 
 
 def continue_voices(model, voice_piece, n_steps, sampling=Sampling(), schedule=None):
-    """:class:`VoicePiece` (a primer) → the primer and ``n_steps`` more steps in its voices."""
-    from bach2.models.voice_sampling import GibbsSchedule, gibbs_fill
+    """:class:`VoicePiece` (a primer) → the primer and ``n_steps`` more steps in its voices; by default the
+    sampler reuses the piece's figures (:data:`~bach2.models.voice_sampling.CONTINUATION_FIGURES`)."""
+    from bach2.models.voice_sampling import CONTINUATION_FIGURES, GibbsSchedule, gibbs_fill
     V, T = voice_piece.tokens.shape
     tokens = np.concatenate([voice_piece.tokens, np.full((V, n_steps), REST, np.int16)], axis=1)
     known = np.zeros(tokens.shape, bool)
     known[:, :T] = True
     positions = np.concatenate([voice_piece.positions, continue_positions(voice_piece.positions, n_steps)])
-    filled = gibbs_fill(model, tokens, known, positions[:, 0], schedule or GibbsSchedule(), sampling.temperature,
-                        sampling.seed, on_round=sampling.progress)
+    filled = gibbs_fill(model, tokens, known, positions[:, 0], schedule or GibbsSchedule(figures=CONTINUATION_FIGURES),
+                        sampling.temperature, sampling.seed, on_round=sampling.progress)
     return VoicePiece(filled, positions, voice_piece.names)
 
 

@@ -4,7 +4,10 @@ A first drawing gives every free cell a value — step by step from the first (e
 it, the later free cells masked: ancestral sampling in time order; or, within a step, one voice at a time from
 the lowest), or all at once as Coconet does. After each step the voices that struck a pitch together draw their
 pitches again one by one, each hearing the others (``revoice``), and no pitch is drawn that makes parallel fifths
-or octaves with a voice already known where another can be (``avoid_parallels``). Then, for ``n_iterations``
+or octaves with a voice already known where another can be (``avoid_parallels``). Where a voice's last three
+notes repeat a figure heard before, in itself or another voice, at the same or another place in the scale, what
+came next there (moved as the figure was) is made up to ``1 + figures`` times likelier (:func:`figure_shares`):
+the piece works with its own material, the model still judging each note. Then, for ``n_iterations``
 rounds of blocked Gibbs (Coconet's way; none by default: measured in docs/voices.md, they made the lines leap more
 and no piece more like Bach's), a random block of the free cells (each with probability ``p_n``, annealed from
 ``p_max`` to ``p_min`` over the first ``anneal`` share of the rounds, Yao et al.'s schedule as Coconet uses it) is
@@ -16,15 +19,22 @@ Shapes: tokens, given ``V × T`` (voices highest first, 16th-note steps); positi
 Lengths are padded to a multiple of :data:`LENGTH_QUANTUM` with given rests, so a few compiled shapes serve any
 piece.
 """
+import collections
 import dataclasses
 
 import numpy as np
 from tqdm import tqdm
 
-from bach2.data.voice_tokens import FIRST_PITCH, HOLD, REST
+from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, N_KEYS, REST
 from bach2.models.voice_model import legal, model_reach, network_inputs
+from bach2.music.key_finding import find_key, scale_pitches, scale_steps
+from bach2.music.pitch_names import pitch_class_of
 
 LENGTH_QUANTUM = 64
+FIGURE_LAGS = (4, 8, 12, 16, 24, 32, 48, 64)   # steps back a figure is looked for: a beat … four bars of 4/4
+FIGURE_NOTES = 3                               # notes before the step drawn that must repeat a figure
+KEY_STEPS = 64                                 # steps before the one drawn whose pitches name the key
+CONTINUATION_FIGURES = 32.0                    # GibbsSchedule.figures when a piece is continued (docs/motifs.md)
 
 
 @dataclasses.dataclass
@@ -39,8 +49,12 @@ class GibbsSchedule:
     the voices that struck a pitch there, all but the lowest of them, draw their pitches again from the lowest
     up, each given all the others at that step (a pass each): the voices that strike together hear each other.
     With ``avoid_parallels``, a pitch that would make parallel fifths or octaves with a voice already known is
-    not drawn (:func:`forbid_parallels`). Both are on by default (docs/voices.md: the judge, the parallels and the chorales'
-    chord agreement improved with them)."""
+    not drawn (:func:`forbid_parallels`). With ``figures`` > 0, each step of an ancestral drawing makes the
+    tokens that would go on with a figure heard before up to ``1 + figures`` times likelier
+    (:func:`figure_shares`; off by default, :data:`CONTINUATION_FIGURES` where a piece is continued: measured in
+    docs/motifs.md, it made continuations reuse their figures as Bach's do and harmonized chorales agree a
+    little less with Bach's chords). Revoice and avoid_parallels are on by default (docs/voices.md: the judge, the
+    parallels and the chorales' chord agreement improved with them)."""
     n_iterations: int = 0
     p_max: float = 0.9
     p_min: float = 0.1
@@ -49,6 +63,7 @@ class GibbsSchedule:
     pitch_temperature: float = 0.8
     revoice: bool = True
     avoid_parallels: bool = True
+    figures: float = 0.0
 
     def block_probability(self, n):
         return max(self.p_min, self.p_max - (self.p_max - self.p_min) * n / (self.anneal * self.n_iterations))
@@ -143,6 +158,51 @@ def forbid_parallels(log_p, sounding, masked, block, beats=None):
     return log_p
 
 
+def local_key(sounding, step):
+    """:func:`sounding_pitches` (``V × T``) → (tonic pitch class, mode) of the :data:`KEY_STEPS` steps before
+    ``step`` (C major where nothing sounds)."""
+    recent = sounding[:, max(0, step - KEY_STEPS):step]
+    histogram = np.bincount((recent[recent >= 0] + LOWEST) % 12, minlength=12)
+    tonic, mode = find_key(histogram) if histogram.any() else ('C', 'major')
+    return pitch_class_of(tonic), mode
+
+
+def figure_shares(tokens, sounding, step, voice, key, lags=FIGURE_LAGS, notes=FIGURE_NOTES):
+    """Where the piece would go on with a figure it has played → {token: share of the figures found}, {} if none.
+
+    ``tokens`` and their :func:`sounding_pitches` (``V × T``) are known before ``step``. The context is
+    ``voice``'s last ``notes`` notes up to ``step`` (at most :data:`FIGURE_LAGS`' first lag × 4 steps). A figure
+    is found at (voice u, lag L) where u's steps ``L`` earlier repeat the context: the same rests, holds and
+    strikes, every struck pitch moved by the same number of scale steps of ``key`` ((tonic pitch class, mode):
+    :func:`~bach2.music.key_finding.scale_steps`). It proposes the token u played ``L`` steps before ``step``, a
+    struck pitch moved as the figure was."""
+    strikes = np.flatnonzero(tokens[voice, :step] >= FIRST_PITCH)
+    if len(strikes) < notes or step - strikes[-notes] > 4 * lags[0]:
+        return {}
+    context = step - strikes[-notes]
+    kinds = np.minimum(tokens[voice, step - context:step], FIRST_PITCH)
+    struck = kinds == FIRST_PITCH
+    places = scale_steps(sounding[voice, step - context:step][struck] + LOWEST, *key)
+    found = collections.Counter()
+    for lag in lags:
+        start = step - lag - context
+        for u in range(len(tokens)) if start >= 0 else ():
+            if (np.minimum(tokens[u, start:start + context], FIRST_PITCH) != kinds).any():
+                continue
+            moves = places - scale_steps(sounding[u, start:start + context][struck] + LOWEST, *key)
+            if np.ptp(moves) > 1e-6:
+                continue
+            token = int(tokens[u, step - lag])
+            if token >= FIRST_PITCH:
+                pitch = int(scale_pitches(scale_steps(sounding[u, step - lag] + LOWEST, *key) + moves[0], *key))
+                if not LOWEST <= pitch < LOWEST + N_KEYS:
+                    continue
+                token = pitch - LOWEST + FIRST_PITCH
+            found[token] += 1
+    total = sum(found.values())
+    return {token: n / total for token, n in found.items()}
+
+
 def first_drawing(free, start):
     """``V × T`` free cells → the passes of the first drawing, [(step, voice)]: 'independent' one pass,
     (None, None), all at once; 'ancestral' step by step, (t, None), each step's free cells given every step before
@@ -202,9 +262,15 @@ def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temper
         log_p = np.asarray(model.predict((1, len(tokens), stop - start))(*inputs))[0]
         log_p = forbid_holds(log_p, tokens[:, start:stop], masked[:, start:stop])      # a copy
         cells = block[:, start:stop]
+        sounding = sounding_pitches(tokens)
         if schedule.avoid_parallels:
-            log_p = forbid_parallels(log_p, sounding_pitches(tokens)[:, start:stop], masked[:, start:stop], cells,
+            log_p = forbid_parallels(log_p, sounding[:, start:stop], masked[:, start:stop], cells,
                                      positions[start:stop] % 4 == 0)
+        if schedule.figures and step is not None:
+            key = local_key(sounding, step)
+            for v in np.flatnonzero(block[:, step]):
+                for token, share in figure_shares(tokens, sounding, step, v, key).items():
+                    log_p[v, step - start, token] += np.log1p(schedule.figures * share)
         drawn = sharpen_pitches(log_p[cells], schedule.pitch_temperature)            # only the cells drawn
         if pitches_only:
             drawn[..., :FIRST_PITCH] = -np.inf

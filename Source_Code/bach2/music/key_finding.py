@@ -64,7 +64,7 @@ def scale_steps(pitches, tonic, mode):
 def scale_pitches(places, tonic, mode):
     """:func:`scale_steps` back to MIDI pitches (int)."""
     scale = np.array((MAJOR_SCALE if mode == 'major' else HARMONIC_MINOR_SCALE) + (12,))
-    places = np.asarray(places, np.float64)
+    places = np.rint(np.asarray(places, np.float64) * 6) / 6          # sixths: halves and thirds, exact
     octave, degree = np.divmod(np.floor(places).astype(int), 7)
     gap = scale[degree + 1] - scale[degree]
     return tonic + 12 * octave + scale[degree] + np.rint((places % 1) * gap).astype(int)
