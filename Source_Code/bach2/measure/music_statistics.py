@@ -197,10 +197,11 @@ def compare(pieces, corpus):
 
 def format_table(rows):
     """Rows of :func:`compare` → a plain-text table."""
-    lines = [f'{"statistic":<24}{"pieces":>11}{"corpus":>11}{"distance":>11}']
+    width = max([24] + [len(name) + 2 for name, *_ in rows])
+    lines = [f'{"statistic":<{width}}{"pieces":>11}{"corpus":>11}{"distance":>11}']
     for name, ours, theirs, distance in rows:
         cells = ['' if value is None else f'{value:.3f}' for value in (ours, theirs)]
-        lines.append(f'{name:<24}{cells[0]:>11}{cells[1]:>11}{distance:>+11.3f}')
+        lines.append(f'{name:<{width}}{cells[0]:>11}{cells[1]:>11}{distance:>+11.3f}')
     return '\n'.join(lines)
 
 

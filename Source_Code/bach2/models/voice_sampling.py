@@ -34,7 +34,7 @@ LENGTH_QUANTUM = 64
 FIGURE_LAGS = (4, 8, 12, 16, 24, 32, 48, 64)   # steps back a figure is looked for: a beat … four bars of 4/4
 FIGURE_NOTES = 3                               # notes before the step drawn that must repeat a figure
 KEY_STEPS = 64                                 # steps before the one drawn whose pitches name the key
-CONTINUATION_FIGURES = 32.0                    # GibbsSchedule.figures when a piece is continued (docs/motifs.md)
+CONTINUATION_FIGURES = 128.0                   # GibbsSchedule.figures when a piece is continued (docs/motifs.md)
 
 
 @dataclasses.dataclass
