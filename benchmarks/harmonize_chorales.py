@@ -84,7 +84,7 @@ def conditional_nll(sampler, matrix, positions, length, side):
 
 def statistics(matrix, lines, bach_chords, lowest_pitch):
     """Counts of one harmonization (or of Bach's frames) → {name: number}, pooled later."""
-    counts = piece_counts(matrix, lowest_pitch, 1)
+    counts = piece_counts(matrix, lowest_pitch, 1, material=False)
     agreement = chord_agreement(matrix, bach_chords, lowest_pitch, steps_per_beat=1)
     parallels = parallel_motion(lines, lowest_pitch, matrix.shape[1])
     return {'agreeing': agreement['agreement'] * agreement['quarters'], 'quarters': agreement['quarters'],

@@ -5,7 +5,7 @@ import pytest
 
 from bach2.measure.motifs import (MATERIAL, bar_rhythm_similarity, beats_struck, material_counts, material_shares,
                                   recurrence, sequence_share)
-from bach2.measure.music_statistics import compare, music_statistics
+from bach2.measure.music_statistics import compare, music_statistics, piece_counts
 from bach2.music.key_finding import scale_pitches, scale_steps
 from bach2.music.metre import regular_positions
 
@@ -95,5 +95,6 @@ def test_the_statistics_report_the_material_of_4_bar_excerpts():
         assert figures[measure] > walk[measure] + 0.5, measure
     rows = {name: (ours, theirs) for name, ours, theirs, _ in compare(walk, figures)}
     assert all(rows[measure] == (walk[measure], figures[measure]) for measure in MATERIAL)
+    assert not piece_counts(matrix, LOW, 4, onsets=onsets, material=False)['material']   # the judge's reading
     short = music_statistics([np.zeros((32, 88), np.uint8)], LOW)          # under one excerpt: nothing counted
     assert short['beats struck'] is None and 'beats struck' not in {row[0] for row in compare(short, figures)}

@@ -79,7 +79,8 @@ def excerpt_features(matrix, positions=None, lowest_pitch=LOWEST_PITCH, onsets=N
     matrix = np.asarray(matrix).astype(bool)
     n = len(matrix)
     positions = regular_positions(n, SLOTS) if positions is None else positions
-    counts = piece_counts(matrix.astype(np.uint8), lowest_pitch, STEPS_PER_QUARTER, positions, onsets)
+    counts = piece_counts(matrix.astype(np.uint8), lowest_pitch, STEPS_PER_QUARTER, positions, onsets,
+                          material=False)        # the judge's features leave the material out
     struck = np.zeros_like(matrix) if onsets is None else np.asarray(onsets).astype(bool)
     onsets = matrix & (~np.vstack([np.zeros((1, matrix.shape[1]), bool), matrix[:-1]]) | struck)
     step, pitch = np.nonzero(matrix)

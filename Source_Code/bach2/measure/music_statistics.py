@@ -53,10 +53,11 @@ def duration_bin(steps):
     return next(key for key, most in DURATION_BINS.items() if most is None or steps <= most)
 
 
-def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, onsets=None):
+def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, onsets=None, material=True):
     """One piece → the raw counts that :func:`music_statistics` pools (dict of numbers and Counters);
     ``positions``: its ``T × 2`` bar positions, or None; ``onsets``: its ``T × P`` onset plane (1 where a
-    pitch is struck), or None (a note lasts while its pitch sounds)."""
+    pitch is struck), or None (a note lasts while its pitch sounds); ``material``: whether to count the
+    material figures (most of the cost on a 4-bar excerpt; without them they pool as None)."""
     roll = pitch_matrix_to_roll(pitch_matrix, lowest_pitch).astype(bool)     # T × 128
     sounding = roll.any(axis=1)
     histogram = pitch_class_histogram(roll)
@@ -70,12 +71,12 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, 
     pitches = np.nonzero(roll.any(axis=0))[0]
     chords = chord_indices(beat_profiles(roll, steps_per_quarter)) if len(roll) else np.zeros(0, int)
     sounding_notes = np.minimum(roll.sum(axis=1), MOST_NOTES)
-    onset_positions, material = collections.Counter(), collections.Counter()
+    onset_positions, figures = collections.Counter(), collections.Counter()
     bars = regular_positions(len(roll), 4 * steps_per_quarter) if positions is None else np.asarray(positions)
-    for start in range(0, len(roll) - EXCERPT_STEPS + 1, EXCERPT_STEPS):
+    for start in range(0, len(roll) - EXCERPT_STEPS + 1, EXCERPT_STEPS) if material else ():
         excerpt = slice(start, start + EXCERPT_STEPS)
         if roll[excerpt].any():
-            material.update(material_counts(roll[excerpt], onsets[excerpt], bars[excerpt], steps_per_quarter))
+            figures.update(material_counts(roll[excerpt], onsets[excerpt], bars[excerpt], steps_per_quarter))
     if positions is not None:
         for (position, steps_per_bar), n in zip(np.asarray(positions)[:len(roll)], onsets.sum(axis=1)):
             if n:
@@ -93,7 +94,7 @@ def piece_counts(pitch_matrix, lowest_pitch, steps_per_quarter, positions=None, 
                                                for n, count in zip(*np.unique(sounding_notes, return_counts=True))}),
         'onset_positions': onset_positions,
         'note_durations': collections.Counter(duration_bin(duration) for _, _, duration in notes),
-        'material': material,
+        'material': figures,
     }
 
 
