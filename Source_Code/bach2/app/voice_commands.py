@@ -42,7 +42,8 @@ def cmd_voices_train(args):
     config = VoiceConfig(channels=args.channels, n_blocks=args.blocks, window=args.window,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          kind='chorales' if args.chorales else 'voices', neighbours=args.neighbours,
-                         pitch_classes=args.pitch_classes)
+                         pitch_classes=args.pitch_classes, attention=args.attention, heads=args.heads,
+                         attention_reach=args.attention_reach)
     training = VoiceTrainingConfig(data_dir=args.data, out_path=args.out, batches=args.batches, hours=args.hours,
                                    valid_every=args.valid_every, seed=args.seed, init_from=args.init_from or '')
     _, history = train_voice_model(config, training)
@@ -102,9 +103,16 @@ def add_voices_command(commands):
     train.add_argument('--pitch-classes', action='store_true',
                        help='read and predict pitch classes apart from pitches (what a key makes likely, learnt once '
                             'for every octave)')
+    train.add_argument('--attention', type=int, nargs='+', default=(), metavar='BLOCK',
+                       help='follow these blocks (0 first) with self-attention over the piece, by content and by steps '
+                            'apart: what lets a cell reuse a figure played before (default: none)')
+    train.add_argument('--heads', type=positive, default=4, help='of each attention (default: %(default)s)')
+    train.add_argument('--attention-reach', type=positive, default=64,
+                       help='steps each side an attention reads (default: %(default)s)')
     train.add_argument('--init-from', metavar='CHECKPOINT',
                        help='start a fresh run from the parameters of this voice checkpoint (what it lacks, such as '
-                            '--pitch-classes, starts at zero)')
+                            '--pitch-classes or --attention, is added so that the model begins as the checkpoint '
+                            'played)')
     train.add_argument('--batches', type=positive, default=20000, help='stop after this many (default: %(default)s)')
     train.add_argument('--hours', type=float, default=0.0, help='or after this long (default: no limit)')
     train.add_argument('--valid-every', type=positive, default=250, help='batches (default: %(default)s)')

@@ -14,7 +14,10 @@ Their embeddings are summed (``C`` channels), then ``n_blocks`` residual blocks 
 (:class:`~bach2.nn.convolution.LayerNormLayer`), convolve along time (3 taps, dilations 1, 2, 4 … 32, then again,
 so a cell hears about 250 steps each side), put each voice beside the mean of all voices
 (:class:`~bach2.nn.convolution.VoiceMeanLayer`; with ``neighbours`` also beside the voices just above and below)
-and add a dense projection back to the block's input. A dense layer gives each cell a softmax over
+and add a dense projection back to the block's input. After the blocks listed in ``attention``, a residual
+attention: each cell reads every cell within ``attention_reach`` steps, in any voice, weighed by content and by the
+steps apart (:class:`~bach2.nn.attention.RelativeAttentionLayer`), what lets a cell find the figure the piece
+played before. A dense layer gives each cell a softmax over
 :data:`~bach2.data.voice_tokens.VOCABULARY` tokens (with ``pitch_classes``, plus a logit per pitch class).
 
 Training (Coconet's orderless NADE objective): each window gets a random mask (:func:`random_masks`) and the cost
@@ -25,6 +28,7 @@ log-probabilities. Each (B, V, T) is compiled once, on first use, with the same 
 """
 import dataclasses
 import functools
+import re
 
 import numpy as np
 import pytensor.tensor as pt
@@ -32,6 +36,7 @@ import pytensor.tensor as pt
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, N_KEYS, REST, VOCABULARY
 from bach2.music.metre import POSITION_CLASSES
 from bach2.nn import convolution, layers
+from bach2.nn.attention import RelativeAttentionLayer
 from bach2.rnn_model import BACKENDS, OPTIMIZERS, assign_state, compile_function   # also makes everything float32
 
 MASK = VOCABULARY               # the input token of a cell not given
@@ -54,9 +59,15 @@ class VoiceConfig:
     kind: str = 'voices'            # what it models: 'voices' (keyboard corpus) or 'chorales' (JSB)
     neighbours: bool = False        # each block also hears the voices just above and below (VoiceMeanLayer)
     pitch_classes: bool = False     # pitch classes read and predicted apart from pitches (PitchClassLogitsLayer)
+    attention: tuple = ()           # blocks followed by relative self-attention (RelativeAttentionLayer)
+    heads: int = 4                  # of each attention
+    attention_reach: int = 64       # steps each side an attention reads
 
     def __post_init__(self):
         self.dilations = tuple(int(d) for d in self.dilations)
+        self.attention = tuple(sorted(set(int(i) for i in self.attention)))
+        if any(not 0 <= i < self.n_blocks for i in self.attention):
+            raise ValueError(f'attention follows blocks 0 … {self.n_blocks - 1}, not {self.attention}')
         for name in ('channels', 'n_blocks', 'window', 'batch_size'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be positive, not {getattr(self, name)}')
@@ -86,6 +97,11 @@ def build_network(config):
         block = convolution.VoiceMeanLayer(block, config.neighbours)
         block = layers.DenseLayer(block, C, nonlinearity=None, num_leading_axes=3, name=f'block{i}.mix')
         network = convolution.ElemwiseSumLayer([network, block])
+        if i in config.attention:
+            block = convolution.LayerNormLayer(network, name=f'attend{i}.norm')
+            block = RelativeAttentionLayer(block, config.heads, config.attention_reach, name=f'attend{i}')
+            block = layers.DenseLayer(block, C, nonlinearity=None, num_leading_axes=3, name=f'attend{i}.out')
+            network = convolution.ElemwiseSumLayer([network, block])
     network = convolution.LayerNormLayer(network, name='out.norm')
     logits = layers.DenseLayer(network, VOCABULARY, nonlinearity=None, num_leading_axes=3, name='out')
     if config.pitch_classes:
@@ -107,8 +123,16 @@ class PitchClassLogitsLayer(convolution.MergeLayer):
 
 
 def model_reach(config):
-    """Steps each side of a cell that its output reads: the dilations of the blocks' 3-tap convolutions."""
-    return sum(config.dilations[i % len(config.dilations)] for i in range(config.n_blocks))
+    """Steps each side of a cell that its output reads: the dilations of the blocks' 3-tap convolutions and the
+    attentions' reach."""
+    return (sum(config.dilations[i % len(config.dilations)] for i in range(config.n_blocks))
+            + len(config.attention) * config.attention_reach)
+
+
+def starts_silent(name):
+    """Whether parameter ``name`` ends a part a model may add to another's (the pitch classes' embedding and
+    logits, an attention's output), so that at zero the part adds nothing and the model plays as before."""
+    return name.startswith(('embed_pitch_classes.', 'out_classes.')) or bool(re.fullmatch(r'attend\d+\.out\..*', name))
 
 
 def voice_ranks(n_voices):

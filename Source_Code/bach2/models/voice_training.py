@@ -23,7 +23,7 @@ from bach2.data.training_windows import bwv_number
 from bach2.data.voice_data import load_voice_tokens
 from bach2.data.voice_tokens import REST
 from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint, save_model_checkpoint
-from bach2.models.voice_model import VoiceModel, network_inputs, random_masks
+from bach2.models.voice_model import VoiceModel, network_inputs, random_masks, starts_silent
 
 #: the works the shipped LSTM-NADE held out (its checkpoint's ``bwv_held_out``): compared on the same pieces
 SHIPPED_HELD_OUT_BWV = (772, 776, 786, 855, 865, 868, 884, 885)
@@ -148,8 +148,10 @@ def resume(model, out_path, log):
 
 
 def initialize_from(model, path, log):
-    """Set ``model``'s parameters from the voice checkpoint at ``path``; a parameter it lacks (a part the model adds,
-    such as ``pitch_classes``) starts at zero, so the model begins as the checkpoint's. Adam starts afresh."""
+    """Set ``model``'s parameters from the voice checkpoint at ``path``. A parameter it lacks (a part the model adds,
+    such as ``pitch_classes`` or an attention) keeps its fresh value, except those that end such a part
+    (:func:`~bach2.models.voice_model.starts_silent`), which start at zero: the model begins as the checkpoint's
+    and every new part still learns. Adam starts afresh."""
     _, state, _ = load_voice_checkpoint(path)
     lacking = sorted(set(name for name in state if not name.startswith('adam_')) - {v.name for v in model.params})
     if lacking:
@@ -160,11 +162,14 @@ def initialize_from(model, path, log):
         shape = variable.get_value().shape
         if variable.name not in state:
             added.append(variable.name)
+            if starts_silent(variable.name):
+                variable.set_value(np.zeros(shape, np.float32))
         elif state[variable.name].shape != shape:
             raise CorpusError(f'{path}: {variable.name} has shape {state[variable.name].shape}, the model needs '
                               f'{shape}; start from a checkpoint of the same size')
-        variable.set_value(np.asarray(state.get(variable.name, np.zeros(shape)), np.float32))
-    log(f'starting from {path}' + (f'; new at zero: {", ".join(added)}' if added else ''))
+        else:
+            variable.set_value(np.asarray(state[variable.name], np.float32))
+    log(f'starting from {path}' + (f'; new: {", ".join(added)}' if added else ''))
 
 
 def train_voice_model(config, training, progress=True, log=print):
