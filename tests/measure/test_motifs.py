@@ -3,8 +3,8 @@ a piece to another key or register changes no figure."""
 import numpy as np
 import pytest
 
-from bach2.measure.motifs import (MATERIAL, bar_rhythm_similarity, beats_struck, material_counts, material_shares,
-                                  recurrence, sequence_share)
+from bach2.measure.motifs import (MATERIAL, bar_rhythm_similarity, beats_struck, literal_loops, material_counts,
+                                  material_shares, recurrence, sequence_share)
 from bach2.measure.music_statistics import compare, music_statistics, piece_counts
 from bach2.music.key_finding import scale_pitches, scale_steps
 from bach2.music.metre import regular_positions
@@ -65,6 +65,17 @@ def test_rhythm_kept_bar_to_bar_and_beats_struck():
     assert bar_rhythm_similarity(changing, positions) == (0, 48)
     assert beats_struck(changing, positions) == (8, 16)
     assert bar_rhythm_similarity(kept, regular_positions(64, 16, first=8))[1] == 32   # whole bars only
+
+
+def test_a_texture_stuck_in_a_loop_is_found_and_a_sequence_is_not():
+    trill = two_lines([76, 74] * 16, [48, 48, 48, 48, 55, 55, 55, 55] * 4, note_steps=1)   # 32 steps, period 8
+    assert literal_loops(*trill) == (9, 17)     # the 16 steps up to 24 … 32 repeat those 8 steps before them
+    assert literal_loops(*two_lines(sequenced([0, 1, 2, 0], 72, -1, 8), [48] * 32, note_steps=1))[0] == 0
+    held = np.zeros((40, 128), bool)
+    held[:, 60] = True
+    struck = np.zeros_like(held)
+    struck[0, 60] = True                                   # one note held 40 steps: only the first 16 are checked
+    assert literal_loops(held, struck) == (0, 1)
 
 
 def test_moving_a_piece_changes_no_figure():

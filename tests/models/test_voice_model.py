@@ -12,7 +12,7 @@ from bach2.models.checkpoints import best_checkpoint_path, load_voice_checkpoint
 from bach2.models.voice_model import (MASK, NO_PITCH, PitchClassLogitsLayer, VoiceConfig, VoiceModel, known_pitches,
                                      legal, model_reach, network_inputs, random_masks)
 from bach2.models.voice_sampling import (GibbsSchedule, figure_shares, first_drawing, forbid_parallels, gibbs_fill,
-                                         local_key, pass_cells, sharpen_pitches, sounding_pitches, window)
+                                         local_key, looping, pass_cells, sharpen_pitches, sounding_pitches, window)
 from bach2.music.key_finding import scale_pitches
 from bach2.models.voice_training import VoiceTrainingConfig, initialize_from, train_voice_model
 from bach2.nn import layers
@@ -44,10 +44,10 @@ def test_a_pitch_class_logit_is_added_to_every_octave_of_its_class():
 
 
 def test_a_pass_computes_only_the_window_its_step_hears():
-    config = dataclasses.replace(SMALL, pitch_classes=True)
+    config = dataclasses.replace(SMALL, pitch_classes=True, attention=[0], heads=2, attention_reach=5)
     model, reach = VoiceModel(config, training=False, seed=2), model_reach(config)
-    assert reach == 3 and window(None, 192, reach) == (0, 192) and window(5, 64, reach) == (0, 64)
-    assert window(100, 192, reach) == (97, 161) and window(190, 192, reach) == (128, 192)
+    assert reach == 3 + 5 and window(None, 192, reach) == (0, 192) and window(5, 64, reach) == (0, 64)
+    assert window(100, 192, reach) == (92, 156) and window(190, 192, reach) == (128, 192)
     rng = np.random.default_rng(0)
     tokens, given = rng.integers(0, 90, (1, 3, 192)), rng.random((1, 3, 192)) < 0.5
     inputs = network_inputs(tokens, given, np.arange(192)[None] % 16)
@@ -111,8 +111,12 @@ def test_a_figure_heard_before_proposes_the_note_that_followed_it_moved_as_it_is
     shares = figure_shares(tokens, sounding, step, 0, (0, 'major'))
     A3 = int(scale_pitches(C4 - 2, 0, 'major')) - 21          # the third statement's C, two steps lower: A3
     assert max(shares, key=shares.get) == FIRST_PITCH + A3 and sum(shares.values()) == pytest.approx(1)
-    assert figure_shares(tokens, sounding, step, 1, (0, 'major')) == {HOLD: 1.0}        # the half note goes on
-    assert figure_shares(tokens, sounding, 4, 0, (0, 'major')) == {}         # two notes: no figure yet
+    assert figure_shares(tokens, sounding, 18, 1, (0, 'major')) == {HOLD: 1.0}          # the half note goes on
+    assert looping(tokens[1], step) and not looping(tokens[1], 18) and not looping(tokens[0], step)
+    assert figure_shares(tokens, sounding, step, 1, (0, 'major')) == {}      # half notes at one pitch for a bar:
+    assert figure_shares(tokens, sounding, 4, 0, (0, 'major')) == {}         # the model alone; two notes: no figure
+    trill = np.array([[FIRST_PITCH + 40, FIRST_PITCH + 38] * 20])
+    assert [looping(trill[0], t) for t in (16, 17, 18, 40)] == [False, False, True, True]
 
 
 def test_the_first_drawing_goes_step_by_step_and_within_a_step_from_the_lowest_voice():
@@ -170,12 +174,16 @@ def test_training_resumes_from_its_checkpoint_and_is_scored_per_frame(inventions
                                                     'bwv776_invention_bach-invention-05']
     model, _ = load_voice_model(out)
     assert model.optimizer_state == []
-    grown, lines = VoiceModel(dataclasses.replace(slower, pitch_classes=True), training=False), []
-    initialize_from(grown, out, lines.append)           # pitch classes added: at zero, it plays as the checkpoint
-    assert 'embed_pitch_classes.W' in lines[0] and 'out_classes.W' in lines[0]
+    grown = VoiceModel(dataclasses.replace(slower, pitch_classes=True, attention=[1], heads=2), training=False)
+    lines = []
+    initialize_from(grown, out, lines.append)   # pitch classes and an attention added: it plays as the checkpoint
+    added = ('embed_pitch_classes.W', 'out_classes.W', 'attend1.W_qkv', 'attend1.out.W')
+    assert all(name in lines[0] for name in added)
     tokens = np.random.default_rng(0).integers(0, FIRST_PITCH + 88, (1, 2, 16)).astype(np.int32)
     inputs = network_inputs(tokens, np.random.default_rng(1).random(tokens.shape) < 0.5, np.zeros((1, 16), int))
     np.testing.assert_allclose(grown.predict(tokens.shape)(*inputs), model.predict(tokens.shape)(*inputs), atol=1e-5)
+    parameters = {variable.name: variable.get_value() for variable in grown.params}
+    assert not parameters['attend1.out.W'].any() and parameters['attend1.W_qkv'].any()   # silent, yet it can learn
     with pytest.raises(CorpusError, match='same size'):
         initialize_from(VoiceModel(dataclasses.replace(SMALL, channels=4), training=False), out, print)
     with pytest.raises(CorpusError, match='lacks'):                           # a smaller model: not the same music

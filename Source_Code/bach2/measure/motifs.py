@@ -12,7 +12,10 @@ matrix where the voices are not known, :func:`outer_line`), and on the steps whe
 * :func:`bar_rhythm_similarity`: for each two successive whole bars of the same length, the share of their steps
   on which both or neither strike a note; the mean over the pairs;
 * :func:`beats_struck`: the share of quarter-note beats (every ``steps_per_quarter`` steps of the bar) on which
-  some note is struck.
+  some note is struck;
+* :func:`literal_loops`: the share of steps that end ``LOOP`` steps (a bar of 4/4) repeating literally, every
+  pitch sounding and struck as it was, the steps some period of 1 … 2 × ``LOOP`` before them: a texture stuck in
+  a loop, which Bach almost never writes and a sampler that reuses figures can fall into.
 
 :func:`material_counts` measures one excerpt; pooled over pieces' 4-bar excerpts (as the judge cuts them) they
 are ``music_statistics``' material figures and ``bach2 judge``'s table. Nothing depends on the key or the
@@ -28,13 +31,15 @@ EXCERPT_STEPS = 64        # 4 bars of 4/4 at 16ths: the excerpts the judge and t
 MOTIF = 4                 # notes of a motif: its 3 intervals come back
 LONGEST_FIGURE = 8        # notes of the longest figure a sequence states
 STATEMENTS = 3            # statements of a sequence, each moved by the same step
+LOOP = 16                 # steps a literal repeat must last to count as a loop
 #: material_counts' keys: (recurring, counted) pairs, pooled as shares
 MATERIAL = {'top motifs recur, in the scale': ('top_recurring', 'top_motifs'),
             'bass motifs recur, exact': ('bass_recurring', 'bass_motifs'),
             'top notes in a sequence': ('top_in_sequence', 'top_notes'),
             'bass notes in a sequence': ('bass_in_sequence', 'bass_notes'),
             'bar-to-bar rhythm similarity': ('rhythm_agreeing', 'rhythm_steps'),
-            'beats struck': ('beats_struck', 'beats')}
+            'beats struck': ('beats_struck', 'beats'),
+            'steps in literal loops': ('loop_steps', 'loop_checked')}
 
 
 def outer_line(roll, struck, top):
@@ -106,6 +111,23 @@ def beats_struck(struck_steps, positions, steps_per_quarter=4):
     return int((struck_steps & beats).sum()), int(beats.sum())
 
 
+def literal_loops(roll, struck, length=LOOP):
+    """``T × 128`` bool roll and onsets → (steps in a loop, steps checked): a step from ``length`` on is checked
+    when some note is struck in the ``length`` steps up to it, and is in a loop when those steps repeat literally
+    the ones some period of 1 … 2 × ``length`` steps before them."""
+    texture = np.concatenate([roll, struck], axis=1)
+    names = np.unique(texture, axis=0, return_inverse=True)[1].ravel()     # a number per distinct step
+    T = len(names)
+    ends = np.arange(length, T + 1)                                         # windows [end − length, end)
+    checked = np.convolve(struck.any(axis=1), np.ones(length, int), 'valid') > 0
+    looping = np.zeros(len(ends), bool)
+    for period in range(1, min(2 * length, T - length) + 1):
+        same = np.concatenate([np.zeros(period, int), names[period:] == names[:-period]])   # step t = t − period
+        runs = np.convolve(same, np.ones(length, int), 'valid')            # per window: steps equal
+        looping |= (runs == length) & (ends - length >= period)
+    return int((looping & checked).sum()), int(checked.sum())
+
+
 def material_counts(roll, struck, positions, steps_per_quarter=4):
     """One excerpt: ``T × 128`` bool roll, its ``T × 128`` onsets (where a pitch starts or is struck again) and
     ``T × 2`` bar positions → {count: int} (the pairs of :data:`MATERIAL`)."""
@@ -120,6 +142,7 @@ def material_counts(roll, struck, positions, steps_per_quarter=4):
     onsets = struck.any(axis=1)
     counts['rhythm_agreeing'], counts['rhythm_steps'] = bar_rhythm_similarity(onsets, positions)
     counts['beats_struck'], counts['beats'] = beats_struck(onsets, positions, steps_per_quarter)
+    counts['loop_steps'], counts['loop_checked'] = literal_loops(roll, struck)
     return counts
 
 

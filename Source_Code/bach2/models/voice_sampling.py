@@ -33,6 +33,7 @@ from bach2.music.pitch_names import pitch_class_of
 LENGTH_QUANTUM = 64
 FIGURE_LAGS = (4, 8, 12, 16, 24, 32, 48, 64)   # steps back a figure is looked for: a beat … four bars of 4/4
 FIGURE_NOTES = 3                               # notes before the step drawn that must repeat a figure
+LOOP_STEPS = 16                                # a voice whose last LOOP_STEPS repeat literally is looping
 KEY_STEPS = 64                                 # steps before the one drawn whose pitches name the key
 CONTINUATION_FIGURES = 128.0                   # GibbsSchedule.figures when a piece is continued (docs/motifs.md)
 
@@ -175,9 +176,10 @@ def figure_shares(tokens, sounding, step, voice, key, lags=FIGURE_LAGS, notes=FI
     is found at (voice u, lag L) where u's steps ``L`` earlier repeat the context: the same rests, holds and
     strikes, every struck pitch moved by the same number of scale steps of ``key`` ((tonic pitch class, mode):
     :func:`~bach2.music.key_finding.scale_steps`). It proposes the token u played ``L`` steps before ``step``, a
-    struck pitch moved as the figure was."""
+    struck pitch moved as the figure was. A voice that is :func:`looping` is proposed nothing: the model alone
+    says whether the loop goes on."""
     strikes = np.flatnonzero(tokens[voice, :step] >= FIRST_PITCH)
-    if len(strikes) < notes or step - strikes[-notes] > 4 * lags[0]:
+    if len(strikes) < notes or step - strikes[-notes] > 4 * lags[0] or looping(tokens[voice], step):
         return {}
     context = step - strikes[-notes]
     kinds = np.minimum(tokens[voice, step - context:step], FIRST_PITCH)
@@ -201,6 +203,16 @@ def figure_shares(tokens, sounding, step, voice, key, lags=FIGURE_LAGS, notes=FI
             found[token] += 1
     total = sum(found.values())
     return {token: n / total for token, n in found.items()}
+
+
+def looping(row, step, steps=LOOP_STEPS):
+    """Whether a voice's tokens ``row`` (``T``) repeat literally, in the ``steps`` steps before ``step``, the steps
+    some period of 1 … 2 × ``steps`` before them: a figure stated again and again at one pitch, a note held or a
+    rest kept for a bar. Bach repeats a figure literally once or twice, then moves it; a sampler that reuses
+    figures must not lock a voice in a loop (docs/motifs.md)."""
+    recent = row[step - steps:step]
+    return step >= steps and any((row[step - steps - period:step - period] == recent).all()
+                                 for period in range(1, min(2 * steps, step - steps) + 1))
 
 
 def first_drawing(free, start):
