@@ -6,7 +6,9 @@ For each set:
 
 * judge: how often a logistic regression on style features tells 4-bar excerpts of the set from those of
   held-out Bach, in cross-validation grouped by piece (0.5: it cannot tell; 1.0: it always can), ± the spread
-  over the folds, and the features it leans on most (weights > 0 point to the set, < 0 to Bach);
+  over the folds, and the features it leans on most (weights > 0 point to the set, < 0 to Bach); with
+  ``--judge-seeds N``, the mean over N seeds (which excerpts, which folds) ± the spread over the seeds, and
+  each two sets compared seed by seed (held-out Bach is the same for both, so what differs is the sets);
 * copies: the longest passage of each piece that a training piece holds verbatim in any transposition, in
   steps: median and longest over the pieces, and the share of pieces over ``--copy-limit`` (issue 15's target:
   none over 2 bars, 32 steps);
@@ -58,6 +60,32 @@ def judged(generated, bach, args, seed=0):
         raise CorpusError(f'{args.data}: {error}') from None
 
 
+def judged_over_seeds(generated, bach, args):
+    """:func:`judged` with seeds 0 … ``args.judge_seeds`` − 1 (which excerpts of the larger side are kept, and the
+    folds) → the first seed's dict with ``accuracy`` the mean over the seeds, ``accuracy_std`` their spread and
+    ``seed_accuracies``; with one seed, :func:`judged`'s dict (± the spread over its folds)."""
+    runs = [judged(generated, bach, args, seed) for seed in range(args.judge_seeds)]
+    if len(runs) == 1:
+        return runs[0]
+    accuracies = [run['accuracy'] for run in runs]
+    return {**runs[0], 'accuracy': float(np.mean(accuracies)), 'accuracy_std': float(np.std(accuracies)),
+            'seed_accuracies': accuracies}
+
+
+def paired_lines(rows):
+    """For each two sets judged over the same seeds: the mean difference of their accuracies and on how many
+    seeds the first is the harder to tell from Bach."""
+    seeded = [(label, judge['seed_accuracies']) for label, (_, judge, *_) in list(rows.items())[1:]
+              if 'seed_accuracies' in judge]
+    lines = []
+    for i, (first, a) in enumerate(seeded):
+        for second, b in seeded[i + 1:]:
+            difference = np.subtract(a, b)
+            lines.append(f'{first} − {second}: {difference.mean():+.3f} ± {difference.std():.3f} over {len(a)} '
+                         f'seeds; {first} the harder to tell on {(difference < 0).sum()} of them')
+    return lines
+
+
 def halvings(held_out, args):
     """The judge on held-out Bach against held-out Bach, its works split in two random halves ``args.halvings``
     times → dict: accuracy (mean), accuracy_std (over the halvings), one judge_accuracy per halving."""
@@ -92,6 +120,10 @@ def main():
     parser.add_argument('--valid-fraction', type=fraction, default=0.1, help='as bach2 train --valid-fraction')
     parser.add_argument('--excerpt-steps', type=positive, default=64, help='steps of an excerpt the judge sees')
     parser.add_argument('--folds', type=positive, default=5, help='cross-validation folds')
+    parser.add_argument('--judge-seeds', type=positive, default=1,
+                        help='judge each set with this many seeds (excerpts kept, folds) and give the mean ± the '
+                             'spread over the seeds, and each two sets paired seed by seed (default: one seed, '
+                             '± the spread over its folds)')
     parser.add_argument('--halvings', type=positive, default=10, help='random halvings of held-out Bach (reference)')
     parser.add_argument('--segment', type=positive, default=256, help='held-out Bach is cut in pieces of these '
                         'steps for its copy search (as long as the generated pieces)')
@@ -116,13 +148,15 @@ def main():
                                   copy_table(segments, index, names, args.copy_limit),
                                   material_statistics(held_out, lowest))}
         for label, generated in tqdm(sets.items(), desc='sets', unit='set'):
-            rows[label] = (len(generated), judged(generated, held_out, args),
+            rows[label] = (len(generated), judged_over_seeds(generated, held_out, args),
                            copy_table(generated, index, names, args.copy_limit), material_statistics(generated, lowest))
     except (CorpusError, UnsafePickleError) as error:
         sys.exit(f'judge_pieces: error: {error}')
     print(f'held-out Bach: {len(held_out)} pieces of --data {args.data} (split seed {args.seed}); '
           f'copies searched in its {len(training)} training pieces, 12 transpositions')
     print(markdown_table(rows, args.copy_limit))
+    for line in paired_lines(rows):
+        print(line)
     for label, (_, judge, *_) in list(rows.items())[1:]:
         print(f'{label}: the judge leans on '
               + ', '.join(f'{name} ({weight:+.2f})' for name, weight in judge['top_features']))
