@@ -32,7 +32,7 @@ def bach2(monkeypatch, capsys):
 
 
 def test_generate_without_training_data_primes_with_a_piece_the_shipped_model_held_out(bach2, tmp_path):
-    result = bach2(tmp_path, 'generate', '--steps', 4, '--out', 'out')
+    result = bach2(tmp_path, 'generate', '--model', 'lstm-nade', '--steps', 4, '--out', 'out')
     assert result.returncode == 0, result.stderr
     record = load_pickle(next((tmp_path / 'out').glob('*.p')))
     held_out = json.loads((SHIPPED_MODEL.parent / 'model.json').read_text())['held_out']

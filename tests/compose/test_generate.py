@@ -148,6 +148,8 @@ def test_journey_runs_every_stage_and_lists_the_pieces(tmp_path, capsys):
     assert status == 0
     for line in ('stages 0–2', 'stage 3', 'stage 4', 'the fugue exposition is skipped'):   # no held-out fugue here
         assert line in out
+    for k, primer in enumerate(('bwv855_fugue_wtc1_10', 'bwv865_fugue_wtc1_01')):   # the voice model's, from its corpus
+        assert load_pickle(tmp_path / 'fugues' / f'shipped_{k}_{primer}.p')['primer'].endswith(f'{primer}.mid')
     assert (tmp_path / 'ck' / 'lstm_polyphonic_N128_2layers.npz').is_file()
     for stem in ('fugue_N128epoch1', 'fugue_N128epoch1_seed1'):
         assert str(tmp_path / 'fugues' / f'{stem}.mid') in out

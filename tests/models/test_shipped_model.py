@@ -39,8 +39,15 @@ def test_the_shipped_twin_draws_high_to_low_on_the_same_split():
     assert SHIPPED_MODELS['down'].stat().st_size < 20e6 and not any(n.startswith('adam_state') for n in state)
 
 
-def test_generate_without_a_checkpoint_uses_the_shipped_model(tmp_path, capsys):
-    assert main(['generate', '--primer', 'silence', '--steps', '48', '--out', str(tmp_path), '--no-gallery']) == 0
+def test_generate_without_a_checkpoint_plays_the_shipped_voice_model_unless_asked_for_the_lstm_nade(tmp_path, capsys):
+    voices = tmp_path / 'voices'
+    assert main(['generate', '--primer', 'bwv884_fugue_wtc2_15', '--steps', '16', '--out', str(voices),
+                 '--no-gallery']) == 0
+    record = load_pickle(voices / 'voices4_bwv884_fugue_wtc2_15_seed0.p')           # its own four voices
+    assert record['primer'].endswith('bwv884_fugue_wtc2_15.mid') and record['pitch_matrix'].shape[1] == 88
+    assert len(record['pitch_matrix']) == record['primer_steps'] + 16
+    assert main(['generate', '--model', 'lstm-nade', '--primer', 'silence', '--steps', '48', '--out', str(tmp_path),
+                 '--no-gallery']) == 0
     record = load_pickle(next(tmp_path.glob('*.p')))
     assert record['checkpoint'] == str(SHIPPED_MODEL)
     assert record['pitch_matrix'].shape == record['onsets'].shape == (48, 61)

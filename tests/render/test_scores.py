@@ -36,8 +36,8 @@ def score_sounding(part, steps_per_quarter=4):
 
 def test_generate_writes_a_grand_staff_with_the_same_notes(tmp_path):
     from music21 import converter
-    assert main(['generate', '--primer', 'silence', '--steps', '64', '--out', str(tmp_path), '--no-gallery',
-                 '--musicxml', '--name', 'piece']) == 0
+    assert main(['generate', '--model', 'lstm-nade', '--primer', 'silence', '--steps', '64', '--out', str(tmp_path),
+                 '--no-gallery', '--musicxml', '--name', 'piece']) == 0
     score = converter.parse(tmp_path / 'piece.musicxml')
     piece = midi_to_time_series(tmp_path / 'piece.mid')
     notes = [note for voice in piece.voices for note in voice.notes]

@@ -126,10 +126,24 @@ def generate_configs(args):
             for k in range(args.count)]
 
 
+def plays_voices(args):
+    """Whether ``generate`` plays the voice model: with ``--voices`` or ``--model voices``, and by default
+    (``--model auto``) when no checkpoint is given and no option that only the LSTM-NADE has (``--rule``,
+    ``--context``, ``--key``, ``--progression``); the journal's stage 4 (``shipped=False``) never."""
+    model = getattr(args, 'model', 'lstm-nade')
+    if model == 'lstm-nade' and args.voices:
+        raise CorpusError('--voices continues with the voice model: leave out --model lstm-nade')
+    lstm_only = args.rule != 'sample' or args.context or args.key or args.progression
+    if model == 'voices' and (lstm_only or args.checkpoint):
+        raise CorpusError('--rule, --context, --key, --progression and a checkpoint of bach2 train go with the '
+                          'LSTM-NADE: leave out --model voices')
+    return model == 'voices' or bool(args.voices) or (model == 'auto' and not (args.checkpoint or lstm_only))
+
+
 def cmd_generate(args):
     """Stage 4: continue a primer with a trained model → .mid, .p (pitch matrix), .png (and .wav) in --out-dir;
     then refresh the gallery, OUT_DIR/index.html."""
-    if args.voices:
+    if plays_voices(args):
         return generate_in_voices(args)
     sampler = None
     configs = generate_configs(args)
@@ -159,12 +173,15 @@ def drawing(what, args, k):
 
 
 def generate_in_voices(args):
-    """``generate --voices N``: the voice model continues a primer (a MIDI file, else a held-out piece of the
-    corpus in voices with N voices) in N voices."""
-    from bach2.compose.voice_writing import continue_file
-    primer = args.primer if args.primer not in ('random', 'silence') else None
-    if primer and not os.path.isfile(primer):
-        raise CorpusError(f'{primer}: with --voices the primer is a MIDI file (or random: a held-out piece)')
+    """``generate`` by the voice model: it continues a primer (a MIDI file, a piece of the built-in corpus in
+    voices, or a held-out piece of it with --voices voices, 4 by default) in its voices, or in --voices."""
+    from bach2.compose.voice_writing import continue_file, corpus_primer
+    if args.primer == 'silence':
+        raise CorpusError('--primer silence: the voice model continues a primer (a MIDI file, a piece of the '
+                          'corpus, or random); --model lstm-nade starts from silence')
+    primer = corpus_primer(args.primer)
+    if args.audio and not renderer_or_say_so():
+        args.audio = ''
     for k in range(args.count):
         with drawing('voices', args, k) as sampling:
             name = f'{args.name}_{k}' if args.name and args.count > 1 else args.name
@@ -182,10 +199,15 @@ def generate_in_voices(args):
 def add_generate_command(commands):
     generate = command_parser(commands, 'generate', cmd_generate, 'stage 4: write new pieces with a trained model')
     add_generate_arguments(generate)
+    generate.add_argument('--model', choices=('auto', 'voices', 'lstm-nade'), default='auto',
+                          help='auto (the default): the voice model shipped with Bach2.0, the best it ships '
+                          '(docs/motifs.md), unless a checkpoint of bach2 train or an option only the LSTM-NADE '
+                          'has (--rule, --context, --key, --progression) is given; lstm-nade: the LSTM-NADE '
+                          '(the shipped one without a checkpoint)')
     generate.add_argument('--voices', type=int, choices=range(2, 7), metavar='2…6',
-                          help='continue in this many voices with the voice model (its checkpoint, if one is '
-                          'given, is a voice model of bach2 voices train); the sampler reuses the figures the '
-                          'piece has played (docs/motifs.md)')
+                          help='the voice model continues in this many voices (its checkpoint, if one is given, '
+                          'is a voice model of bach2 voices train; default: the primer\'s own voices, 4 for a '
+                          'random held-out piece); its sampler reuses the figures the piece has played')
 
 
 # --------------------------------------------------------------------------- harmonize, fugue

@@ -1,9 +1,9 @@
 """``bach2 journey``, the main job: every stage once on the built-in corpus, small and quick.
 
-Stages 0–2 prepare the corpus (``bach2 prepare``); the shipped model continues two pieces it never trained
-on and the shipped pair writes a fugue exposition on the subject of a held-out fugue; a small model of the
-journal (2 × 128 units) trains for a few epochs (stage 3) and writes two pieces (stage 4); the gallery shows
-them all (stage 5).
+Stages 0–2 prepare the corpus (``bach2 prepare``); the shipped voice model continues two fugues it never
+trained on (in their voices, reusing their figures) and the shipped pair of LSTM-NADEs writes a fugue
+exposition on the subject of a held-out fugue; a small model of the journal (2 × 128 units) trains for a few
+epochs (stage 3) and writes two pieces (stage 4); the gallery shows them all (stage 5).
 """
 # Imports of heavy modules are inside the functions, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
 import numpy as np
@@ -16,9 +16,8 @@ from bach2.common import CheckpointError, CorpusError
 from bach2.compose.fugue import Form, Subject, compose, prepared_subject
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.lines import Sampling
-from bach2.data.training_set import piece_names
-from bach2.models.checkpoints import (SHIPPED_MODEL, SHIPPED_MODELS, checkpoint_path, load_rnn_checkpoint,
-                                      load_samplers)
+from bach2.models.checkpoints import (SHIPPED_MODELS, SHIPPED_VOICE_MODELS, checkpoint_path, load_rnn_checkpoint,
+                                      load_samplers, load_voice_checkpoint)
 from bach2.models.model_config import ModelConfig
 from bach2.render.piece import Output
 
@@ -43,8 +42,9 @@ def journey_after_prepare(model_config, train_config, fugues, temperature):
     from bach2.train import train
     data_dir = train_config.data_dir
     audio = 'wav' if renderer_or_say_so() else ''
-    print('stage 4 with the model shipped with Bach2.0 (trained on the built-in corpus): two pieces')
-    shipped_pieces(data_dir, fugues, audio)
+    print('stage 4 with the voice model shipped with Bach2.0 (trained on the built-in corpus): two fugues it never '
+          'trained on, continued')
+    shipped_pieces(fugues, audio)
     print('a fugue exposition by the shipped models (bach2 fugue) on the subject of a fugue they never trained on')
     shipped_exposition(data_dir, fugues, audio)
     print('stage 3: train a small model of the journal (2 × 128 units)')
@@ -61,26 +61,21 @@ def journey_after_prepare(model_config, train_config, fugues, temperature):
     refresh_gallery(fugues, data_dir)
 
 
-def shipped_pieces(data_dir, fugues, audio, n_pieces=2):
-    """The journey's first pieces: the shipped model continues ``n_pieces`` pieces it never trained on (its
-    held-out pieces that ``data_dir`` holds, else random ones) at the temperature recorded with it; a model
-    that does not fit the prepared data is skipped with a line that says why."""
+def shipped_pieces(fugues, audio, n_pieces=2):
+    """The journey's first pieces: the shipped voice model, the best model shipped (docs/motifs.md), continues the
+    first two bars of the first ``n_pieces`` fugues it never trained on for 16 bars in their own voices, reusing
+    their figures; skipped with a line that says why when it cannot."""
+    from bach2.compose.voice_writing import continue_file, corpus_primer
     try:
-        _, _, meta = load_rnn_checkpoint(SHIPPED_MODEL)
-        prepared = set(piece_names(data_dir))
-        primers = [name for name in meta.get('held_out', []) if name in prepared][:n_pieces]
-        sampler = None
-        for k in range(n_pieces):
-            primer = primers[k] if k < len(primers) else 'random'
-            result = generate_a_fugue(GenerateConfig(
-                checkpoint=str(SHIPPED_MODEL), data_dir=data_dir, out_dir=fugues, primer=primer, n_steps=256,
-                seed=k, temperature=meta.get('temperature', 1.0), name=f'shipped_{k}_{primer}', audio=audio),
-                sampler=sampler)
-            sampler = result['sampler']
-            for path in result['files'].values():
+        _, _, meta = load_voice_checkpoint(SHIPPED_VOICE_MODELS['voices'])
+        primers = [name for name in meta.get('held_out', []) if '_fugue_' in name][:n_pieces]
+        for k, primer in enumerate(primers):
+            files, _ = continue_file(corpus_primer(primer), None, 256, sampling=Sampling(seed=k),
+                                     output=Output(fugues, name=f'shipped_{k}_{primer}', audio=audio))
+            for path in files.values():
                 print(f'  {path}')
     except (CheckpointError, CorpusError, ValueError) as error:
-        print(f'the shipped model is skipped: {error}')
+        print(f'the shipped voice model is skipped: {error}')
 
 
 def shipped_exposition(data_dir, fugues, audio):

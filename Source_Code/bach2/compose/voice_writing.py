@@ -15,6 +15,8 @@ staff per voice.
 Steps are 16th notes (24 ticks at 96 per quarter); pitches A0–C8.
 """
 import dataclasses
+import glob
+import os
 import pathlib
 
 import numpy as np
@@ -221,6 +223,22 @@ def rewrite_file(path, bars, voices=None, checkpoint=None, sampling=Sampling(), 
     return write_piece(piece, output.named(name)), rewritten, free
 
 
+def corpus_primer(primer):
+    """A ``--primer`` of a continuation in voices → a MIDI path, or None for 'random' (a held-out piece): a MIDI
+    file, or the name of a piece of the built-in corpus in voices (``bwv855_fugue_wtc1_10``); CorpusError else."""
+    from bach2.data.default_corpus import KEYBOARD_VOICES
+    if primer == 'random':
+        return None
+    if os.path.isfile(primer):
+        return primer
+    found = sorted(KEYBOARD_VOICES.glob(f'*/{glob.escape(primer)}.mid'))
+    if not found:
+        raise CorpusError(f'{primer}: no such MIDI file, nor a piece of the built-in corpus in voices '
+                          f'({KEYBOARD_VOICES}); a continuation in voices takes a MIDI file, a piece of that corpus '
+                          f'or random')
+    return str(found[0])
+
+
 def held_out_primer(meta, n_voices, rng):
     """A piece of the built-in corpus in voices that the voice model held out (``meta['held_out']``) with
     ``n_voices`` voices → its path; CorpusError when there is none."""
@@ -236,16 +254,18 @@ def held_out_primer(meta, n_voices, rng):
 
 def continue_file(primer, n_voices, n_steps, primer_bars=2, checkpoint=None, sampling=Sampling(), output=Output()):
     """The first ``primer_bars`` bars of the MIDI file ``primer`` (None: of a held-out piece of the corpus with
-    ``n_voices`` voices), in ``n_voices`` voices, continued for ``n_steps`` 16ths by the voice model → (files,
-    :class:`VoicePiece` of primer and continuation); named ``voices<N>_<primer stem>_seed<k>``."""
+    ``n_voices`` voices, 4 if None), in ``n_voices`` voices (None: the primer's own), continued for ``n_steps``
+    16ths by the voice model → (files, :class:`VoicePiece` of primer and continuation); named
+    ``voices<N>_<primer stem>_seed<k>``."""
     from bach2.compose.harmonize import melody_key, read_given
     from bach2.models.checkpoints import SHIPPED_VOICE_MODELS, load_voice_model
     model, meta = load_voice_model(checkpoint or SHIPPED_VOICE_MODELS['voices'])
-    primer = primer or held_out_primer(meta, n_voices, np.random.default_rng(sampling.seed))
+    primer = primer or held_out_primer(meta, n_voices or 4, np.random.default_rng(sampling.seed))
     tune = read_given(primer, STEP)
     voices = read_voices(tune, n_voices)
-    if len(voices.names) != n_voices:
+    if n_voices and len(voices.names) != n_voices:
         raise CorpusError(f'{primer}: {len(voices.names)} voices, not {n_voices}')
+    n_voices = len(voices.names)
     start = bar_steps(voices.positions, 1, primer_bars) if len(voices.tokens[0]) else range(0)
     head = VoicePiece(voices.tokens[:, :start.stop], voices.positions[:start.stop], VOICE_NAMES[n_voices])
     written = continue_voices(model, head, n_steps, sampling)

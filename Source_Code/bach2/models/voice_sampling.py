@@ -35,7 +35,7 @@ FIGURE_LAGS = (4, 8, 12, 16, 24, 32, 48, 64)   # steps back a figure is looked f
 FIGURE_NOTES = 3                               # notes before the step drawn that must repeat a figure
 LOOP_STEPS = 16                                # a voice whose last LOOP_STEPS repeat literally is looping
 KEY_STEPS = 64                                 # steps before the one drawn whose pitches name the key
-CONTINUATION_FIGURES = 128.0                   # GibbsSchedule.figures when a piece is continued (docs/motifs.md)
+CONTINUATION_FIGURES = 512.0                   # GibbsSchedule.figures when a piece is continued (docs/motifs.md)
 
 
 @dataclasses.dataclass
