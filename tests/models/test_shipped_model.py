@@ -82,11 +82,12 @@ def test_export_keeps_the_parameters_and_evaluate_reads_them(tmp_path):
 
 def test_the_journals_stage_4_still_takes_the_model_stage_3_wrote(tmp_path, monkeypatch):
     from bach2.app.cli import OneLineParser, build_parser
-    from bach2.app.compose_commands import add_generate_arguments, generate_configs
+    from bach2.app.compose_commands import add_generate_arguments, generate_configs, plays_voices
     (tmp_path / 'checkpoints').mkdir()
     (tmp_path / 'checkpoints' / 'lstm_polyphonic_N128_2layers.npz').write_bytes(b'')
     monkeypatch.chdir(tmp_path)
     stage4 = OneLineParser()
     add_generate_arguments(stage4, shipped=False)
     assert generate_configs(stage4.parse_args([]))[0].checkpoint == 'checkpoints/lstm_polyphonic_N128_2layers.npz'
+    assert not plays_voices(stage4.parse_args([])) and plays_voices(build_parser().parse_args(['generate']))
     assert generate_configs(build_parser().parse_args(['generate']))[0].checkpoint == str(SHIPPED_MODEL)

@@ -49,10 +49,12 @@ def add_out_dir_argument(parser, dest='out_dir', metavar=None):
 
 def add_generate_arguments(parser, shipped=True):
     """Checkpoint, primer, length, sampling rule, key or progression, output folder (stage 4). Without a
-    checkpoint: the shipped model (``bach2 generate``), or the newest in checkpoints/ (``shipped=False``:
-    the journal's stage 4, after its stage 3)."""
+    checkpoint: the shipped models (``bach2 generate``: :func:`plays_voices` says which), or the newest in
+    checkpoints/ (``shipped=False``: the journal's stage 4, after its stage 3)."""
     parser.add_argument('checkpoint', nargs='?', help='a .npz checkpoint of `bach2 train`, or a folder: its newest '
-                        '(default: ' + ('the model shipped with Bach2.0, trained on the built-in corpus)' if shipped
+                        '(default: ' + ('the voice model shipped with Bach2.0, trained on the built-in corpus; '
+                                        'with --model lstm-nade the LSTM-NADE shipped beside it; with --voices or '
+                                        '--model voices a checkpoint is one of bach2 voices train)' if shipped
                                         else 'the newest in checkpoints/, what stage 3 wrote)'))
     parser.set_defaults(shipped=shipped)
     parser.add_argument('--data', default=DEFAULT_DATA, help='prepared data for primers and progressions '
@@ -130,14 +132,14 @@ def plays_voices(args):
     """Whether ``generate`` plays the voice model: with ``--voices`` or ``--model voices``, and by default
     (``--model auto``) when no checkpoint is given and no option that only the LSTM-NADE has (``--rule``,
     ``--context``, ``--key``, ``--progression``); the journal's stage 4 (``shipped=False``) never."""
-    model = getattr(args, 'model', 'lstm-nade')
-    if model == 'lstm-nade' and args.voices:
+    model, voices = getattr(args, 'model', 'lstm-nade'), getattr(args, 'voices', None)   # stage 4 has neither
+    if model == 'lstm-nade' and voices:
         raise CorpusError('--voices continues with the voice model: leave out --model lstm-nade')
     lstm_only = args.rule != 'sample' or args.context or args.key or args.progression
-    if model == 'voices' and (lstm_only or args.checkpoint):
-        raise CorpusError('--rule, --context, --key, --progression and a checkpoint of bach2 train go with the '
-                          'LSTM-NADE: leave out --model voices')
-    return model == 'voices' or bool(args.voices) or (model == 'auto' and not (args.checkpoint or lstm_only))
+    if (model == 'voices' or voices) and lstm_only:
+        raise CorpusError('--rule, --context, --key and --progression go with the LSTM-NADE: leave out --model '
+                          'voices and --voices')
+    return model == 'voices' or bool(voices) or (model == 'auto' and not (args.checkpoint or lstm_only))
 
 
 def cmd_generate(args):
