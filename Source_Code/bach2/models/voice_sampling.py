@@ -7,7 +7,8 @@ pitches again one by one, each hearing the others (``revoice``), and no pitch is
 or octaves with a voice already known where another can be (``avoid_parallels``). Where a voice's last three
 notes repeat a figure heard before, in itself or another voice, at the same or another place in the scale, what
 came next there (moved as the figure was) is made up to ``1 + figures`` times likelier (:func:`figure_shares`):
-the piece works with its own material, the model still judging each note. Then, for ``n_iterations``
+the piece works with its own material, the model still judging each note (a voice already repeating itself
+literally for a bar, :func:`looping`, is proposed nothing). Then, for ``n_iterations``
 rounds of blocked Gibbs (Coconet's way; none by default: measured in docs/voices.md, they made the lines leap more
 and no piece more like Bach's), a random block of the free cells (each with probability ``p_n``, annealed from
 ``p_max`` to ``p_min`` over the first ``anneal`` share of the rounds, Yao et al.'s schedule as Coconet uses it) is
