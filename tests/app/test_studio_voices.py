@@ -164,7 +164,29 @@ def test_a_corpus_piece_is_continued_in_voices_from_the_corpus_in_voices(studio)
     assert sorted(voices) == ['bass', 'soprano']
 
 
+def test_a_whole_fugue_and_a_completion(studio):
+    job = finished(studio, {'form': 'whole', 'subject': 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1', 'voices': '3',
+                            'bars': '14'}, [], 'fugue')
+    piece = job['piece']
+    assert piece['name'] == 'fugue_C4-Eb4-D4-C4_whole_seed0' and 'whole fugue on' in piece['how']
+    assert piece['report']['entries_intact'] == 1.0 and piece['report']['ends_on_tonic']
+    assert abs(piece['report']['bars'] - 14) <= 3 and piece['files']['score']
+    assert sorted(written_voices(studio, job)[0]) == ['alto', 'bass', 'soprano']
+    job = finished(studio, {'add_bars': '2', 'seed': '1'}, [('complete_file', 'duet.mid', PIECE_FILE)], 'complete')
+    piece = job['piece']
+    assert piece['name'] == 'duet_completed_seed1' and piece['report']['ends_on_tonic']
+    voices, resolution = written_voices(studio, job)
+    assert grid(voices['soprano'], resolution, 96)[:64].tolist() == \
+        grid([(k * 96, pitch, 96) for k, pitch in enumerate(SOPRANO)], 96, 96)[:64].tolist()   # the piece kept
+    assert max(o + d for o, _, d in voices['soprano']) == 6 * 4 * resolution                # two bars more
+
+
 @pytest.mark.parametrize('form, fields, files, message', [
+    ('fugue', {'form': 'sonata'}, [], "form: 'sonata' is neither 'exposition' nor 'whole'"),
+    ('fugue', {'form': 'whole', 'bars': '3'}, [], 'bars: 3 is out of range (8–200)'),
+    ('complete', {'add_bars': '0'}, [('complete_file', 'duet.mid', PIECE_FILE)],
+     'add_bars: 0 is out of range (1–64)'),
+    ('complete', {'add_bars': '4'}, [], 'complete_file: choose a MIDI file to upload'),
     ('rewrite', {'first_bar': '3', 'last_bar': '2'}, [('piece_file', 'duet.mid', PIECE_FILE)],
      'bars: the first bar (3) is after the last (2)'),
     ('rewrite', {'first_bar': 'two', 'last_bar': '3'}, [('piece_file', 'duet.mid', PIECE_FILE)],

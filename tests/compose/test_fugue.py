@@ -95,7 +95,7 @@ def test_the_plan_puts_every_entry_in_its_voice_whole_bars_apart(voices):
 
 
 def test_the_fugue_command_keeps_every_entry_where_the_form_puts_it(tmp_path, capsys):
-    assert main(['fugue', C_MINOR, '--voices', '4', '--free-bars', '1', '--out-dir', str(tmp_path),
+    assert main(['fugue', C_MINOR, '--form', 'exposition', '--voices', '4', '--free-bars', '1', '--out-dir', str(tmp_path),
                  '--name', 'expo', '--temperature', '0.8']) == 0
     out = capsys.readouterr().out
     assert 'C minor, tonal answer' in out and 'bar 7 answer in the bass' in out and 'entries intact 100%' in out
@@ -162,7 +162,7 @@ def test_a_whole_fugue_gives_its_subject_and_the_score_its_key(tmp_path, capsys,
     written = []
     write_piece = fugue.write_piece
     monkeypatch.setattr(fugue, 'write_piece', lambda piece, output: written.append(piece) or write_piece(piece, output))
-    assert main(['fugue', str(CORPUS / 'bwv893_fugue_wtc2_24.mid'), '--free-bars', '0', '--out-dir', str(tmp_path),
+    assert main(['fugue', str(CORPUS / 'bwv893_fugue_wtc2_24.mid'), '--form', 'exposition', '--free-bars', '0', '--out-dir', str(tmp_path),
                  '--no-wav']) == 0
     assert 'B minor, tonal answer' in capsys.readouterr().out
     record = load_pickle(tmp_path / 'fugue_exposition_bwv893_fugue_wtc2_24_3v_seed0.p')
@@ -209,7 +209,7 @@ def test_a_voice_that_has_entered_goes_on_against_the_next_entry(shipped, seed):
 
 
 def test_a_flat_subject_is_named_in_flats(tmp_path, capsys):
-    assert main(['fugue', 'Bb3:0.5 F4 D4 Bb3 Eb4:1 D4:0.5 C4 Bb3:1 F4', '--free-bars', '0', '--musicxml',
+    assert main(['fugue', 'Bb3:0.5 F4 D4 Bb3 Eb4:1 D4:0.5 C4 Bb3:1 F4', '--form', 'exposition', '--free-bars', '0', '--musicxml',
                  '--no-wav', '--out-dir', str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert 'Bb major' in out and 'A#' not in out

@@ -5,7 +5,7 @@
 * :mod:`bach2.app.model_commands`: ``train`` (stage 3), ``export`` (a checkpoint to share), ``evaluate`` and
   ``judge`` (stage 5);
 * :mod:`bach2.app.compose_commands`: ``generate`` (stage 4), and voices around given lines: ``harmonize``,
-  ``rewrite`` and ``fugue``;
+  ``rewrite``, ``fugue`` and ``complete``;
 * :mod:`bach2.app.render_commands`: ``listen``, ``look``, ``gallery`` (stage 5: hear and see MIDI files and
   generated pieces);
 * :mod:`bach2.app.roadmap_commands`: the journal's road map: ``chords``, ``lines`` and ``chain``;
@@ -37,7 +37,7 @@ ADD_COMMANDS = (data_commands.add_prepare_command, data_commands.add_inspect_com
                 render_commands.add_gallery_command, roadmap_commands.add_chords_command,
                 roadmap_commands.add_lines_command, roadmap_commands.add_chain_command,
                 compose_commands.add_harmonize_command, compose_commands.add_rewrite_command,
-                compose_commands.add_fugue_command,
+                compose_commands.add_fugue_command, compose_commands.add_complete_command,
                 voice_commands.add_voices_command, studio.add_studio_command)
 
 

@@ -7,8 +7,11 @@ given note for note).
   (:func:`bach2.compose.voice_writing.harmonize_file`);
 * ``rewrite PIECE.mid --bars 5-8 [--voices alto,tenor]``: a passage written again by the voice model, the rest
   kept (:func:`bach2.compose.voice_writing.rewrite_file`);
-* ``fugue SUBJECT --voices 3|4``: an exposition on a subject, then a free continuation
-  (:func:`bach2.compose.fugue.write_fugue`).
+* ``fugue SUBJECT``: a whole fugue on a subject, planned and written by the voice model
+  (:func:`bach2.compose.fugue_form.write_whole_fugue`), or with ``--form exposition`` an exposition and a free
+  continuation (:func:`bach2.compose.fugue.write_fugue`);
+* ``complete PIECE.mid``: an unfinished piece continued in its voices to a cadence on its tonic
+  (:func:`bach2.compose.voice_writing.complete_file`).
 
 Harmonize and fugue write one MIDI track per voice, a ``.p`` record, a piano roll, where FluidSynth is
 installed a WAV, and with ``--musicxml`` a score. Each command parses, calls one library function and prints
@@ -275,11 +278,16 @@ def cmd_rewrite(args):
 
 
 def cmd_fugue(args):
-    """Write a fugue exposition on a subject: the subject alone in the tonic, the answer in the dominant above
-    it, further entries below, each kept note for note in its voice while the model writes the others,
-    then --free-bars bars in all voices."""
+    """Write a whole fugue on a subject (--form whole, the default): exposition, episodes in sequence, middle
+    entries in related keys, a stretto where the subject allows one, the final entry over a tonic pedal and the
+    final cadence, planned (printed, and saved as <name>.plan.json; --plan gives one back) and written around by
+    the voice model. --form exposition: the subject alone in the tonic, the answer in the dominant above it,
+    further entries below, each kept note for note while the model writes the others, then --free-bars bars."""
+    if args.form == 'whole' or args.plan:
+        return whole_fugue(args)
+    model, n_voices = args.model or 'lstm-nade', args.voices or 3
     checkpoints = None
-    if args.model == 'lstm-nade' and (args.entries or args.checkpoint or args.voices not in (3, 4)):
+    if model == 'lstm-nade' and (args.entries or args.checkpoint or n_voices not in (3, 4)):
         raise SubjectError('--entries, --checkpoint and 2, 5 or 6 voices go with --model voices')
     if args.up or args.down:
         if not (args.up and args.down):
@@ -287,15 +295,57 @@ def cmd_fugue(args):
         checkpoints = {'up': args.up, 'down': args.down}
     for k, stem in enumerate(stems(args)):
         with drawing('fugue', args, k) as sampling:
-            form = Form(args.voices, args.answer, args.key, args.free_bars)
+            form = Form(n_voices, args.answer, args.key, args.free_bars)
             output = Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml)
-            if args.model == 'voices':
+            if model == 'voices':
                 files, report = write_voice_fugue(args.subject, form, args.entries, args.checkpoint, sampling, output)
             else:
                 files, report = write_fugue(args.subject, form, checkpoints, sampling, output)
         entries = '; '.join(f'bar {bar:g} {kind} in the {voice}' for bar, voice, kind in report['entries'])
         print(f'{report["key"]}, {report["answer"]} answer: {entries}; entries intact '
               f'{report["entries_intact"]:.0%}')
+        print('written: ' + ', '.join(str(path) for path in files.values()))
+    return 0
+
+
+def whole_fugue(args):
+    """``fugue --form whole``: plan (or read ``--plan``), print the plan, write each seed."""
+    from bach2.compose.fugue import VOICE_GEOMETRY, read_subject
+    from bach2.compose.fugue_form import WholeForm, plan_fugue, plan_summary, read_plan, write_whole_fugue
+    if args.model == 'lstm-nade' or args.up or args.down:
+        raise SubjectError('a whole fugue is written by the voice model: --model lstm-nade, --up and --down go with '
+                           '--form exposition')
+    if args.plan:
+        plan = read_plan(args.plan)
+    else:
+        form = WholeForm(args.voices or 4, args.answer, args.key, args.middle_entries, tuple(args.keys or ()),
+                         args.episode_bars, args.stretto, args.third, args.bars, args.entries)
+        plan = plan_fugue(read_subject(args.subject, VOICE_GEOMETRY), form)
+    print(plan_summary(plan))
+    for k, stem in enumerate(stems(args)):
+        with drawing('fugue', args, k) as sampling:
+            output = Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml)
+            files, report = write_whole_fugue(None, plan=plan, checkpoint=args.checkpoint, sampling=sampling,
+                                              output=output)
+        print(f'seed {args.seed + k}: {report["bars"]} bars; entries intact {report["entries_intact"]:.0%}; '
+              f'keys found at the entries {report["keys_found"]:.0%}; countersubject against '
+              f'{report["countersubjects"]} later entries; ends on the tonic: {report["ends_on_tonic"]}')
+        print('written: ' + ', '.join(str(path) for path in files.values()))
+    return 0
+
+
+def cmd_complete(args):
+    """Continue an unfinished piece in its own voices (one track each; a texture is split into voices) for --bars
+    bars, to a cadence on its tonic (the key found from its last bars, or --key): the model writes every bar, the
+    final chord given, over a tonic pedal in the bass."""
+    from bach2.compose.fugue_form import complete_file
+    for k, stem in enumerate(stems(args)):
+        with drawing('complete', args, k) as sampling:
+            files, report = complete_file(args.piece, args.bars, args.key, args.checkpoint, sampling,
+                                          Output(args.out_dir, name=stem, audio=audio(args), musicxml=args.musicxml),
+                                          args.from_bar)
+        print(f'{report["voices"]} voices, {report["given_bars"]} bars given, {args.bars} written to a cadence in '
+              f'{report["key"]}; ends on the tonic: {report["ends_on_tonic"]}')
         print('written: ' + ', '.join(str(path) for path in files.values()))
     return 0
 
@@ -361,24 +411,63 @@ def add_rewrite_command(commands):
 
 
 def add_fugue_command(commands):
-    fugue = command_parser(commands, 'fugue', cmd_fugue, 'a fugue exposition on a subject (MIDI or notes as text)')
-    fugue.add_argument('subject', metavar='SUBJECT', help='a MIDI file (its highest line), or notes as text: '
+    fugue = command_parser(commands, 'fugue', cmd_fugue, 'a whole fugue on a subject (MIDI or notes as text), or '
+                           'its exposition')
+    fugue.add_argument('subject', metavar='SUBJECT', nargs='?', default='',
+                       help='a MIDI file (its highest line, or the subject of a whole fugue in it), or notes as text: '
                        '"C4:0.5 Eb4 D4 C4 B3:1 C4 D4 G3" — scientific pitch names (C4 = middle C), r for a rest, '
-                       ':LENGTH in quarter notes (kept until changed; first: 1); starts on a downbeat of 4/4')
-    fugue.add_argument('--voices', type=int, choices=range(2, 7), default=3, metavar='2…6',
-                       help='3 or 4; 2 to 6 with --model voices (default: %(default)s)')
-    fugue.add_argument('--model', choices=('lstm-nade', 'voices'), default='lstm-nade',
-                       help='lstm-nade: the shipped pair drawn up and down (the default); voices: the voice model, '
-                       'entries in any voice and every other cell written around them (countersubjects)')
-    fugue.add_argument('--entries', type=voice_names, help='with --model voices: the voices in order of entry, '
+                       ':LENGTH in quarter notes (kept until changed; first: 1); starts on a downbeat of 4/4; '
+                       'none with --plan')
+    fugue.add_argument('--form', choices=('whole', 'exposition'), default='whole',
+                       help='whole: exposition, episodes, middle entries, stretto, final entry and cadence, by the '
+                       'voice model; exposition: the entries and --free-bars bars (default: %(default)s)')
+    fugue.add_argument('--voices', type=int, choices=range(2, 7), default=None, metavar='2…6',
+                       help='whole: 2 to 6 (default 4); exposition: 3 or 4, 2 to 6 with --model voices (default 3)')
+    fugue.add_argument('--plan', help='a plan file (<name>.plan.json, written with every whole fugue, edited or '
+                       'not) to write again: its subject, keys, entries, episodes and cadence')
+    fugue.add_argument('--bars', type=positive, help='whole: about this many bars (8–200): the middle entries and '
+                       'episodes fitted to it (default: 3 middle entries, episodes of 2 bars)')
+    fugue.add_argument('--middle-entries', type=int, default=None, metavar='0…8',
+                       help='whole: entries between the exposition and the stretto (default: 3, or as --bars asks)')
+    fugue.add_argument('--keys', type=lambda text: [k.strip() for k in text.split(',') if k.strip()],
+                       help="whole: the middle entries' keys, e.g. 'Eb major,G minor' (default: the relative, the "
+                       'dominant, the subdominant and their relatives)')
+    fugue.add_argument('--episode-bars', type=int, default=None, metavar='0…8',
+                       help='whole: bars of each episode (default: 2, or as --bars asks)')
+    fugue.add_argument('--stretto', action=argparse.BooleanOptionalAction, default=True,
+                       help='whole: a stretto before the final entry where the subject allows one (default: on)')
+    fugue.add_argument('--third', choices=('major', 'minor'), default='major',
+                       help='whole: the third of the final chord of a minor fugue (default: %(default)s, the '
+                       'tierce de Picardie)')
+    fugue.add_argument('--model', choices=('lstm-nade', 'voices'), default=None,
+                       help='exposition: lstm-nade, the shipped pair drawn up and down (the default), or voices, the '
+                       'voice model (entries in any voice, countersubjects); a whole fugue is always the voice '
+                       "model's")
+    fugue.add_argument('--entries', type=voice_names, help='with the voice model: the voices in order of entry, '
                        'e.g. tenor,alto,soprano,bass (default: alto, soprano, tenor, bass)')
-    fugue.add_argument('--checkpoint', help='with --model voices: a voice model (default: the shipped one)')
+    fugue.add_argument('--checkpoint', help='with the voice model: a voice model (default: the shipped one)')
     fugue.add_argument('--answer', choices=('tonal', 'real'), default='tonal',
                        help='tonal: a dominant in the head of the subject is answered by the tonic; real: every '
                        'note a fifth up (default: %(default)s)')
     fugue.add_argument('--key', default='', help="the subject's key, e.g. 'C minor' (default: found from its notes)")
     fugue.add_argument('--free-bars', type=free_bars, default=4,
-                       help=f'bars in all voices after the last entry, at most {MAX_FREE_BARS} (default: %(default)s)')
-    fugue.add_argument('--up', help='an lstm-nade drawn low to high (default: the shipped model; with --down)')
-    fugue.add_argument('--down', help='an lstm-nade drawn high to low, same geometry (default: the shipped twin)')
+                       help=f'exposition: bars in all voices after the last entry, at most {MAX_FREE_BARS} '
+                       '(default: %(default)s)')
+    fugue.add_argument('--up', help='exposition: an lstm-nade drawn low to high (default: the shipped model; with '
+                       '--down)')
+    fugue.add_argument('--down', help='exposition: an lstm-nade drawn high to low, same geometry (default: the '
+                       'shipped twin)')
     add_voice_arguments(fugue)
+
+
+def add_complete_command(commands):
+    complete = command_parser(commands, 'complete', cmd_complete, 'continue an unfinished piece in its voices to a '
+                              'cadence on its tonic')
+    complete.add_argument('piece', metavar='PIECE.mid', help='the piece (one track per voice, or a texture)')
+    complete.add_argument('--bars', type=positive, default=8, help='bars to write after it (default: %(default)s)')
+    complete.add_argument('--key', type=key, default=None, help="the key to close in, e.g. 'D minor' (default: "
+                          'found from its last 8 bars)')
+    complete.add_argument('--from-bar', type=positive, help='write the piece from this bar on (the model hears every '
+                          'bar before it; default: the whole piece)')
+    complete.add_argument('--checkpoint', help='a voice model (default: the shipped one)')
+    add_voice_arguments(complete)

@@ -1,29 +1,28 @@
 """``bach2 journey``, the main job: every stage once on the built-in corpus, small and quick.
 
 Stages 0–2 prepare the corpus (``bach2 prepare``); the shipped voice model continues two fugues it never
-trained on (in their voices, reusing their figures) and the shipped pair of LSTM-NADEs writes a fugue
-exposition on the subject of a held-out fugue; a small model of the journal (2 × 128 units) trains for a few
+trained on (in their voices, reusing their figures) and writes a whole fugue (``bach2 fugue``) on the subject of
+another; a small model of the journal (2 × 128 units) trains for a few
 epochs (stage 3) and writes two pieces (stage 4); the gallery shows them all (stage 5).
 """
 # Imports of heavy modules are inside the functions, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
-import numpy as np
 
 from bach2.app.arguments import (add_data_arguments, add_matrix_arguments, add_out_argument, command_parser, count,
                                  positive, rate)
 from bach2.app.data_commands import cmd_prepare
 from bach2.app.output import refresh_gallery, renderer_or_say_so
 from bach2.common import CheckpointError, CorpusError
-from bach2.compose.fugue import Form, Subject, compose, prepared_subject
 from bach2.compose.generate import GenerateConfig, generate_a_fugue
 from bach2.compose.lines import Sampling
-from bach2.models.checkpoints import (SHIPPED_MODELS, SHIPPED_VOICE_MODELS, checkpoint_path, load_rnn_checkpoint,
-                                      load_samplers, load_voice_checkpoint)
+from bach2.models.checkpoints import SHIPPED_VOICE_MODELS, checkpoint_path, load_voice_checkpoint
 from bach2.models.model_config import ModelConfig
 from bach2.render.piece import Output
 
+JOURNEY_FUGUE_BARS = 24         # about a minute of writing on this machine's two cores
+
 
 def cmd_journey(args):
-    """The whole journey on the built-in corpus: prepare → two pieces and a fugue exposition of the shipped models
+    """The whole journey on the built-in corpus: prepare → two pieces and a whole fugue of the shipped voice model
     → train a small model of the journal → its pieces → MIDI, PNG (and WAV) and the gallery."""
     model_config = ModelConfig(n_hidden=128, optimizer='adam', learning_rate=0.002)
     print('stages 0–2: prepare the training data')
@@ -36,7 +35,7 @@ def cmd_journey(args):
 
 
 def journey_after_prepare(model_config, train_config, fugues, temperature):
-    """The journey on the prepared ``train_config.data_dir``: the shipped models' pieces and exposition, then
+    """The journey on the prepared ``train_config.data_dir``: the shipped voice model's pieces and fugue, then
     ``model_config`` trained as ``train_config`` says and two of its pieces at ``temperature``; every piece and
     the gallery go to ``fugues``."""
     from bach2.train import train
@@ -45,8 +44,8 @@ def journey_after_prepare(model_config, train_config, fugues, temperature):
     print('stage 4 with the voice model shipped with Bach2.0 (trained on the built-in corpus): two fugues it never '
           'trained on, continued')
     shipped_pieces(fugues, audio)
-    print('a fugue exposition by the shipped models (bach2 fugue) on the subject of a fugue they never trained on')
-    shipped_exposition(data_dir, fugues, audio)
+    print('a whole fugue by the shipped voice model (bach2 fugue) on the subject of a fugue it never trained on')
+    shipped_fugue(fugues, audio)
     print('stage 3: train a small model of the journal (2 × 128 units)')
     train(model_config, train_config)
     print('stage 4: generate')
@@ -78,24 +77,35 @@ def shipped_pieces(fugues, audio, n_pieces=2):
         print(f'the shipped voice model is skipped: {error}')
 
 
-def shipped_exposition(data_dir, fugues, audio):
-    """The journey's fugue: the shipped pair of models writes an exposition on the subject of the first
-    held-out fugue of 3 or 4 voices that ``data_dir`` holds; skipped with a line that says why otherwise."""
+def shipped_fugue(fugues, audio, bars=JOURNEY_FUGUE_BARS):
+    """The journey's fugue: the shipped voice model writes a whole fugue of about ``bars`` bars, in its key and
+    number of voices (at most 4), on the subject of the held-out fugue of 3 or more voices with the shortest
+    subject; skipped with a line that says why when it cannot."""
+    from bach2.compose.fugue_form import WholeForm, key_text, piece_subject, plan_fugue, write_whole_fugue
+    from bach2.compose.harmonize import melody_key, read_given
+    from bach2.compose.voice_writing import STEP, corpus_primer, read_voices
     try:
-        samplers, geometry = load_samplers(SHIPPED_MODELS)
-        _, _, meta = load_rnn_checkpoint(SHIPPED_MODELS['up'])
-        name, found = prepared_subject(data_dir, meta.get('held_out', []), geometry.n_pitches)
-        line, struck, subject_positions, voices, _ = found
-        subject = Subject(np.where(line >= 0, line + geometry.lowest_pitch, -1), struck, subject_positions)
-        files, report = compose(samplers, geometry, subject, Form(voices),
-                                Sampling(temperature=meta.get('temperature', 1.0)),
-                                Output(fugues, name=f'shipped_exposition_{name}', audio=audio))
-        print(f'  on the subject of {name}, {voices} voices, {report["key"]}: entries intact '
-              f'{report["entries_intact"]:.0%}')
+        _, _, meta = load_voice_checkpoint(SHIPPED_VOICE_MODELS['voices'])
+        found = []
+        for name in (name for name in meta.get('held_out', []) if '_fugue_' in name):
+            piece = read_given(corpus_primer(name), STEP)
+            voices = read_voices(piece)
+            if len(voices.names) >= 3:
+                found.append((len(piece_subject(voices).pitches), name, piece, voices))
+        if not found:
+            raise CorpusError('no held-out fugue of 3 or more voices in the corpus in voices')
+        _, name, piece, voices = min(found, key=lambda item: item[:2])
+        key = melody_key(piece)
+        plan = plan_fugue(piece_subject(voices), WholeForm(min(len(voices.names), 4), key=f'{key[0]} {key[1]}',
+                                                            bars=bars))
+        files, report = write_whole_fugue(None, plan=plan, sampling=Sampling(seed=0),
+                                          output=Output(fugues, name=f'shipped_fugue_{name}', audio=audio))
+        print(f'  on the subject of {name}, {plan.voices} voices, {key_text(plan.key)}, {report["bars"]} bars: '
+              f'entries intact {report["entries_intact"]:.0%}, ends on the tonic: {report["ends_on_tonic"]}')
         for path in files.values():
             print(f'  {path}')
     except (CheckpointError, CorpusError, ValueError) as error:
-        print(f'the fugue exposition is skipped: {error}')
+        print(f'the whole fugue is skipped: {error}')
 
 
 def add_journey_command(commands):

@@ -68,7 +68,8 @@ SHIPPED = 'shipped'
 MAX_REQUEST_BYTES = 1 << 20          # a whole request, uploads included
 MAX_UPLOAD_NOTES = 2000              # notes in an uploaded MIDI file (the MusicXML writer takes ~7 ms a note)
 MAX_UPLOAD_STEPS = 4096              # its length in 16ths: 256 bars of 4/4
-LIMITS = {'temperature': (0.05, 5.0), 'steps': (16, 1024), 'voices': (min(VOICE_NAMES), max(VOICE_NAMES)),
+LIMITS = {'temperature': (0.05, 5.0), 'steps': (16, 1024), 'bars': (8, 200), 'add_bars': (1, 64),
+          'voices': (min(VOICE_NAMES), max(VOICE_NAMES)),
           'free_bars': (0, 16), 'seed': (0, 2 ** 31 - 1), 'first_bar': (0, MAX_UPLOAD_STEPS // 4),
           'last_bar': (0, MAX_UPLOAD_STEPS // 4)}   # bars: at most one a quarter note long
 ALL_VOICE_NAMES = tuple(dict.fromkeys(name for names in VOICE_NAMES.values() for name in names))
@@ -80,7 +81,8 @@ JOB_SECONDS = 300                    # default time a job may run before it is s
 TOKEN_HEADER = 'X-Bach2-Token'
 TOKEN_VARIABLE = 'BACH2_STUDIO_TOKEN'
 KNOWN_ERRORS = (CorpusError, MidiFileError, CheckpointError, SubjectError, EngraveError, ValueError)
-VOICE_MODEL_KINDS = {'harmonize': 'chorales', 'rewrite': 'voices', 'continue': 'voices'}   # the shipped one of each
+VOICE_MODEL_KINDS = {'harmonize': 'chorales', 'rewrite': 'voices', 'continue': 'voices', 'fugue': 'voices',
+                     'complete': 'voices'}   # the shipped one of each
 
 
 class BadRequest(Exception):
@@ -365,6 +367,15 @@ def perform(kind, params, progress):
                                             params['voice_checkpoint'], sampling, output)
         report = {'bars': list(bars), 'voices': [name for name, row in zip(written.names, free) if row.any()],
                   'cells_rewritten': int(free.sum()), 'model': 'voices'}
+    elif kind == 'complete':
+        from bach2.compose.fugue_form import complete_file
+        files, report = complete_file(params['piece'], params['bars'], None, params['voice_checkpoint'], sampling,
+                                      output)
+    elif params.get('form') == 'whole':
+        from bach2.compose.fugue_form import WholeForm, write_whole_fugue
+        files, report = write_whole_fugue(params['subject'], WholeForm(params['voices'], params['answer'],
+                                                                       params['key'], bars=params['bars']),
+                                          checkpoint=params['voice_checkpoint'], sampling=sampling, output=output)
     else:
         files, report = write_fugue(params['subject'], Form(params['voices'], params['answer'], params['key'],
                                                             params['free_bars']), None, sampling, output)
@@ -525,6 +536,10 @@ def add_job_routes(app, studio):
     def fugue():
         return jsonify(job=start_fugue(studio, request.form, request.files))
 
+    @app.post('/api/complete')
+    def complete():
+        return jsonify(job=start_completion(studio, request.form, request.files))
+
     @app.post('/api/jobs/<int:job_id>/cancel')
     def cancel(job_id):
         return jsonify(state=studio.cancel(job_id))
@@ -645,10 +660,18 @@ def start_rewrite(studio, form, uploads):
 
 
 def start_fugue(studio, form, uploads):
-    """The fugue form: an exposition on a typed subject, or on the top line of an uploaded MIDI file
-    (``subject_file``), in the given ``key`` or the subject's, by the shipped pair → the job id."""
+    """The fugue form: an exposition (``form`` 'exposition', by the shipped pair) or a whole fugue ('whole', by the
+    voice model; about ``bars`` bars, blank: as planned) on a typed subject, or on the top line of an uploaded
+    MIDI file (``subject_file``), in the given ``key`` or the subject's → the job id."""
     params = sampling_fields(studio, form)
-    if params.pop('checkpoint') is not None:
+    checkpoint = params.pop('checkpoint')
+    params['form'] = form.get('form', 'exposition')
+    if params['form'] not in ('exposition', 'whole'):
+        raise BadRequest(f"form: {params['form'][:40]!r} is neither 'exposition' nor 'whole'")
+    if params['form'] == 'whole':
+        params['voice_checkpoint'] = studio.voice_model('fugue', checkpoint)
+        params['bars'] = number(form, 'bars', int) if form.get('bars', '') != '' else None
+    elif checkpoint is not None:
         raise BadRequest('model: a fugue needs a pair of models drawn up and down; pick the shipped pair')
     params.update(voices=number(form, 'voices', int, 3), free_bars=number(form, 'free_bars', int, 4),
                   answer=form.get('answer', 'tonal'), key=checked_key(form.get('key', '')))
@@ -665,10 +688,36 @@ def start_fugue(studio, form, uploads):
         subject = shown = checked_subject(form.get('subject', ''))
         stem = f'fugue_{readable(" ".join(token.split(":")[0] for token in subject.split()[:4]))}'
     params['subject'] = subject
-    how = (f'fugue exposition on "{shown}", {params["voices"]} voices, {params["answer"]} answer, '
-           f'{params["free_bars"]} free bars, {params["key"] or "key of the subject"}, '
-           f'T={params["temperature"]:g}, seed {params["seed"]}')
+    if params['form'] == 'whole':
+        how = (f'whole fugue on "{shown}", {params["voices"]} voices, {params["answer"]} answer, '
+               f'{params["bars"] or "planned"} bars, {params["key"] or "key of the subject"}, the voice model, '
+               f'T={params["temperature"]:g}, seed {params["seed"]}')
+        stem += '_whole'
+    else:
+        how = (f'fugue exposition on "{shown}", {params["voices"]} voices, {params["answer"]} answer, '
+               f'{params["free_bars"]} free bars, {params["key"] or "key of the subject"}, '
+               f'T={params["temperature"]:g}, seed {params["seed"]}')
     return studio.start('fugue', how, params, f'{stem}_seed{params["seed"]}', upload)
+
+
+def start_completion(studio, form, uploads):
+    """The complete form: an uploaded unfinished piece continued in its voices for ``add_bars`` bars to a cadence
+    on its tonic by the voice model → the job id."""
+    params = sampling_fields(studio, form)
+    params['voice_checkpoint'] = studio.voice_model('complete', params['checkpoint'])
+    params['bars'] = number(form, 'add_bars', int, 8)
+
+    def in_voices(piece, name):
+        try:
+            read_voices(piece)
+        except CorpusError as error:
+            raise BadRequest(f'{name}: {error}') from None
+    path, shown = upload = saved_upload(studio, uploads, 'complete_file', in_voices)
+    params['piece'] = str(path)
+    how = (f'completed {shown} with {params["bars"]} bars to a cadence, the voice model, '
+           f'T={params["temperature"]:g}, seed {params["seed"]}')
+    return studio.start('complete', how, params, f'{readable(pathlib.Path(shown).stem)}_completed_seed'
+                        f'{params["seed"]}', upload)
 
 
 def checked_key(text):

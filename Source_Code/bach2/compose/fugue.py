@@ -34,11 +34,10 @@ import typing
 
 import numpy as np
 
-from bach2.common import MIDI_SUFFIXES, CorpusError
+from bach2.common import MIDI_SUFFIXES
 from bach2.compose.harmonize import VOICE_NAMES, VoicePlan, line_of, plan_piece, read_given
 from bach2.compose.lines import Sampling
 from bach2.compose.voice_writing import VoicePiece, voice_model_for, voices_composition
-from bach2.data.training_set import load_piece, piece_names
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, N_KEYS, REST
 from bach2.models.checkpoints import SHIPPED_MODELS, load_samplers
 from bach2.music.key_finding import MODES, key_correlations, key_of, tonic_class
@@ -383,19 +382,6 @@ def fugue_subject(matrix, positions, onsets, lowest_pitch):
     sounding = exposition.sum(axis=0)
     context = np.bincount((np.arange(len(sounding)) + lowest_pitch) % 12, weights=sounding, minlength=12)
     return Subject(np.where(line >= 0, line + lowest_pitch, -1), struck, subject_positions, context=context)
-
-
-def prepared_subject(data_dir, names, n_pitches):
-    """The first of ``names`` that is a fugue (``_fugue_`` in its name) prepared in ``data_dir`` with its onsets
-    and bar positions and reads as one (:func:`subject_of`, on its ``T × P`` matrix of ``n_pitches`` columns) →
-    (its name, :func:`subject_of`'s result); CorpusError when none is."""
-    prepared = set(piece_names(data_dir))
-    for name in (name for name in names if '_fugue_' in name and name in prepared):
-        matrix, _, positions = load_piece(data_dir, name, positions=True, articulation=True)
-        found = positions is not None and subject_of(matrix[:, :n_pitches], positions, matrix[:, n_pitches:])
-        if found:
-            return name, found
-    raise CorpusError(f'{data_dir}: none of the held-out fugues is prepared here with its onsets')
 
 
 # --------------------------------------------------------------------------- with the voice model
