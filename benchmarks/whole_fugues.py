@@ -1,7 +1,7 @@
 """Whole fugues on the subjects of the held-out fugues, read beside Bach's own (issue 31).
 
 For each fugue of ``--voices-data`` (one MIDI track per voice) that the shipped voice model held out by BWV, of
-3 voices or more: its subject (the first voice from its first note to the second voice's first,
+3 voices or more (one per BWV number): its subject (the first voice from its first note to the second voice's first,
 :func:`bach2.measure.fugue_profile.opening_subject`), its key (:func:`bach2.compose.harmonize.melody_key`) and its
 number of voices (at most 4) plan a whole fugue (:func:`bach2.compose.fugue_form.plan_fugue`), written by the
 shipped voice model for each of ``--seeds``. Reported:
@@ -16,12 +16,13 @@ shipped voice model for each of ``--seeds``. Reported:
 * the voice statistics of ``benchmarks/voice_model.py`` (notes struck, repeats, stepwise, parallels);
 * seconds per piece and per bar.
 
-The pieces go to ``--out``/pieces (their ``.p`` for ``benchmarks/judge_pieces.py``: the judge on 4-bar excerpts
-and the copy search), the numbers to ``--out``/whole_fugues.json and a table on stdout.
+The pieces go to ``--out``/pieces, their pitch matrices in the built-in corpus's geometry to ``--out``/judge (for
+``benchmarks/judge_pieces.py``: the judge on 4-bar excerpts and the copy search), the numbers to
+``--out``/whole_fugues.json and a table on stdout.
 
     python benchmarks/whole_fugues.py --out /tmp/whole --count 6 --seeds 0 1
     python benchmarks/judge_pieces.py --data /tmp/kbdefault --out /tmp/whole/judge.json --judge-seeds 20 \\
-        whole=/tmp/whole/pieces
+        whole=/tmp/whole/judge
 """
 import argparse
 import dataclasses
@@ -37,17 +38,19 @@ from bach2.compose.fugue_form import (WholeForm, ends_on_tonic, key_text, keys_a
                                       plan_fugue, read_plan, write_whole_fugue)
 from bach2.compose.harmonize import melody_key
 from bach2.compose.lines import Sampling
-from bach2.compose.voice_writing import read_voices
+from bach2.compose.voice_writing import STEP, read_voices
 from bach2.data.default_corpus import KEYBOARD_VOICES
 from bach2.measure.fugue_profile import form_profile, opening_subject
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.models.checkpoints import SHIPPED_VOICE_MODELS, load_voice_model
+from bach2.music.metre import fit_positions
 from bach2.music.pitch_names import pitch_class_of
 from bach2.render.piece import Output
-from bach2.safe_io import atomic_path
+from bach2.safe_io import atomic_path, save_pickle
+from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, LOWEST_PITCH, N_PITCHES
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from voice_model import pooled_lines  # noqa: E402  (a sibling benchmark's line statistics)
+from voice_model import pooled_lines, token_matrices  # noqa: E402  (a sibling benchmark's line statistics)
 
 
 def fugues(folder):
@@ -86,11 +89,18 @@ def write_pieces(held, corpus, args):
 
 
 def measured(name, seed, path, seconds):
-    """One written fugue's numbers (module docstring) and its ``T × V`` tokens."""
+    """One written fugue's numbers (module docstring) and its ``T × V`` tokens; its pitch matrix in the built-in
+    corpus's geometry goes to ``judge/`` beside ``pieces/`` (for ``benchmarks/judge_pieces.py``)."""
     with open(path, 'rb') as handle:
         record = pickle.load(handle)
     plan = read_plan(path.with_suffix('.plan.json'))
     tokens = record['voice_tokens']
+    matrix, onsets = token_matrices(tokens.T, LOWEST_PITCH, N_PITCHES)
+    judge = path.parents[1] / 'judge'
+    judge.mkdir(exist_ok=True)
+    save_pickle({'pitch_matrix': matrix, 'onsets': onsets, 'lowest_pitch': LOWEST_PITCH, 'step_ticks': STEP,
+                 'resolution': JOURNAL_RESOLUTION, 'bar_positions': fit_positions(plan.subject.positions, plan.length)},
+                judge / path.name)
     planned, given = plan_cells(dataclasses.replace(plan, countersubject=None))
     subject = (plan.subject.pitches, plan.subject.onsets)
     keys = keys_at_entries(plan, tokens)
@@ -99,7 +109,7 @@ def measured(name, seed, path, seconds):
             'plan kept': float((tokens[given] == planned[given]).mean()),
             'keys found': sum(a == b for a, b in keys) / len(keys), 'ends on tonic': ends_on_tonic(tokens, plan.key[0]),
             'countersubjects': record['countersubjects'], 'stretto': plan.stretto,
-            'profile': form_profile(tokens, subject, plan.bar)}, tokens.T
+            'profile': form_profile(tokens, subject, plan.bar, plan.key[0])}, tokens.T
 
 
 def mean_profiles(profiles):
@@ -109,9 +119,10 @@ def mean_profiles(profiles):
             if any(p[k] is not None for p in profiles) else None for k in keys}
 
 
-def bach_profile(voices):
-    """form_profile of one of Bach's fugues in voices, on its opening subject."""
-    return form_profile(voices.tokens, opening_subject(voices.tokens), int(voices.positions[0][1]))
+def bach_profile(voices, piece):
+    """form_profile of one of Bach's fugues in voices, on its opening subject, in its key."""
+    return form_profile(voices.tokens, opening_subject(voices.tokens), int(voices.positions[0][1]),
+                        pitch_class_of(melody_key(piece)[0]))
 
 
 def main():
@@ -126,7 +137,10 @@ def main():
     args = parser.parse_args()
     _, meta = load_voice_model(args.checkpoint)
     corpus = fugues(args.voices_data)
-    held = [name for name in meta['held_out'] if name in corpus][:args.count]
+    works = {}                                  # one fugue per BWV number (the corpus holds some twice)
+    for name in (name for name in meta['held_out'] if name in corpus):
+        works.setdefault(name.split('_')[0], name)
+    held = list(works.values())[:args.count]
     results, ours = zip(*(measured(*piece) for piece in write_pieces(held, corpus, args)))
     timed = [r for r in results if r['seconds'] is not None]
     summary = {'pieces': len(results), 'plan kept': float(np.mean([r['plan kept'] for r in results])),
@@ -134,8 +148,8 @@ def main():
                'ends on tonic': float(np.mean([r['ends on tonic'] for r in results])),
                'seconds per bar': sum(r['seconds'] for r in timed) / sum(r['bars'] for r in timed) if timed else None,
                'form': {'ours': mean_profiles([r['profile'] for r in results]),
-                        'held-out Bach': mean_profiles([bach_profile(corpus[n][0]) for n in held]),
-                        'all Bach fugues of 3-4 voices': mean_profiles([bach_profile(v) for v, _ in corpus.values()
+                        'held-out Bach': mean_profiles([bach_profile(*corpus[n]) for n in held]),
+                        'all Bach fugues of 3-4 voices': mean_profiles([bach_profile(v, p) for v, p in corpus.values()
                                                                         if len(v.names) <= 4])},
                'lines': {'ours': pooled_lines(list(ours)),
                          'held-out Bach': pooled_lines([corpus[n][0].tokens.T for n in held])}}

@@ -79,6 +79,10 @@ def test_the_plan_of_a_real_subject_is_a_fugue():
     assert len(stretto) == 2 and stretto[0].step < stretto[1].step < stretto[0].step + stretto[0].steps
     assert plan.events[-1].kind == 'cadence' and plan.events[-1].step + plan.events[-1].steps == plan.length
     assert [e.kind for e in plan.events].count('episode') == 5
+    fugue_form.check_plan(plan, 'the plan')                               # no two events in one cell
+    for event in (e for e in plan.events if e.kind == 'dominant'):       # the bass leads into the entry's key
+        following = next(e for e in entries if e.step == event.step + event.steps)
+        assert event.voice == 2 and following.key == event.key and following.voice != 2
     tokens, given = plan_cells(plan)
     for entry in entries:                                                 # every entry note for note
         pitches, onsets = token_pitches(tokens[entry.voice, entry.step:entry.step + entry.steps])

@@ -8,7 +8,8 @@ The plan (:func:`plan_fugue`, a :class:`Plan` of :class:`Event`, saved as ``<nam
    (tonal or real, :func:`~bach2.compose.fugue.answer_of`) alternating; the voice that has finished its entry
    goes on with the countersubject;
 2. then for each **middle entry**: an **episode** (a fragment of the subject's head repeated a scale step lower
-   each time — a sequence — in the scale of the key it leads to) and the subject in a related key
+   each time — a sequence — in the scale of the key it leads to, the bass on that key's dominant for its last
+   half bar where the bass is free) and the subject in a related key
    (:data:`RELATED_KEYS`: the relative, the dominant, the subdominant and their relatives), in each voice by
    turns, inner ones first, the countersubject against it in a neighbouring voice where it fits;
 3. an episode and a **stretto** where the subject allows one (:func:`stretto_options`: the second entry before
@@ -47,7 +48,7 @@ from bach2.safe_io import atomic_path
 
 PLAN_FORMAT = 'bach2 fugue plan 1'
 ENTRY_KINDS = ('subject', 'answer')
-EVENT_KINDS = ENTRY_KINDS + ('countersubject', 'episode', 'pedal', 'cadence')
+EVENT_KINDS = ENTRY_KINDS + ('countersubject', 'episode', 'dominant', 'pedal', 'cadence')
 #: the keys of the middle entries, in order, as (semitones above the tonic, mode), for a fugue in major / minor
 RELATED_KEYS = {'major': ((9, 'minor'), (7, 'major'), (2, 'minor'), (5, 'major'), (4, 'minor')),
                 'minor': ((3, 'major'), (7, 'minor'), (5, 'minor'), (8, 'major'), (10, 'major'))}
@@ -61,7 +62,8 @@ FINAL_CHORD_THIRD = ('major', 'minor')
 @dataclasses.dataclass
 class Event:
     """One thing the plan gives: an entry ('subject' or 'answer'), a 'countersubject' against an entry, an
-    'episode' (a fragment of the subject in sequence), a 'pedal' or the final 'cadence' chord.
+    'episode' (a fragment of the subject in sequence), a 'dominant' (the bass on the dominant of the key of the
+    entry that follows, leading into it), a tonic 'pedal' or the final 'cadence' chord.
 
     ``voice`` (row, 0 highest; −1: the cadence, every voice), ``step`` and ``steps`` (first step, length),
     ``key`` ((tonic pitch class, mode): the notes are the subject's moved into it, :func:`in_key`), ``octave``
@@ -163,8 +165,9 @@ def event_line(plan, event):
         home = ((plan.key[0] + 7) % 12, plan.key[1])
     elif event.kind == 'episode':
         return episode_line(plan, event)
-    elif event.kind == 'pedal':
-        pitches = np.full(event.steps, tonic_pitch(event.key[0], register(event.voice, plan.voices)))
+    elif event.kind in ('pedal', 'dominant'):
+        held = event.key[0] + (7 if event.kind == 'dominant' else 0)
+        pitches = np.full(event.steps, tonic_pitch(held % 12, register(event.voice, plan.voices)))
         return pitches + 12 * event.octave, np.r_[True, np.zeros(event.steps - 1, bool)]
     else:
         raise SubjectError(f'{event.kind}: not a line')
@@ -310,7 +313,8 @@ def parse_keys(texts, n):
 class WholeForm:
     """What a musician chooses of a whole fugue: ``voices``, ``answer`` rule, ``key`` ('' = from the subject),
     ``middle`` entries (None: 3, or as many as ``bars`` asks), their ``keys`` (texts; default
-    :data:`RELATED_KEYS` in order), ``episode_bars`` (None: 2, or as ``bars`` asks), ``stretto`` on or off,
+    :data:`RELATED_KEYS` in order), ``episode_bars`` (None: the subject's length in whole bars, at least 2, or as
+    ``bars`` asks), ``stretto`` on or off,
     ``third`` of the final chord, ``bars`` (None: as the plan comes; else the plan nearest that length),
     ``entries`` (voice names in order of entry, None: :func:`~bach2.compose.fugue.entry_order`)."""
     voices: int = 4
@@ -354,8 +358,9 @@ def plan_fugue(subject, form=WholeForm()):
     tonic, found = subject_key(subject.pitches, subject.onsets, form.key, subject.context)
     key = (tonic, found[1])
     if form.bars is None:
+        spacing_bars = -(-len(subject.pitches) // int(subject.positions[0][1]))
         return layout(subject, key, form, 3 if form.middle is None else form.middle,
-                      2 if form.episode_bars is None else form.episode_bars)
+                      max(2, spacing_bars) if form.episode_bars is None else form.episode_bars)
     middles = range(MAX_MIDDLE_ENTRIES + 1) if form.middle is None else [form.middle]
     episodes = range(1, 9) if form.episode_bars is None else [form.episode_bars]
     plans = [layout(subject, key, form, m, e) for m in middles for e in episodes]
@@ -374,6 +379,13 @@ def layout(subject, key, form, n_middle, episode_bars):
         base = Event(kind, voice, step, S, entry_key, 0, section=section)
         line, _ = event_line(probe, base)
         events.append(dataclasses.replace(base, octave=octave_for(line, voice, n_voices)))
+
+    def lead_in(before, busy, to_key):
+        """The bass on the dominant of ``to_key`` for the half bar before step ``before``, unless it is ``busy``
+        (the voices of the episode and the entries there)."""
+        bass = n_voices - 1
+        if n_voices > 2 and bass not in busy and episode_bars:
+            events.append(Event('dominant', bass, before - bar // 2, bar // 2, to_key, 0, section='episode'))
 
     def countersubject(against, voice):
         events.append(Event('countersubject', voice, against.step, S, against.key, 0, section=against.section))
@@ -401,7 +413,9 @@ def layout(subject, key, form, n_middle, episode_bars):
     last = order[-1]
     for k, middle_key in enumerate(keys):
         voice = turns[k % len(turns)]
-        episode(last if last != voice else (voice + 1) % n_voices, middle_key)
+        episode_voice = last if last != voice else (voice + 1) % n_voices
+        episode(episode_voice, middle_key)
+        lead_in(t, (voice, episode_voice), middle_key)
         entry('subject', voice, t, middle_key, 'middle entry')
         neighbour = voice + 1 if voice + 1 < n_voices else voice - 1
         countersubject(events[-1], neighbour)
@@ -413,6 +427,7 @@ def layout(subject, key, form, n_middle, episode_bars):
             lag, interval = options[0]
             episode(0, key)
             leader, follower = stretto_voices(n_voices, interval)
+            lead_in(t, (leader, follower, 0), key)
             entry('subject', leader, t, key, 'stretto')
             move = (interval + 6) % 12 - 6                  # in_key moves the tonic by this much
             events.append(Event('subject', follower, t + lag, S, ((key[0] + interval) % 12, key[1]),
@@ -458,7 +473,7 @@ def plan_cells(plan):
                 tokens[voice, event.step] = FIRST_PITCH + pitch - LOWEST
                 tokens[voice, event.step + 1:event.step + event.steps] = HOLD
                 given[voice, event.step:event.step + event.steps] = True
-        elif event.kind in ('countersubject', 'episode', 'pedal'):
+        elif event.kind in ('countersubject', 'episode', 'dominant', 'pedal'):
             if event.kind == 'countersubject' and plan.countersubject is None:
                 continue
             pitches, onsets = event_line(plan, event)
@@ -665,7 +680,7 @@ def plan_marks(plan):
             marks.append((e.step, f'{e.kind} ({names[e.voice]}, {key_text(e.key)})'))
         elif e.kind == 'cadence':
             marks.append((e.step, 'cadence'))
-        elif e.kind in ('episode', 'pedal'):
+        elif e.kind in ('episode', 'pedal', 'dominant'):
             marks.append((e.step, f'{e.kind} ({names[e.voice]})'))
     return marks
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, REST
 from bach2.music.key_finding import find_key, pitch_class_histogram
+from bach2.music.pitch_names import pitch_class_of
 
 HEAD_NOTES = 6           # notes of the subject's head an entry must strike, at least …
 HEAD_SHARE = 0.75        # … and this share of its notes (a fragment in an episode is no entry)
@@ -83,12 +84,14 @@ def sounding_roll(tokens):
     return roll
 
 
-def form_profile(tokens, subject, bar=16):
+def form_profile(tokens, subject, bar=16, tonic=None):
     """The form of a fugue: ``V × T`` tokens, its subject ((pitches, onsets)), bars of ``bar`` steps → {'bars',
     'entries', 'entries per 10 bars', 'episode share' (bars where no entry sounds), 'keys' (distinct keys found
     over each entry and a bar either side), 'inner share' (entries in neither the top nor the bottom voice),
     'stretti' (entries struck while another sounds), 'stretto place' (their mean place, 0 start … 1 end; None
-    without)}."""
+    without)}; with the fugue's ``tonic`` (pitch class), 'keys follow' too: the share of entries over which the
+    key found has the tonic the entry's transposition moves the fugue's to (an answer a fifth up: the
+    dominant)."""
     V, T = tokens.shape
     length = len(subject[0])
     entries = find_entries(tokens, subject)
@@ -98,10 +101,13 @@ def form_profile(tokens, subject, bar=16):
     n_bars = max(1, -(-T // bar))
     bars_with_entry = {t // bar for t in np.flatnonzero(covered)}
     roll = sounding_roll(tokens)
-    keys = {find_key(pitch_class_histogram(roll[max(0, step - bar):step + length + bar])) for step, _, _ in entries}
+    found = [find_key(pitch_class_histogram(roll[max(0, step - bar):step + length + bar])) for step, _, _ in entries]
     stretti = [step for k, (step, voice, _) in enumerate(entries)
                if any(other < step < other + length and v != voice for other, v, _ in entries[:k])]
     return {'bars': n_bars, 'entries': len(entries), 'entries per 10 bars': 10 * len(entries) / n_bars,
-            'episode share': 1 - len(bars_with_entry) / n_bars, 'keys': len(keys),
+            'episode share': 1 - len(bars_with_entry) / n_bars, 'keys': len(set(found)),
             'inner share': sum(0 < v < V - 1 for _, v, _ in entries) / max(len(entries), 1),
-            'stretti': len(stretti), 'stretto place': float(np.mean(stretti) / T) if stretti else None}
+            'stretti': len(stretti), 'stretto place': float(np.mean(stretti) / T) if stretti else None,
+            **({} if tonic is None else {'keys follow': float(np.mean(
+                [pitch_class_of(key[0]) == (tonic + moved) % 12 for key, (_, _, moved) in zip(found, entries)]))
+                if entries else None})}
