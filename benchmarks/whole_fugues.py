@@ -14,7 +14,7 @@ shipped voice model for each of ``--seeds``. Reported:
   at the entries, entries in inner voices, stretti and where they fall) of ours, of the same held-out fugues and
   of every fugue of 3–4 voices in the corpus, read the same way;
 * the voice statistics of ``benchmarks/voice_model.py`` (notes struck, repeats, stepwise, parallels);
-* seconds per piece and per bar.
+* seconds per piece, and per 16 steps (a bar of 4/4).
 
 The pieces go to ``--out``/pieces, their pitch matrices in the built-in corpus's geometry to ``--out``/judge (for
 ``benchmarks/judge_pieces.py``: the judge on 4-bar excerpts and the copy search), the numbers to
@@ -72,7 +72,7 @@ def write_pieces(held, corpus, args):
     for name in held:
         voices, piece = corpus[name]
         written_key = melody_key(piece)
-        form = WholeForm(voices=min(len(voices.names), 4),
+        form = WholeForm(voices=min(len(voices.names), 4), episode_bars=args.episode_bars,
                          key=key_text((pitch_class_of(written_key[0]), written_key[1])))
         plan = plan_fugue(piece_subject(voices), form)
         for seed in args.seeds:
@@ -105,7 +105,7 @@ def measured(name, seed, path, seconds):
     subject = (plan.subject.pitches, plan.subject.onsets)
     keys = keys_at_entries(plan, tokens)
     return {'fugue': name, 'seed': seed, 'key': record['key'], 'voices': plan.voices,
-            'bars': plan.bar_of(plan.length - 1), 'seconds': seconds,
+            'bars': plan.bar_of(plan.length - 1), 'steps': plan.length, 'seconds': seconds,
             'plan kept': float((tokens[given] == planned[given]).mean()),
             'keys found': sum(a == b for a, b in keys) / len(keys), 'ends on tonic': ends_on_tonic(tokens, plan.key[0]),
             'countersubjects': record['countersubjects'], 'stretto': plan.stretto,
@@ -133,6 +133,7 @@ def main():
     parser.add_argument('--count', type=int, default=6, help='held-out fugues (default: %(default)s)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1], help='seeds (default: 0 1)')
     parser.add_argument('--checkpoint', default=SHIPPED_VOICE_MODELS['voices'], help='voice model')
+    parser.add_argument('--episode-bars', type=int, help='bars of each episode (default: the plan\'s)')
     parser.add_argument('--measure-only', action='store_true', help='measure the pieces already written in --out')
     args = parser.parse_args()
     _, meta = load_voice_model(args.checkpoint)
@@ -146,7 +147,8 @@ def main():
     summary = {'pieces': len(results), 'plan kept': float(np.mean([r['plan kept'] for r in results])),
                'keys found': float(np.mean([r['keys found'] for r in results])),
                'ends on tonic': float(np.mean([r['ends on tonic'] for r in results])),
-               'seconds per bar': sum(r['seconds'] for r in timed) / sum(r['bars'] for r in timed) if timed else None,
+               'seconds per 16 steps': 16 * sum(r['seconds'] for r in timed) / sum(r['steps'] for r in timed)
+               if timed else None,
                'form': {'ours': mean_profiles([r['profile'] for r in results]),
                         'held-out Bach': mean_profiles([bach_profile(*corpus[n]) for n in held]),
                         'all Bach fugues of 3-4 voices': mean_profiles([bach_profile(v, p) for v, p in corpus.values()

@@ -53,6 +53,7 @@ EVENT_KINDS = ENTRY_KINDS + ('countersubject', 'episode', 'dominant', 'pedal', '
 RELATED_KEYS = {'major': ((9, 'minor'), (7, 'major'), (2, 'minor'), (5, 'major'), (4, 'minor')),
                 'minor': ((3, 'major'), (7, 'minor'), (5, 'minor'), (8, 'major'), (10, 'major'))}
 MAX_MIDDLE_ENTRIES = 8
+EPISODE_BARS = 2           # bars of an episode (as long as the subject: the judge told them from Bach more often)
 MAX_BARS = 200
 CONSONANT = frozenset((0, 3, 4, 7, 8, 9))          # semitones mod 12 between two voices (a fourth is not)
 STRETTO_INTERVALS = (12, -12, 24, -24, 7, -5, 19, -17, 0)   # the follower above (+) or below (−) the leader
@@ -313,9 +314,8 @@ def parse_keys(texts, n):
 class WholeForm:
     """What a musician chooses of a whole fugue: ``voices``, ``answer`` rule, ``key`` ('' = from the subject),
     ``middle`` entries (None: 3, or as many as ``bars`` asks), their ``keys`` (texts; default
-    :data:`RELATED_KEYS` in order), ``episode_bars`` (None: the subject's length in whole bars, at least 2, or as
-    ``bars`` asks), ``stretto`` on or off,
-    ``third`` of the final chord, ``bars`` (None: as the plan comes; else the plan nearest that length),
+    :data:`RELATED_KEYS` in order), ``episode_bars`` (None: :data:`EPISODE_BARS`, or as ``bars`` asks), ``stretto``
+    on or off, ``third`` of the final chord, ``bars`` (None: as the plan comes; else the plan nearest that length),
     ``entries`` (voice names in order of entry, None: :func:`~bach2.compose.fugue.entry_order`)."""
     voices: int = 4
     answer: str = 'tonal'
@@ -358,9 +358,8 @@ def plan_fugue(subject, form=WholeForm()):
     tonic, found = subject_key(subject.pitches, subject.onsets, form.key, subject.context)
     key = (tonic, found[1])
     if form.bars is None:
-        spacing_bars = -(-len(subject.pitches) // int(subject.positions[0][1]))
         return layout(subject, key, form, 3 if form.middle is None else form.middle,
-                      max(2, spacing_bars) if form.episode_bars is None else form.episode_bars)
+                      EPISODE_BARS if form.episode_bars is None else form.episode_bars)
     middles = range(MAX_MIDDLE_ENTRIES + 1) if form.middle is None else [form.middle]
     episodes = range(1, 9) if form.episode_bars is None else [form.episode_bars]
     plans = [layout(subject, key, form, m, e) for m in middles for e in episodes]
@@ -680,7 +679,7 @@ def plan_marks(plan):
             marks.append((e.step, f'{e.kind} ({names[e.voice]}, {key_text(e.key)})'))
         elif e.kind == 'cadence':
             marks.append((e.step, 'cadence'))
-        elif e.kind in ('episode', 'pedal', 'dominant'):
+        elif e.kind in ('episode', 'pedal'):
             marks.append((e.step, f'{e.kind} ({names[e.voice]})'))
     return marks
 
@@ -798,9 +797,10 @@ def complete_file(path, bars=8, key=None, checkpoint=None, sampling=Sampling(), 
     report = {'voices': len(piece.names), 'given_bars': round(T / usual_bar(piece.positions), 1),
               'key': key_text(tonic), 'ends_on_tonic': ends_on_tonic(done.tokens, tonic[0])}
     shown = dataclasses.replace(done, tokens=done.tokens[:, first:], positions=done.positions[first:])
+    output = output.named(f'{pathlib.Path(path).stem}_completed_seed{sampling.seed}')
     composition = voices_composition(shown, key=key_of(*tonic), record={'source': str(path), 'given_steps': T,
                                                                           'first_step': first, 'seed': sampling.seed,
-                                                                          **report})
+                                                                          **report},
+                                     title=f'{output.name}, from bar {from_bar}' if from_bar else '')
     composition.marks = [(T - first, 'the model from here')]
-    name = f'{pathlib.Path(path).stem}_completed_seed{sampling.seed}'
-    return write_piece(composition, output.named(name)), report
+    return write_piece(composition, output), report

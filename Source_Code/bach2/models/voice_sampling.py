@@ -37,6 +37,9 @@ FIGURE_NOTES = 3                               # notes before the step drawn tha
 LOOP_STEPS = 16                                # a voice whose last LOOP_STEPS repeat literally is looping
 KEY_STEPS = 64                                 # steps before the one drawn whose pitches name the key
 CONTINUATION_FIGURES = 512.0                   # GibbsSchedule.figures when a piece is continued (docs/motifs.md)
+#: steps each side of the step drawn that a pass computes, at most: the shipped voice model reaches 254 in theory,
+#: but its predictions there move by at most 0.0002 nats when it hears 128 (docs/whole_fugue.md)
+WINDOW_REACH = 127
 
 
 @dataclasses.dataclass
@@ -260,13 +263,14 @@ def gibbs_fill(model, tokens, given, positions, schedule=GibbsSchedule(), temper
 
     ``model``: a :class:`~bach2.models.voice_model.VoiceModel`; ``on_round(fraction)`` is called after each
     round (the studio's progress bar). A pass of the first drawing computes only the window of steps its step
-    hears (:func:`window`), so its cost does not grow with the piece."""
+    hears (:func:`window`; at most :data:`WINDOW_REACH` steps each side), so its cost does not grow with the
+    piece."""
     rng = np.random.default_rng(seed)
     T = np.asarray(tokens).shape[1]
     tokens, given, positions = pad_length(tokens, given, positions)
     tokens = np.where(given, tokens, REST).astype(np.int16)
     free = ~given
-    reach = model_reach(model.config)
+    reach = min(model_reach(model.config), WINDOW_REACH)
 
     def redraw(masked, block, step, pitches_only=False):
         """Draw the cells of ``block`` again, given every cell not ``masked``."""
