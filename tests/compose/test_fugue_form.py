@@ -137,6 +137,11 @@ def test_the_plan_file_round_trips_and_a_broken_one_is_named(tmp_path):
     path.write_text(json.dumps(record))
     with pytest.raises(SubjectError, match=rf'{path}: answer at step 0 overlaps another event in the'):
         read_plan(path)
+    record = json.loads(save_plan(plan, path).read_text())
+    record['events'][0]['octave'] = 6
+    path.write_text(json.dumps(record))
+    with pytest.raises(SubjectError, match=rf'{path}: the subject at bar 1 goes outside A0–C8'):
+        read_plan(path)
     path.write_text('{"format": "something else"}')
     with pytest.raises(SubjectError, match=rf'{path}: not a readable plan file: not a plan file'):
         read_plan(path)

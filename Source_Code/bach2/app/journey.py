@@ -82,13 +82,14 @@ def shipped_fugue(fugues, audio, bars=JOURNEY_FUGUE_BARS):
     number of voices (at most 4), on the subject of the held-out fugue of 3 or more voices with the shortest
     subject; skipped with a line that says why when it cannot."""
     from bach2.compose.fugue_form import WholeForm, key_text, piece_subject, plan_fugue, write_whole_fugue
-    from bach2.compose.harmonize import melody_key, read_given
-    from bach2.compose.voice_writing import STEP, corpus_primer, read_voices
+    from bach2.compose.harmonize import melody_key
+    from bach2.compose.voice_writing import corpus_primer, read_voices
+    from bach2.midi_to_time_series import midi_to_time_series
     try:
         _, _, meta = load_voice_checkpoint(SHIPPED_VOICE_MODELS['voices'])
         found = []
         for name in (name for name in meta.get('held_out', []) if '_fugue_' in name):
-            piece = read_given(corpus_primer(name), STEP)
+            piece = midi_to_time_series(corpus_primer(name))
             voices = read_voices(piece)
             if len(voices.names) >= 3:
                 found.append((len(piece_subject(voices).pitches), name, piece, voices))

@@ -1,4 +1,5 @@
-"""A fugue exposition on a given subject (``bach2 fugue``).
+"""A fugue exposition on a given subject (``bach2 fugue --form exposition``; the whole fugue that builds on it:
+:mod:`bach2.compose.fugue_form`).
 
 The form, as this module lays it out for ``n_voices`` of 3 or 4 (voice 0 the highest):
 

@@ -112,6 +112,7 @@ class Plan:
         return (step + self.lead) // self.bar + 1
 
     def entries(self):
+        """The subject and answer events, in order."""
         return [event for event in self.events if event.kind in ENTRY_KINDS]
 
 
@@ -368,87 +369,115 @@ def plan_fugue(subject, form=WholeForm()):
 
 def layout(subject, key, form, n_middle, episode_bars):
     """The :class:`Plan` with ``n_middle`` middle entries and episodes of ``episode_bars`` bars."""
-    n_voices, bar, lead = form.voices, int(subject.positions[0][1]), int(subject.positions[0][0])
-    S = len(subject.pitches)
-    spacing = -(-S // bar) * bar
-    probe = Plan(subject, key, n_voices, form.answer, [], 0, third=form.third)
-    events, t = [], 0
+    builder = FormBuilder(subject, key, form, episode_bars)
+    order = builder.exposition()
+    builder.middle_entries(n_middle, order[-1])
+    stretto = builder.stretto() if form.stretto else 'off'
+    length = builder.ending()
+    events = sorted(builder.events, key=lambda e: (e.step, e.voice))
+    return Plan(subject, key, form.voices, form.answer, events, length, stretto, form.third)
 
-    def entry(kind, voice, step, entry_key, section):
-        base = Event(kind, voice, step, S, entry_key, 0, section=section)
-        line, _ = event_line(probe, base)
-        events.append(dataclasses.replace(base, octave=octave_for(line, voice, n_voices)))
 
-    def lead_in(before, busy, to_key):
-        """The bass on the dominant of ``to_key`` for the half bar before step ``before``, unless it is ``busy``
-        (the voices of the episode and the entries there)."""
-        bass = n_voices - 1
-        if n_voices > 2 and bass not in busy and episode_bars:
-            events.append(Event('dominant', bass, before - bar // 2, bar // 2, to_key, 0, section='episode'))
+class FormBuilder:
+    """Lays out the events of a fugue part by part (:func:`layout`), ``t`` the step where the next part starts."""
 
-    def countersubject(against, voice):
-        events.append(Event('countersubject', voice, against.step, S, against.key, 0, section=against.section))
+    def __init__(self, subject, key, form, episode_bars):
+        self.subject, self.key, self.form, self.episode_bars = subject, key, form, episode_bars
+        self.n_voices, self.bar, self.lead = form.voices, int(subject.positions[0][1]), int(subject.positions[0][0])
+        self.S = len(subject.pitches)
+        self.spacing = -(-self.S // self.bar) * self.bar           # whole bars: each entry where the subject began
+        self.probe = Plan(subject, key, self.n_voices, form.answer, [], 0, third=form.third)
+        self.events, self.t = [], 0
 
-    def episode(voice, to_key):
-        nonlocal t
-        if episode_bars:
-            fragment = fragment_of(subject)
-            base = Event('episode', voice, t, episode_bars * bar, to_key, 0, fragment, -1, 'episode')
-            line, _ = episode_line(probe, base)
-            events.append(dataclasses.replace(base, octave=octave_for(line, voice, n_voices)))
-        t += episode_bars * bar
+    def entry(self, kind, voice, step, key, section):
+        """An entry at ``step`` in ``voice``, in the octave nearest its register."""
+        base = Event(kind, voice, step, self.S, key, 0, section=section)
+        line, _ = event_line(self.probe, base)
+        self.events.append(dataclasses.replace(base, octave=octave_for(line, voice, self.n_voices)))
 
-    dominant = ((key[0] + 7) % 12, key[1])
-    order = entry_order(n_voices, form.entries)
-    for k, voice in enumerate(order):
-        entry(ENTRY_KINDS[k % 2], voice, k * spacing, dominant if k % 2 else key, 'exposition')
-        if k >= 2:
-            countersubject(events[-1], order[k - 1])
-    t = n_voices * spacing
-    keys = parse_keys(form.keys, n_middle) if form.keys else []
-    related = RELATED_KEYS[key[1]]
-    keys += [((key[0] + up) % 12, mode) for up, mode in (related * MAX_MIDDLE_ENTRIES)[len(keys):n_middle]]
-    turns = voice_turns(n_voices, order[-1])
-    last = order[-1]
-    for k, middle_key in enumerate(keys):
-        voice = turns[k % len(turns)]
-        episode_voice = last if last != voice else (voice + 1) % n_voices
-        episode(episode_voice, middle_key)
-        lead_in(t, (voice, episode_voice), middle_key)
-        entry('subject', voice, t, middle_key, 'middle entry')
-        neighbour = voice + 1 if voice + 1 < n_voices else voice - 1
-        countersubject(events[-1], neighbour)
-        last, t = voice, t + spacing
-    stretto = 'off'
-    if form.stretto:
-        options = stretto_options(probe)
-        if options:
-            lag, interval = options[0]
-            episode(0, key)
-            leader, follower = stretto_voices(n_voices, interval)
-            lead_in(t, (leader, follower, 0), key)
-            entry('subject', leader, t, key, 'stretto')
-            move = (interval + 6) % 12 - 6                  # in_key moves the tonic by this much
-            events.append(Event('subject', follower, t + lag, S, ((key[0] + interval) % 12, key[1]),
-                                events[-1].octave + (interval - move) // 12, section='stretto'))
-            t += -(-(lag + S) // bar) * bar
-            stretto = f'at {lag} steps, the follower {interval:+d} semitones from the leader ({len(options)} found)'
-        else:
-            stretto = 'none: no overlap of the subject with itself keeps every strong beat consonant'
-    episode(n_voices - 1 if n_voices > 2 else 0, key)
-    entry('subject', 0, t, key, 'final entry')
-    final = t
-    t += S
-    chord_step = t + (-(t + lead)) % bar                 # the next downbeat
-    if n_voices > 1:
-        pedal_from = final + S // 2
+    def countersubject(self, against, voice):
+        self.events.append(Event('countersubject', voice, against.step, self.S, against.key, 0,
+                                 section=against.section))
+
+    def episode(self, voice, key):
+        """An episode of :attr:`episode_bars` bars from ``t`` in ``voice``, leading to ``key``."""
+        if self.episode_bars:
+            base = Event('episode', voice, self.t, self.episode_bars * self.bar, key, 0, fragment_of(self.subject),
+                         -1, 'episode')
+            line, _ = episode_line(self.probe, base)
+            self.events.append(dataclasses.replace(base, octave=octave_for(line, voice, self.n_voices)))
+        self.t += self.episode_bars * self.bar
+
+    def lead_in(self, busy, key):
+        """The bass on the dominant of ``key`` for the half bar before ``t``, unless it is ``busy`` (the voices of
+        the episode and the entries there)."""
+        bass = self.n_voices - 1
+        if self.n_voices > 2 and bass not in busy and self.episode_bars:
+            self.events.append(Event('dominant', bass, self.t - self.bar // 2, self.bar // 2, key, 0,
+                                     section='episode'))
+
+    def exposition(self):
+        """Subject and answer by turns in every voice, the countersubject from the third entry → the order of
+        entry."""
+        dominant = ((self.key[0] + 7) % 12, self.key[1])
+        order = entry_order(self.n_voices, self.form.entries)
+        for k, voice in enumerate(order):
+            self.entry(ENTRY_KINDS[k % 2], voice, k * self.spacing, dominant if k % 2 else self.key, 'exposition')
+            if k >= 2:
+                self.countersubject(self.events[-1], order[k - 1])
+        self.t = self.n_voices * self.spacing
+        return order
+
+    def middle_entries(self, n_middle, last):
+        """``n_middle`` entries in related keys (``form.keys``, then :data:`RELATED_KEYS`), each after an
+        episode in the voice that entered last, the countersubject in a neighbouring voice."""
+        keys = parse_keys(self.form.keys, n_middle) if self.form.keys else []
+        related = RELATED_KEYS[self.key[1]] * MAX_MIDDLE_ENTRIES
+        keys += [((self.key[0] + up) % 12, mode) for up, mode in related[len(keys):n_middle]]
+        turns = voice_turns(self.n_voices, last)
+        for k, key in enumerate(keys):
+            voice = turns[k % len(turns)]
+            episode_voice = last if last != voice else (voice + 1) % self.n_voices
+            self.episode(episode_voice, key)
+            self.lead_in((voice, episode_voice), key)
+            self.entry('subject', voice, self.t, key, 'middle entry')
+            self.countersubject(self.events[-1], voice + 1 if voice + 1 < self.n_voices else voice - 1)
+            last, self.t = voice, self.t + self.spacing
+
+    def stretto(self):
+        """The closest stretto that fits (:func:`stretto_options`), after an episode back to the tonic → what was
+        found, in words."""
+        options = stretto_options(self.probe)
+        if not options:
+            return 'none: no overlap of the subject with itself keeps every strong beat consonant'
+        lag, interval = options[0]
+        self.episode(0, self.key)
+        leader, follower = stretto_voices(self.n_voices, interval)
+        self.lead_in((leader, follower, 0), self.key)
+        self.entry('subject', leader, self.t, self.key, 'stretto')
+        move = (interval + 6) % 12 - 6                           # in_key moves the tonic by this much
+        self.events.append(Event('subject', follower, self.t + lag, self.S, ((self.key[0] + interval) % 12,
+                                                                              self.key[1]),
+                                 self.events[-1].octave + (interval - move) // 12, section='stretto'))
+        self.t += -(-(lag + self.S) // self.bar) * self.bar
+        return f'at {lag} steps, the follower {interval:+d} semitones from the leader ({len(options)} found)'
+
+    def ending(self):
+        """An episode, the final entry in the top voice over a tonic pedal from its middle, the final chord on the
+        next downbeat → the piece's length in steps."""
+        n_voices, bar, lead = self.n_voices, self.bar, self.lead
+        self.episode(n_voices - 1 if n_voices > 2 else 0, self.key)
+        final = self.t
+        self.entry('subject', 0, final, self.key, 'final entry')
+        end = final + self.S
+        chord_step = end + (-(end + lead)) % bar                 # the next downbeat
+        pedal_from = final + self.S // 2
         pedal_from += (-(pedal_from + lead)) % (bar // 2)
-        if pedal_from < chord_step:
-            events.append(Event('pedal', n_voices - 1, pedal_from, chord_step - pedal_from, key, 0,
-                                section='final entry'))
-    events.append(Event('cadence', -1, chord_step, bar, key, 0, section='cadence'))
-    events.sort(key=lambda e: (e.step, e.voice))
-    return Plan(subject, key, n_voices, form.answer, events, chord_step + bar, stretto, form.third)
+        if n_voices > 1 and pedal_from < chord_step:
+            self.events.append(Event('pedal', n_voices - 1, pedal_from, chord_step - pedal_from, self.key, 0,
+                                     section='final entry'))
+        self.events.append(Event('cadence', -1, chord_step, bar, self.key, 0, section='cadence'))
+        return chord_step + bar
 
 
 def stretto_voices(n_voices, interval):
@@ -460,10 +489,24 @@ def stretto_voices(n_voices, interval):
 
 # --------------------------------------------------------------------------- plan → cells
 
+def in_range(plan, event, line):
+    """``line`` (MIDI pitches, −1 rest) of ``event``; SubjectError naming the event where a pitch lies outside the
+    voice model's keys (A0–C8)."""
+    sounding = line[line >= 0]
+    if len(sounding) and (sounding.min() < LOWEST or sounding.max() >= LOWEST + N_KEYS):
+        raise SubjectError(f'the {event.kind} at bar {plan.bar_of(event.step)} goes outside A0–C8 (MIDI '
+                           f'{sounding.min()}–{sounding.max()}): move it by octaves')
+    return line
+
+
 def plan_cells(plan):
     """The cells a plan gives → (``V × T`` tokens, ``V × T`` given): every entry, episode, pedal, countersubject
-    (once written) note for note, the final chord held to the end, each voice silent before its first entry."""
-    entries = [Entry(e.step, e.voice, e.kind, *event_line(plan, e)) for e in plan.entries()]
+    (once written) note for note, the final chord held to the end, each voice silent before its first entry;
+    SubjectError where a note lies outside A0–C8."""
+    entries = []
+    for e in plan.entries():
+        pitches, onsets = event_line(plan, e)
+        entries.append(Entry(e.step, e.voice, e.kind, in_range(plan, e, pitches), onsets))
     tokens, given = exposition_cells(entries, plan.voices, plan.length)
     for event in plan.events:
         if event.kind == 'cadence':
@@ -476,14 +519,12 @@ def plan_cells(plan):
             if event.kind == 'countersubject' and plan.countersubject is None:
                 continue
             pitches, onsets = event_line(plan, event)
+            in_range(plan, event, pitches)
             span = slice(event.step, event.step + len(pitches))
             struck = onsets | (np.r_[-1, pitches[:-1]] != pitches)
             tokens[event.voice, span] = np.where(pitches < 0, REST,
                                                  np.where(struck, FIRST_PITCH + pitches - LOWEST, HOLD))
             given[event.voice, span] = True
-    outside = (tokens >= FIRST_PITCH) & ((tokens - FIRST_PITCH + LOWEST < LOWEST) | (tokens - FIRST_PITCH >= N_KEYS))
-    if outside.any():
-        raise SubjectError('the plan puts notes outside A0–C8: move the events by octaves')
     return tokens, given
 
 
@@ -601,8 +642,14 @@ def read_plan(path):
 
 
 def check_plan(plan, path):
-    """SubjectError naming ``path`` where an event lies outside the piece, an episode's fragment outside the
-    subject, or two events give one voice the same step."""
+    """SubjectError naming ``path`` where the plan has fewer than two entries, a countersubject not as long as the
+    subject, an event outside the piece or a note outside A0–C8, an episode's fragment outside the subject, or
+    two events give one voice the same step."""
+    if len(plan.entries()) < 2:
+        raise SubjectError(f'{path}: a fugue needs two entries at least (subject and answer)')
+    if plan.countersubject is not None and not (len(plan.countersubject[0]) == len(plan.countersubject[1])
+                                                == len(plan.subject.pitches)):
+        raise SubjectError(f'{path}: the countersubject must be as long as the subject')
     taken = np.zeros((plan.voices, plan.length), bool)
     for event in plan.events:
         where = f'{path}: {event.kind} at step {event.step}'
@@ -618,6 +665,10 @@ def check_plan(plan, path):
             if taken[row, event.step:event.step + event.steps].any():
                 raise SubjectError(f'{where} overlaps another event in the {VOICE_NAMES[plan.voices][row]}')
             taken[row, event.step:event.step + event.steps] = True
+    try:
+        plan_cells(plan)
+    except SubjectError as error:
+        raise SubjectError(f'{path}: {error}') from None
 
 
 # --------------------------------------------------------------------------- writing
