@@ -145,6 +145,7 @@ CASES = {
                       '(0 unreadable, 2 skipped; first: bwv1_x: 16 steps, shorter than SEQUENCE_LENGTH + 1 = 65)'),
     'journey-nonsense-option': ([*JOURNEY, '--frobnicate'], 'bach2 journey: error: unrecognized arguments'),
     'journey-nonsense-value': ([*JOURNEY, '--temperature', 'hot'], "argument --temperature: invalid rate value"),
+    'journey-short-fugue': ([*JOURNEY, '--fugue-bars', '3'], 'argument --fugue-bars: must be a whole number of bars'),
     'evaluate-missing': (['evaluate', '{missing}', *EVALUATE], '{missing}: no such folder'),
     'evaluate-empty': (['evaluate', '{empty}', *EVALUATE], '{empty}: no .mid or .midi files in this folder'),
     'evaluate-not-midi': (['evaluate', '{not_midi_folder}', *EVALUATE], f'first: {{not_midi}}: {NOT_MIDI})'),

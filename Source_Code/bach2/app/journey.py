@@ -6,6 +6,7 @@ another; a small model of the journal (2 × 128 units) trains for a few
 epochs (stage 3) and writes two pieces (stage 4); the gallery shows them all (stage 5).
 """
 # Imports of heavy modules are inside the functions, for start-up speed (`bach2 --help` loads no PyTensor or JAX).
+import argparse
 
 from bach2.app.arguments import (add_data_arguments, add_matrix_arguments, add_out_argument, command_parser, count,
                                  positive, rate)
@@ -30,12 +31,13 @@ def cmd_journey(args):
     from bach2.train import TrainConfig       # PyTensor: seconds to import
     train_config = TrainConfig(data_dir=args.out, out_dir=args.checkpoints, epochs=args.epochs,
                                max_batches=args.max_batches, max_valid_frames=4000)
-    journey_after_prepare(model_config, train_config, args.fugues, args.temperature)
+    journey_after_prepare(model_config, train_config, args.fugues, args.temperature, args.fugue_bars)
     return status
 
 
-def journey_after_prepare(model_config, train_config, fugues, temperature):
-    """The journey on the prepared ``train_config.data_dir``: the shipped voice model's pieces and fugue, then
+def journey_after_prepare(model_config, train_config, fugues, temperature, fugue_bars=JOURNEY_FUGUE_BARS):
+    """The journey on the prepared ``train_config.data_dir``: the shipped voice model's pieces and fugue (about
+    ``fugue_bars`` bars), then
     ``model_config`` trained as ``train_config`` says and two of its pieces at ``temperature``; every piece and
     the gallery go to ``fugues``."""
     from bach2.train import train
@@ -45,7 +47,7 @@ def journey_after_prepare(model_config, train_config, fugues, temperature):
           'trained on, continued')
     shipped_pieces(fugues, audio)
     print('a whole fugue by the shipped voice model (bach2 fugue) on the subject of a fugue it never trained on')
-    shipped_fugue(fugues, audio)
+    shipped_fugue(fugues, audio, fugue_bars)
     print('stage 3: train a small model of the journal (2 × 128 units)')
     train(model_config, train_config)
     print('stage 4: generate')
@@ -109,6 +111,18 @@ def shipped_fugue(fugues, audio, bars=JOURNEY_FUGUE_BARS):
         print(f'the whole fugue is skipped: {error}')
 
 
+def fugue_bars(text):
+    """``--fugue-bars``: an integer, 8 … :data:`~bach2.compose.fugue_form.MAX_BARS`."""
+    from bach2.compose.fugue_form import MAX_BARS
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 8 <= value <= MAX_BARS:
+        raise argparse.ArgumentTypeError(f'must be a whole number of bars, 8 … {MAX_BARS}, not {text}')
+    return value
+
+
 def add_journey_command(commands):
     journey = command_parser(commands, 'journey', cmd_journey,
                              'the main job: prepare, the shipped model writes, a small model trains and writes')
@@ -120,3 +134,6 @@ def add_journey_command(commands):
     journey.add_argument('--epochs', type=positive, default=3, help='default: %(default)s')
     journey.add_argument('--max-batches', type=count, default=150, help='per epoch (default: %(default)s)')
     journey.add_argument('--temperature', type=rate, default=0.7, help='of the samples (default: %(default)s)')
+    journey.add_argument('--fugue-bars', type=fugue_bars, default=JOURNEY_FUGUE_BARS,
+                         help="about this many bars of the shipped voice model's whole fugue, 8 or more "
+                         '(default: %(default)s)')
