@@ -50,8 +50,8 @@ def test_generate_writes_a_grand_staff_with_the_same_notes(tmp_path):
 
 def test_fugue_writes_one_part_per_voice(tmp_path):
     from music21 import converter
-    assert main(['fugue', 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1', '--voices', '3', '--free-bars', '1', '--no-wav',
-                 '--musicxml', '--out-dir', str(tmp_path), '--name', 'expo']) == 0
+    assert main(['fugue', 'C4:0.5 Eb4 D4 C4 B3:1 C4:0.5 D4 G3:1', '--form', 'exposition', '--voices', '3',
+                 '--free-bars', '1', '--no-wav', '--musicxml', '--out-dir', str(tmp_path), '--name', 'expo']) == 0
     score = converter.parse(tmp_path / 'expo.musicxml')
     piece = midi_to_time_series(tmp_path / 'expo.mid')
     assert [part.partName for part in score.parts] == ['soprano', 'alto', 'bass'] == [v.name for v in piece.voices]
