@@ -183,7 +183,7 @@ def test_a_whole_fugue_and_a_completion(studio):
 
 @pytest.mark.parametrize('form, fields, files, message', [
     ('fugue', {'form': 'sonata'}, [], "form: 'sonata' is neither 'exposition' nor 'whole'"),
-    ('fugue', {'form': 'whole', 'bars': '3'}, [], 'bars: 3 is out of range (8–200)'),
+    ('fugue', {'form': 'whole', 'bars': '3'}, [], 'bars: 3 is out of range (8–120)'),
     ('complete', {'add_bars': '0'}, [('complete_file', 'duet.mid', PIECE_FILE)],
      'add_bars: 0 is out of range (1–64)'),
     ('complete', {'add_bars': '4'}, [], 'complete_file: choose a MIDI file to upload'),

@@ -3,10 +3,11 @@
 On the page: pick a model (the shipped pair, or a checkpoint of ``--checkpoints``), then continue a
 primer (a piece of the built-in corpus, or an uploaded MIDI file) as one texture or in 2–6 voices, harmonize
 the given voices of an uploaded file (a melody, a bass, an inner voice, or several: one track each), rewrite
-some bars of an uploaded piece (in all its voices or some), or write a fugue exposition on a typed or uploaded
-subject, in a key of your choice, with temperature, length and seed. A lone soprano or bass in 2–4 voices is
-harmonized by the LSTM-NADE (the picked model); the voice forms — any other voices given, a rewrite, a
-continuation in voices — by the voice model (:mod:`bach2.compose.voice_writing`: the shipped voice models, or the
+some bars of an uploaded piece (in all its voices or some), write a fugue on a typed or uploaded subject (an
+exposition, or a whole fugue of about as many bars as asked), in a key of your choice, or complete an uploaded
+unfinished piece, with temperature, length and seed. A lone soprano or bass in 2–4 voices is harmonized by the
+LSTM-NADE (the picked model), an exposition by the shipped pair; the voice forms — any other voices given, a
+rewrite, a continuation in voices, a whole fugue, a completion — by the voice model (:mod:`bach2.compose.voice_writing`: the shipped voice models, or the
 studio's ``voice_checkpoint``). Each request that is accepted queues a job; the jobs run one at a time in a worker
 process (so a job can be cancelled, ``POST /api/jobs/<id>/cancel``, and is stopped after
 ``job_seconds``). The page polls ``/api/jobs/<id>`` for its progress, then shows the piano roll beside
@@ -68,10 +69,11 @@ SHIPPED = 'shipped'
 MAX_REQUEST_BYTES = 1 << 20          # a whole request, uploads included
 MAX_UPLOAD_NOTES = 2000              # notes in an uploaded MIDI file (the MusicXML writer takes ~7 ms a note)
 MAX_UPLOAD_STEPS = 4096              # its length in 16ths: 256 bars of 4/4
-LIMITS = {'temperature': (0.05, 5.0), 'steps': (16, 1024), 'bars': (8, 200), 'add_bars': (1, 64),
+LIMITS = {'temperature': (0.05, 5.0), 'steps': (16, 1024), 'bars': (8, 120), 'add_bars': (1, 64),
           'voices': (min(VOICE_NAMES), max(VOICE_NAMES)),
           'free_bars': (0, 16), 'seed': (0, 2 ** 31 - 1), 'first_bar': (0, MAX_UPLOAD_STEPS // 4),
-          'last_bar': (0, MAX_UPLOAD_STEPS // 4)}   # bars: at most one a quarter note long
+          'last_bar': (0, MAX_UPLOAD_STEPS // 4)}   # bars: at most one a quarter note long; a whole fugue of 120
+                                                     # bars in 4 voices is written in about 160 s, within JOB_SECONDS
 ALL_VOICE_NAMES = tuple(dict.fromkeys(name for names in VOICE_NAMES.values() for name in names))
 MAX_SUBJECT_CHARACTERS = 400
 MAX_KEY_CHARACTERS = 20
