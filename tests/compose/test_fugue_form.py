@@ -102,6 +102,9 @@ def test_more_bars_ask_for_more_middle_entries():
     with pytest.raises(SubjectError, match='bars: 8 to 200'):
         WholeForm(bars=500)
     assert not any(e.section == 'stretto' for e in plan_fugue(subject, WholeForm(stretto=False)).events)
+    asked = plan_fugue(subject, WholeForm(keys=('F minor', 'Ab major', 'Bb minor', 'Eb major')))
+    assert [fugue_form.key_text(e.key) for e in asked.entries() if e.section == 'middle entry'] == \
+        ['F minor', 'Ab major', 'Bb minor', 'Eb major']
 
 
 def test_counterpoint_checks():

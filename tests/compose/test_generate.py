@@ -149,7 +149,7 @@ def test_journey_runs_every_stage_and_lists_the_pieces(tmp_path, capsys):
     for line in ('stages 0–2', 'stage 3', 'stage 4', 'a whole fugue by the shipped voice model'):
         assert line in out
     fugue = load_pickle(tmp_path / 'fugues' / 'shipped_fugue_bwv868_fugue_wtc1_23.p')      # the shortest subject
-    assert fugue['entries_intact'] == 1.0 and fugue['ends_on_tonic'] and fugue['bars'] == 17   # the plan nearest 12 bars
+    assert fugue['entries_intact'] == 1.0 and fugue['ends_on_tonic'] and fugue['bars'] == 17   # nearest 12 bars
     assert (tmp_path / 'fugues' / 'shipped_fugue_bwv868_fugue_wtc1_23.plan.json').is_file()
     for k, primer in enumerate(('bwv855_fugue_wtc1_10', 'bwv865_fugue_wtc1_01')):   # the voice model's, from its corpus
         assert load_pickle(tmp_path / 'fugues' / f'shipped_{k}_{primer}.p')['primer'].endswith(f'{primer}.mid')

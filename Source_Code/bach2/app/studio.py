@@ -7,8 +7,8 @@ some bars of an uploaded piece (in all its voices or some), write a fugue on a t
 exposition, or a whole fugue of about as many bars as asked), in a key of your choice, or complete an uploaded
 unfinished piece, with temperature, length and seed. A lone soprano or bass in 2–4 voices is harmonized by the
 LSTM-NADE (the picked model), an exposition by the shipped pair; the voice forms — any other voices given, a
-rewrite, a continuation in voices, a whole fugue, a completion — by the voice model (:mod:`bach2.compose.voice_writing`: the shipped voice models, or the
-studio's ``voice_checkpoint``). Each request that is accepted queues a job; the jobs run one at a time in a worker
+rewrite, a continuation in voices, a whole fugue, a completion — by the voice model
+(:mod:`bach2.compose.voice_writing`: the shipped voice models, or the studio's ``voice_checkpoint``). Each request that is accepted queues a job; the jobs run one at a time in a worker
 process (so a job can be cancelled, ``POST /api/jobs/<id>/cancel``, and is stopped after
 ``job_seconds``). The page polls ``/api/jobs/<id>`` for its progress, then shows the piano roll beside
 the engraved score (Verovio's SVG pages), plays the audio (FluidSynth, where installed) and links the

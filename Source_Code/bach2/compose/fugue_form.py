@@ -314,10 +314,11 @@ def parse_keys(texts, n):
 @dataclasses.dataclass(frozen=True)
 class WholeForm:
     """What a musician chooses of a whole fugue: ``voices``, ``answer`` rule, ``key`` ('' = from the subject),
-    ``middle`` entries (None: 3, or as many as ``bars`` asks), their ``keys`` (texts; default
-    :data:`RELATED_KEYS` in order), ``episode_bars`` (None: :data:`EPISODE_BARS`, or as ``bars`` asks), ``stretto``
-    on or off, ``third`` of the final chord, ``bars`` (None: as the plan comes; else the plan nearest that length),
-    ``entries`` (voice names in order of entry, None: :func:`~bach2.compose.fugue.entry_order`)."""
+    ``middle`` entries (None: one for each of ``keys``, else 3, or as many as ``bars`` asks), their ``keys``
+    (texts; default :data:`RELATED_KEYS` in order), ``episode_bars`` (None: :data:`EPISODE_BARS`, or as ``bars``
+    asks), ``stretto`` on or off, ``third`` of the final chord, ``bars`` (None: as the plan comes; else the plan
+    nearest that length), ``entries`` (voice names in order of entry; None:
+    :func:`~bach2.compose.fugue.entry_order`)."""
     voices: int = 4
     answer: str = 'tonal'
     key: str = ''
@@ -359,7 +360,7 @@ def plan_fugue(subject, form=WholeForm()):
     tonic, found = subject_key(subject.pitches, subject.onsets, form.key, subject.context)
     key = (tonic, found[1])
     if form.bars is None:
-        return layout(subject, key, form, 3 if form.middle is None else form.middle,
+        return layout(subject, key, form, (len(form.keys) or 3) if form.middle is None else form.middle,
                       EPISODE_BARS if form.episode_bars is None else form.episode_bars)
     middles = range(MAX_MIDDLE_ENTRIES + 1) if form.middle is None else [form.middle]
     episodes = range(1, 9) if form.episode_bars is None else [form.episode_bars]
