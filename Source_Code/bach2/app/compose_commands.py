@@ -428,7 +428,8 @@ def add_fugue_command(commands):
     fugue.add_argument('--bars', type=positive, help='whole: about this many bars (8–200): the middle entries and '
                        'episodes fitted to it (default: 3 middle entries, episodes of 2 bars)')
     fugue.add_argument('--middle-entries', type=int, default=None, metavar='0…8',
-                       help='whole: entries between the exposition and the stretto (default: 3, or as --bars asks)')
+                       help='whole: entries between the exposition and the stretto (default: one per --keys, else 3, '
+                       'or as --bars asks)')
     fugue.add_argument('--keys', type=lambda text: [k.strip() for k in text.split(',') if k.strip()],
                        help="whole: the middle entries' keys, e.g. 'Eb major,G minor' (default: the relative, the "
                        'dominant, the subdominant and their relatives)')
