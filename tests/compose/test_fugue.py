@@ -68,6 +68,8 @@ def test_the_tonal_answer_turns_the_dominant_of_the_head_into_the_tonic():
     assert tonal == [67, 72, 75, 74, 72]                             # G4 answered by C5, then a fifth up
     pitches, onsets = parse_subject('C4 D4 G4')                      # D leaves the head before the dominant
     assert answer_of(pitches, onsets, 0, 'tonal').tolist() == answer_of(pitches, onsets, 0, 'real').tolist()
+    pitches, onsets = parse_subject('G4:0.5 r C5:1 D5')                # a rest after the dominant stays a rest
+    assert answer_of(pitches, onsets, 0, 'tonal').tolist() == [72, 72, -1, -1, 79, 79, 79, 79, 81, 81, 81, 81]
 
 
 @pytest.mark.parametrize('voices', [3, 4])

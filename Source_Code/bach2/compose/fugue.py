@@ -220,7 +220,7 @@ def answer_of(pitches, onsets, tonic, rule='tonal'):
                 end = t + 1
                 while end < len(pitches) and not onsets[end]:
                     end += 1
-                answer[t:end] = pitches[t:end] + 5
+                answer[t:end] = np.where(pitches[t:end] >= 0, pitches[t:end] + 5, -1)   # a rest stays one
     return answer
 
 
