@@ -27,7 +27,7 @@ from bach2.compose.fugue_form import (RELATED_KEYS, WholeForm, complete_voices, 
 from bach2.compose.lines import Sampling
 from bach2.compose.voice_writing import read_voices, voice_model_for
 from bach2.data.default_corpus import KEYBOARD_VOICES
-from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST
+from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, REST
 from bach2.measure.fugue_profile import find_entries, form_profile, token_pitches
 from bach2.midi_to_time_series import midi_to_time_series
 from bach2.models.checkpoints import save_model_checkpoint
@@ -81,8 +81,11 @@ def test_the_plan_of_a_real_subject_is_a_fugue():
     assert [e.kind for e in plan.events].count('episode') == 5
     fugue_form.check_plan(plan, 'the plan')                               # no two events in one cell
     for event in (e for e in plan.events if e.kind == 'dominant'):       # the bass leads into the entry's key
-        following = next(e for e in entries if e.step == event.step + event.steps)
+        following = next(e for e in entries if e.step == event.step + plan.bar // 2)
         assert event.voice == 2 and following.key == event.key and following.voice != 2
+        bass, struck = fugue_form.event_line(plan, event)                 # V for half a bar, I on the entry's beat
+        assert {p % 12 for p in bass[:plan.bar // 2]} == {(event.key[0] + 7) % 12} and struck[plan.bar // 2]
+        assert {p % 12 for p in bass[plan.bar // 2:]} == {event.key[0]}
     tokens, given = plan_cells(plan)
     for entry in entries:                                                 # every entry note for note
         pitches, onsets = token_pitches(tokens[entry.voice, entry.step:entry.step + entry.steps])
@@ -164,6 +167,9 @@ def test_a_whole_fugue_keeps_its_plan_and_its_countersubject(checkpoint, tmp_pat
     assert (token_pitches(countersubject)[0] == plan.countersubject[0]).all()
     later = [e for e in plan.events if e.kind == 'countersubject']
     assert report['countersubjects'].startswith(f'{len(later)} of')
+    for voice in range(3):                         # silent before its first entry, countersubject or not
+        first = min(e.step for e in plan.entries() if e.voice == voice)
+        assert (written[voice, :first] == REST).all() and all(e.step >= first for e in later if e.voice == voice)
     for event in later:                            # the same line, moved into the entry's key
         line, _ = fugue_form.event_line(plan, event)
         assert (token_pitches(written[event.voice, event.step:event.step + event.steps])[0] == line).all()

@@ -9,7 +9,7 @@ The plan (:func:`plan_fugue`, a :class:`Plan` of :class:`Event`, saved as ``<nam
    goes on with the countersubject;
 2. then for each **middle entry**: an **episode** (a fragment of the subject's head repeated a scale step lower
    each time — a sequence — in the scale of the key it leads to, the bass on that key's dominant for its last
-   half bar where the bass is free) and the subject in a related key
+   half bar and on its tonic for the entry's first beat where the bass is free) and the subject in a related key
    (:data:`RELATED_KEYS`: the relative, the dominant, the subdominant and their relatives), in each voice by
    turns, inner ones first, the countersubject against it in a neighbouring voice where it fits;
 3. an episode and a **stretto** where the subject allows one (:func:`stretto_options`: the second entry before
@@ -64,7 +64,8 @@ FINAL_CHORD_THIRD = ('major', 'minor')
 class Event:
     """One thing the plan gives: an entry ('subject' or 'answer'), a 'countersubject' against an entry, an
     'episode' (a fragment of the subject in sequence), a 'dominant' (the bass on the dominant of the key of the
-    entry that follows, leading into it), a tonic 'pedal' or the final 'cadence' chord.
+    entry that follows for half a bar, then on its tonic for the entry's first beat), a tonic 'pedal' or the final
+    'cadence' chord.
 
     ``voice`` (row, 0 highest; −1: the cadence, every voice), ``step`` and ``steps`` (first step, length),
     ``key`` ((tonic pitch class, mode): the notes are the subject's moved into it, :func:`in_key`), ``octave``
@@ -167,10 +168,15 @@ def event_line(plan, event):
         home = ((plan.key[0] + 7) % 12, plan.key[1])
     elif event.kind == 'episode':
         return episode_line(plan, event)
-    elif event.kind in ('pedal', 'dominant'):
-        held = event.key[0] + (7 if event.kind == 'dominant' else 0)
-        pitches = np.full(event.steps, tonic_pitch(held % 12, register(event.voice, plan.voices)))
+    elif event.kind == 'pedal':
+        pitches = np.full(event.steps, tonic_pitch(event.key[0], register(event.voice, plan.voices)))
         return pitches + 12 * event.octave, np.r_[True, np.zeros(event.steps - 1, bool)]
+    elif event.kind == 'dominant':                   # V for half a bar, then I for the beat the entry starts on
+        near = register(event.voice, plan.voices)
+        half = min(event.steps, plan.bar // 2)
+        pitches = np.r_[np.full(half, tonic_pitch((event.key[0] + 7) % 12, near)),
+                        np.full(event.steps - half, tonic_pitch(event.key[0], near))]
+        return pitches + 12 * event.octave, (np.arange(event.steps) == 0) | (np.arange(event.steps) == half)
     else:
         raise SubjectError(f'{event.kind}: not a line')
     line = in_key(pitches, home, event.key)
@@ -410,11 +416,11 @@ class FormBuilder:
         self.t += self.episode_bars * self.bar
 
     def lead_in(self, busy, key):
-        """The bass on the dominant of ``key`` for the half bar before ``t``, unless it is ``busy`` (the voices of
-        the episode and the entries there)."""
+        """The bass on the dominant of ``key`` for the half bar before ``t`` and on its tonic for the beat from
+        ``t`` (a cadence into the entry), unless it is ``busy`` (the voices of the episode and the entries there)."""
         bass = self.n_voices - 1
         if self.n_voices > 2 and bass not in busy and self.episode_bars:
-            self.events.append(Event('dominant', bass, self.t - self.bar // 2, self.bar // 2, key, 0,
+            self.events.append(Event('dominant', bass, self.t - self.bar // 2, self.bar // 2 + 4, key, 0,
                                      section='episode'))
 
     def exposition(self):
@@ -545,8 +551,8 @@ def countersubject_of(plan, tokens):
 
 def place_countersubjects(plan):
     """The plan with each countersubject event given the octave at which it goes with its entry
-    (:func:`fitting_octave`: in its voice, then in the entry's other neighbour), those that fit nowhere
-    dropped → (plan, [(entry step, voice or None)])."""
+    (:func:`fitting_octave`: in its voice, then in the entry's neighbours, a voice that has entered and is free
+    there), those that fit nowhere dropped → (plan, [(entry step, voice or None)])."""
     entries = {e.step: e for e in plan.entries()}
     kept, placed = [], []
     for event in plan.events:
@@ -560,6 +566,8 @@ def place_countersubjects(plan):
                                       if 0 <= v < plan.voices and v != event.voice]
         busy = {e.voice for e in plan.events if e.kind != 'countersubject' and e.voice >= 0
                 and e.step < event.step + event.steps and event.step < e.step + e.steps}
+        busy |= {v for v in range(plan.voices)                      # not entered yet: silent, as the plan has it
+                 if min((e.step for e in entries.values() if e.voice == v), default=plan.length) > event.step}
         chosen = None
         for voice in (v for v in neighbours if v not in busy):
             octave = fitting_octave(line, entry_line, voice < against.voice, plan.lead + event.step, plan.bar,
