@@ -27,7 +27,6 @@ The pieces go to ``--out``/pieces, their pitch matrices in the built-in corpus's
 import argparse
 import dataclasses
 import json
-import pickle
 import pathlib
 import sys
 import time
@@ -46,7 +45,7 @@ from bach2.models.checkpoints import SHIPPED_VOICE_MODELS, load_voice_model
 from bach2.music.metre import fit_positions
 from bach2.music.pitch_names import pitch_class_of
 from bach2.render.piece import Output
-from bach2.safe_io import atomic_path, save_pickle
+from bach2.safe_io import atomic_path, load_pickle, save_pickle
 from bach2.time_series_to_pitch_matrix import JOURNAL_RESOLUTION, LOWEST_PITCH, N_PITCHES
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -91,8 +90,7 @@ def write_pieces(held, corpus, args):
 def measured(name, seed, path, seconds):
     """One written fugue's numbers (module docstring) and its ``T × V`` tokens; its pitch matrix in the built-in
     corpus's geometry goes to ``judge/`` beside ``pieces/`` (for ``benchmarks/judge_pieces.py``)."""
-    with open(path, 'rb') as handle:
-        record = pickle.load(handle)
+    record = load_pickle(path)
     plan = read_plan(path.with_suffix('.plan.json'))
     tokens = record['voice_tokens']
     matrix, onsets = token_matrices(tokens.T, LOWEST_PITCH, N_PITCHES)

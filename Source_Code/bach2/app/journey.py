@@ -94,13 +94,13 @@ def shipped_fugue(fugues, audio, bars=JOURNEY_FUGUE_BARS):
             piece = midi_to_time_series(corpus_primer(name))
             voices = read_voices(piece)
             if len(voices.names) >= 3:
-                found.append((len(piece_subject(voices).pitches), name, piece, voices))
+                subject = piece_subject(voices)
+                found.append((len(subject.pitches), name, piece, voices, subject))
         if not found:
             raise CorpusError('no held-out fugue of 3 or more voices in the corpus in voices')
-        _, name, piece, voices = min(found, key=lambda item: item[:2])
+        _, name, piece, voices, subject = min(found, key=lambda item: item[:2])
         key = melody_key(piece)
-        plan = plan_fugue(piece_subject(voices), WholeForm(min(len(voices.names), 4), key=f'{key[0]} {key[1]}',
-                                                            bars=bars))
+        plan = plan_fugue(subject, WholeForm(min(len(voices.names), 4), key=f'{key[0]} {key[1]}', bars=bars))
         files, report = write_whole_fugue(None, plan=plan, sampling=Sampling(seed=0),
                                           output=Output(fugues, name=f'shipped_fugue_{name}', audio=audio))
         print(f'  on the subject of {name}, {plan.voices} voices, {key_text(plan.key)}, {report["bars"]} bars: '

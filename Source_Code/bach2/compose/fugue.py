@@ -424,6 +424,14 @@ def voice_exposition(subject, tonic, form, entry_voices=None):
     return entries, (form.voices - 1) * spacing + len(pitches) + form.free_bars * bar
 
 
+def line_cells(pitches, onsets):
+    """A line's ``T`` MIDI pitches (−1 rest) and ``T`` onsets → ``T`` voice tokens: a rest, a pitch struck (at an
+    onset or where the pitch changes) or held."""
+    pitches = np.asarray(pitches)
+    struck = np.asarray(onsets, bool) | (np.r_[-1, pitches[:-1]] != pitches)
+    return np.where(pitches < 0, REST, np.where(struck, FIRST_PITCH + pitches - LOWEST, HOLD))
+
+
 def exposition_cells(entries, n_voices, n_steps):
     """Entries → (``V × T`` tokens, ``V × T`` given): each entry note for note, each voice silent before its first
     entry, the rest free."""
@@ -433,9 +441,7 @@ def exposition_cells(entries, n_voices, n_steps):
         if not given[entry.voice].any():
             given[entry.voice, :entry.start] = True
         span = slice(entry.start, entry.start + len(entry.pitches))
-        struck = np.asarray(entry.onsets, bool) | (np.r_[-1, entry.pitches[:-1]] != entry.pitches)
-        row = np.where(entry.pitches < 0, REST, np.where(struck, FIRST_PITCH + entry.pitches - LOWEST, HOLD))
-        tokens[entry.voice, span] = row
+        tokens[entry.voice, span] = line_cells(entry.pitches, entry.onsets)
         given[entry.voice, span] = True
     return tokens, given
 

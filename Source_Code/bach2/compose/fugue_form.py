@@ -35,11 +35,11 @@ import pathlib
 import numpy as np
 
 from bach2.compose.fugue import (BOTTOM_REGISTER, TOP_REGISTER, VOICE_GEOMETRY, Entry, Subject, SubjectError, answer_of,
-                                 entry_order, exposition_cells, read_subject, subject_key, subject_slug)
+                                 entry_order, exposition_cells, line_cells, read_subject, subject_key, subject_slug)
 from bach2.compose.harmonize import VOICE_NAMES
 from bach2.compose.lines import Sampling
 from bach2.compose.voice_writing import VoicePiece, voice_model_for, voices_composition
-from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, N_KEYS, REST
+from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, N_KEYS, REST, sounding_pitches
 from bach2.music.key_finding import find_key, key_of, pitch_class_histogram, scale_pitches, scale_steps
 from bach2.music.metre import fit_positions, usual_bar
 from bach2.music.pitch_names import pitch_class_of
@@ -528,9 +528,7 @@ def plan_cells(plan):
             pitches, onsets = event_line(plan, event)
             in_range(plan, event, pitches)
             span = slice(event.step, event.step + len(pitches))
-            struck = onsets | (np.r_[-1, pitches[:-1]] != pitches)
-            tokens[event.voice, span] = np.where(pitches < 0, REST,
-                                                 np.where(struck, FIRST_PITCH + pitches - LOWEST, HOLD))
+            tokens[event.voice, span] = line_cells(pitches, onsets)
             given[event.voice, span] = True
     return tokens, given
 
@@ -538,15 +536,9 @@ def plan_cells(plan):
 def countersubject_of(plan, tokens):
     """The countersubject: what the first voice to enter plays (``V × T`` tokens) against the second entry →
     (``T_s`` MIDI pitches, −1 rest; ``T_s`` onsets)."""
+    from bach2.measure.fugue_profile import token_pitches
     first, second = plan.entries()[:2]
-    row = tokens[first.voice, second.step:second.step + second.steps]
-    pitches = np.full(len(row), -1)
-    onsets = row >= FIRST_PITCH
-    current = -1
-    for t, token in enumerate(row):
-        current = token - FIRST_PITCH + LOWEST if token >= FIRST_PITCH else current if token == HOLD else -1
-        pitches[t] = current
-    return pitches, onsets
+    return token_pitches(tokens[first.voice, second.step:second.step + second.steps])
 
 
 def place_countersubjects(plan):
@@ -744,21 +736,10 @@ def plan_marks(plan):
     return marks
 
 
-def chord_at(tokens, step):
-    """MIDI pitches sounding at ``step`` of ``V × T`` tokens, highest voice first (−1 where a voice rests)."""
-    pitches = []
-    for row in tokens:
-        t = step
-        while t > 0 and row[t] == HOLD:
-            t -= 1
-        pitches.append(int(row[t]) - FIRST_PITCH + LOWEST if row[t] >= FIRST_PITCH else -1)
-    return pitches
-
-
 def ends_on_tonic(tokens, tonic):
     """Whether the last step of ``V × T`` tokens sounds a tonic chord: the lowest sounding pitch the tonic, the
     others in its major or minor triad."""
-    chord = [p for p in chord_at(tokens, tokens.shape[1] - 1) if p >= 0]
+    chord = [int(p) for p in sounding_pitches(np.asarray(tokens).T)[-1] if p >= 0]
     if not chord:
         return False
     return min(chord) % 12 == tonic and {(p - tonic) % 12 for p in chord} <= {0, 3, 4, 7}
@@ -768,14 +749,9 @@ def keys_at_entries(plan, tokens, around=None):
     """For each entry, the key found (:func:`~bach2.music.key_finding.find_key`) on the notes of every voice over
     the entry's steps and ``around`` steps (a bar) either side → [(planned key, found key)] as (pitch class,
     mode)."""
+    from bach2.measure.fugue_profile import sounding_roll
     around = plan.bar if around is None else around
-    roll = np.zeros((tokens.shape[1], 128))
-    for row in tokens:
-        current = -1
-        for t, token in enumerate(row):
-            current = token - FIRST_PITCH + LOWEST if token >= FIRST_PITCH else current if token == HOLD else -1
-            if current >= 0:
-                roll[t, current] = 1
+    roll = sounding_roll(tokens)
     found = []
     for e in plan.entries():
         span = roll[max(0, e.step - around):e.step + e.steps + around]
@@ -815,15 +791,12 @@ def complete_voices(model, voice_piece, n_steps, key, sampling=Sampling()):
     its voices, ending on the tonic chord of ``key`` ((tonic pitch class, mode)) held for the last bar, over a
     tonic pedal in the bass for the bar before it (when ``n_steps`` has three bars or more) → (VoicePiece, ``V × T``
     tokens given)."""
+    from bach2.compose.voice_writing import continue_voices
     from bach2.music.metre import continue_positions
-    from bach2.models.voice_sampling import CONTINUATION_FIGURES, GibbsSchedule, gibbs_fill
     V, T = voice_piece.tokens.shape
-    positions = np.concatenate([voice_piece.positions, continue_positions(voice_piece.positions, n_steps)])
-    tokens = np.concatenate([voice_piece.tokens, np.full((V, n_steps), REST, np.int16)], axis=1)
-    given = np.zeros(tokens.shape, bool)
-    given[:, :T] = True
-    downbeats = T + np.flatnonzero(positions[T:, 0] == 0)
-    last = int(downbeats[-1]) if len(downbeats) else T
+    tokens, given = np.full((V, n_steps), REST, np.int16), np.zeros((V, n_steps), bool)
+    downbeats = np.flatnonzero(continue_positions(voice_piece.positions, n_steps)[:, 0] == 0)
+    last = int(downbeats[-1]) if len(downbeats) else 0
     chord = final_chord(key[0], key[1], V, 'major')
     for voice, pitch in enumerate(chord):
         tokens[voice, last], tokens[voice, last + 1:] = FIRST_PITCH + pitch - LOWEST, HOLD
@@ -832,9 +805,8 @@ def complete_voices(model, voice_piece, n_steps, key, sampling=Sampling()):
         before = int(downbeats[-2])
         tokens[V - 1, before], tokens[V - 1, before + 1:last] = FIRST_PITCH + chord[-1] - LOWEST, HOLD
         given[V - 1, before:last] = True
-    filled = gibbs_fill(model, tokens, given, positions[:, 0], GibbsSchedule(figures=CONTINUATION_FIGURES),
-                        sampling.temperature, sampling.seed, on_round=sampling.progress)
-    return VoicePiece(filled, positions, voice_piece.names), given
+    done = continue_voices(model, voice_piece, n_steps, sampling, ending=(tokens, given))
+    return done, np.concatenate([np.ones((V, T), bool), given], axis=1)
 
 
 def complete_file(path, bars=8, key=None, checkpoint=None, sampling=Sampling(), output=Output(), from_bar=None):

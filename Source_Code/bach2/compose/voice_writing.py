@@ -132,14 +132,18 @@ def rewrite_passage(model, voice_piece, steps, voices, sampling=Sampling(), sche
     return dataclasses.replace(voice_piece, tokens=filled)
 
 
-def continue_voices(model, voice_piece, n_steps, sampling=Sampling(), schedule=None):
+def continue_voices(model, voice_piece, n_steps, sampling=Sampling(), schedule=None, ending=None):
     """:class:`VoicePiece` (a primer) → the primer and ``n_steps`` more steps in its voices; by default the
-    sampler reuses the piece's figures (:data:`~bach2.models.voice_sampling.CONTINUATION_FIGURES`)."""
+    sampler reuses the piece's figures (:data:`~bach2.models.voice_sampling.CONTINUATION_FIGURES`). ``ending``:
+    (``V × n_steps`` tokens, ``V × n_steps`` bool) cells of the new steps given too (a final cadence)."""
     from bach2.models.voice_sampling import CONTINUATION_FIGURES, GibbsSchedule, gibbs_fill
     V, T = voice_piece.tokens.shape
     tokens = np.concatenate([voice_piece.tokens, np.full((V, n_steps), REST, np.int16)], axis=1)
     known = np.zeros(tokens.shape, bool)
     known[:, :T] = True
+    if ending is not None:
+        tokens[:, T:] = np.where(ending[1], ending[0], REST)
+        known[:, T:] = ending[1]
     positions = np.concatenate([voice_piece.positions, continue_positions(voice_piece.positions, n_steps)])
     filled = gibbs_fill(model, tokens, known, positions[:, 0], schedule or GibbsSchedule(figures=CONTINUATION_FIGURES),
                         sampling.temperature, sampling.seed, on_round=sampling.progress)

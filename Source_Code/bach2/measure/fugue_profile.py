@@ -15,7 +15,7 @@ Tokens are ``V × T`` voice tokens (:mod:`bach2.data.voice_tokens`, 16th-note st
 """
 import numpy as np
 
-from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, REST
+from bach2.data.voice_tokens import FIRST_PITCH, REST, sounding_pitches
 from bach2.music.key_finding import find_key, pitch_class_histogram
 from bach2.music.pitch_names import pitch_class_of
 
@@ -27,11 +27,8 @@ INTERVAL_SLACK = 2       # semitones each interval may differ by, in the same di
 
 def token_pitches(row):
     """One voice's tokens → (``T`` MIDI pitches sounding, −1 silent; ``T`` bool onsets)."""
-    pitches, current = np.full(len(row), -1), -1
-    for t, token in enumerate(row):
-        current = int(token) - FIRST_PITCH + LOWEST if token >= FIRST_PITCH else current if token == HOLD else -1
-        pitches[t] = current
-    return pitches, np.asarray(row) >= FIRST_PITCH
+    row = np.asarray(row)
+    return sounding_pitches(row[:, None])[:, 0].astype(int), row >= FIRST_PITCH
 
 
 def opening_subject(tokens):
@@ -76,11 +73,10 @@ def find_entries(tokens, subject):
 
 def sounding_roll(tokens):
     """``V × T`` tokens → ``T × 128`` 0/1 roll of every voice."""
-    roll = np.zeros((tokens.shape[1], 128))
-    for row in tokens:
-        line, _ = token_pitches(row)
-        steps = np.flatnonzero(line >= 0)
-        roll[steps, line[steps]] = 1
+    pitches = sounding_pitches(np.asarray(tokens).T)
+    roll = np.zeros((len(pitches), 128))
+    steps, voices = np.nonzero(pitches >= 0)
+    roll[steps, pitches[steps, voices]] = 1
     return roll
 
 
