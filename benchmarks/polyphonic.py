@@ -62,8 +62,10 @@ def main():
                         help="the next frame's position in a 4/4 bar counted from the first frame as input "
                         '(the sets have no bar lines; off here, so earlier rows reproduce)')
     parser.add_argument('--pitch-order', choices=PITCH_ORDERS, default='up',
-                        help="lstm-nade: draw each frame's pitches low to high (up) or high to low (down: a given "
-                        'soprano conditions exactly, see bach2 harmonize) (default: %(default)s)')
+                        help="lstm-nade: draw each frame's pitches low to high (up), high to low (down: a given "
+                        'soprano conditions exactly, see bach2 harmonize), the outer ones first (outside-in) or the '
+                        "middle ones first (inside-out); --ensemble of several orders is a mixture over orders "
+                        '(default: %(default)s)')
     parser.add_argument('--patience', type=int, default=0, help='early stopping: epochs without a new best (0 = off)')
     parser.add_argument('--transpositions', default='all', help="'all' or a comma list of k in sh<k>")
     parser.add_argument('--plateau-decay', type=decay, default=1.0,

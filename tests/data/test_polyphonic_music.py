@@ -132,9 +132,11 @@ def test_prepared_folder_keeps_the_split_the_geometry_and_the_transposition(smal
     sh2 = load_training_set(out, [0, 3], transpositions=(2,), step_ticks=48)
     sh11 = load_training_set(out, [0, 3], transpositions=(11,), step_ticks=48)
     np.testing.assert_array_equal(sh0.inputs, np.concatenate([SMALL['train'][0], SMALL['test'][0]]))
-    np.testing.assert_array_equal(sh2.inputs[:, 2:], sh0.inputs[:, :-2])     # sh2: two semitones up
-    np.testing.assert_array_equal(sh11.inputs[:, :-1], sh0.inputs[:, 1:])    # sh11: one semitone down
-    assert sh2.inputs[4:].sum() == sh11.inputs[4:].sum() == 5    # MIDI 108 / 21 fell off the keyboard
+    np.testing.assert_array_equal(sh2.inputs[:, 2:], sh0.inputs[:4, :-2])     # sh2: two semitones up
+    np.testing.assert_array_equal(sh11.inputs[:, :-1], sh0.inputs[:4, 1:])    # sh11: one semitone down
+    # the test piece spans MIDI 21 to 108: no other key keeps it on the keyboard
+    assert sh0.names == ['small_train_000_sh0', 'small_test_000_sh0']
+    assert sh2.names == ['small_train_000_sh2'] and sh11.names == ['small_train_000_sh11']
 
     geometry, pieces, failures = load_pieces(out, split='test', progress=False)
     assert geometry == Geometry(step_ticks=48, n_pitches=88, lowest_pitch=21) and failures == []
@@ -144,6 +146,19 @@ def test_prepared_folder_keeps_the_split_the_geometry_and_the_transposition(smal
     assert len(step_chords) == 5 and step_chords[0] == step_chords[1]       # one chord per two eighth-note frames
     # no bar lines in the set: bars of 4/4 (8 eighths) from the first frame
     np.testing.assert_array_equal(positions, [[0, 8], [1, 8], [2, 8], [3, 8], [4, 8]])
+
+
+def test_a_key_goes_in_the_octave_that_keeps_the_piece_on_the_keyboard(tmp_path):
+    high = roll(2, [100, 107], [104])                   # sh2 (+2) would push MIDI 107 off: it goes 10 down
+    low = roll(2, [21, 30], [60])                       # sh11 (-1) would push MIDI 21 off: it goes 11 up
+    mat = write_mat(tmp_path / 'edges.mat', {'train': [high, low], 'valid': [high], 'test': [low]})
+    out = tmp_path / 'prepared'
+    prepare_polyphonic(mat, out, transpositions=(0, 2, 11), data_root=tmp_path)
+    sh2 = load_training_set(out, [0, 1], transpositions=(2,), step_ticks=48)
+    sh11 = load_training_set(out, [0, 1], transpositions=(11,), step_ticks=48)
+    np.testing.assert_array_equal(sh2.inputs, np.concatenate([np.roll(high, -10, axis=1), np.roll(low, 2, axis=1)]))
+    np.testing.assert_array_equal(sh11.inputs, np.concatenate([np.roll(high, -1, axis=1), np.roll(low, 11, axis=1)]))
+    assert sh2.inputs.sum() == sh11.inputs.sum() == high.sum() + low.sum()        # no note lost
 
 
 def test_a_path_may_say_its_frame_and_a_name_keeps_its_own(small_mat, tmp_path):

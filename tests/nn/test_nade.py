@@ -11,9 +11,9 @@ import numpy as np
 import pytensor
 import pytest
 
-from bach2.models.model_config import ModelConfig
+from bach2.models.model_config import PITCH_ORDERS, ModelConfig
 from bach2.nn import layers
-from bach2.nn.nade import NADELayer
+from bach2.nn.nade import NADELayer, drawing_order
 from bach2.rnn_model import RNNModel
 from bach2.sampling import Sampler, decision_noise
 
@@ -28,18 +28,28 @@ def sigmoid(x):
 
 def numpy_conditionals(h, v, state, order='up'):
     """p(v_i = 1 | v_before i, h) pitch by pitch, from the equations of bach2.nn.nade's docstring, the
-    parameters indexed in the drawing order (low to high, or high to low)."""
+    parameters indexed in the drawing order."""
     W, V, b, c = (state[f'output.{name}'] for name in 'WVbc')
     visible, activation = b + h @ state['output.U_v'], c + h @ state['output.U_h']
-    drawn = v if order == 'up' else v[::-1]
-    conditionals = []
-    for i in range(len(v)):
-        conditionals.append(sigmoid(visible[i] + V[i] @ sigmoid(activation)))
-        activation = activation + drawn[i] * W[i]
-    return np.array(conditionals if order == 'up' else conditionals[::-1])
+    turns = drawing_order(order, len(v))
+    conditionals = np.zeros(len(v))
+    for i, pitch in enumerate(turns):
+        conditionals[pitch] = sigmoid(visible[i] + V[i] @ sigmoid(activation))
+        activation = activation + v[pitch] * W[i]
+    return conditionals
 
 
-@pytest.fixture(scope='module', params=['up', 'down'])
+def test_each_order_draws_every_unit_once():
+    assert list(drawing_order('up', 5)) == [0, 1, 2, 3, 4] and list(drawing_order('down', 5)) == [4, 3, 2, 1, 0]
+    assert list(drawing_order('outside-in', 5)) == [4, 0, 3, 1, 2]
+    assert list(drawing_order('inside-out', 6)) == [2, 3, 1, 4, 0, 5]
+    for order in PITCH_ORDERS:
+        assert sorted(drawing_order(order, 88)) == list(range(88))
+    with pytest.raises(ValueError, match='sideways'):
+        drawing_order('sideways', 4)
+
+
+@pytest.fixture(scope='module', params=['up', 'down', 'outside-in'])
 def model(request):
     model = RNNModel(ModelConfig(batch_size=2 ** P, pitch_order=request.param, **TINY))
     rng = np.random.default_rng(0)

@@ -78,8 +78,9 @@ def add_step_arguments(parser, defaults):
                         help='lstm-nade: model struck and held notes — each step is the pitches sounding, then the '
                         'pitches struck (the onset plane of stage 1), so a repeated note is not a held one')
     parser.add_argument('--pitch-order', choices=PITCH_ORDERS, default=defaults.pitch_order,
-                        help="lstm-nade: draw each step's pitches low to high (up) or high to low (down), so that "
-                        'bach2 harmonize and fugue can give the top voice exactly (default: %(default)s)')
+                        help="lstm-nade: draw each step's pitches low to high (up), high to low (down: bach2 "
+                        'harmonize and fugue can give the top voice exactly), the outer ones first (outside-in) '
+                        'or the middle ones first (inside-out) (default: %(default)s)')
     parser.add_argument('--note-cost', choices=NOTE_COSTS, default=defaults.note_cost,
                         help="the note cost: cross-entropy averaged over pitches and examples ('mean', Lasagne's), "
                         "summed over pitches ('sum') or over pitches and examples ('total') (default: %(default)s)")

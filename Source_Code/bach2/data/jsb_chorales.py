@@ -72,6 +72,18 @@ def transpose_keys(roll, semitones):
     return moved
 
 
+def keyboard_shift(roll, semitones):
+    """The shift of a ``T × 88`` roll to the key ``semitones`` away that keeps every note on the keyboard:
+    ``semitones``, else the same key an octave lower or higher → semitones, or None when no octave fits."""
+    played = np.nonzero(roll.any(axis=0))[0]
+    if not len(played):
+        return semitones
+    for shift in (semitones, semitones - 12, semitones + 12):
+        if played[0] + shift >= 0 and played[-1] + shift < N_KEYS:
+            return shift
+    return None
+
+
 def roll_chords(roll, steps_per_quarter=1):
     """``T × 88`` roll → one chord index per quarter note (stage 2's chord finder)."""
     full = np.zeros((len(roll), 128), bool)
@@ -81,7 +93,9 @@ def roll_chords(roll, steps_per_quarter=1):
 
 def prepare_rolls(rolls, set_name, out_dir, transpositions, step_ticks):
     """{split: [``T × 88`` roll]} → a prepared folder (sh<k> for each k of ``transpositions``, frames of
-    ``step_ticks``) → files written. Pieces are named ``<set_name>_<split>_<index>``; ``split.json`` lists them."""
+    ``step_ticks``) → files written. Pieces are named ``<set_name>_<split>_<index>``; ``split.json`` lists them.
+    A piece goes to sh<k> in the octave of that key that keeps its notes on the 88 keys (:func:`keyboard_shift`);
+    where none does, sh<k> holds it with 0 steps, and training leaves it out of that key."""
     names = {split: [f'{set_name}_{split}_{i:03d}' for i in range(len(rolls[split]))] for split in SPLITS}
     all_names = [name for split in SPLITS for name in names[split]]
     originals = [roll for split in SPLITS for roll in rolls[split]]
@@ -91,15 +105,17 @@ def prepare_rolls(rolls, set_name, out_dir, transpositions, step_ticks):
     out_dir = pathlib.Path(out_dir)
     written = []
     for k in transpositions:
-        shift = shift_semitones(k)
+        shifts = [keyboard_shift(roll, shift_semitones(k)) for roll in originals]
+        kept = [slice(None) if shift is not None else slice(0) for shift in shifts]
+        shifts = [shift_semitones(k) if shift is None else shift for shift in shifts]
         path = save_sequences(out_dir, f'pitch_matrix_{step_ticks}ticks_sh{k}', 'pitch_matrices',
-                              [transpose_keys(roll, shift) for roll in originals], all_names,
-                              per_step={BAR_POSITIONS: positions}, semitones=[shift] * len(all_names),
-                              step_ticks=step_ticks, lowest_pitch=LOWEST_KEY)
+                              [transpose_keys(roll[keep], shift) for roll, keep, shift in zip(originals, kept, shifts)],
+                              all_names, per_step={BAR_POSITIONS: [p[keep] for p, keep in zip(positions, kept)]},
+                              semitones=shifts, step_ticks=step_ticks, lowest_pitch=LOWEST_KEY)
         chord_path = save_sequences(out_dir, f'chord_sequence_sh{k}', 'chord_sequences',
-                                    [transpose_chord_indices(c, shift) for c in chords], all_names,
-                                    semitones=[shift] * len(all_names),
-                                    chord_names=[f'{root} {quality}' for root, quality in CHORD_NAMES])
+                                    [transpose_chord_indices(c[keep], shift)
+                                     for c, keep, shift in zip(chords, kept, shifts)], all_names,
+                                    semitones=shifts, chord_names=[f'{root} {quality}' for root, quality in CHORD_NAMES])
         written += [path, path.with_suffix('.npz'), chord_path, chord_path.with_suffix('.npz')]
     split_path = out_dir / SPLIT_FILE
     with atomic_path(split_path) as temporary:

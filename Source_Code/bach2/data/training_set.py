@@ -255,7 +255,7 @@ def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ti
                       crop=Crop()):
     """The pieces ``piece_indices`` in the transpositions ``sh<k>`` → :class:`TrainingSet` of ``rows``, cropped
     by ``crop`` (:func:`build_training_set`); the bar positions are read when the folder has them (and must be,
-    with ``rows.metre_input``)."""
+    with ``rows.metre_input``). A piece with 0 steps in sh<k> (left out of that key) is skipped there."""
     steps_per_quarter = JOURNAL_RESOLUTION // step_ticks
     pieces = []
     for k in transpositions:
@@ -264,7 +264,7 @@ def load_training_set(data_dir, piece_indices, transpositions=range(12), step_ti
         chord_sequences, _ = read_sequences(_path(data_dir, f'chord_sequence_sh{k}.npz'), 'chord_sequences')
         positions = read_positions(path, required=rows.metre_input) or [None] * len(matrices)
         pieces += [(matrices[i], step_chord_indices(chord_sequences[i], len(matrices[i]), steps_per_quarter),
-                    f'{piece_names_k[i]}_sh{k}', positions[i]) for i in piece_indices]
+                    f'{piece_names_k[i]}_sh{k}', positions[i]) for i in piece_indices if len(matrices[i])]
     return build_training_set(pieces, rows, crop)
 
 

@@ -9,8 +9,8 @@ OPTIMIZER_NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam')
 MODES = ('polyphonic', 'monophonic')
 TARGETS = ('last', 'all')           # what a training sequence teaches: its next step (the journal's) or every step
 MODELS = ('lstm', 'lstm-nade')       # output: independent sigmoids (the journal's) or a NADE over the step
+PITCH_ORDERS = ('up', 'down', 'outside-in', 'inside-out')   # the NADE's order over a step (bach2.nn.nade.drawing_order)
 SAMPLING_RULES = ('sample', 'threshold', 'argmax')   # see bach2.sampling.decision_noise
-PITCH_ORDERS = ('up', 'down')      # the NADE's order over a step: low to high, or high to low (bach2.nn.nade)
 NOTE_COSTS = ('mean', 'sum', 'total')   # the note cost: cross-entropy averaged over pitches and examples, summed
                                          # over pitches (averaged over examples), or summed over both
 

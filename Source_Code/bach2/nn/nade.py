@@ -3,7 +3,7 @@
 The faithful model gives each pitch its own sigmoid, independent of the others,
 so it cannot learn which notes sound together. :class:`NADELayer` models the
 whole step ``v`` (P pitches, 0/1) as a product of conditionals, low pitch to
-high (or high to low: ``order``; Larochelle & Murray 2011), with biases set by the LSTM output ``h`` — the
+high (or in another order: ``order``; Larochelle & Murray 2011), with biases set by the LSTM output ``h`` — the
 RNN-NADE of Boulanger-Lewandowski et al. (2012), here with an LSTM:
 
     b_v = b + h·U_v                   (P)    visible biases of this step
@@ -170,13 +170,28 @@ def _jax_logits_grad(op, **kwargs):
     return gradients
 
 
+def drawing_order(order, width):
+    """The ``width`` units of a plane in the order a NADE draws them → int array: the natural index of the
+    unit drawn at each turn. 'up': low to high; 'down': high to low; 'outside-in': the highest, the lowest,
+    the next highest, the next lowest, …; 'inside-out': that order backwards (the middle first)."""
+    if order not in ('up', 'down', 'outside-in', 'inside-out'):
+        raise ValueError(f'the order must be up, down, outside-in or inside-out, not {order!r}')
+    natural = np.arange(width)
+    if order in ('up', 'down'):
+        return natural if order == 'up' else natural[::-1]
+    outside_in = np.empty(width, int)
+    outside_in[0::2], outside_in[1::2] = natural[::-1][:(width + 1) // 2], natural[:width // 2]
+    return outside_in if order == 'outside-in' else outside_in[::-1]
+
+
 class NADELayer(Layer):
     """Output layer over P pitches with H NADE hidden units, reading an ``B × N`` LSTM output.
 
     Parameters: W (P × H), V (P × H), b (P), c (H), U_v (N × P), U_h (N × H), all float32, indexed in
-    the order the NADE draws its units. ``order``: 'up' (low to high) or 'down' (high to low, each of
-    the ``planes`` planes of P pitches reversed), so that a given top voice is the first thing drawn
-    and the rest of the step is sampled from its exact conditional. Inputs and outputs keep the natural order.
+    the order the NADE draws its units. ``order`` (:func:`drawing_order`, the same within each of the
+    ``planes`` planes of P pitches): 'up' (low to high), 'down' (high to low, so that a given top voice is
+    the first thing drawn and the rest of the step is sampled from its exact conditional), 'outside-in' or
+    'inside-out'. Inputs and outputs keep the natural order.
     ``get_output_for(h, targets=v)`` → ``B × P`` conditionals p(v_i = 1 | v_before i, h); h may have
     more leading axes (``B × T × N`` with ``B × T × P`` targets → ``B × T × P``).
     """
@@ -186,14 +201,14 @@ class NADELayer(Layer):
         super().__init__(incoming, name)
         self._check_num_units(num_units)
         self._check_num_units(num_hidden)
-        if order not in ('up', 'down') or num_units % planes:
-            raise ValueError(f'{self._describe()}: order must be up or down over whole planes, '
-                             f'not {order!r} over {num_units} units in {planes} planes')
+        if num_units % planes:
+            raise ValueError(f'{self._describe()}: {num_units} units are not {planes} whole planes')
         num_inputs = incoming.output_shape[-1]
         self.num_units, self.num_hidden = num_units, num_hidden
         width = num_units // planes
         self.order = None if order == 'up' else np.concatenate(
-            [np.arange(width)[::-1] + k * width for k in range(planes)])     # its own inverse
+            [drawing_order(order, width) + k * width for k in range(planes)])
+        self.natural = None if order == 'up' else np.argsort(self.order)
         self.W = self.add_param(W, (num_units, num_hidden), name='W')
         self.V = self.add_param(V, (num_units, num_hidden), name='V')
         self.b = self.add_param(b, (num_units,), name='b', regularizable=False)
@@ -205,8 +220,12 @@ class NADELayer(Layer):
         return input_shape[0], self.num_units
 
     def _reorder(self, x):
-        """Units on the last axis of ``x`` from the natural order to the drawing order, or back."""
+        """Units on the last axis of ``x`` from the natural order to the drawing order."""
         return x if self.order is None else x[..., self.order]
+
+    def _natural(self, x):
+        """Units on the last axis of ``x`` from the drawing order back to the natural order."""
+        return x if self.order is None else x[..., self.natural]
 
     def biases(self, h):
         """LSTM output ``B × N`` → (visible biases ``B × P``, hidden biases ``B × H``) of this step, drawing order."""
@@ -220,7 +239,7 @@ class NADELayer(Layer):
         h = input.reshape((-1, input.shape[-1]))                            # rows × N
         visible, hidden = self.biases(h)
         steps = self._reorder(targets.reshape((-1, self.num_units)))
-        logits = self._reorder(nade_logits(hidden, visible, steps, self.W, self.V))
+        logits = self._natural(nade_logits(hidden, visible, steps, self.W, self.V))
         return pt.sigmoid(logits).reshape((*leading, self.num_units))
 
     def sample(self, h, cutoffs, temperature, previous=None, max_notes=None):
@@ -270,7 +289,7 @@ class NADELayer(Layer):
         counts = outputs[1][-1]
         fullest = pt.eq(counts, counts.max()).astype('float32')
         first = fullest * pt.eq(pt.cumsum(fullest), 1)           # one-hot K, float: no int64 index under JAX
-        return self._reorder(pt.dot(first, steps)), self._reorder(pt.dot(first, outputs[3].T))
+        return self._natural(pt.dot(first, steps)), self._natural(pt.dot(first, outputs[3].T))
 
 
 def follow_pitches(onsets, sounding, before):
