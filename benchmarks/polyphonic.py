@@ -121,6 +121,9 @@ def main():
     rows += [(f'{name} (published)', value) for name, value in PUBLISHED_TEST_NLL[args.set].items()]
     for name, value in rows:
         print(f'  {name:<60} {value:6.2f}')
+    print('  by depth into a piece: ' + ', '.join(f'frames {span}: {value:.2f} ({frames})'
+                                                  for span, (value, frames) in test['nll_by_depth'].items()))
+    results['test_nll_by_depth'] = test['nll_by_depth']
     with atomic_path(out / 'results.json') as temporary, open(temporary, 'w') as handle:
         json.dump(results, handle, indent=1)
     print(f'  {out / "results.json"}')

@@ -135,6 +135,12 @@ def test_every_step_model_samples_in_both_contexts_and_evaluates(every_step_run,
     report = checkpoint_nll(str(checkpoint), pieces, progress=False)
     assert report['frames'] == sum(len(matrix) for matrix, *_ in pieces)   # every frame, from its piece's start
     assert 0 < report['nll_per_frame'] < 61 * np.log(2) * 2
+    by_depth = report['nll_by_depth']
+    lengths = np.array([len(matrix) for matrix, *_ in pieces])
+    assert by_depth['0-32'][1] == np.minimum(lengths, 32).sum()           # each piece's first 32 frames
+    assert sum(frames for _, frames in by_depth.values()) == report['frames']
+    assert sum(nll * frames for nll, frames in by_depth.values()) / report['frames'] == pytest.approx(
+        report['nll_per_frame'], rel=1e-9)
 
 
 def test_window_model_is_evaluated_with_full_context(data_dir, tmp_path):

@@ -90,12 +90,17 @@ def midi_pieces(folder, geometry, progress=True, articulation=False):
     return pieces, failures
 
 
+DEPTHS = (0, 32, 128, 512)      # frames into a piece where the ranges of ``nll_by_depth`` begin
+
+
 def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
     """NLL per frame of a checkpoint, or of an ensemble of checkpoints (a list), on ``pieces`` (as :func:`load_pieces`).
 
     An ensemble's probability of a frame is the mean of its members' probabilities of that frame (a
     mixture: still an exact likelihood). → dict: ``nll_per_frame`` (nats), ``frames``, ``pieces``
-    (evaluated), ``too_short`` (names of pieces with no step at all), ``epoch`` (of the first checkpoint).
+    (evaluated), ``too_short`` (names of pieces with no step at all), ``epoch`` (of the first checkpoint),
+    ``nll_by_depth`` ({'0-32': (NLL per frame, frames), '32-128': …, '512-': …}: the frames that many frames
+    into their piece, the first frame at depth 0; ranges without a frame left out).
     """
     from bach2.rnn_model import RNNModel        # PyTensor and JAX: seconds to import
     usable = [piece for piece in pieces if len(piece[0])]
@@ -116,8 +121,16 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
     predicted = ~np.isnan(row_nlls[0])
     nll = np.stack([row_nll[predicted] for row_nll in row_nlls])             # members × frames
     mixture = -(np.logaddexp.reduce(-nll, axis=0) - np.log(len(nll)))         # −log mean_k p_k(frame)
+    starts = data.piece_starts[:-1]
+    rows = np.arange(len(predicted))
+    depth = (rows - starts[np.searchsorted(starts, rows, side='right') - 1] - 1)[predicted]   # after the silent row
+    by_depth = {}
+    for low, high in zip(DEPTHS, DEPTHS[1:] + (None,)):
+        inside = (depth >= low) & (depth < (high or np.inf))
+        if inside.any():
+            by_depth[f'{low}-{high or ""}'] = (float(mixture[inside].mean()), int(inside.sum()))
     return {'nll_per_frame': float(mixture.mean()), 'frames': int(predicted.sum()), 'pieces': len(usable),
-            'too_short': too_short, 'epoch': epochs[0]}
+            'too_short': too_short, 'epoch': epochs[0], 'nll_by_depth': by_depth}
 
 
 def shared_geometry(checkpoints):
