@@ -7,7 +7,8 @@ eighth for the others; the published split; every set in C, so other keys are au
 ``test`` NLL per frame — binary cross-entropy summed over the 88 keys, averaged over every frame, each frame
 predicted from everything before it in its sequence (an exact likelihood) — beside the unigram and repeat
 baselines on the same frames and the published numbers. ``--ensemble`` averages the *probabilities* of the
-best checkpoints of earlier runs (still an exact likelihood). Results go to ``--out``/results.json.
+best checkpoints of earlier runs (still an exact likelihood; ``--ensemble-weights valid``: with the weights
+most likely on ``valid``), and prints what each member adds. Results go to ``--out``/results.json.
 
     python benchmarks/polyphonic.py --set jsb --model lstm-nade --targets all --out /tmp/jsb_all
     python benchmarks/polyphonic.py --set jsb --out /tmp/jsb_quick --epochs 1 --transpositions 0 --hidden 64
@@ -21,7 +22,7 @@ import numpy as np
 from bach2.app.arguments import decay, fraction
 from bach2.data.polyphonic_music import BENCHMARKS, PUBLISHED_TEST_NLL, prepare_polyphonic
 from bach2.measure.baselines import repeat_nll, repeat_rates, unigram_nll
-from bach2.measure.evaluate import checkpoint_nll, load_pieces
+from bach2.measure.evaluate import checkpoint_nll, load_pieces, mixture_weights
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path, load_rnn_checkpoint
 from bach2.models.model_config import PITCH_ORDERS, ModelConfig
 from bach2.safe_io import atomic_path
@@ -39,6 +40,30 @@ def baselines(data_dir):
     previous = np.concatenate([np.vstack([np.zeros_like(m[:1]), m[:-1]]) for m, *_ in test_pieces])
     return {'unigram': unigram_nll(train_frames, test_frames),
             'repeat': repeat_nll(repeat_rates(train_frames, starts), previous, test_frames)}
+
+
+def ensemble_nll(checkpoints, data_dir, test_pieces, fitted):
+    """Test NLL of the mixture of ``checkpoints``: equal weights, or (``fitted``) those most likely on ``valid``
+    → (checkpoint_nll's dict + ``members``: per member its own test NLL, its weight, and the test NLL of the
+    mixture of the members up to it, weights fitted again for each such prefix; label)."""
+    valid = None
+    if fitted:
+        _, valid_pieces, _ = load_pieces(data_dir, split='valid')
+        valid = checkpoint_nll(checkpoints, valid_pieces)['member_nlls']
+
+    def weights(k):
+        return np.full(k, 1 / k) if valid is None else mixture_weights(valid[:k])
+
+    test = checkpoint_nll(checkpoints, test_pieces, weights=weights(len(checkpoints)))
+    nll, final = test['member_nlls'], weights(len(checkpoints))
+    test['members'] = []
+    for k, checkpoint in enumerate(checkpoints, 1):
+        prefix = float(-np.logaddexp.reduce(np.log(weights(k))[:, None] - nll[:k], axis=0).mean())
+        test['members'].append({'checkpoint': str(checkpoint), 'test_nll_per_frame': float(nll[k - 1].mean()),
+                                'weight': float(final[k - 1]), 'mixture_up_to_here': prefix})
+        print(f'  {checkpoint}: alone {nll[k - 1].mean():.3f}, weight {final[k - 1]:.3f}, the first {k} mixed '
+              f'{prefix:.3f}')
+    return test, f'ensemble of {len(checkpoints)} ({"weights fitted on valid" if fitted else "equal weights"})'
 
 
 def main():
@@ -78,6 +103,9 @@ def main():
                         'earlier run with the same --out and settings')
     parser.add_argument('--ensemble', nargs='+', default=[], metavar='CHECKPOINT',
                         help='skip training: test the average of these checkpoints\' probabilities')
+    parser.add_argument('--ensemble-weights', choices=('equal', 'valid'), default='equal',
+                        help="--ensemble: equal weights, or those of the mixture most likely on 'valid' "
+                        '(default: %(default)s)')
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     shifts = tuple(range(12)) if args.transpositions == 'all' else tuple(int(k) for k in args.transpositions.split(','))
@@ -87,9 +115,9 @@ def main():
     results = {'settings': vars(args), 'set': args.set, 'published': PUBLISHED_TEST_NLL[args.set],
                'baselines': baselines(data_dir)}
     if args.ensemble:
-        test = checkpoint_nll(args.ensemble, test_pieces)
-        label = f'ensemble of {len(args.ensemble)} checkpoints (probabilities averaged)'
-        results.update(test_nll_per_frame=test['nll_per_frame'], test_frames=test['frames'])
+        test, label = ensemble_nll(args.ensemble, data_dir, test_pieces, args.ensemble_weights == 'valid')
+        results.update(test_nll_per_frame=test['nll_per_frame'], test_frames=test['frames'],
+                       members=test['members'])
     else:
         model_config = ModelConfig(n_layers=args.layers, n_hidden=args.hidden, sequence_length=args.sequence_length,
                                    batch_size=args.batch_size, optimizer='adam', learning_rate=args.learning_rate,

@@ -15,7 +15,7 @@ import pytest
 from bach2.common import CorpusError
 from bach2.data.prepare import prepare_training_data
 from bach2.data.training_set import SPLIT_FILE, piece_names
-from bach2.measure.evaluate import checkpoint_nll, load_pieces
+from bach2.measure.evaluate import checkpoint_nll, load_pieces, mixture_weights
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path
 from bach2.models.model_config import ModelConfig
 from bach2.music.geometry import Geometry
@@ -52,6 +52,11 @@ def test_nll_on_the_held_out_split_equals_the_validation_nll_of_training(trained
     best_result = checkpoint_nll(best_checkpoint_path(trained['checkpoint']), pieces, progress=False)
     assert best_result['nll_per_frame'] == pytest.approx(best['valid_nll_per_frame'], rel=1e-5)
     assert best_result['epoch'] == best['epoch'] + 1
+    two = [trained['checkpoint'], best_checkpoint_path(trained['checkpoint'])]
+    weighted = checkpoint_nll(two, pieces, progress=False, weights=[1e-12, 1 - 1e-12])     # all on the best
+    assert weighted['nll_per_frame'] == pytest.approx(best['valid_nll_per_frame'], rel=1e-5)
+    np.testing.assert_allclose(weighted['member_nlls'].mean(axis=1),
+                               [result['nll_per_frame'], best_result['nll_per_frame']], rtol=1e-6)
 
 
 def test_midi_files_get_the_same_preprocessing_as_the_prepared_folder(trained, tmp_path):
@@ -123,3 +128,16 @@ def test_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, case):
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith('bach2: error: ')
     assert not (tmp_path / 'e.json').exists()
+
+
+def test_mixture_weights_are_those_most_likely_on_the_frames_given():
+    rng = np.random.default_rng(0)
+    good, bad = rng.uniform(1, 2, 400), rng.uniform(4, 5, 400)
+    assert mixture_weights(np.stack([bad, good]))[1] > 0.95                   # one member better everywhere
+    split = np.stack([np.r_[good[:200], bad[:200]], np.r_[bad[200:], good[200:]]])
+    weights = mixture_weights(split)
+    assert weights.sum() == pytest.approx(1) and weights == pytest.approx([0.5, 0.5], abs=0.02)
+
+    def mixture(w):
+        return -np.logaddexp.reduce(np.log(w)[:, None] - split, axis=0).mean()
+    assert all(mixture(weights) <= mixture(np.array([w, 1 - w])) + 1e-9 for w in np.linspace(0.05, 0.95, 19))

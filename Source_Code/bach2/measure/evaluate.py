@@ -93,22 +93,24 @@ def midi_pieces(folder, geometry, progress=True, articulation=False):
 DEPTHS = (0, 32, 128, 512)      # frames into a piece where the ranges of ``nll_by_depth`` begin
 
 
-def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
+def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True, weights=None):
     """NLL per frame of a checkpoint, or of an ensemble of checkpoints (a list), on ``pieces`` (as :func:`load_pieces`).
 
-    An ensemble's probability of a frame is the mean of its members' probabilities of that frame (a
-    mixture: still an exact likelihood). → dict: ``nll_per_frame`` (nats), ``frames``, ``pieces``
-    (evaluated), ``too_short`` (names of pieces with no step at all), ``epoch`` (of the first checkpoint),
-    ``nll_by_depth`` ({'0-32': (NLL per frame, frames), '32-128': …, '512-': …}: the frames that many frames
-    into their piece, the first frame at depth 0; ranges without a frame left out).
+    An ensemble's probability of a frame is the mean of its members' probabilities of that frame, or their
+    mean weighted by ``weights`` (one per checkpoint, summing to 1; :func:`mixture_weights`): a mixture, still
+    an exact likelihood. → dict: ``nll_per_frame`` (nats), ``frames``, ``pieces`` (evaluated), ``too_short``
+    (names of pieces with no step at all), ``epoch`` (of the first checkpoint), ``nll_by_depth`` ({'0-32': (NLL
+    per frame, frames), '32-128': …, '512-': …}: the frames that many frames into their piece, the first frame
+    at depth 0; ranges without a frame left out), ``member_nlls`` (members × frames, nats).
     """
     from bach2.rnn_model import RNNModel        # PyTensor and JAX: seconds to import
     usable = [piece for piece in pieces if len(piece[0])]
     too_short = [name for matrix, _, name, *_ in pieces if not len(matrix)]
     if not usable:
         raise CorpusError(f'no piece to evaluate: all {len(pieces)} are empty')
+    checkpoints = [checkpoints] if isinstance(checkpoints, (str, pathlib.Path)) else list(checkpoints)
     row_nlls, epochs = [], []
-    for checkpoint in ([checkpoints] if isinstance(checkpoints, (str, pathlib.Path)) else checkpoints):
+    for checkpoint in checkpoints:
         model_config, state, meta = load_rnn_checkpoint(checkpoint)
         data = build_training_set(usable, model_config.rows, Crop(pad=1))
         model = RNNModel(model_config, backend=backend)
@@ -120,7 +122,8 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
         epochs.append(meta['epoch'])
     predicted = ~np.isnan(row_nlls[0])
     nll = np.stack([row_nll[predicted] for row_nll in row_nlls])             # members × frames
-    mixture = -(np.logaddexp.reduce(-nll, axis=0) - np.log(len(nll)))         # −log mean_k p_k(frame)
+    weights = np.full(len(nll), 1 / len(nll)) if weights is None else np.asarray(weights, float)
+    mixture = -np.logaddexp.reduce(np.log(weights)[:, None] - nll, axis=0)   # −log Σ_k w_k p_k(frame)
     starts = data.piece_starts[:-1]
     rows = np.arange(len(predicted))
     depth = (rows - starts[np.searchsorted(starts, rows, side='right') - 1] - 1)[predicted]   # after the silent row
@@ -130,7 +133,18 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True):
         if inside.any():
             by_depth[f'{low}-{high or ""}'] = (float(mixture[inside].mean()), int(inside.sum()))
     return {'nll_per_frame': float(mixture.mean()), 'frames': int(predicted.sum()), 'pieces': len(usable),
-            'too_short': too_short, 'epoch': epochs[0], 'nll_by_depth': by_depth}
+            'too_short': too_short, 'epoch': epochs[0], 'nll_by_depth': by_depth, 'member_nlls': nll}
+
+
+def mixture_weights(member_nlls, iterations=500):
+    """Members × frames NLL (nats) → the weights, one per member, summing to 1, of the mixture of highest
+    likelihood on those frames (expectation-maximisation from equal weights)."""
+    log_p = -np.asarray(member_nlls, float)
+    weights = np.full(len(log_p), 1 / len(log_p))
+    for _ in range(iterations):
+        joint = np.log(weights)[:, None] + log_p
+        weights = np.exp(joint - np.logaddexp.reduce(joint, axis=0)).mean(axis=1)
+    return weights
 
 
 def shared_geometry(checkpoints):
@@ -179,7 +193,9 @@ def evaluate_folder(folder, checkpoints=(), split='', corpus='', corpus_optional
               'unreadable': [{'file': path, 'reason': reason} for path, reason in failures]}
     if checkpoints:
         result['checkpoint'] = checkpoints[0] if len(checkpoints) == 1 else checkpoints
-        result.update(checkpoint_nll(checkpoints, pieces, backend))
+        nll = checkpoint_nll(checkpoints, pieces, backend)
+        del nll['member_nlls']                                  # frame by frame: not for the JSON report
+        result.update(nll)
     result['statistics'] = music_statistics([m[:, :geometry.n_pitches] for m, *_ in pieces], geometry.lowest_pitch,
                                             geometry.steps_per_quarter, [p for *_, p in pieces])
     rows = None
