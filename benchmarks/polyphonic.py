@@ -22,7 +22,7 @@ import numpy as np
 from bach2.app.arguments import decay, fraction
 from bach2.data.polyphonic_music import BENCHMARKS, PUBLISHED_TEST_NLL, prepare_polyphonic
 from bach2.measure.baselines import repeat_nll, repeat_rates, unigram_nll
-from bach2.measure.evaluate import checkpoint_nll, load_pieces, mixture_weights
+from bach2.measure.evaluate import checkpoint_nll, load_pieces, mixture_nll, mixture_weights
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path, load_rnn_checkpoint
 from bach2.models.model_config import PITCH_ORDERS, ModelConfig
 from bach2.safe_io import atomic_path
@@ -58,7 +58,7 @@ def ensemble_nll(checkpoints, data_dir, test_pieces, fitted):
     nll, final = test['member_nlls'], weights(len(checkpoints))
     test['members'] = []
     for k, checkpoint in enumerate(checkpoints, 1):
-        prefix = float(-np.logaddexp.reduce(np.log(weights(k))[:, None] - nll[:k], axis=0).mean())
+        prefix = float(mixture_nll(nll[:k], weights(k)).mean())
         test['members'].append({'checkpoint': str(checkpoint), 'test_nll_per_frame': float(nll[k - 1].mean()),
                                 'weight': float(final[k - 1]), 'mixture_up_to_here': prefix})
         print(f'  {checkpoint}: alone {nll[k - 1].mean():.3f}, weight {final[k - 1]:.3f}, the first {k} mixed '

@@ -15,7 +15,7 @@ import pytest
 from bach2.common import CorpusError
 from bach2.data.prepare import prepare_training_data
 from bach2.data.training_set import SPLIT_FILE, piece_names
-from bach2.measure.evaluate import checkpoint_nll, load_pieces, mixture_weights
+from bach2.measure.evaluate import checkpoint_nll, load_pieces, mixture_nll, mixture_weights
 from bach2.models.checkpoints import best_checkpoint_path, checkpoint_path
 from bach2.models.model_config import ModelConfig
 from bach2.music.geometry import Geometry
@@ -137,7 +137,6 @@ def test_mixture_weights_are_those_most_likely_on_the_frames_given():
     split = np.stack([np.r_[good[:200], bad[:200]], np.r_[bad[200:], good[200:]]])
     weights = mixture_weights(split)
     assert weights.sum() == pytest.approx(1) and weights == pytest.approx([0.5, 0.5], abs=0.02)
-
-    def mixture(w):
-        return -np.logaddexp.reduce(np.log(w)[:, None] - split, axis=0).mean()
-    assert all(mixture(weights) <= mixture(np.array([w, 1 - w])) + 1e-9 for w in np.linspace(0.05, 0.95, 19))
+    best = mixture_nll(split, weights).mean()
+    assert all(best <= mixture_nll(split, [w, 1 - w]).mean() + 1e-9 for w in np.linspace(0.05, 0.95, 19))
+    np.testing.assert_allclose(mixture_nll(split), -np.log((np.exp(-split[0]) + np.exp(-split[1])) / 2))

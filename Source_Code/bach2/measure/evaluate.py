@@ -122,8 +122,7 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True, weights=No
         epochs.append(meta['epoch'])
     predicted = ~np.isnan(row_nlls[0])
     nll = np.stack([row_nll[predicted] for row_nll in row_nlls])             # members × frames
-    weights = np.full(len(nll), 1 / len(nll)) if weights is None else np.asarray(weights, float)
-    mixture = -np.logaddexp.reduce(np.log(weights)[:, None] - nll, axis=0)   # −log Σ_k w_k p_k(frame)
+    mixture = mixture_nll(nll, weights)
     starts = data.piece_starts[:-1]
     rows = np.arange(len(predicted))
     depth = (rows - starts[np.searchsorted(starts, rows, side='right') - 1] - 1)[predicted]   # after the silent row
@@ -134,6 +133,14 @@ def checkpoint_nll(checkpoints, pieces, backend='jax', progress=True, weights=No
             by_depth[f'{low}-{high or ""}'] = (float(mixture[inside].mean()), int(inside.sum()))
     return {'nll_per_frame': float(mixture.mean()), 'frames': int(predicted.sum()), 'pieces': len(usable),
             'too_short': too_short, 'epoch': epochs[0], 'nll_by_depth': by_depth, 'member_nlls': nll}
+
+
+def mixture_nll(member_nlls, weights=None):
+    """Members × frames NLL (nats) → the NLL of each frame under their mixture, −log Σ_k w_k p_k(frame), with
+    ``weights`` (one per member, summing to 1; None: equal)."""
+    member_nlls = np.asarray(member_nlls, float)
+    weights = np.full(len(member_nlls), 1 / len(member_nlls)) if weights is None else np.asarray(weights, float)
+    return -np.logaddexp.reduce(np.log(weights)[:, None] - member_nlls, axis=0)
 
 
 def mixture_weights(member_nlls, iterations=500):
