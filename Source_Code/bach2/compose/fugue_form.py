@@ -34,14 +34,18 @@ import pathlib
 
 import numpy as np
 
-from bach2.compose.fugue import (BOTTOM_REGISTER, TOP_REGISTER, VOICE_GEOMETRY, Entry, Subject, SubjectError, answer_of,
-                                 entry_order, exposition_cells, line_cells, read_subject, subject_key, subject_slug)
-from bach2.compose.harmonize import VOICE_NAMES
+from bach2.compose.fugue import (BOTTOM_REGISTER, STEPS_PER_QUARTER, TOP_REGISTER, VOICE_GEOMETRY, Entry, Subject,
+                                 SubjectError, answer_of, entry_order, exposition_cells, line_cells, read_subject,
+                                 subject_key, subject_slug)
+from bach2.compose.harmonize import VOICE_NAMES, melody_key, read_given
 from bach2.compose.lines import Sampling
-from bach2.compose.voice_writing import VoicePiece, voice_model_for, voices_composition
+from bach2.compose.voice_writing import (STEP, VoicePiece, bar_steps, continue_voices, read_voices, voice_model_for,
+                                         voices_composition)
 from bach2.data.voice_tokens import FIRST_PITCH, HOLD, LOWEST, N_KEYS, REST, sounding_pitches
+from bach2.measure.fugue_profile import opening_subject, sounding_roll, token_pitches
 from bach2.music.key_finding import find_key, key_of, pitch_class_histogram, scale_pitches, scale_steps
-from bach2.music.metre import fit_positions, usual_bar
+from bach2.music.metre import continue_positions, fit_positions, regular_positions, usual_bar
+from bach2.music.progressions import parse_key
 from bach2.music.pitch_names import pitch_class_of
 from bach2.render.piece import Output, write_piece
 from bach2.safe_io import atomic_path
@@ -306,7 +310,6 @@ def voice_turns(n_voices, last):
 
 def parse_keys(texts, n):
     """'Eb major' texts → (tonic pitch class, mode) keys; SubjectError naming a wrong one."""
-    from bach2.music.progressions import parse_key
     keys = []
     for text in texts[:n]:
         try:
@@ -351,7 +354,6 @@ def piece_subject(voice_piece):
     """The subject of a fugue in voices (:class:`~bach2.compose.voice_writing.VoicePiece`, one track per voice:
     the first voice from its first note to the second voice's first, at its own bar positions) →
     :class:`~bach2.compose.fugue.Subject`; SubjectError where fewer than two voices sound."""
-    from bach2.measure.fugue_profile import opening_subject
     found = opening_subject(voice_piece.tokens)
     if found is None:
         raise SubjectError('no subject: fewer than two voices sound')
@@ -420,8 +422,8 @@ class FormBuilder:
         ``t`` (a cadence into the entry), unless it is ``busy`` (the voices of the episode and the entries there)."""
         bass = self.n_voices - 1
         if self.n_voices > 2 and bass not in busy and self.episode_bars:
-            self.events.append(Event('dominant', bass, self.t - self.bar // 2, self.bar // 2 + 4, key, 0,
-                                     section='episode'))
+            self.events.append(Event('dominant', bass, self.t - self.bar // 2, self.bar // 2 + STEPS_PER_QUARTER, key,
+                                     0, section='episode'))
 
     def exposition(self):
         """Subject and answer by turns in every voice, the countersubject from the third entry → the order of
@@ -536,7 +538,6 @@ def plan_cells(plan):
 def countersubject_of(plan, tokens):
     """The countersubject: what the first voice to enter plays (``V × T`` tokens) against the second entry →
     (``T_s`` MIDI pitches, −1 rest; ``T_s`` onsets)."""
-    from bach2.measure.fugue_profile import token_pitches
     first, second = plan.entries()[:2]
     return token_pitches(tokens[first.voice, second.step:second.step + second.steps])
 
@@ -606,7 +607,6 @@ def save_plan(plan, path):
 
 def read_plan(path):
     """A plan file → :class:`Plan`; SubjectError naming the file and what is wrong."""
-    from bach2.music.metre import regular_positions
     try:
         record = json.loads(pathlib.Path(path).read_text())
         if record.get('format') != PLAN_FORMAT:
@@ -749,7 +749,6 @@ def keys_at_entries(plan, tokens, around=None):
     """For each entry, the key found (:func:`~bach2.music.key_finding.find_key`) on the notes of every voice over
     the entry's steps and ``around`` steps (a bar) either side → [(planned key, found key)] as (pitch class,
     mode)."""
-    from bach2.measure.fugue_profile import sounding_roll
     around = plan.bar if around is None else around
     roll = sounding_roll(tokens)
     found = []
@@ -791,8 +790,6 @@ def complete_voices(model, voice_piece, n_steps, key, sampling=Sampling()):
     its voices, ending on the tonic chord of ``key`` ((tonic pitch class, mode)) held for the last bar, over a
     tonic pedal in the bass for the bar before it (when ``n_steps`` has three bars or more) → (VoicePiece, ``V × T``
     tokens given)."""
-    from bach2.compose.voice_writing import continue_voices
-    from bach2.music.metre import continue_positions
     V, T = voice_piece.tokens.shape
     tokens, given = np.full((V, n_steps), REST, np.int16), np.zeros((V, n_steps), bool)
     downbeats = np.flatnonzero(continue_positions(voice_piece.positions, n_steps)[:, 0] == 0)
@@ -814,9 +811,6 @@ def complete_file(path, bars=8, key=None, checkpoint=None, sampling=Sampling(), 
     ``key`` ('D minor'; None: the piece's own, :func:`~bach2.compose.harmonize.melody_key`), written from bar
     ``from_bar`` on (None: whole; the model hears every bar) → (files, report: voices, given_bars, key,
     ends_on_tonic); named ``<stem>_completed_seed<k>``."""
-    from bach2.compose.harmonize import melody_key, read_given
-    from bach2.compose.voice_writing import STEP, bar_steps, read_voices
-    from bach2.music.progressions import parse_key
     tune = read_given(path, STEP)
     piece = read_voices(tune)
     written = parse_key(key) if key else melody_key(tune)
