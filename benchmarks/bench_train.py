@@ -6,7 +6,11 @@ Ours — PyTensor graph with peepholes and GRAD_CLIPPING, compiled through JAX
 size (no peepholes, cuDNN-style gates) with the same output layer, binary
 cross-entropy and Adagrad (gradients clipped at 10), measured in the same run.
 On a CPU PyTorch runs ``nn.LSTM`` through oneDNN's fused RNN primitive; a second
-PyTorch row turns oneDNN off (PyTorch's own products and gate functions).
+PyTorch row turns oneDNN off (PyTorch's own products and gate functions). The
+fused Op's matrix products run on oneDNN's sgemm (:mod:`bach2.nn.gemm`); the row
+"NumPy dot (before)" times the same Op on NumPy's dot, as before, in a fresh
+process (``BACH2_GEMM=numpy``); "JAX, fused LSTM Op" calls the Op's kernels from
+JAX (a host callback).
 
 Two kinds of training step (``--targets``, both by default):
 
@@ -38,6 +42,9 @@ products in PyTorch — with the GFLOP/s each reaches.
     python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--targets last all] [--breakdown] [--nade]
 """
 import argparse
+import os
+import subprocess
+import sys
 import time
 import warnings
 
@@ -96,6 +103,25 @@ def ours(n_hidden, backend, n_steps, forward_only=False, targets='last', fused=N
     function = model.validate if forward_only else model.train
     # float() waits for the result: JAX dispatches asynchronously
     return time_steps(lambda: float(function(X, Y, chords, weights)[0]), n_steps)
+
+
+def before(what, *arguments):
+    """Seconds of ``what`` (``ours`` or ``nade-step``) with the fused LSTM's products on NumPy's dot, as before
+    oneDNN's sgemm (:mod:`bach2.nn.gemm`): in a fresh process, since the engine is bound at import."""
+    command = [sys.executable, __file__, '--time-one', what, *map(str, arguments)]
+    result = subprocess.run(command, env={**os.environ, 'BACH2_GEMM': 'numpy'}, capture_output=True, text=True,
+                            check=True)
+    return float(result.stdout.split()[-1])
+
+
+def time_one(what, arguments):
+    """``--time-one``: print the seconds of one setting (what :func:`before` reads)."""
+    if what == 'ours':
+        backend, n_hidden, targets, n_steps = arguments
+        print(ours(int(n_hidden), backend, int(n_steps), targets=targets))
+    else:
+        backend, n_steps = arguments
+        print(nade_training_step(int(n_steps), backend))
 
 
 def training_flops(n_hidden, targets):
@@ -222,13 +248,13 @@ def nade_pytorch(n_steps):
     return time_steps(step, n_steps)
 
 
-def nade_training_step(n_steps):
+def nade_training_step(n_steps, backend='jax'):
     """Seconds per every-step training step of the 2 × 256 LSTM-NADE (batch 32 × 32, 88 keys, Adam)."""
     from bach2.rnn_model import ModelConfig, RNNModel
     batch, length = 32, 32
     model = RNNModel(ModelConfig(n_hidden=256, sequence_length=length, batch_size=batch, n_pitches=NADE_PITCHES,
                                  lowest_pitch=21, model='lstm-nade', targets='all', optimizer='adam',
-                                 learning_rate=0.004, dropout=0.2))
+                                 learning_rate=0.004, dropout=0.2), backend=backend)
     rng = np.random.default_rng(0)
     X, Y = ((rng.random((batch, length, NADE_PITCHES)) < 0.05).astype(np.float32) for _ in range(2))
     chords, weights = np.zeros((batch, length, 12), np.float32), np.ones((batch, length), np.float32)
@@ -245,9 +271,14 @@ def nade_report(n_steps):
             ('fused op (Numba), PyTensor → C', nade_ours('CVM', n_steps))]
     for name, seconds in rows:
         print(f'  {name:36s} {seconds * 1e3:8.1f} ms {reference / seconds:6.2f}x PyTorch')
-    seconds = nade_training_step(n_steps)
-    print(f'LSTM-NADE 2 × 256 training step, every step, batch 32 × 32: {seconds * 1e3:.1f} ms, '
-          f'{NADE_ROWS / seconds:.0f} frames predicted/s')
+    print('LSTM-NADE 2 × 256 training step, every step, batch 32 × 32:')
+    from bach2.nn.gemm import ENGINE
+    steps = [('PyTensor → JAX, LSTM a scan', nade_training_step(n_steps)),
+             ('PyTensor → C, fused LSTM Op, NumPy dot (before)', before('nade-step', 'c', n_steps)),
+             (f'PyTensor → C, fused LSTM Op, {ENGINE} products', nade_training_step(n_steps, 'c'))]
+    for name, seconds in steps:
+        print(f'  {name:48s} {seconds * 1e3:8.1f} ms {NADE_ROWS / seconds:8.0f} frames predicted/s '
+              f'{steps[0][1] / seconds:6.2f}x JAX')
 
 
 def main():
@@ -262,14 +293,19 @@ def main():
     parser.add_argument('--nade', action='store_true',
                         help='time the NADE output layer (fused op, the graph it replaced, PyTorch) and an '
                              'LSTM-NADE training step, then stop')
+    parser.add_argument('--time-one', nargs='+', metavar='ARG', help=argparse.SUPPRESS)   # see time_one
     args = parser.parse_args()
+    if args.time_one:
+        return time_one(args.time_one[0], args.time_one[1:])
     if args.nade:
         return nade_report(args.steps)
     frames = BATCH * STEPS
     predicted = {'last': BATCH, 'all': BATCH * STEPS}    # frames with a prediction and a loss, per step
+    from bach2.nn.gemm import ENGINE
     print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad, '
-          f'grad_clipping 10; GFLOP/s counts the matrix products, 3 × those of the forward pass')
-    print(f'{"N":>5s} {"targets":8s} {"implementation":36s} {"ms/step":>8s} {"pushed/s":>9s} {"predicted/s":>11s} '
+          f'grad_clipping 10; GFLOP/s counts the matrix products, 3 × those of the forward pass; the fused '
+          f'Op\'s products: {ENGINE}')
+    print(f'{"N":>5s} {"targets":8s} {"implementation":40s} {"ms/step":>8s} {"pushed/s":>9s} {"predicted/s":>11s} '
           f'{"GFLOP/s":>8s} {"vs PyTorch":>10s}')
     for n_hidden in args.sizes:
         ours_seconds = {}
@@ -281,12 +317,15 @@ def main():
             rows = [('PyTorch nn.LSTM (reference)', reference),
                     ('PyTorch nn.LSTM without oneDNN', pytorch(n_hidden, args.steps, targets=targets, onednn=False)),
                     ('bach2 PyTensor → JAX, scan', ours_seconds[targets]),
+                    ('bach2 PyTensor → JAX, fused LSTM Op', ours(n_hidden, 'jax', args.steps, targets=targets,
+                                                                  fused=True)),
+                    ('bach2 → C, fused Op, NumPy dot (before)', before('ours', 'c', n_hidden, targets, args.steps)),
                     ('bach2 PyTensor → C, fused LSTM Op', ours(n_hidden, 'c', args.steps, targets=targets))]
             if targets == 'last':
                 rows.append(('bach2 PyTensor → C, scan', ours(n_hidden, 'c', max(2, args.steps // 3), fused=False)))
             gflop = training_flops(n_hidden, targets) / 1e9
             for name, seconds in rows:
-                print(f'{n_hidden:5d} {targets:8s} {name:36s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} '
+                print(f'{n_hidden:5d} {targets:8s} {name:40s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} '
                       f'{predicted[targets] / seconds:11.0f} {gflop / seconds:8.0f} {reference / seconds:9.2f}x')
         if len(ours_seconds) == 2:
             ratio = predicted['all'] / ours_seconds['all'] / (predicted['last'] / ours_seconds['last'])
