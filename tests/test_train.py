@@ -428,15 +428,20 @@ def test_cli_train_valid_fraction_one(data_dir, tmp_path):
     assert 'error: argument --valid-fraction: must be at least 0 and below 1' in last
 
 
-def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster():
+@pytest.mark.parametrize('engine', ['onednn', 'numpy'])
+def test_train_backend_auto_takes_the_fused_c_op_only_where_it_measured_faster(engine, monkeypatch):
     import pytensor
     from argparse import Namespace
     from bach2.app.model_commands import training_backend
+    from bach2.nn import gemm
+    monkeypatch.setattr(gemm, 'ENGINE', engine)
     cpu = Namespace(backend='auto', device='cpu', log_gate_gradients=False)
     fused = 'c' if pytensor.config.cxx else 'jax'                                   # the C backend needs g++
+    everywhere = fused if engine == 'onednn' else 'jax'                             # on NumPy's dot: N ≤ 256, last
     assert training_backend(cpu, ModelConfig()) == fused                            # N = 256, last-step targets
-    assert training_backend(cpu, ModelConfig(n_hidden=768)) == 'jax'
-    assert training_backend(cpu, ModelConfig(targets='all')) == 'jax'
+    assert training_backend(cpu, ModelConfig(n_hidden=768)) == everywhere
+    assert training_backend(cpu, ModelConfig(targets='all')) == everywhere
+    assert training_backend(cpu, ModelConfig(model='lstm-nade', targets='all', n_pitches=88)) == everywhere
     assert training_backend(Namespace(**{**vars(cpu), 'log_gate_gradients': True}), ModelConfig()) == 'jax'
     assert training_backend(Namespace(**{**vars(cpu), 'device': 'gpu'}), ModelConfig()) == 'jax'
     assert training_backend(Namespace(**{**vars(cpu), 'backend': 'jax'}), ModelConfig()) == 'jax'

@@ -66,8 +66,9 @@ warnings.filterwarnings('ignore', message=r'Explicitly requested dtype (float|in
 OPTIMIZERS = {'sgd': updates.sgd, 'adagrad': updates.adagrad, 'rmsprop': updates.rmsprop, 'adam': updates.adam}
 BACKENDS = {'jax': 'JAX', 'c': 'CVM'}   # PyTensor compile modes: JAX (XLA) or the C virtual machine
 # whether each LSTM layer's recurrence is one fused Op (bach2.nn.lstm_sequence) rather than a scan: on the C backend
-# the Op's training step is 1.5-2.8× faster than the scan's (N = 256 and 768, 5 December); through JAX on a CPU the
-# scan stays faster (the Op is a host callback there: benchmarks/bench_train.py, docs/measured.md)
+# the Op's training step is 5-7× faster than the scan's (N = 256 and 768, oneDNN's products, 7 December). Through JAX
+# the Op is a host callback: there the scan was faster with NumPy's dot (5 December), and JAX's scan stays the
+# library's way (benchmarks/bench_train.py, docs/measured.md)
 FUSED = {'jax': False, 'c': True}
 
 

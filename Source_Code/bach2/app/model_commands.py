@@ -108,8 +108,9 @@ def add_run_arguments(parser):
     """Where and how long it runs: --backend, --device, the crops of quick runs, --plateau-decay, --resume."""
     parser.add_argument('--backend', choices=('auto', 'jax', 'c'), default='auto',
                         help="PyTensor backend: 'jax' (XLA, the LSTM a scan), 'c' (each LSTM layer one fused Op), or "
-                             "'auto': c on a CPU for last-step targets up to 256 units, where it measured fastest "
-                             "(1.2-1.5x JAX at N = 256, docs/measured.md), jax otherwise (default: %(default)s)")
+                             "'auto': c on a CPU where it measured fastest — everywhere with oneDNN's products "
+                             "(1.2-1.9x JAX at N = 256 and 768, docs/measured.md), else for last-step targets up to "
+                             "256 units — jax otherwise (default: %(default)s)")
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
     parser.add_argument('--max-batches', type=count, default=0, help='batches per epoch, 0 = all (quick runs)')
@@ -126,14 +127,18 @@ def add_run_arguments(parser):
 
 
 def training_backend(args, model_config):
-    """``--backend``, with 'auto' resolved: the C backend's fused LSTM Op on a CPU for last-step targets and up to
-    256 units (there the fastest route: 1.2-1.5x JAX at N = 256, benchmarks/bench_train.py), JAX elsewhere (at
-    N = 768 JAX's scan measured 1.0-1.3x faster; every-step targets; --log-gate-gradients, which keeps the scan; a
-    GPU; no C++ compiler for PyTensor)."""
+    """``--backend``, with 'auto' resolved: the C backend's fused LSTM Op on a CPU where it measured fastest, JAX
+    elsewhere (a GPU; --log-gate-gradients, which keeps the scan; no C++ compiler for PyTensor). With oneDNN's
+    products (:data:`bach2.nn.gemm.ENGINE`) the Op trains 1.2-1.9x faster than JAX's scan at N = 256 and 768, last
+    and every-step targets, and the LSTM-NADE's step 1.19x (benchmarks/bench_train.py, 7 December); on NumPy's dot
+    it was the faster only for last-step targets up to 256 units (1.2-1.5x; at N = 768 JAX's scan measured 1.0-1.3x
+    faster, with every-step targets 0.94-1.09x)."""
     if args.backend != 'auto':
         return args.backend
     import pytensor
-    fused_is_faster = model_config.targets == 'last' and model_config.n_hidden <= 256 and bool(pytensor.config.cxx)
+    from bach2.nn.gemm import ENGINE
+    fused_is_faster = bool(pytensor.config.cxx) and (
+        ENGINE == 'onednn' or (model_config.targets == 'last' and model_config.n_hidden <= 256))
     return 'c' if args.device == 'cpu' and fused_is_faster and not args.log_gate_gradients else 'jax'
 
 
