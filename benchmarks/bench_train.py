@@ -24,8 +24,12 @@ Two rates per step: *pushed/s*, the time steps pushed through the network
 (batch × SEQUENCE_LENGTH per step, either kind), and *predicted/s*, the frames
 that get a prediction and a loss (batch per step for ``last``, batch ×
 SEQUENCE_LENGTH for ``all``). "vs PyTorch" compares with PyTorch's step of the
-same kind; the ``all/last`` line compares our two kinds in frames predicted per
-second. PyTorch is a benchmark-only extra (``pip install -e '.[bench]'``).
+same kind; the ``all/last`` line compares our two kinds (the C backend's fused
+Op) in frames predicted per second. This machine's speed varies by tens of per
+cent from one minute to the next, so ``--rounds`` times every row in turn, again
+and again: a row gives its median round and the range, and its ratio to PyTorch
+is the median of the rounds' ratios. PyTorch is a benchmark-only extra (``pip
+install -e '.[bench]'``).
 
 The NADE output layer (``--nade``): its teacher-forced conditionals and their
 gradient for ``NADE_ROWS`` steps (a batch of 32 × 32 of every-step training), 88
@@ -39,7 +43,8 @@ PyTorch under ``no_grad``), and the recurrent matrix product on its own — 64 s
 of ``(batch × N) · (N × 4N)`` inside one ``jax.lax.scan`` against the same 64
 products in PyTorch — with the GFLOP/s each reaches.
 
-    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--targets last all] [--breakdown] [--nade]
+    python benchmarks/bench_train.py [--sizes 256 768] [--steps 10] [--rounds 3] [--targets last all]
+        [--breakdown] [--nade]
 """
 import argparse
 import os
@@ -52,6 +57,7 @@ import numpy as np
 
 BATCH, STEPS, PITCHES = 64, 64, 61
 NADE_ROWS, NADE_PITCHES, NADE_HIDDEN = 32 * 32, 88, 150
+FUSED_C = 'bach2 PyTensor → C, fused LSTM Op'
 
 
 def batch_arrays(seed=0):
@@ -67,7 +73,7 @@ def all_step_targets(X, Y):
 
 
 def time_steps(step, n_steps):
-    """Seconds per call of ``step`` (after two warm-up calls), best of ``n_steps``."""
+    """Seconds per call of ``step`` (after two warm-up calls), the median of ``n_steps``."""
     step()
     step()
     times = []
@@ -79,8 +85,13 @@ def time_steps(step, n_steps):
 
 
 def ours(n_hidden, backend, n_steps, forward_only=False, targets='last', fused=None):
-    """Seconds per training step (or forward pass) of our model; ``fused``: the LSTM as one Op or a scan (None:
-    the backend's choice, :data:`bach2.rnn_model.FUSED`)."""
+    """Seconds per training step (or forward pass) of our model (see :func:`our_step`)."""
+    return time_steps(our_step(n_hidden, backend, forward_only, targets, fused), n_steps)
+
+
+def our_step(n_hidden, backend, forward_only=False, targets='last', fused=None):
+    """One training step (or forward pass) of our model, a function of nothing; ``fused``: the LSTM as one Op or a
+    scan (None: the backend's choice, :data:`bach2.rnn_model.FUSED`)."""
     from bach2.rnn_model import ModelConfig, RNNModel
     model = RNNModel(ModelConfig(n_layers=2, n_hidden=n_hidden, sequence_length=STEPS, batch_size=BATCH,
                                  optimizer='adagrad', grad_clipping=10.0, targets=targets), backend=backend,
@@ -98,11 +109,11 @@ def ours(n_hidden, backend, n_steps, forward_only=False, targets='last', fused=N
             cost, _, _, _, _, *new_state = model.train(X, Y, chords, weights, reset, *state)
             state[:] = new_state
             return float(cost)
-        return time_steps(step, n_steps)
+        return step
     chords, weights = np.zeros((BATCH, 12), np.float32), np.ones(BATCH, np.float32)
     function = model.validate if forward_only else model.train
     # float() waits for the result: JAX dispatches asynchronously
-    return time_steps(lambda: float(function(X, Y, chords, weights)[0]), n_steps)
+    return lambda: float(function(X, Y, chords, weights)[0])
 
 
 def before(what, *arguments):
@@ -165,15 +176,24 @@ def recurrent_products(n_hidden, n_steps):
 
 
 def pytorch(n_hidden, n_steps, forward_only=False, targets='last', onednn=True):
-    """Seconds per PyTorch training step (or forward pass); ``targets='all'``: the loss on every step's output;
-    ``onednn=False``: without oneDNN, whose fused RNN primitive (``mkldnn_rnn_layer``) ``nn.LSTM`` runs on a CPU
-    by default — then each step is PyTorch's own matrix products and gate functions."""
+    """Seconds per PyTorch training step (or forward pass) (see :func:`pytorch_step`)."""
+    return time_steps(pytorch_step(n_hidden, forward_only, targets, onednn), n_steps)
+
+
+def pytorch_step(n_hidden, forward_only=False, targets='last', onednn=True):
+    """One PyTorch training step (or forward pass), a function of nothing; ``targets='all'``: the loss on every
+    step's output; ``onednn=False``: without oneDNN, whose fused RNN primitive (``mkldnn_rnn_layer``) ``nn.LSTM``
+    runs on a CPU by default — then each step is PyTorch's own matrix products and gate functions."""
     import torch
     if not onednn:
-        with warnings.catch_warnings():     # the flags' note on TF32, which float32 training never uses
-            warnings.simplefilter('ignore', UserWarning)
-            with torch.backends.mkldnn.flags(enabled=False):
-                return pytorch(n_hidden, n_steps, forward_only, targets)
+        with_onednn = pytorch_step(n_hidden, forward_only, targets)
+
+        def without_onednn():
+            with warnings.catch_warnings():     # the flags' note on TF32, which float32 training never uses
+                warnings.simplefilter('ignore', UserWarning)
+                with torch.backends.mkldnn.flags(enabled=False):
+                    with_onednn()
+        return without_onednn
     # Flush denormals to zero, as XLA does: without it, once Adagrad saturates some gates,
     # PyTorch's backward pass measured 6× slower here (denormal arithmetic), an unfair reference.
     torch.set_flush_denormal(True)
@@ -200,7 +220,7 @@ def pytorch(n_hidden, n_steps, forward_only=False, targets='last', onednn=True):
         with torch.no_grad():
             output, _ = lstm(X)
             return torch.nn.functional.binary_cross_entropy_with_logits(dense(output[:, -1]), Y)
-    return time_steps(forward if forward_only else step, n_steps)
+    return forward if forward_only else step
 
 
 def nade_arrays(seed=0):
@@ -285,6 +305,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sizes', type=int, nargs='+', default=[256, 768], help='hidden units N per layer')
     parser.add_argument('--steps', type=int, default=10, help='timed training steps per setting (median)')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='rounds of timing every row in turn; the table gives the median round, the range, and '
+                             'the median of the rounds\' ratios to PyTorch (default: %(default)s)')
     parser.add_argument('--targets', nargs='+', choices=('last', 'all'), default=['last', 'all'],
                         help="training kinds to time: 'last' (the journal's, one frame predicted per window), "
                              "'all' (every step predicted)")
@@ -305,32 +328,44 @@ def main():
     print(f'training step: 2-layer LSTM, batch {BATCH} × {STEPS} steps × {PITCHES} pitches, Adagrad, '
           f'grad_clipping 10; GFLOP/s counts the matrix products, 3 × those of the forward pass; the fused '
           f'Op\'s products: {ENGINE}')
-    print(f'{"N":>5s} {"targets":8s} {"implementation":40s} {"ms/step":>8s} {"pushed/s":>9s} {"predicted/s":>11s} '
-          f'{"GFLOP/s":>8s} {"vs PyTorch":>10s}')
+    print(f'{"N":>5s} {"targets":8s} {"implementation":40s} {"ms/step":>8s} {"rounds, ms":>11s} {"pushed/s":>9s} '
+          f'{"predicted/s":>11s} {"GFLOP/s":>8s} {"vs PyTorch":>10s}')
     for n_hidden in args.sizes:
         ours_seconds = {}
         for targets in ('last', 'all'):
             if targets not in args.targets:
                 continue
-            reference = pytorch(n_hidden, args.steps, targets=targets)
-            ours_seconds[targets] = ours(n_hidden, 'jax', args.steps, targets=targets)
-            rows = [('PyTorch nn.LSTM (reference)', reference),
-                    ('PyTorch nn.LSTM without oneDNN', pytorch(n_hidden, args.steps, targets=targets, onednn=False)),
-                    ('bach2 PyTensor → JAX, scan', ours_seconds[targets]),
-                    ('bach2 PyTensor → JAX, fused LSTM Op', ours(n_hidden, 'jax', args.steps, targets=targets,
-                                                                  fused=True)),
-                    ('bach2 → C, fused Op, NumPy dot (before)', before('ours', 'c', n_hidden, targets, args.steps)),
-                    ('bach2 PyTensor → C, fused LSTM Op', ours(n_hidden, 'c', args.steps, targets=targets))]
+            def timed(step, n_steps=args.steps):
+                return lambda: time_steps(step, n_steps)
+            timers = [('PyTorch nn.LSTM (reference)', timed(pytorch_step(n_hidden, targets=targets))),
+                      ('PyTorch nn.LSTM without oneDNN', timed(pytorch_step(n_hidden, targets=targets, onednn=False))),
+                      ('bach2 PyTensor → JAX, scan', timed(our_step(n_hidden, 'jax', targets=targets))),
+                      ('bach2 PyTensor → JAX, fused LSTM Op', timed(our_step(n_hidden, 'jax', targets=targets,
+                                                                            fused=True))),
+                      ('bach2 → C, fused Op, NumPy dot (before)',
+                       lambda: before('ours', 'c', n_hidden, targets, args.steps)),
+                      (FUSED_C, timed(our_step(n_hidden, 'c', targets=targets)))]
             if targets == 'last':
-                rows.append(('bach2 PyTensor → C, scan', ours(n_hidden, 'c', max(2, args.steps // 3), fused=False)))
+                timers.append(('bach2 PyTensor → C, scan', timed(our_step(n_hidden, 'c', fused=False),
+                                                                 max(2, args.steps // 3))))
+            runs = {name: [] for name, _ in timers}
+            for _ in range(args.rounds):        # each round times every row, so a slow spell of the machine
+                for name, timer in timers:      # falls on all of them
+                    runs[name].append(timer())
+            reference = runs[timers[0][0]]
             gflop = training_flops(n_hidden, targets) / 1e9
-            for name, seconds in rows:
-                print(f'{n_hidden:5d} {targets:8s} {name:40s} {seconds * 1e3:8.1f} {frames / seconds:9.0f} '
-                      f'{predicted[targets] / seconds:11.0f} {gflop / seconds:8.0f} {reference / seconds:9.2f}x')
+            for name, seconds in runs.items():
+                median = float(np.median(seconds))
+                spread = f'{min(seconds) * 1e3:.0f}-{max(seconds) * 1e3:.0f}'
+                ratio = np.median([r / s for r, s in zip(reference, seconds)])   # round by round
+                print(f'{n_hidden:5d} {targets:8s} {name:40s} {median * 1e3:8.1f} {spread:>11s} '
+                      f'{frames / median:9.0f} {predicted[targets] / median:11.0f} {gflop / median:8.0f} '
+                      f'{ratio:9.2f}x')
+            ours_seconds[targets] = float(np.median(runs[FUSED_C]))
         if len(ours_seconds) == 2:
             ratio = predicted['all'] / ours_seconds['all'] / (predicted['last'] / ours_seconds['last'])
-            print(f'{n_hidden:5d} {"all/last":8s} {"bach2 → JAX, frames predicted/s":32s} {"":8s} {"":9s} '
-                  f'{"":11s} {ratio:9.2f}x')
+            print(f'{n_hidden:5d} {"all/last":8s} {"bach2 → C, fused Op: frames predicted/s":40s} {"":8s} '
+                  f'{"":11s} {"":9s} {"":11s} {"":8s} {ratio:9.2f}x')
         if args.breakdown:
             forward_reference = pytorch(n_hidden, args.steps, forward_only=True)
             forward_ours = ours(n_hidden, 'jax', args.steps, forward_only=True)
