@@ -13,6 +13,10 @@ REPRODUCTION.md) and no resets of the state within a window (every-step
 training); here both are off. Its weights are reordered to the layout its
 backward pass wants on every call, as a training step would.
 
+A third line times the matrix products of the kernels' forward pass alone (the
+same products, nothing between them): what is left of the forward pass is its gate
+functions and memory traffic.
+
 The primitive is reached through oneDNN's C API with ctypes (``libdnnl`` of the
 ``onednn-cpu-gomp`` wheel, oneDNN 3.2; the enum values are that version's). Run
 the kernels' row on NumPy's dot as well with ``BACH2_GEMM=numpy`` in the
@@ -24,6 +28,7 @@ import argparse
 import ctypes
 import time
 
+import numba
 import numpy as np
 
 from bach2.nn import gemm, lstm_sequence
@@ -169,6 +174,22 @@ def primitive_layer(dnnl, x, W_in, b, W_hid, peep, cell0, hid0):
     return forward, backward
 
 
+@numba.njit(parallel=True)
+def forward_products(x, W_in, W_hid, n_blocks):
+    """The matrix products of the kernels' forward pass and nothing else: per block of sequences, the input product
+    for all steps, then one recurrent product per step (of a state that stays zero)."""
+    T, B, F = x.shape
+    n, G = W_hid.shape
+    per = (B + n_blocks - 1) // n_blocks
+    for block in numba.prange(n_blocks):
+        rows = min(B, (block + 1) * per) - block * per
+        x_block, gates_in = np.zeros((T * rows, F), np.float32), np.zeros((T * rows, G), np.float32)
+        h, pre = np.zeros((rows, n), np.float32), np.zeros((rows, G), np.float32)
+        gemm.product(x_block, W_in, gates_in)
+        for _ in range(T):
+            gemm.product(h, W_hid, pre)
+
+
 def milliseconds(function, repeats):
     """Median milliseconds per call, after one call to warm up."""
     function()
@@ -202,11 +223,15 @@ def layer_report(dnnl, n_inputs, n, repeats, rng):
     want = (hids, cells[-1], *kernels_backward()[:7])
     got = (*forward(), *backward(d_hids, last_d_cell))
     error = max(float(np.abs(g - w).max() / np.abs(w).max()) for g, w in zip(got, want))
+    n_blocks = min(B, numba.get_num_threads())
+    products = milliseconds(lambda: forward_products(x, W_in, W_hid, n_blocks), repeats)
+    flops = 2 * T * B * (n_inputs + n) * 4 * n
     rows = [(f'fused kernels, {gemm.ENGINE} products', kernels_forward, kernels_backward),
             ('oneDNN LSTM primitive', forward, lambda: backward(d_hids, last_d_cell))]
     for name, run_forward, run_backward in rows:
         f, b_ = milliseconds(run_forward, repeats), milliseconds(run_backward, repeats)
         print(f'{n:5d} {n_inputs:6d}  {name:34s} {f:8.1f} {b_:9.1f} {f + b_:8.1f}')
+    print(f'{"":13s} products of the forward pass alone: {products:.1f} ms ({flops / products / 1e6:.0f} GFLOP/s)')
     print(f'{"":13s} primitive against kernels: largest difference {error:.1e} of the largest value')
 
 

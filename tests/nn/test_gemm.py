@@ -76,13 +76,16 @@ reset = (rng.random((T, B)) < 0.2).astype(np.float32)
 inputs = (x, W_in, b, W_hid, peep, cell0, hid0, reset, start_c, start_h)
 cells, hids, cache = ls._forward(*inputs)
 d_cells, d_hids = (rng.standard_normal((T, B, n)).astype(np.float32) for _ in range(2))
-grads = ls._backward(0.5, *inputs, cells, hids, cache, d_cells, d_hids)   # a clip that binds
-print(json.dumps({'engine': gemm.ENGINE, 'arrays': [a.tolist() for a in (cells, hids, *grads)]}))
+grads = ls._backward(0.5, *inputs, cells, hids, cache, d_cells, d_hids)
+unclipped = ls._backward(0., *inputs, cells, hids, cache, d_cells, d_hids)
+print(json.dumps({'engine': gemm.ENGINE, 'arrays': [a.tolist() for a in (cells, hids, *grads)],
+                  'clip_binds': any(bool(np.abs(g - u).max() > 1e-3) for g, u in zip(grads, unclipped))}))
 """
 
 
 def run_lstm(engine):
-    """The fused LSTM's outputs and gradients (random inputs, resets, a binding clip), in a fresh process."""
+    """The fused LSTM's outputs and gradients (random inputs, resets, a clip of 0.5 that binds), in a fresh
+    process with the products on ``engine``."""
     env = {**os.environ, 'BACH2_GEMM': engine}
     result = subprocess.run([sys.executable, '-c', LSTM_SCRIPT], env=env, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
@@ -91,6 +94,7 @@ def run_lstm(engine):
 def test_the_fused_lstm_computes_the_same_on_both_engines():
     numpy_run, default_run = run_lstm('numpy'), run_lstm('')
     assert numpy_run['engine'] == 'numpy' and default_run['engine'] == gemm.ENGINE
+    assert numpy_run['clip_binds'] and default_run['clip_binds']
     assert len(numpy_run['arrays']) == 2 + len(ls.GRADIENTS)
     for got, want in zip(default_run['arrays'], numpy_run['arrays']):
         want = np.asarray(want)
