@@ -26,12 +26,12 @@ environment.
 """
 import argparse
 import ctypes
-import time
 
 import numba
 import numpy as np
 
 from bach2.nn import gemm, lstm_sequence
+from bench_train import time_steps       # the benchmarks' timer: the median call after two to warm up
 
 T, B, PITCHES = 64, 64, 61
 P = ctypes.c_void_p
@@ -190,17 +190,6 @@ def forward_products(x, W_in, W_hid, n_blocks):
             gemm.product(h, W_hid, pre)
 
 
-def milliseconds(function, repeats):
-    """Median milliseconds per call, after one call to warm up."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
-
-
 def layer_report(dnnl, n_inputs, n, repeats, rng):
     """Check the primitive against the kernels on one layer, then time both; prints one line each."""
     def normal(*shape, scale=0.1):
@@ -224,12 +213,12 @@ def layer_report(dnnl, n_inputs, n, repeats, rng):
     got = (*forward(), *backward(d_hids, last_d_cell))
     error = max(float(np.abs(g - w).max() / np.abs(w).max()) for g, w in zip(got, want))
     n_blocks = min(B, numba.get_num_threads())
-    products = milliseconds(lambda: forward_products(x, W_in, W_hid, n_blocks), repeats)
+    products = 1e3 * time_steps(lambda: forward_products(x, W_in, W_hid, n_blocks), repeats)
     flops = 2 * T * B * (n_inputs + n) * 4 * n
     rows = [(f'fused kernels, {gemm.ENGINE} products', kernels_forward, kernels_backward),
             ('oneDNN LSTM primitive', forward, lambda: backward(d_hids, last_d_cell))]
     for name, run_forward, run_backward in rows:
-        f, b_ = milliseconds(run_forward, repeats), milliseconds(run_backward, repeats)
+        f, b_ = 1e3 * time_steps(run_forward, repeats), 1e3 * time_steps(run_backward, repeats)
         print(f'{n:5d} {n_inputs:6d}  {name:34s} {f:8.1f} {b_:9.1f} {f + b_:8.1f}')
     print(f'{"":13s} products of the forward pass alone: {products:.1f} ms ({flops / products / 1e6:.0f} GFLOP/s)')
     print(f'{"":13s} primitive against kernels: largest difference {error:.1e} of the largest value')
