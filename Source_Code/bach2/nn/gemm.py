@@ -17,6 +17,7 @@ because no library offers Numba code a GEMM to call without the GIL.
 import ctypes
 import ctypes.util
 import os
+import site
 import sys
 
 import numba
@@ -51,8 +52,10 @@ def _numpy_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
 
 
 def _library():
-    """oneDNN's shared library (the wheel puts it in the environment's ``lib``), or None."""
-    for path in (os.path.join(sys.prefix, 'lib', 'libdnnl.so.3'), ctypes.util.find_library('dnnl')):
+    """oneDNN's shared library (the wheel puts it in the environment's ``lib``, or the user's with ``pip --user``),
+    or None."""
+    places = [os.path.join(base, 'lib', 'libdnnl.so.3') for base in (sys.prefix, site.getuserbase())]
+    for path in (*places, ctypes.util.find_library('dnnl')):
         if path:
             try:
                 return ctypes.CDLL(path)
