@@ -200,22 +200,31 @@ def _backward_cpu(x, W_in_T, W_hid_T, peep, cell0, hid0, reset, cell_start, hid_
                 c_prev = _previous(t, b, cells, cell0, reset, cell_start)
                 h_block[t, r] = _previous(t, b, hids, hid0, reset, hid_start)
                 act, dz, cell = cache[t, b], dz_block[t, r], cells[t, b]
+                dh_out, dc_out, dh_in, dc_in = d_hids[t, b], d_cells[t, b], dh_next[r], dc_next[r]
+                # Loops that each write one array, so that LLVM vectorises them (it checks at run time that the
+                # arrays do not overlap, for few enough pairs): the output gate's and the cell's gradients first
                 for k in range(n):
-                    i, f, g, o, tc = act[k], act[n + k], act[2 * n + k], act[3 * n + k], act[4 * n + k]
-                    dh = d_hids[t, b, k] + dh_next[r, k]
-                    do = dh * tc * o * (F32(1.) - o)
-                    dc = d_cells[t, b, k] + dc_next[r, k] + dh * o * (F32(1.) - tc * tc) + do * peep[2, k]
-                    di = dc * g * i * (F32(1.) - i)
-                    df = dc * c_prev[k] * f * (F32(1.) - f)
-                    dg = dc * i * (F32(1.) - g * g)
-                    dc_next[r, k] = dc * f + di * peep[0, k] + df * peep[1, k]
-                    dp[0, k] += di * c_prev[k]
-                    dp[1, k] += df * c_prev[k]
-                    dp[2, k] += do * cell[k]
-                    if clip > 0:
-                        di, df = min(max(di, -clip), clip), min(max(df, -clip), clip)
-                        dg, do = min(max(dg, -clip), clip), min(max(do, -clip), clip)
-                    dz[k], dz[n + k], dz[2 * n + k], dz[3 * n + k] = di, df, dg, do
+                    o, tc = act[3 * n + k], act[4 * n + k]
+                    dz[3 * n + k] = (dh_out[k] + dh_in[k]) * tc * o * (F32(1.) - o)
+                for k in range(n):
+                    o, tc = act[3 * n + k], act[4 * n + k]
+                    dh = dh_out[k] + dh_in[k]
+                    dc_in[k] = (dc_out[k] + dc_in[k] + dh * o * (F32(1.) - tc * tc)
+                                + dh * tc * o * (F32(1.) - o) * peep[2, k])                  # now d c_t
+                for k in range(n):                                                          # i, f, g
+                    i, f, g, dc = act[k], act[n + k], act[2 * n + k], dc_in[k]
+                    dz[k] = dc * g * i * (F32(1.) - i)
+                    dz[n + k] = dc * c_prev[k] * f * (F32(1.) - f)
+                    dz[2 * n + k] = dc * i * (F32(1.) - g * g)
+                for k in range(n):                                                          # d c_{t-1}
+                    dc_in[k] = dc_in[k] * act[n + k] + dz[k] * peep[0, k] + dz[n + k] * peep[1, k]
+                for k in range(n):          # the peepholes' gradients: before the clip
+                    dp[0, k] += dz[k] * c_prev[k]
+                    dp[1, k] += dz[n + k] * c_prev[k]
+                    dp[2, k] += dz[3 * n + k] * cell[k]
+                if clip > 0:
+                    for k in range(G):
+                        dz[k] = min(max(dz[k], -clip), clip)
             product(dz_block[t], W_hid_T, dh_next)                                     # rows × n
             for b in range(lo, hi):
                 if reset[t, b] != 0:        # this step read the start state, not the step before
