@@ -109,7 +109,7 @@ def add_run_arguments(parser):
     parser.add_argument('--backend', choices=('auto', 'jax', 'c'), default='auto',
                         help="PyTensor backend: 'jax' (XLA, the LSTM a scan), 'c' (each LSTM layer one fused Op), or "
                              "'auto': c on a CPU where it measured fastest — everywhere with oneDNN's products "
-                             "(1.5-2.4x JAX at N = 256 and 768, docs/measured.md), else for last-step targets up to "
+                             "(1.5-2.6x JAX at N = 256 and 768, docs/measured.md), else for last-step targets up to "
                              "256 units — jax otherwise (default: %(default)s)")
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='where JAX runs (gpu needs JAX with CUDA) (default: %(default)s)')
@@ -129,7 +129,7 @@ def add_run_arguments(parser):
 def training_backend(args, model_config):
     """``--backend``, with 'auto' resolved: the C backend's fused LSTM Op on a CPU where it measured fastest, JAX
     elsewhere (a GPU; --log-gate-gradients, which keeps the scan; no C++ compiler for PyTensor). With oneDNN's
-    products (:data:`bach2.nn.gemm.ENGINE`) the Op trains 1.5-2.4x faster than JAX's scan at N = 256 and 768, last
+    products (:data:`bach2.nn.gemm.ENGINE`) the Op trains 1.5-2.6x faster than JAX's scan at N = 256 and 768, last
     and every-step targets, and the LSTM-NADE's step 1.1-1.2x (benchmarks/bench_train.py, 7 December); on NumPy's dot
     it was the faster only for last-step targets up to 256 units (1.2-1.5x; at N = 768 JAX's scan measured 1.0-1.3x
     faster, with every-step targets 0.94-1.09x)."""
