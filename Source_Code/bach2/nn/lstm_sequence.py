@@ -175,7 +175,7 @@ def _backward_cpu(x, W_in_T, W_hid_T, peep, cell0, hid0, reset, cell_start, hid_
     """The gradient of Σ d_cells · cells + d_hids · hids → (d x, d W_in, d b, d W_hid, d peep, d cell0, d hid0,
     d cell_start, d hid_start); ``clip`` > 0 bounds what reaches the gate pre-activations. Blocks of sequences
     as in the forward kernel, each with its own share of the weights' gradients, summed at the end. Kept whole
-    (64 lines): one block's walk back through time and its weight gradients share the block's buffers, which a
+    (76 lines): one block's walk back through time and its weight gradients share the block's buffers, which a
     split would pass, with the kernel's sixteen arrays, from one Numba function to the next."""
     T, B, n = cells.shape
     F = x.shape[2]
