@@ -47,7 +47,7 @@ def test_onednn_computes_the_products_where_its_wheel_installs():
 
 def test_the_numpy_fallback_refuses_what_it_does_not_compute():
     """It computes C = op(A) B without padding; anything else is oneDNN's status 2 and C untouched."""
-    call = gemm._numpy_sgemm.ctypes
+    call = gemm._numpy_fallback().ctypes
     a, b = np.arange(6, dtype=np.float32).reshape(2, 3), np.arange(12, dtype=np.float32).reshape(3, 4)
     c = np.full((2, 4), -1, np.float32)
     floats = ctypes.POINTER(ctypes.c_float)

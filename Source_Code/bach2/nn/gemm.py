@@ -16,6 +16,7 @@ because no library offers Numba code a GEMM to call without the GIL.
 """
 import ctypes
 import ctypes.util
+import functools
 import os
 import site
 import sys
@@ -33,8 +34,6 @@ _FLOATS = types.CPointer(types.float32)
 _N, _T = np.int8(ord('N')), np.int8(ord('T'))
 
 
-@numba.cfunc(types.int32(*_ARGUMENTS, _FLOATS, types.int64, _FLOATS, types.int64, types.float32, _FLOATS,
-                         types.int64), cache=True)
 def _numpy_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc):
     """``C = op(A) B`` with ``np.dot``, for what :func:`product` and :func:`product_transposed` pass of
     ``dnnl_sgemm``'s arguments (row-major; op ``'N'``, or ``'T'`` transposed): ``alpha`` 1, ``beta`` 0, ``B``
@@ -49,6 +48,15 @@ def _numpy_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
     else:
         np.dot(numba.carray(A, (M, K)), b, c)
     return 0
+
+
+@functools.cache
+def _numpy_fallback():
+    """:func:`_numpy_sgemm` as a C function, compiled (or loaded from Numba's cache) only where oneDNN is not
+    used: loading it took 0.1-0.2 s of every import, compiling it 0.9 s. Kept here, since the symbol points into
+    it."""
+    return numba.cfunc(types.int32(*_ARGUMENTS, _FLOATS, types.int64, _FLOATS, types.int64, types.float32, _FLOATS,
+                                   types.int64), cache=True)(_numpy_sgemm)
 
 
 def _library():
@@ -70,7 +78,7 @@ def _bind():
     if library is not None:
         binding.add_symbol(SYMBOL, ctypes.cast(library.dnnl_sgemm, ctypes.c_void_p).value)
         return 'onednn'
-    binding.add_symbol(SYMBOL, _numpy_sgemm.address)
+    binding.add_symbol(SYMBOL, _numpy_fallback().address)
     return 'numpy'
 
 
